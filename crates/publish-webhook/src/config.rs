@@ -1,0 +1,108 @@
+use std::time::Duration;
+
+use publish::{ConfigError, Format, Secret, Target, TargetType};
+use serde::Deserialize;
+
+/// Authentication added to every request.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Auth {
+    /// `Authorization: Bearer <token>`.
+    Bearer {
+        /// The token.
+        token: Secret,
+    },
+    /// `Authorization: Basic base64(username:password)`.
+    Basic {
+        /// User name.
+        username: String,
+        /// Password.
+        password: Secret,
+    },
+    /// A key in a header of your choice.
+    ApiKey {
+        /// Header name, `X-API-Key` by default.
+        #[serde(default = "default_api_key_header")]
+        header: String,
+        /// The key.
+        key: Secret,
+    },
+}
+
+fn default_api_key_header() -> String {
+    "X-API-Key".to_owned()
+}
+
+/// The `options` of a webhook target.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookOptions {
+    /// Whole-request timeout (default 10 s).
+    #[serde(default = "default_timeout", with = "publish::serde_duration")]
+    pub timeout: Duration,
+    /// Authentication, if any.
+    #[serde(default)]
+    pub auth: Option<Auth>,
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+impl Default for WebhookOptions {
+    fn default() -> Self {
+        Self { timeout: default_timeout(), auth: None }
+    }
+}
+
+/// Everything the webhook publisher needs.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Target name (for logs and the `webhook` format).
+    pub name: String,
+    /// Endpoint.
+    pub url: reqwest::Url,
+    /// `alertmanager` or `webhook`.
+    pub format: Format,
+    /// Extra headers.
+    pub headers: Vec<(http::HeaderName, Secret)>,
+    /// Typed options.
+    pub options: WebhookOptions,
+}
+
+impl WebhookConfig {
+    /// Reads and checks a `type: webhook` target.
+    pub fn from_target(target: &Target) -> Result<Self, ConfigError> {
+        if target.kind != TargetType::Webhook {
+            return Err(ConfigError::new("type", format!("expected webhook, got {}", target.kind)));
+        }
+        let url = reqwest::Url::parse(&target.url)
+            .map_err(|e| ConfigError::new("url", format!("invalid URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ConfigError::new("url", format!("scheme must be http or https (got {:?})", url.scheme())));
+        }
+        if !matches!(target.format, Format::Alertmanager | Format::Webhook) {
+            return Err(ConfigError::new(
+                "format",
+                format!("a webhook target sends `alertmanager` or `webhook`, not `{}`", target.format),
+            ));
+        }
+        let headers = target
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let field = format!("headers.{name}");
+                let header = http::HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| ConfigError::new(&field, "not a valid HTTP header name"))?;
+                http::HeaderValue::from_str(value.expose())
+                    .map_err(|_| ConfigError::new(&field, "value has characters not allowed in a header"))?;
+                Ok((header, value.clone()))
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        let options: WebhookOptions = publish::options(&target.options)?;
+        if options.timeout.is_zero() {
+            return Err(ConfigError::new("options.timeout", "must be greater than zero"));
+        }
+        Ok(Self { name: target.name.to_string(), url, format: target.format, headers, options })
+    }
+}

@@ -1,0 +1,98 @@
+//! Pure encoding: alert → request body.
+
+use publish::{Alert, Delivery, Format, GroupContext, Labels};
+use serde::Serialize;
+
+/// Schema name carried by the `webhook` format.
+pub const WEBHOOK_SCHEMA: &str = "alert-publisher.webhook.v1";
+
+/// The Alertmanager webhook v4 shape, fields in Alertmanager's own order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AlertmanagerPayload<'a> {
+    receiver: &'a str,
+    status: &'static str,
+    alerts: [&'a Alert; 1],
+    group_labels: &'a Labels,
+    common_labels: &'a Labels,
+    common_annotations: &'a Labels,
+    #[serde(rename = "externalURL")]
+    external_url: &'a str,
+    version: &'static str,
+    group_key: &'a str,
+    truncated_alerts: u64,
+}
+
+/// A v4 payload holding only `alert`: what Alertmanager would send for a group of one. The
+/// group's receiver, group labels, external URL and key are kept; status, common labels and
+/// annotations describe the one alert.
+pub fn encode_alertmanager(alert: &Alert, context: &GroupContext) -> Vec<u8> {
+    let payload = AlertmanagerPayload {
+        receiver: &context.receiver,
+        status: alert.status.as_str(),
+        alerts: [alert],
+        group_labels: &context.group_labels,
+        common_labels: &alert.labels,
+        common_annotations: &alert.annotations,
+        external_url: &context.external_url,
+        version: "4",
+        group_key: &context.group_key,
+        truncated_alerts: 0,
+    };
+    serde_json::to_vec(&payload).unwrap_or_default()
+}
+
+/// Alert Publisher's single-alert JSON (`format: webhook`), documented in
+/// `docs/configuration.md`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WebhookPayload<'a> {
+    schema: &'static str,
+    id: &'a str,
+    target: &'a str,
+    status: &'static str,
+    fingerprint: &'a str,
+    alertname: &'a str,
+    labels: &'a Labels,
+    annotations: &'a Labels,
+    starts_at: String,
+    ends_at: Option<String>,
+    #[serde(rename = "generatorURL")]
+    generator_url: &'a str,
+    receiver: &'a str,
+    group_key: &'a str,
+    group_labels: &'a Labels,
+    #[serde(rename = "externalURL")]
+    external_url: &'a str,
+}
+
+/// The `webhook` format for one delivery to target `target`.
+pub fn encode_webhook(delivery: &Delivery, target: &str) -> Vec<u8> {
+    let alert = &delivery.alert;
+    let payload = WebhookPayload {
+        schema: WEBHOOK_SCHEMA,
+        id: &delivery.id,
+        target,
+        status: alert.status.as_str(),
+        fingerprint: alert.fingerprint.as_str(),
+        alertname: alert.name(),
+        labels: &alert.labels,
+        annotations: &alert.annotations,
+        starts_at: publish::time::format(&alert.starts_at),
+        ends_at: alert.ends_at.as_ref().map(publish::time::format),
+        generator_url: &alert.generator_url,
+        receiver: &delivery.context.receiver,
+        group_key: &delivery.context.group_key,
+        group_labels: &delivery.context.group_labels,
+        external_url: &delivery.context.external_url,
+    };
+    serde_json::to_vec(&payload).unwrap_or_default()
+}
+
+/// Encodes a delivery in the given format (anything but `webhook` gives `alertmanager`).
+pub fn encode(format: Format, delivery: &Delivery, target: &str) -> Vec<u8> {
+    match format {
+        Format::Webhook => encode_webhook(delivery, target),
+        _ => encode_alertmanager(&delivery.alert, &delivery.context),
+    }
+}

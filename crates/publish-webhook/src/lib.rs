@@ -1,0 +1,34 @@
+//! Generic webhook publisher for Alert Publisher.
+//!
+//! Sends one alert per request to any HTTP endpoint, as a faithful Alertmanager webhook v4
+//! payload (`format: alertmanager`, so anything that accepts Alertmanager webhooks accepts
+//! ours) or as Alert Publisher's documented single-alert JSON (`format: webhook`). Bearer,
+//! basic, API-key and custom headers; an `Idempotency-Key` header per delivery; success is any
+//! 2xx; every other outcome is classified, never retried here.
+//!
+//! **Invariant:** depends only on `publish` (and HTTP/serde crates), never on another publisher.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use publish::Publisher;
+//! let target: publish::Target = todo_target();
+//! let publisher = publish_webhook::build(&target)?;
+//! let probe = publisher.probe().await;
+//! # Ok(()) }
+//! # fn todo_target() -> publish::Target { unimplemented!() }
+//! ```
+
+mod classify;
+mod client;
+mod config;
+mod encode;
+
+pub use client::WebhookPublisher;
+pub use config::{Auth, WebhookConfig, WebhookOptions};
+pub use encode::{encode, encode_alertmanager, encode_webhook, WEBHOOK_SCHEMA};
+
+/// Builds the publisher for a `type: webhook` target.
+pub fn build(target: &publish::Target) -> Result<WebhookPublisher, publish::ConfigError> {
+    let config = WebhookConfig::from_target(target)?;
+    WebhookPublisher::new(config)
+}

@@ -1,0 +1,99 @@
+use std::{fmt, time::Duration};
+
+/// A target definition a publisher cannot be built from. `field` is the path inside the
+/// target (`url`, `options.auth.token`, ...); the caller adds where the target came from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    /// Path of the offending field inside the target definition.
+    pub field: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// An error about `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "field `{}`: {}", self.field, self.message)
+    }
+}
+
+/// Deserializes a publisher's typed options from a target's `options` map, reporting the
+/// path of the first bad field as `options.<path>`.
+pub fn options<T: serde::de::DeserializeOwned>(
+    options: &serde_json::Map<String, serde_json::Value>,
+) -> Result<T, ConfigError> {
+    let value = serde_json::Value::Object(options.clone());
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "options".to_owned() } else { format!("options.{path}") };
+        ConfigError::new(field, e.into_inner().to_string())
+    })
+}
+
+/// Parses a duration: `500ms`, `10s`, `5m`, `1h`, `2d`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?} (use e.g. 500ms, 10s, 5m, 1h)"))?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        "d" => n * 86400.0,
+        other => return Err(format!("invalid duration unit {other:?} in {s:?} (use ms, s, m, h or d)")),
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("invalid duration {s:?}"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// serde helpers: a duration written as text (`10s`) or a number of seconds.
+pub mod serde_duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Secs(f64),
+        Text(String),
+    }
+
+    /// Reads `10s`, `500ms` or `10`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        match Repr::deserialize(d)? {
+            Repr::Secs(n) if n.is_finite() && n >= 0.0 => Ok(Duration::from_secs_f64(n)),
+            Repr::Secs(n) => Err(D::Error::custom(format!("invalid duration {n}"))),
+            Repr::Text(s) => super::parse_duration(&s).map_err(D::Error::custom),
+        }
+    }
+
+    /// Writes whole milliseconds as `<n>ms`.
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}ms", d.as_millis()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        for (s, ms) in [("500ms", 500), ("10s", 10_000), ("1.5s", 1500), ("5m", 300_000), ("1h", 3_600_000), ("3", 3000)] {
+            assert_eq!(parse_duration(s).unwrap(), Duration::from_millis(ms), "{s}");
+        }
+        assert!(parse_duration("10 parsecs").unwrap_err().contains("unit"));
+        assert!(parse_duration("fast").is_err());
+    }
+}

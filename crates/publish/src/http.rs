@@ -1,0 +1,72 @@
+//! The HTTP client every publisher uses: rustls, TLS 1.2 or newer, bounded timeouts,
+//! connection reuse, our user agent, no redirects to places the target did not name.
+
+use std::time::Duration;
+
+/// User agent sent with every request.
+pub const USER_AGENT: &str = concat!("alert-publisher/", env!("CARGO_PKG_VERSION"));
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Whole-request timeout (connect, send, answer).
+    pub timeout: Duration,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Idle connections kept per host.
+    pub pool_max_idle_per_host: usize,
+    /// Optional proxy URL for every request.
+    pub proxy: Option<String>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            pool_max_idle_per_host: 32,
+            proxy: None,
+        }
+    }
+}
+
+/// Builds a client. Fails only on an invalid proxy URL or a TLS backend error.
+pub fn client(config: &ClientConfig) -> Result<reqwest::Client, reqwest::Error> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .timeout(config.timeout)
+        .connect_timeout(config.connect_timeout)
+        .pool_max_idle_per_host(config.pool_max_idle_per_host)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .tcp_nodelay(true)
+        .min_tls_version(reqwest::tls::Version::TLS_1_2)
+        .https_only(false)
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(proxy) = &config.proxy {
+        builder = builder.proxy(reqwest::Proxy::all(proxy)?);
+    }
+    builder.build()
+}
+
+/// A side-effect-free reachability check: resolves the URL's host and opens (then closes) a
+/// TCP connection to it. Nothing is sent.
+pub async fn probe_connect(url: &str, timeout: Duration) -> crate::ProbeResult {
+    let started = std::time::Instant::now();
+    let result = async {
+        let parsed = reqwest::Url::parse(url).map_err(|e| format!("invalid url: {e}"))?;
+        let host = parsed.host_str().ok_or("url has no host")?.to_owned();
+        let port = parsed.port_or_known_default().ok_or("url has no port")?;
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host.as_str(), port)))
+            .await
+            .map_err(|_| format!("connect to {host}:{port} timed out"))?
+            .map_err(|e| format!("connect to {host}:{port} failed: {e}"))?;
+        Ok::<_, String>(format!("connected to {host}:{port}"))
+    }
+    .await;
+    let latency = started.elapsed();
+    match result {
+        Ok(detail) => crate::ProbeResult { ok: true, latency, detail },
+        Err(detail) => crate::ProbeResult { ok: false, latency, detail },
+    }
+}

@@ -1,0 +1,30 @@
+//! The publishing contract shared by every Alert Publisher publisher.
+//!
+//! This crate owns the [`Alert`] model (and parsing of the Alertmanager webhook v4 payload and
+//! the Prometheus alert array), the [`Target`] a publisher is built from, the [`Publisher`]
+//! trait, the outcome classification ([`Delivered`], [`PublishError`]), the shared HTTP client
+//! builder, truncation helpers and secret redaction.
+//!
+//! **Invariant:** no queue, no storage, no server types. Publishers classify outcomes; they do
+//! not decide how often to retry.
+
+mod alert;
+pub mod classify;
+mod config;
+pub mod http;
+mod outcome;
+mod publisher;
+mod secret;
+mod target;
+pub mod time;
+pub mod truncate;
+
+pub use alert::{
+    Alert, AlertStatus, ApiAlert, Fingerprint, GroupContext, Labels, ParseError, WebhookMessage,
+    parse_api_alerts, parse_webhook,
+};
+pub use config::{ConfigError, options, parse_duration, serde_duration};
+pub use outcome::{Delivered, ErrorKind, PublishError, PublishOutcome};
+pub use publisher::{Delivery, ProbeResult, Publisher, RateLimit};
+pub use secret::{Secret, is_secret_key, redact_json};
+pub use target::{Format, Target, TargetName, TargetNameError, TargetType};

@@ -1,0 +1,76 @@
+use std::{fmt, time::Duration};
+
+use async_trait::async_trait;
+
+use crate::{Alert, GroupContext, PublishOutcome};
+
+/// One alert to deliver to one target.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// Stable id of this delivery; the same on every retry, so it serves as idempotency key.
+    pub id: String,
+    /// The alert.
+    pub alert: Alert,
+    /// The group it arrived in.
+    pub context: GroupContext,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// State the publisher returned for this (target, alert) before, if any.
+    pub vendor_state: Option<serde_json::Value>,
+}
+
+/// Result of a side-effect-free health probe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeResult {
+    /// Whether the target looks reachable and usable.
+    pub ok: bool,
+    /// How long the probe took.
+    pub latency: Duration,
+    /// What was found, free of secrets.
+    pub detail: String,
+}
+
+/// A proactive rate limit a publisher asks the delivery engine to enforce before each call,
+/// so a storm waits in the queue instead of collecting 429s (and without holding a worker).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RateLimit {
+    /// Bucket identity: every delivery with the same key shares one bucket (e.g. all targets
+    /// using one PagerDuty routing key). Must not contain a secret: hash it
+    /// ([`RateLimit::secret_key`]).
+    pub key: String,
+    /// Sustained rate.
+    pub per_minute: u32,
+    /// Short bursts above the rate.
+    pub burst: u32,
+}
+
+impl RateLimit {
+    /// A bucket key for a secret (routing key, token): `prefix:` and a non-reversible digest.
+    pub fn secret_key(prefix: &str, secret: &str) -> String {
+        // FNV-1a 64: stable across processes and releases, and the secret cannot be read back.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in secret.as_bytes() {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{prefix}:{h:016x}")
+    }
+}
+
+/// A publisher delivers alerts to one target and classifies the result.
+///
+/// Implementations never retry on their own and never sleep for rate limits they did not
+/// promise to enforce; they say what happened.
+#[async_trait]
+pub trait Publisher: Send + Sync + fmt::Debug {
+    /// Delivers one alert.
+    async fn publish(&self, delivery: &Delivery) -> PublishOutcome;
+
+    /// Checks the target without creating anything there.
+    async fn probe(&self) -> ProbeResult;
+
+    /// The rate limit that applies to this delivery, if the vendor has one.
+    fn rate_limit(&self, _delivery: &Delivery) -> Option<RateLimit> {
+        None
+    }
+}

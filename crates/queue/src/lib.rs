@@ -1,0 +1,29 @@
+//! Durable delivery for Alert Publisher.
+//!
+//! The [`JobStore`] trait holds jobs — one alert (by fingerprint) for one target — with their
+//! state, priority, attempts, `next_run_at` and lease; [`SqliteStore`] is the embedded default.
+//! The [`Engine`] claims due jobs, delivers them through the [`publish::Publisher`] trait, and
+//! records the outcome: delivered, retry later (exponential backoff with jitter, `Retry-After`
+//! honoured, stored in the row rather than slept in memory) or dead, with the reason.
+//!
+//! Ordering: a job is claimable only when no earlier job for the same (target, fingerprint) is
+//! still pending or in flight, so a resolve never overtakes its firing. A newer notification
+//! supersedes an older one still waiting. Notification state per (target, fingerprint) turns an
+//! unchanged re-sent alert into a no-op until the repeat interval passes.
+//!
+//! **Invariant:** talks to publishers only through the `Publisher` trait; knows no HTTP API.
+
+mod engine;
+mod model;
+mod policy;
+mod sqlite;
+mod store;
+
+pub use engine::{Engine, EngineConfig, EngineHandle, Publishers};
+pub use model::{
+    Attempt, Completion, EnqueueReport, Failure, Job, JobFilter, JobPayload, JobRecord, JobState,
+    NewJob, Priority, QueueStats,
+};
+pub use policy::RetryPolicy;
+pub use sqlite::{SqliteOptions, SqliteStore};
+pub use store::{JobStore, StoreError};

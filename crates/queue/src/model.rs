@@ -1,0 +1,290 @@
+use std::{fmt, str::FromStr, time::Duration};
+
+use chrono::{DateTime, Utc};
+use publish::{Alert, AlertStatus, GroupContext};
+use serde::{Deserialize, Serialize};
+
+/// Delivery priority. Higher is claimed first; waiting time ages lower priorities up so
+/// nothing starves (see [`Priority::boost`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    /// Resolved alerts and `info`.
+    Low = 0,
+    /// Everything else.
+    Medium = 1,
+    /// Firing critical alerts.
+    High = 2,
+}
+
+impl Priority {
+    /// The priority of an alert: high for firing critical, low for resolved or info.
+    pub fn of(alert: &Alert) -> Self {
+        let severity = alert.severity();
+        let severity = severity.as_deref();
+        match (alert.status, severity) {
+            (AlertStatus::Resolved, _) | (_, Some("info" | "none")) => Priority::Low,
+            (AlertStatus::Firing, Some("critical" | "page" | "emergency")) => Priority::High,
+            _ => Priority::Medium,
+        }
+    }
+
+    /// How much earlier than its arrival a job of this priority is ordered. A low job waits
+    /// behind high jobs that arrive up to five minutes after it, and behind medium ones up to
+    /// one minute after it — then it is served first. That is the no-starvation rule.
+    pub fn boost(self) -> Duration {
+        match self {
+            Priority::High => Duration::from_secs(300),
+            Priority::Medium => Duration::from_secs(60),
+            Priority::Low => Duration::ZERO,
+        }
+    }
+
+    /// Label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Medium => "medium",
+            Priority::High => "high",
+        }
+    }
+
+    pub(crate) fn from_i64(v: i64) -> Self {
+        match v {
+            2 => Priority::High,
+            1 => Priority::Medium,
+            _ => Priority::Low,
+        }
+    }
+}
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting for its `next_run_at` (and for earlier jobs of the same alert and target).
+    Pending,
+    /// Claimed by a worker under a lease.
+    InFlight,
+    /// Delivered.
+    Done,
+    /// Given up: permanent failure or retries exhausted (the dead-letter queue).
+    Dead,
+    /// Replaced by a newer notification for the same alert and target before it was sent.
+    Superseded,
+}
+
+impl JobState {
+    /// Every state.
+    pub const ALL: [JobState; 5] =
+        [JobState::Pending, JobState::InFlight, JobState::Done, JobState::Dead, JobState::Superseded];
+
+    /// Stored / label form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Pending => "pending",
+            JobState::InFlight => "in_flight",
+            JobState::Done => "done",
+            JobState::Dead => "dead",
+            JobState::Superseded => "superseded",
+        }
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JobState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        JobState::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("unknown job state {s:?} (expected pending, in_flight, done, dead or superseded)"))
+    }
+}
+
+/// What a job carries: the alert and the group it came in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobPayload {
+    /// The alert.
+    pub alert: Alert,
+    /// Its group.
+    pub context: GroupContext,
+}
+
+/// A job to add.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// Target name.
+    pub target: String,
+    /// The alert and its group.
+    pub payload: JobPayload,
+    /// Ordering priority.
+    pub priority: Priority,
+    /// An unchanged firing alert is not sent again to this target before this much time.
+    pub repeat_interval: Duration,
+}
+
+impl NewJob {
+    /// A job for `alert` to `target`, priority from the alert.
+    pub fn new(target: impl Into<String>, alert: Alert, context: GroupContext, repeat_interval: Duration) -> Self {
+        let priority = Priority::of(&alert);
+        Self { target: target.into(), payload: JobPayload { alert, context }, priority, repeat_interval }
+    }
+}
+
+/// What [`crate::JobStore::enqueue`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct EnqueueReport {
+    /// Jobs added.
+    pub inserted: usize,
+    /// Unchanged notifications within the repeat interval: nothing to do.
+    pub deduplicated: usize,
+    /// Older waiting jobs replaced by the new ones.
+    pub superseded: usize,
+}
+
+/// A claimed job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Id.
+    pub id: i64,
+    /// Stable key of this delivery (idempotency key at the target).
+    pub delivery_key: String,
+    /// Target name.
+    pub target: String,
+    /// Alert fingerprint.
+    pub fingerprint: String,
+    /// Firing or resolved.
+    pub status: AlertStatus,
+    /// Priority.
+    pub priority: Priority,
+    /// Attempt number of this claim (1 for the first).
+    pub attempt: u32,
+    /// When the job was accepted.
+    pub created_at: DateTime<Utc>,
+    /// JSON of [`JobPayload`].
+    pub payload: String,
+    /// Vendor state of (target, fingerprint), JSON.
+    pub vendor_state: Option<String>,
+}
+
+/// A failure as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// Bounded kind (`publish::ErrorKind` label form).
+    pub kind: String,
+    /// Reason, free of secrets.
+    pub reason: String,
+    /// HTTP status, when there was an answer.
+    pub status_code: Option<u16>,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone)]
+pub enum Completion {
+    /// Delivered.
+    Delivered {
+        /// Status the target answered.
+        status_code: Option<u16>,
+        /// New vendor state to keep, if any (JSON).
+        vendor_state: Option<String>,
+    },
+    /// Try again at `at`.
+    Retry {
+        /// When.
+        at: DateTime<Utc>,
+        /// Why.
+        failure: Failure,
+    },
+    /// Give up; the job becomes a dead letter.
+    Dead {
+        /// Why.
+        failure: Failure,
+    },
+}
+
+/// One recorded attempt.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    /// 1-based attempt number.
+    pub attempt: u32,
+    /// When it ended.
+    pub at: DateTime<Utc>,
+    /// delivered, retry or dead.
+    pub outcome: String,
+    /// HTTP status, if any.
+    pub status_code: Option<u16>,
+    /// How long the attempt took.
+    pub latency_ms: u64,
+    /// Failure kind, if it failed.
+    pub error_kind: Option<String>,
+    /// Failure reason, if it failed.
+    pub error: Option<String>,
+}
+
+/// A job as shown by the API.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobRecord {
+    /// Id.
+    pub id: i64,
+    /// Target name.
+    pub target: String,
+    /// Alert fingerprint.
+    pub fingerprint: String,
+    /// `alertname` of the alert.
+    pub alertname: String,
+    /// firing / resolved.
+    pub status: AlertStatus,
+    /// Priority.
+    pub priority: Priority,
+    /// State.
+    pub state: JobState,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Accepted at.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Next attempt (pending jobs).
+    pub next_run_at: DateTime<Utc>,
+    /// Last failure kind.
+    pub last_error_kind: Option<String>,
+    /// Last failure reason.
+    pub last_error: Option<String>,
+    /// Last HTTP status.
+    pub last_status_code: Option<u16>,
+    /// Every attempt, oldest first (only in single-job answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<Attempt>>,
+}
+
+/// Which jobs to list.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    /// Only this state.
+    pub state: Option<JobState>,
+    /// Only this target.
+    pub target: Option<String>,
+    /// At most this many (newest first); default 100.
+    pub limit: Option<u32>,
+}
+
+/// Counts by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct QueueStats {
+    /// Waiting.
+    pub pending: u64,
+    /// Being delivered.
+    pub in_flight: u64,
+    /// Delivered.
+    pub done: u64,
+    /// Dead letters.
+    pub dead: u64,
+    /// Replaced before delivery.
+    pub superseded: u64,
+}

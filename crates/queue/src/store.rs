@@ -1,0 +1,60 @@
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::{Completion, EnqueueReport, Job, JobFilter, JobRecord, NewJob, QueueStats};
+
+/// The store could not do what was asked. Ingest answers 503 on this, so the sender retries.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed.
+    #[error("job store: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Schema migration failed.
+    #[error("job store migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A payload could not be encoded.
+    #[error("job store: cannot encode payload: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// Durable jobs. Every method is atomic.
+#[async_trait]
+pub trait JobStore: Send + Sync + std::fmt::Debug {
+    /// Adds jobs in one transaction: all are committed, or none. Applies the notification
+    /// state (skips an unchanged notification inside its repeat interval) and supersedes older
+    /// waiting jobs of the same (target, fingerprint).
+    async fn enqueue(&self, jobs: Vec<NewJob>, now: DateTime<Utc>) -> Result<EnqueueReport, StoreError>;
+
+    /// Claims up to `limit` due jobs under a lease, highest priority (with ageing) first, never
+    /// a job that has an earlier pending or in-flight job for the same (target, fingerprint).
+    async fn claim(&self, limit: usize, now: DateTime<Utc>, lease: Duration) -> Result<Vec<Job>, StoreError>;
+
+    /// Records how an attempt ended (and the attempt itself). Returns false when the job was no
+    /// longer in flight (its lease expired and someone else took it).
+    async fn complete(&self, job: &Job, completion: Completion, latency: Duration, now: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Hands a claimed job back without counting an attempt, to run again at `at` (used when a
+    /// proactive rate limit says "not yet").
+    async fn defer(&self, job: &Job, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Puts in-flight jobs back to pending: those whose lease expired before `now`, or all of
+    /// them when `all` (at start-up of a single-process store). Returns how many.
+    async fn requeue_in_flight(&self, now: DateTime<Utc>, all: bool) -> Result<u64, StoreError>;
+
+    /// When the earliest claimable job becomes due, if any.
+    async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Counts by state.
+    async fn stats(&self) -> Result<QueueStats, StoreError>;
+
+    /// Jobs matching a filter, newest first.
+    async fn list(&self, filter: &JobFilter) -> Result<Vec<JobRecord>, StoreError>;
+
+    /// One job with its attempt history.
+    async fn get(&self, id: i64) -> Result<Option<JobRecord>, StoreError>;
+
+    /// Whether the store answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}

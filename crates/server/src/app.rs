@@ -1,0 +1,280 @@
+//! The HTTP application: `fn app(state) -> Router`.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{Path, Query, Request, State},
+    http::{HeaderValue, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use chrono::Utc;
+use metrics_exporter_prometheus::PrometheusHandle;
+use publish::{Alert, GroupContext};
+use queue::{EngineHandle, JobFilter, JobState, JobStore, NewJob};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer, trace::TraceLayer};
+use tracing::{info, warn};
+
+use crate::{
+    error::{ApiError, REQUEST_ID},
+    registry::Registry,
+};
+
+/// Shared state of the HTTP handlers.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The job store.
+    pub store: Arc<dyn JobStore>,
+    /// Targets and publishers.
+    pub registry: Arc<Registry>,
+    /// Wakes the delivery engine.
+    pub engine: EngineHandle,
+    /// Prometheus exposition.
+    pub metrics: PrometheusHandle,
+    /// Largest accepted body.
+    pub max_body_bytes: usize,
+    /// Repeat interval for unchanged firing alerts.
+    pub repeat_interval: Duration,
+    /// False once shutdown has begun.
+    pub ready: Arc<AtomicBool>,
+}
+
+/// The router with every endpoint and the middleware stack.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/webhook", post(webhook))
+        .route("/api/v2/alerts", post(api_alerts))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(prometheus))
+        .route("/api/v2/publishing/targets", get(list_targets))
+        .route("/api/v2/publishing/queue/stats", get(queue_stats))
+        .route("/api/v2/publishing/queue/jobs", get(list_jobs))
+        .route("/api/v2/publishing/queue/jobs/{id}", get(get_job))
+        .route("/api/v2/publishing/dlq", get(list_dlq))
+        .fallback(not_found)
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(CatchPanicLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+/// Gives every request an id (the caller's `X-Request-Id` when it sent a sane one), makes it
+/// available to error bodies and logs, and echoes it in the response.
+async fn request_id(req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| format!("{:016x}", fastrand::u64(..)), str::to_owned);
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut resp = REQUEST_ID.scope(id.clone(), tracing::Instrument::instrument(next.run(req), span)).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::not_found(format!("no endpoint {} {}", req.method(), req.uri().path()))
+}
+
+/// Reads the body up to the limit: 413 past it, 400 when the body cannot be read.
+async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("request body exceeds the limit of {limit} bytes"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(req.into_body(), limit).await.map_err(|e| {
+        let is_limit = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if is_limit { too_large() } else { ApiError::invalid(format!("cannot read request body: {e}")) }
+    })
+}
+
+/// What ingest answers.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IngestResponse {
+    /// Always `accepted` on 2xx: every job below is durably stored.
+    pub status: String,
+    /// Alerts in the request.
+    pub alerts: usize,
+    /// Jobs stored (alert × target).
+    pub jobs: usize,
+    /// Unchanged notifications inside the repeat interval: nothing to send.
+    pub deduplicated: usize,
+    /// Older waiting jobs replaced by these.
+    pub superseded: usize,
+    /// Alerts no target wanted.
+    pub unrouted: usize,
+}
+
+async fn ingest(state: &AppState, source: &'static str, alerts: Vec<Alert>, context: GroupContext) -> Result<Json<IngestResponse>, ApiError> {
+    metrics::counter!("alert_publisher_alerts_received_total", "source" => source).increment(alerts.len() as u64);
+    let mut jobs = Vec::new();
+    let mut unrouted = 0;
+    let count = alerts.len();
+    for alert in alerts {
+        let before = jobs.len();
+        for spec in targets::route(state.registry.specs(), &alert) {
+            jobs.push(NewJob::new(spec.target.name.as_str(), alert.clone(), context.clone(), state.repeat_interval));
+        }
+        if jobs.len() == before {
+            unrouted += 1;
+        }
+    }
+    metrics::counter!("alert_publisher_alerts_unrouted_total").increment(unrouted as u64);
+    let report = if jobs.is_empty() {
+        queue::EnqueueReport::default()
+    } else {
+        state.store.enqueue(jobs, Utc::now()).await.map_err(|e| {
+            warn!(error = %e, "cannot store jobs; answering 503 so the sender retries");
+            metrics::counter!("alert_publisher_ingest_failures_total", "reason" => "store").increment(1);
+            ApiError::unavailable(format!("alerts not accepted, the job store is unavailable; retry later ({e})"))
+        })?
+    };
+    for (result, n) in [("inserted", report.inserted), ("deduplicated", report.deduplicated), ("superseded", report.superseded)] {
+        metrics::counter!("alert_history_publishing_queue_submissions_total", "result" => result).increment(n as u64);
+    }
+    if report.inserted > 0 {
+        state.engine.wake();
+    }
+    info!(source, alerts = count, jobs = report.inserted, deduplicated = report.deduplicated, unrouted, "alerts accepted");
+    Ok(Json(IngestResponse {
+        status: "accepted".to_owned(),
+        alerts: count,
+        jobs: report.inserted,
+        deduplicated: report.deduplicated,
+        superseded: report.superseded,
+        unrouted,
+    }))
+}
+
+fn reject(source: &'static str, e: publish::ParseError) -> ApiError {
+    metrics::counter!("alert_publisher_ingest_failures_total", "reason" => "invalid").increment(1);
+    warn!(source, error = %e, "payload rejected");
+    ApiError::invalid(e.to_string())
+}
+
+async fn webhook(State(state): State<AppState>, req: Request) -> Result<Json<IngestResponse>, ApiError> {
+    let body = read_body(req, state.max_body_bytes).await?;
+    let msg = publish::parse_webhook(&body).map_err(|e| reject("webhook", e))?;
+    ingest(&state, "webhook", msg.alerts, msg.context).await
+}
+
+async fn api_alerts(State(state): State<AppState>, req: Request) -> Result<Json<IngestResponse>, ApiError> {
+    let body = read_body(req, state.max_body_bytes).await?;
+    let alerts = publish::parse_api_alerts(&body, Utc::now()).map_err(|e| reject("api", e))?;
+    let context = GroupContext { receiver: "api".to_owned(), ..Default::default() };
+    ingest(&state, "api", alerts, context).await
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+    if !state.ready.load(Ordering::Relaxed) {
+        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the service is shutting down"));
+    }
+    state.store.ping().await.map_err(|e| ApiError::unavailable(format!("job store unavailable: {e}")))?;
+    Ok("ready")
+}
+
+async fn prometheus(State(state): State<AppState>) -> Response {
+    if let Ok(stats) = state.store.stats().await {
+        metrics::gauge!("alert_history_publishing_queue_size", "state" => "pending").set(stats.pending as f64);
+        metrics::gauge!("alert_history_publishing_queue_size", "state" => "in_flight").set(stats.in_flight as f64);
+        metrics::gauge!("alert_history_publishing_dlq_size").set(stats.dead as f64);
+    }
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn list_targets(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let targets: Vec<_> = state
+        .registry
+        .specs()
+        .iter()
+        .map(|s| {
+            json!({
+                "name": s.target.name,
+                "type": s.target.kind,
+                "url": crate::redact_url(&s.target.url),
+                "enabled": s.target.enabled,
+                "format": s.target.format,
+                "headers": s.target.headers,
+                "filter": {"severity": s.filter.severity, "labels": s.filter.labels},
+                "options": publish::redact_json(&serde_json::Value::Object(s.target.options.clone())),
+                "source": s.source,
+            })
+        })
+        .collect();
+    Json(json!({ "targets": targets, "total": targets.len() }))
+}
+
+async fn queue_stats(State(state): State<AppState>) -> Result<Json<queue::QueueStats>, ApiError> {
+    state.store.stats().await.map(Json).map_err(|e| ApiError::unavailable(e.to_string()))
+}
+
+#[derive(Debug, Deserialize)]
+struct JobQuery {
+    state: Option<String>,
+    target: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn jobs(state: &AppState, query: Result<Query<JobQuery>, axum::extract::rejection::QueryRejection>, forced: Option<JobState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let job_state = match (forced, q.state) {
+        (Some(s), _) => Some(s),
+        (None, Some(s)) => Some(s.parse::<JobState>().map_err(ApiError::invalid)?),
+        (None, None) => None,
+    };
+    let filter = JobFilter { state: job_state, target: q.target, limit: q.limit };
+    let jobs = state.store.list(&filter).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+    Ok(Json(json!({ "jobs": jobs, "count": jobs.len() })))
+}
+
+async fn list_jobs(State(state): State<AppState>, query: Result<Query<JobQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<serde_json::Value>, ApiError> {
+    jobs(&state, query, None).await
+}
+
+async fn list_dlq(State(state): State<AppState>, query: Result<Query<JobQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<serde_json::Value>, ApiError> {
+    jobs(&state, query, Some(JobState::Dead)).await
+}
+
+async fn get_job(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<queue::JobRecord>, ApiError> {
+    let id: i64 = id.parse().map_err(|_| ApiError::invalid(format!("job id must be an integer (got {id:?})")))?;
+    match state.store.get(id).await.map_err(|e| ApiError::unavailable(e.to_string()))? {
+        Some(job) => Ok(Json(job)),
+        None => Err(ApiError::not_found(format!("no job {id}"))),
+    }
+}

@@ -1,0 +1,202 @@
+//! Configuration: defaults, then the config file, then environment variables and flags.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use queue::RetryPolicy;
+use serde::Deserialize;
+
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default SQLite store.
+pub const DEFAULT_STORE: &str = "./data/alert-publisher.db";
+
+/// Everything the service is configured with.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Target definitions: a file or a directory. None: no targets.
+    pub targets: Option<PathBuf>,
+    /// Job store: a SQLite path or `sqlite:` URL.
+    pub store: String,
+    /// Ingest settings.
+    pub ingest: IngestConfig,
+    /// Delivery settings.
+    pub delivery: DeliveryConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            targets: None,
+            store: DEFAULT_STORE.to_owned(),
+            ingest: IngestConfig::default(),
+            delivery: DeliveryConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// Ingest settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Largest accepted request body in bytes (default 10 MiB).
+    pub max_body_bytes: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self { max_body_bytes: 10 * 1024 * 1024 }
+    }
+}
+
+/// Delivery settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// Deliveries in flight at once.
+    pub concurrency: usize,
+    /// An unchanged firing alert is not sent to a target again before this much time.
+    #[serde(with = "publish::serde_duration")]
+    pub repeat_interval: Duration,
+    /// How long shutdown waits for in-flight deliveries.
+    #[serde(with = "publish::serde_duration")]
+    pub shutdown_timeout: Duration,
+    /// How long a claimed job is held before it is handed out again.
+    #[serde(with = "publish::serde_duration")]
+    pub lease: Duration,
+    /// Longest pause between looks at the store.
+    #[serde(with = "publish::serde_duration")]
+    pub poll_interval: Duration,
+    /// `FULL` SQLite commits (survive power loss); false gives `NORMAL` (survive crashes).
+    pub sqlite_synchronous_full: bool,
+    /// Retry policy for every target.
+    pub retry: RetryPolicy,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 64,
+            repeat_interval: Duration::from_secs(4 * 3600),
+            shutdown_timeout: Duration::from_secs(10),
+            lease: Duration::from_secs(120),
+            poll_interval: Duration::from_secs(1),
+            sqlite_synchronous_full: true,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Log output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// text or json.
+    pub format: LogFormat,
+    /// `tracing` filter, e.g. `info` or `info,queue=debug`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: LogFormat::Text, level: "info".to_owned() }
+    }
+}
+
+/// A configuration file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Cannot read.
+    #[error("config file {path}: cannot read: {source}")]
+    Read {
+        /// File.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Wrong content; names the field.
+    #[error("config file {path}: field `{field}`: {message}")]
+    Field {
+        /// File.
+        path: String,
+        /// Field path.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads a YAML (or JSON) config file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        Self::from_yaml(&text, &path.display().to_string())
+    }
+
+    /// Parses YAML text; `source` names it in errors.
+    pub fn from_yaml(text: &str, source: &str) -> Result<Self, ConfigError> {
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        let de = serde_yaml::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(de).map_err(|e| ConfigError::Field {
+            path: source.to_owned(),
+            field: e.path().to_string(),
+            message: e.into_inner().to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c = Config::from_yaml("", "c.yaml").unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        let c = Config::from_yaml(
+            "listen: 0.0.0.0:9000\ndelivery:\n  repeat_interval: 1h\n  retry:\n    max_attempts: 3\n    initial_delay: 200ms\n",
+            "c.yaml",
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.delivery.repeat_interval, Duration::from_secs(3600));
+        assert_eq!(c.delivery.retry.max_attempts, 3);
+        assert_eq!(c.delivery.retry.initial_delay, Duration::from_millis(200));
+        assert_eq!(c.delivery.retry.max_delay, RetryPolicy::default().max_delay);
+    }
+
+    #[test]
+    fn errors_name_file_and_field() {
+        let e = Config::from_yaml("delivery:\n  retry:\n    max_attempts: many\n", "c.yaml").unwrap_err().to_string();
+        assert!(e.starts_with("config file c.yaml: field `delivery.retry.max_attempts`"), "{e}");
+        let e = Config::from_yaml("listn: x\n", "c.yaml").unwrap_err().to_string();
+        assert!(e.contains("unknown field `listn`"), "{e}");
+        let e = Config::from_yaml("delivery: {repeat_interval: soon}\n", "c.yaml").unwrap_err().to_string();
+        assert!(e.contains("delivery.repeat_interval") && e.contains("invalid duration"), "{e}");
+    }
+}

@@ -1,0 +1,137 @@
+//! The `alert-publisher` service: configuration, wiring, the HTTP API and graceful shutdown.
+//!
+//! **Invariant:** no business logic that a library crate could own. Parsing and the alert model
+//! live in `publish`, target definitions and routing in `targets`, durable delivery in `queue`.
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod registry;
+
+use std::{
+    path::PathBuf,
+    sync::{Arc, OnceLock, atomic::AtomicBool},
+};
+
+use anyhow::Context;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use queue::{Engine, EngineConfig, JobStore, SqliteOptions, SqliteStore};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+pub use app::{AppState, IngestResponse, app};
+pub use config::Config;
+pub use registry::Registry;
+
+/// The process-wide Prometheus recorder (installed once).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &buckets)
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            match builder.install_recorder() {
+                Ok(handle) => handle,
+                // Another recorder is installed (only possible in tests): keep a private one.
+                Err(_) => PrometheusBuilder::new().build_recorder().handle(),
+            }
+        })
+        .clone()
+}
+
+/// A URL without user info, query or fragment — those can carry credentials (Slack webhook
+/// paths are secret too, so only scheme, host and port are shown for them).
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => {
+            let host = u.host_str().unwrap_or_default();
+            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+            let path = if host.ends_with("hooks.slack.com") { "/<redacted>" } else { u.path() };
+            let query = if u.query().is_some() { "?<redacted>" } else { "" };
+            format!("{}://{host}{port}{path}{query}", u.scheme())
+        }
+        Err(_) => publish::Secret::REDACTED.to_owned(),
+    }
+}
+
+/// Opens the store named by `--store`: a SQLite path or `sqlite:` URL.
+pub async fn open_store(store: &str, config: &Config) -> anyhow::Result<Arc<dyn JobStore>> {
+    let options = SqliteOptions { synchronous_full: config.delivery.sqlite_synchronous_full, ..Default::default() };
+    if store.starts_with("postgres://") || store.starts_with("postgresql://") {
+        anyhow::bail!("store {store:?}: the PostgreSQL store is not available in this version; use a SQLite path");
+    }
+    let opened = if store.starts_with("sqlite:") {
+        SqliteStore::open_url(store, options).await
+    } else {
+        SqliteStore::open(&PathBuf::from(store), options).await
+    };
+    let store_name = if store.contains('@') { "<redacted>" } else { store };
+    Ok(Arc::new(opened.with_context(|| format!("cannot open job store {store_name}"))?))
+}
+
+/// Loads and checks every target definition and builds its publisher.
+pub fn load_registry(config: &Config) -> anyhow::Result<Registry> {
+    let specs = match &config.targets {
+        Some(path) => targets::load(path)?,
+        None => Vec::new(),
+    };
+    Ok(Registry::build(specs, config.delivery.retry.clone())?)
+}
+
+/// Runs the service until `shutdown` is cancelled: binds, recovers unfinished jobs, serves
+/// HTTP and delivers. On shutdown: stop accepting, drain in-flight deliveries within the
+/// deadline, leave the rest pending in the store.
+pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let registry = Arc::new(load_registry(&config)?);
+    let store = open_store(&config.store, &config).await?;
+    let recovered = store.requeue_in_flight(chrono::Utc::now(), true).await?;
+    if recovered > 0 {
+        info!(jobs = recovered, "recovered jobs that were in flight when the service last stopped");
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let engine = Engine::new(
+        store.clone(),
+        registry.clone(),
+        EngineConfig {
+            concurrency: config.delivery.concurrency,
+            lease: config.delivery.lease,
+            poll_interval: config.delivery.poll_interval,
+            shutdown_timeout: config.delivery.shutdown_timeout,
+            ..Default::default()
+        },
+    );
+    let ready = Arc::new(AtomicBool::new(true));
+    let state = AppState {
+        store,
+        registry: registry.clone(),
+        engine: engine.handle(),
+        metrics: metrics_handle(),
+        max_body_bytes: config.ingest.max_body_bytes,
+        repeat_interval: config.delivery.repeat_interval,
+        ready: ready.clone(),
+    };
+    info!(
+        listen = %listener.local_addr()?,
+        targets = registry.specs().len(),
+        store = %redact_url(&config.store).replace("<redacted>", "").trim_end_matches("://"),
+        "alert-publisher started"
+    );
+    let engine_shutdown = shutdown.clone();
+    let engine_task = tokio::spawn(engine.run(async move { engine_shutdown.cancelled().await }));
+    let http_shutdown = shutdown.clone();
+    let ready_flag = ready.clone();
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move {
+            http_shutdown.cancelled().await;
+            ready_flag.store(false, std::sync::atomic::Ordering::Relaxed);
+            info!("shutting down: no longer accepting requests");
+        })
+        .await?;
+    engine_task.await?;
+    info!("alert-publisher stopped");
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! `alert-publisher`: receives Alertmanager notifications and delivers every alert to its
+//! targets, durably.
+
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+use server::config::{Config, LogFormat};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Parser)]
+#[command(name = "alert-publisher", version, about = "Delivers Alertmanager alerts to PagerDuty, Slack, Rootly and webhooks, durably")]
+struct Cli {
+    #[command(flatten)]
+    opts: ServeOpts,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service (the default).
+    Serve,
+    /// Validate the config file and every target definition, then exit.
+    CheckConfig,
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeOpts {
+    /// Config file (YAML).
+    #[arg(long, short = 'c', env = "ALERT_PUBLISHER_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "ALERT_PUBLISHER_LISTEN", global = true)]
+    listen: Option<SocketAddr>,
+    /// Target definitions: a YAML/JSON file, or a directory of them.
+    #[arg(long, env = "ALERT_PUBLISHER_TARGETS", global = true)]
+    targets: Option<PathBuf>,
+    /// Job store: a SQLite file path or sqlite: URL [default: ./data/alert-publisher.db].
+    #[arg(long, env = "ALERT_PUBLISHER_STORE", global = true)]
+    store: Option<String>,
+    /// Log format.
+    #[arg(long, env = "ALERT_PUBLISHER_LOG_FORMAT", global = true)]
+    log_format: Option<LogFormat>,
+    /// Log filter, e.g. `info` or `info,queue=debug`.
+    #[arg(long, env = "ALERT_PUBLISHER_LOG_LEVEL", global = true)]
+    log_level: Option<String>,
+}
+
+fn resolve(opts: ServeOpts) -> anyhow::Result<Config> {
+    let mut config = match &opts.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    if let Some(listen) = opts.listen {
+        config.listen = listen;
+    }
+    if let Some(targets) = opts.targets {
+        config.targets = Some(targets);
+    }
+    if let Some(store) = opts.store {
+        config.store = store;
+    }
+    if let Some(format) = opts.log_format {
+        config.log.format = format;
+    }
+    if let Some(level) = opts.log_level {
+        config.log.level = level;
+    }
+    Ok(config)
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal(token: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                token.cancel();
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    token.cancel();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match resolve(cli.opts) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Some(Command::CheckConfig) => match server::load_registry(&config) {
+            Ok(registry) => {
+                eprintln!("config ok: {} target(s)", registry.specs().len());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(2)
+            }
+        },
+        None | Some(Command::Serve) => {
+            init_logging(&config);
+            let token = CancellationToken::new();
+            tokio::spawn(shutdown_signal(token.clone()));
+            match server::serve(config, token).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "alert-publisher failed");
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}

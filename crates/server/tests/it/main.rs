@@ -1,0 +1,10 @@
+//! Integration tests of the service: the HTTP app in process, and the real binary end to end
+//! (with a real Alertmanager where the test says so).
+
+mod support;
+
+mod durability;
+mod e2e_webhook;
+mod ingest;
+mod retry;
+mod startup;

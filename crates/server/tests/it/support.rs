@@ -1,0 +1,186 @@
+//! Runs the real `alert-publisher` binary as a child process for end-to-end tests.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
+
+/// A running `alert-publisher` process with its own config, targets and store in `dir`.
+#[derive(Debug)]
+pub struct Service {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+    log: PathBuf,
+}
+
+/// The binary under test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_alert-publisher")
+}
+
+/// Writes `targets.yaml` into `dir`.
+pub fn write_targets(dir: &Path, yaml: &str) {
+    std::fs::write(dir.join("targets.yaml"), yaml).expect("write targets.yaml");
+}
+
+impl Service {
+    /// Starts the service on a free port with `dir/targets.yaml` (if present), the store
+    /// `dir/store.db`, fast retry settings and `extra_yaml` appended to the config (top-level
+    /// keys other than `delivery`, or a whole `delivery:` block replacing the default one).
+    /// Waits until `/readyz` answers 200.
+    pub async fn start(dir: &Path, extra_yaml: &str) -> Service {
+        Self::start_on(dir, testkit::free_port(), extra_yaml).await
+    }
+
+    /// Like [`Service::start`] on a given port (to restart on the same URL).
+    pub async fn start_on(dir: &Path, port: u16, extra_yaml: &str) -> Service {
+        let targets = dir.join("targets.yaml");
+        let mut config = format!(
+            "listen: 127.0.0.1:{port}\nstore: {}\nlog:\n  level: info,queue=debug\n",
+            dir.join("store.db").display()
+        );
+        if targets.exists() {
+            config.push_str(&format!("targets: {}\n", targets.display()));
+        }
+        if !extra_yaml.contains("delivery:") {
+            config.push_str(
+                "delivery:\n  poll_interval: 100ms\n  shutdown_timeout: 5s\n  retry:\n    initial_delay: 100ms\n    max_delay: 1s\n    max_attempts: 6\n    retry_after_floor: 100ms\n",
+            );
+        }
+        config.push_str(extra_yaml);
+        std::fs::write(dir.join("config.yaml"), config).expect("write config.yaml");
+        let n = std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+        let log = dir.join(format!("service-{port}-{n}.log"));
+        let child = Command::new(binary())
+            .arg("serve")
+            .arg("--config")
+            .arg(dir.join("config.yaml"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("create log file"))
+            .spawn()
+            .expect("spawn alert-publisher");
+        let mut svc = Service { child: Some(child), port, dir: dir.to_owned(), log };
+        svc.wait_ready(Duration::from_secs(20)).await;
+        svc
+    }
+
+    async fn wait_ready(&mut self, timeout: Duration) {
+        let started = Instant::now();
+        let client = reqwest::Client::new();
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!("alert-publisher exited during start-up ({status}):\n{}", self.log());
+                }
+            }
+            if let Ok(resp) = client.get(self.url("/readyz")).send().await {
+                if resp.status().is_success() {
+                    return;
+                }
+            }
+            assert!(started.elapsed() < timeout, "alert-publisher not ready after {timeout:?}:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:PORT` + path.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The directory holding config, targets, store and logs.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Everything the process logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kills the process with SIGKILL: no chance to clean up.
+    pub fn sigkill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL alert-publisher");
+            child.wait().expect("reap alert-publisher");
+        }
+    }
+
+    /// Sends SIGTERM and waits (up to `timeout`) for the process to exit.
+    pub fn sigterm(&mut self, timeout: Duration) -> ExitStatus {
+        let mut child = self.child.take().expect("service is running");
+        let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return status;
+            }
+            if started.elapsed() > timeout {
+                let _ = child.kill();
+                panic!("alert-publisher did not exit within {timeout:?} of SIGTERM:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// POSTs a JSON body to a path; returns status and body.
+    pub async fn post(&self, path: &str, body: impl Into<reqwest::Body>) -> (u16, String) {
+        let resp = reqwest::Client::new()
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("POST to alert-publisher");
+        let status = resp.status().as_u16();
+        (status, resp.text().await.unwrap_or_default())
+    }
+
+    /// GETs a path and parses the JSON answer (panics unless 200).
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let resp = reqwest::get(self.url(path)).await.expect("GET alert-publisher");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        assert!(status.is_success(), "GET {path}: {status}: {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {text}"))
+    }
+
+    /// Waits until `check` holds for the JSON at `path`, returning it.
+    pub async fn wait_json(&self, path: &str, timeout: Duration, check: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let started = Instant::now();
+        loop {
+            let v = self.get_json(path).await;
+            if check(&v) {
+                return v;
+            }
+            assert!(started.elapsed() < timeout, "condition on {path} not met after {timeout:?}; last: {v}\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A fixture's `body` (the captured Alertmanager request body) as bytes.
+pub fn fixture_body(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/alertmanager").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let v: serde_json::Value = serde_json::from_str(&text).expect("fixture is JSON");
+    serde_json::to_vec(&v["body"]).expect("encode body")
+}

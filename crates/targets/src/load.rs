@@ -1,0 +1,341 @@
+use std::{
+    collections::BTreeMap,
+    fmt,
+    path::{Path, PathBuf},
+};
+
+use publish::{Format, Secret, Target, TargetName, TargetType};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::Filter;
+
+/// A validated target definition and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetSpec {
+    /// What a publisher is built from.
+    pub target: Target,
+    /// Which alerts it receives.
+    pub filter: Filter,
+    /// Where it was defined (a file path), for error messages.
+    pub source: String,
+}
+
+/// A target definition that cannot be used. The message names the source, the target and
+/// the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// The file or directory cannot be read.
+    #[error("targets {path}: cannot read: {message}")]
+    Read {
+        /// The path.
+        path: String,
+        /// The I/O error.
+        message: String,
+    },
+    /// Not YAML / JSON, or not a target or a list of targets.
+    #[error("targets file {path}: {message}")]
+    Syntax {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A target with a bad field.
+    #[error("targets file {file}: target {target}: field `{field}`: {message}")]
+    Field {
+        /// The file.
+        file: String,
+        /// `"name"`, or `#N` (1-based position) when the name itself is missing or bad.
+        target: TargetRef,
+        /// Path of the field inside the target.
+        field: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// Two targets with one name.
+    #[error("target {name:?} is defined twice: in {first} and in {second}")]
+    Duplicate {
+        /// The name.
+        name: String,
+        /// First definition.
+        first: String,
+        /// Second definition.
+        second: String,
+    },
+}
+
+/// How an error refers to a target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetRef {
+    /// By its name.
+    Name(String),
+    /// By its 1-based position in the file, when it has no usable name.
+    Position(usize),
+}
+
+impl fmt::Display for TargetRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TargetRef::Name(n) => write!(f, "{n:?}"),
+            TargetRef::Position(i) => write!(f, "#{i}"),
+        }
+    }
+}
+
+impl LoadError {
+    /// An error about `field` of a target, for checks made after loading (for example when a
+    /// publisher is built from the target).
+    pub fn field(spec: &TargetSpec, field: impl Into<String>, message: impl Into<String>) -> Self {
+        LoadError::Field {
+            file: spec.source.clone(),
+            target: TargetRef::Name(spec.target.name.to_string()),
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    name: TargetName,
+    #[serde(rename = "type")]
+    kind: TargetType,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default = "yes")]
+    enabled: bool,
+    #[serde(default)]
+    format: Option<Format>,
+    #[serde(default)]
+    headers: BTreeMap<String, Secret>,
+    #[serde(default)]
+    filter: Filter,
+    #[serde(default)]
+    options: serde_json::Map<String, Value>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The URL used when a target of this type gives none.
+fn default_url(kind: TargetType) -> Option<&'static str> {
+    match kind {
+        TargetType::Pagerduty => Some("https://events.pagerduty.com"),
+        TargetType::Rootly => Some("https://api.rootly.com"),
+        TargetType::Slack | TargetType::Webhook => None,
+    }
+}
+
+/// Loads targets from a file (one target or a list) or a directory (every `*.yaml`, `*.yml`
+/// and `*.json` file in it, in name order). Names must be unique across all of them.
+pub fn load(path: &Path) -> Result<Vec<TargetSpec>, LoadError> {
+    let read_err = |e: std::io::Error| LoadError::Read { path: path.display().to_string(), message: e.to_string() };
+    let meta = std::fs::metadata(path).map_err(read_err)?;
+    let files: Vec<PathBuf> = if meta.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(read_err)?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_file()
+                    && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
+            })
+            .collect();
+        files.sort();
+        files
+    } else {
+        vec![path.to_owned()]
+    };
+    let mut specs: Vec<TargetSpec> = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|e| LoadError::Read {
+            path: file.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let is_json = file.extension().and_then(|e| e.to_str()) == Some("json");
+        for spec in parse_document(&text, is_json, &file.display().to_string())? {
+            if let Some(first) = specs.iter().find(|s| s.target.name == spec.target.name) {
+                return Err(LoadError::Duplicate {
+                    name: spec.target.name.to_string(),
+                    first: first.source.clone(),
+                    second: spec.source,
+                });
+            }
+            specs.push(spec);
+        }
+    }
+    Ok(specs)
+}
+
+/// Parses one document holding a target or a list of targets. `source` names it in errors.
+pub fn parse_document(text: &str, is_json: bool, source: &str) -> Result<Vec<TargetSpec>, LoadError> {
+    let syntax = |message: String| LoadError::Syntax { path: source.to_owned(), message };
+    let doc: Value = if is_json {
+        serde_json::from_str(text).map_err(|e| syntax(format!("invalid JSON: {e}")))?
+    } else {
+        let yaml: serde_yaml::Value =
+            serde_yaml::from_str(text).map_err(|e| syntax(format!("invalid YAML: {e}")))?;
+        serde_json::to_value(yaml).map_err(|e| syntax(format!("unsupported YAML: {e}")))?
+    };
+    let items = match doc {
+        Value::Array(items) => items,
+        Value::Object(_) => vec![doc],
+        Value::Null => Vec::new(),
+        _ => return Err(syntax("expected a target (a mapping) or a list of targets".to_owned())),
+    };
+    let mut specs: Vec<TargetSpec> = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let spec = parse_target(item, i + 1, source)?;
+        if let Some(first) = specs.iter().find(|s| s.target.name == spec.target.name) {
+            return Err(LoadError::Duplicate {
+                name: spec.target.name.to_string(),
+                first: first.source.clone(),
+                second: spec.source,
+            });
+        }
+        specs.push(spec);
+    }
+    Ok(specs)
+}
+
+fn parse_target(item: Value, position: usize, source: &str) -> Result<TargetSpec, LoadError> {
+    let target_ref = match item.get("name").and_then(Value::as_str) {
+        Some(name) if name.parse::<TargetName>().is_ok() => TargetRef::Name(name.to_owned()),
+        _ => TargetRef::Position(position),
+    };
+    let err = |field: &str, message: String| LoadError::Field {
+        file: source.to_owned(),
+        target: target_ref.clone(),
+        field: field.to_owned(),
+        message,
+    };
+    if !item.is_object() {
+        return Err(err(".", "a target must be a mapping".to_owned()));
+    }
+    let raw: RawTarget = serde_path_to_error::deserialize(item).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        // serde reports a missing field at the parent path; name the field itself.
+        match inner.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+            Some(missing) if path == "." => err(missing, "is required".to_owned()),
+            _ if path == "." => {
+                // unknown field at the top level: name it
+                let field = inner.strip_prefix("unknown field `").and_then(|r| r.split('`').next());
+                match field {
+                    Some(f) => err(f, format!("unknown field; a target has {}", KNOWN_FIELDS)),
+                    None => err(".", inner),
+                }
+            }
+            _ => err(&path, inner),
+        }
+    })?;
+    let url = match raw.url.or_else(|| default_url(raw.kind).map(str::to_owned)) {
+        Some(url) => url,
+        None => return Err(err("url", format!("is required for a {} target", raw.kind))),
+    };
+    match url::Url::parse(&url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {}
+        Ok(u) => return Err(err("url", format!("must be an http or https URL with a host (got scheme {:?})", u.scheme()))),
+        Err(e) => return Err(err("url", format!("invalid URL: {e}"))),
+    }
+    let allowed = raw.kind.formats();
+    let format = raw.format.unwrap_or(allowed[0]);
+    if !allowed.contains(&format) {
+        let names: Vec<&str> = allowed.iter().map(|f| f.as_str()).collect();
+        return Err(err(
+            "format",
+            format!("a {} target cannot use format {format}; use {}", raw.kind, names.join(" or ")),
+        ));
+    }
+    Ok(TargetSpec {
+        target: Target {
+            name: raw.name,
+            kind: raw.kind,
+            url,
+            enabled: raw.enabled,
+            format,
+            headers: raw.headers,
+            options: raw.options,
+        },
+        filter: raw.filter,
+        source: source.to_owned(),
+    })
+}
+
+const KNOWN_FIELDS: &str = "name, type, url, enabled, format, headers, filter, options";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(yaml: &str) -> String {
+        parse_document(yaml, false, "t.yaml").unwrap_err().to_string()
+    }
+
+    fn check_err(yaml: &str, expected: &str) {
+        let e = err(yaml);
+        assert!(e.contains(expected), "expected {expected:?} in {e:?}");
+        assert!(e.starts_with("targets file t.yaml") || e.contains("t.yaml"), "{e}");
+    }
+
+    #[test]
+    fn valid_documents() {
+        let one = parse_document("name: a\ntype: webhook\nurl: http://x/hook\n", false, "t.yaml").unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].target.format, Format::Alertmanager);
+        assert!(one[0].target.enabled);
+        let list = parse_document(
+            r#"[{"name":"a","type":"webhook","url":"https://x","format":"webhook","enabled":false},
+                {"name":"pd","type":"pagerduty"}]"#,
+            true,
+            "t.json",
+        )
+        .unwrap();
+        assert_eq!(list[0].target.format, Format::Webhook);
+        assert!(!list[0].target.enabled);
+        assert_eq!(list[1].target.url, "https://events.pagerduty.com");
+        assert!(parse_document("", false, "empty.yaml").unwrap().is_empty());
+    }
+
+    #[test]
+    fn invalid_documents_name_file_target_and_field() {
+        check_err("name: Bad_Name\ntype: webhook\nurl: http://x\n", "target #1: field `name`: \"Bad_Name\" is not a DNS-1123 label");
+        check_err("type: webhook\nurl: http://x\n", "target #1: field `name`: is required");
+        check_err("name: a\nurl: http://x\n", "target \"a\": field `type`: is required");
+        check_err("name: a\ntype: email\nurl: http://x\n", "target \"a\": field `type`: unknown variant `email`");
+        check_err("name: a\ntype: webhook\n", "target \"a\": field `url`: is required for a webhook target");
+        check_err("name: a\ntype: webhook\nurl: ftp://x\n", "field `url`: must be an http or https URL");
+        check_err("name: a\ntype: webhook\nurl: not a url\n", "field `url`: invalid URL");
+        check_err("name: a\ntype: webhook\nurl: http://x\nformat: pagerduty\n", "field `format`: a webhook target cannot use format pagerduty");
+        check_err("name: a\ntype: slack\nurl: http://x\nformat: alertmanager\n", "field `format`: a slack target cannot use format alertmanager");
+        check_err("name: a\ntype: webhook\nurl: http://x\nenabled: maybe\n", "field `enabled`: invalid type");
+        check_err("name: a\ntype: webhook\nurl: http://x\nheaders: {X-A: [1]}\n", "field `headers.X-A`");
+        check_err("name: a\ntype: webhook\nurl: http://x\nfilter: {severty: [a]}\n", "field `filter.severty`: unknown field `severty`");
+        check_err("name: a\ntype: webhook\nurl: http://x\nurls: http://y\n", "field `urls`: unknown field");
+        check_err("- name: a\n  type: webhook\n  url: http://x\n- name: a\n  type: webhook\n  url: http://y\n", "defined twice");
+        check_err("name: [a\n", "invalid YAML");
+        check_err("42\n", "expected a target");
+        check_err("- 42\n", "target #1: field `.`: a target must be a mapping");
+        let json = parse_document("{", true, "t.json").unwrap_err().to_string();
+        assert!(json.contains("targets file t.json: invalid JSON"), "{json}");
+    }
+
+    #[test]
+    fn directory_loading() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.yaml"), "name: a\ntype: webhook\nurl: http://x\n").unwrap();
+        std::fs::write(dir.path().join("b.json"), r#"[{"name":"b","type":"webhook","url":"http://y"}]"#).unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
+        let specs = load(dir.path()).unwrap();
+        let names: Vec<_> = specs.iter().map(|s| s.target.name.to_string()).collect();
+        assert_eq!(names, ["a", "b"]);
+        std::fs::write(dir.path().join("c.yml"), "name: a\ntype: webhook\nurl: http://z\n").unwrap();
+        let e = load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("a.yaml") && e.contains("c.yml") && e.contains("defined twice"), "{e}");
+        let missing = load(&dir.path().join("nope")).unwrap_err().to_string();
+        assert!(missing.contains("cannot read"), "{missing}");
+    }
+}
