@@ -1,1 +1,91 @@
-fn main() {}
+//! Project automation (matklad's xtask pattern). `cargo xtask ci` runs everything CI checks;
+//! if it passes locally, CI passes.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::Instant,
+};
+
+use anyhow::{Context, bail};
+
+mod tidy;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  ci      everything CI checks: tools present, fmt, clippy (deny warnings), all tests
+          (unit, integration, end-to-end with a real Alertmanager), repository rules
+  e2e     only the end-to-end tests of the service
+  help    this text";
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = project_root();
+    std::env::set_current_dir(&root).with_context(|| format!("cd {}", root.display()))?;
+    match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("e2e") => e2e(),
+        Some("help" | "--help" | "-h") | None => {
+            eprintln!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown command {other:?}\n\n{USAGE}"),
+    }
+}
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn step(name: &str, cmd: &mut Command) -> anyhow::Result<()> {
+    let started = Instant::now();
+    eprintln!("==> {name}: {cmd:?}");
+    let status = cmd.status().with_context(|| format!("{name}: cannot run {cmd:?}"))?;
+    if !status.success() {
+        bail!("{name} failed ({status})");
+    }
+    eprintln!("==> {name}: ok in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()))
+        .unwrap_or_default()
+}
+
+/// The real components the tests need must be installed: a missing one is a failure.
+fn check_tools() -> anyhow::Result<()> {
+    let alertmanager = std::env::var_os("ALERTMANAGER_BIN")
+        .map(PathBuf::from)
+        .or_else(|| which("prometheus-alertmanager"))
+        .or_else(|| which("alertmanager"));
+    if alertmanager.is_none() {
+        bail!(
+            "Alertmanager not found: the end-to-end tests run a real one.\n\
+             Install it with `apt-get install -y --no-install-recommends prometheus-alertmanager` \
+             (or run `bash .ci/run`, which installs what the tests need), or set ALERTMANAGER_BIN."
+        );
+    }
+    Ok(())
+}
+
+fn ci() -> anyhow::Result<()> {
+    let started = Instant::now();
+    check_tools()?;
+    step("rustfmt", cargo().args(["fmt", "--all", "--check"]))?;
+    step("clippy", cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
+    step("tests", cargo().args(["test", "--workspace", "--locked"]).env("CI", "true"))?;
+    eprintln!("==> ci: all checks passed in {:.0}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn e2e() -> anyhow::Result<()> {
+    check_tools()?;
+    step("end-to-end tests", cargo().args(["test", "--package", "server", "--test", "it"]))
+}

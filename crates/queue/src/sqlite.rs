@@ -19,11 +19,14 @@ pub struct SqliteOptions {
     pub synchronous_full: bool,
     /// Read connections.
     pub readers: u32,
+    /// How long a write waits for a lock held by another connection before it fails (and
+    /// ingest answers 503).
+    pub busy_timeout: Duration,
 }
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        Self { synchronous_full: true, readers: 4 }
+        Self { synchronous_full: true, readers: 4, busy_timeout: Duration::from_secs(5) }
     }
 }
 
@@ -62,7 +65,7 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(if options.synchronous_full { SqliteSynchronous::Full } else { SqliteSynchronous::Normal })
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(options.busy_timeout)
             .pragma("temp_store", "memory");
         Self::connect(connect, options).await
     }

@@ -56,6 +56,11 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// The store location for logs: paths as they are, URLs without credentials.
+pub fn store_display(store: &str) -> String {
+    if store.contains("://") { redact_url(store) } else { store.to_owned() }
+}
+
 /// Opens the store named by `--store`: a SQLite path or `sqlite:` URL.
 pub async fn open_store(store: &str, config: &Config) -> anyhow::Result<Arc<dyn JobStore>> {
     let options = SqliteOptions { synchronous_full: config.delivery.sqlite_synchronous_full, ..Default::default() };
@@ -67,8 +72,7 @@ pub async fn open_store(store: &str, config: &Config) -> anyhow::Result<Arc<dyn 
     } else {
         SqliteStore::open(&PathBuf::from(store), options).await
     };
-    let store_name = if store.contains('@') { "<redacted>" } else { store };
-    Ok(Arc::new(opened.with_context(|| format!("cannot open job store {store_name}"))?))
+    Ok(Arc::new(opened.with_context(|| format!("cannot open job store {}", store_display(store)))?))
 }
 
 /// Loads and checks every target definition and builds its publisher.
@@ -83,8 +87,8 @@ pub fn load_registry(config: &Config) -> anyhow::Result<Registry> {
 /// Runs the service until `shutdown` is cancelled: binds, recovers unfinished jobs, serves
 /// HTTP and delivers. On shutdown: stop accepting, drain in-flight deliveries within the
 /// deadline, leave the rest pending in the store.
-pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let registry = Arc::new(load_registry(&config)?);
+pub async fn serve(config: Config, registry: Registry, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let registry = Arc::new(registry);
     let store = open_store(&config.store, &config).await?;
     let recovered = store.requeue_in_flight(chrono::Utc::now(), true).await?;
     if recovered > 0 {
@@ -117,7 +121,7 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     info!(
         listen = %listener.local_addr()?,
         targets = registry.specs().len(),
-        store = %redact_url(&config.store).replace("<redacted>", "").trim_end_matches("://"),
+        store = %store_display(&config.store),
         "alert-publisher started"
     );
     let engine_shutdown = shutdown.clone();

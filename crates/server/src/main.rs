@@ -72,7 +72,8 @@ fn resolve(opts: ServeOpts) -> anyhow::Result<Config> {
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match config.log.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -123,10 +124,17 @@ async fn main() -> ExitCode {
             }
         },
         None | Some(Command::Serve) => {
+            let registry = match server::load_registry(&config) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    return ExitCode::from(2);
+                }
+            };
             init_logging(&config);
             let token = CancellationToken::new();
             tokio::spawn(shutdown_signal(token.clone()));
-            match server::serve(config, token).await {
+            match server::serve(config, registry, token).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = %format!("{e:#}"), "alert-publisher failed");

@@ -238,9 +238,18 @@ impl WebhookSink {
     ///
     /// Panics if binding fails or when called outside a Tokio runtime.
     pub async fn start_on(addr: SocketAddr) -> WebhookSink {
-        let listener = TcpListener::bind(addr)
-            .await
-            .unwrap_or_else(|e| panic!("WebhookSink: bind {addr}: {e}"));
+        // A sink just dropped on the same address may still be releasing it: retry briefly.
+        let mut tries = 0;
+        let listener = loop {
+            match TcpListener::bind(addr).await {
+                Ok(l) => break l,
+                Err(e) if tries < 100 && e.kind() == std::io::ErrorKind::AddrInUse => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("WebhookSink: bind {addr}: {e}"),
+            }
+        };
         let addr = listener
             .local_addr()
             .expect("WebhookSink: listener local_addr");

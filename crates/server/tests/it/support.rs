@@ -8,7 +8,7 @@ use std::{
 
 /// A running `alert-publisher` process with its own config, targets and store in `dir`.
 #[derive(Debug)]
-pub struct Service {
+pub(crate) struct Service {
     child: Option<Child>,
     port: u16,
     dir: PathBuf,
@@ -16,12 +16,12 @@ pub struct Service {
 }
 
 /// The binary under test.
-pub fn binary() -> &'static str {
+pub(crate) fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_alert-publisher")
 }
 
 /// Writes `targets.yaml` into `dir`.
-pub fn write_targets(dir: &Path, yaml: &str) {
+pub(crate) fn write_targets(dir: &Path, yaml: &str) {
     std::fs::write(dir.join("targets.yaml"), yaml).expect("write targets.yaml");
 }
 
@@ -30,12 +30,12 @@ impl Service {
     /// `dir/store.db`, fast retry settings and `extra_yaml` appended to the config (top-level
     /// keys other than `delivery`, or a whole `delivery:` block replacing the default one).
     /// Waits until `/readyz` answers 200.
-    pub async fn start(dir: &Path, extra_yaml: &str) -> Service {
+    pub(crate) async fn start(dir: &Path, extra_yaml: &str) -> Service {
         Self::start_on(dir, testkit::free_port(), extra_yaml).await
     }
 
     /// Like [`Service::start`] on a given port (to restart on the same URL).
-    pub async fn start_on(dir: &Path, port: u16, extra_yaml: &str) -> Service {
+    pub(crate) async fn start_on(dir: &Path, port: u16, extra_yaml: &str) -> Service {
         let targets = dir.join("targets.yaml");
         let mut config = format!(
             "listen: 127.0.0.1:{port}\nstore: {}\nlog:\n  level: info,queue=debug\n",
@@ -87,35 +87,37 @@ impl Service {
     }
 
     /// The port it listens on.
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.port
     }
 
     /// `http://127.0.0.1:PORT` + path.
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
     /// The directory holding config, targets, store and logs.
-    pub fn dir(&self) -> &Path {
+    #[allow(dead_code)] // used by some test modules only
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// Everything the process logged so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Kills the process with SIGKILL: no chance to clean up.
-    pub fn sigkill(&mut self) {
+    pub(crate) fn sigkill(&mut self) {
         if let Some(mut child) = self.child.take() {
             child.kill().expect("SIGKILL alert-publisher");
             child.wait().expect("reap alert-publisher");
         }
     }
 
-    /// Sends SIGTERM and waits (up to `timeout`) for the process to exit.
-    pub fn sigterm(&mut self, timeout: Duration) -> ExitStatus {
+    /// Sends SIGTERM and waits (up to `timeout`) for the process to exit, without blocking the
+    /// test's runtime (simulated targets keep answering meanwhile).
+    pub(crate) async fn sigterm(&mut self, timeout: Duration) -> ExitStatus {
         let mut child = self.child.take().expect("service is running");
         let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("run kill");
         assert!(status.success(), "kill -TERM failed");
@@ -128,12 +130,12 @@ impl Service {
                 let _ = child.kill();
                 panic!("alert-publisher did not exit within {timeout:?} of SIGTERM:\n{}", self.log());
             }
-            std::thread::sleep(Duration::from_millis(20));
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
     /// POSTs a JSON body to a path; returns status and body.
-    pub async fn post(&self, path: &str, body: impl Into<reqwest::Body>) -> (u16, String) {
+    pub(crate) async fn post(&self, path: &str, body: impl Into<reqwest::Body>) -> (u16, String) {
         let resp = reqwest::Client::new()
             .post(self.url(path))
             .header("content-type", "application/json")
@@ -146,7 +148,7 @@ impl Service {
     }
 
     /// GETs a path and parses the JSON answer (panics unless 200).
-    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+    pub(crate) async fn get_json(&self, path: &str) -> serde_json::Value {
         let resp = reqwest::get(self.url(path)).await.expect("GET alert-publisher");
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
@@ -155,7 +157,7 @@ impl Service {
     }
 
     /// Waits until `check` holds for the JSON at `path`, returning it.
-    pub async fn wait_json(&self, path: &str, timeout: Duration, check: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    pub(crate) async fn wait_json(&self, path: &str, timeout: Duration, check: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
         let started = Instant::now();
         loop {
             let v = self.get_json(path).await;
@@ -178,7 +180,7 @@ impl Drop for Service {
 }
 
 /// A fixture's `body` (the captured Alertmanager request body) as bytes.
-pub fn fixture_body(name: &str) -> Vec<u8> {
+pub(crate) fn fixture_body(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/alertmanager").join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     let v: serde_json::Value = serde_json::from_str(&text).expect("fixture is JSON");
