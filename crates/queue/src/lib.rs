@@ -1,7 +1,8 @@
 //! Durable delivery for Alert Publisher.
 //!
 //! The [`JobStore`] trait holds jobs — one alert (by fingerprint) for one target — with their
-//! state, priority, attempts, `next_run_at` and lease; [`SqliteStore`] is the embedded default.
+//! state, priority, attempts, `next_run_at` and lease; [`SqlStore`] (SQLite, the embedded default, or PostgreSQL shared
+//! by replicas) implements it.
 //! The [`Engine`] claims due jobs, delivers them through the [`publish::Publisher`] trait, and
 //! records the outcome: delivered, retry later (exponential backoff with jitter, `Retry-After`
 //! honoured, stored in the row rather than slept in memory) or dead, with the reason.
@@ -16,14 +17,14 @@
 mod engine;
 mod model;
 mod policy;
-mod sqlite;
+mod sql;
 mod store;
 
 pub use engine::{Engine, EngineConfig, EngineHandle, Publishers};
 pub use model::{
     Attempt, Completion, EnqueueReport, Failure, Job, JobFilter, JobPayload, JobRecord, JobState,
-    NewJob, Priority, QueueStats,
+    NewJob, Priority, QueueStats, ReplayReport,
 };
 pub use policy::RetryPolicy;
-pub use sqlite::{SqliteOptions, SqliteStore};
+pub use sql::{Dialect, SqlStore, StoreOptions};
 pub use store::{JobStore, StoreError};

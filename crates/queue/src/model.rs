@@ -138,7 +138,7 @@ impl NewJob {
 }
 
 /// What [`crate::JobStore::enqueue`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct EnqueueReport {
     /// Jobs added.
     pub inserted: usize,
@@ -146,6 +146,18 @@ pub struct EnqueueReport {
     pub deduplicated: usize,
     /// Older waiting jobs replaced by the new ones.
     pub superseded: usize,
+    /// Ids of the jobs added.
+    #[serde(skip)]
+    pub ids: Vec<i64>,
+}
+
+/// What a dead-letter replay did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReplayReport {
+    /// (dead job, new pending job) pairs.
+    pub replayed: Vec<(i64, i64)>,
+    /// Dead jobs not replayed, with the reason.
+    pub skipped: Vec<(i64, String)>,
 }
 
 /// A claimed job.
@@ -258,25 +270,45 @@ pub struct JobRecord {
     pub last_error: Option<String>,
     /// Last HTTP status.
     pub last_status_code: Option<u16>,
+    /// When this dead letter was replayed.
+    pub replayed_at: Option<DateTime<Utc>>,
+    /// The job created by the replay.
+    pub replayed_as: Option<i64>,
     /// Every attempt, oldest first (only in single-job answers).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<Attempt>>,
 }
 
-/// Which jobs to list.
+/// Which jobs to list, replay or purge. Every field narrows the selection.
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
     /// Only this state.
     pub state: Option<JobState>,
     /// Only this target.
     pub target: Option<String>,
+    /// Only this last error kind.
+    pub error_kind: Option<String>,
+    /// Only this priority.
+    pub priority: Option<Priority>,
+    /// Only jobs last changed at or after this.
+    pub since: Option<DateTime<Utc>>,
+    /// Only jobs last changed before this.
+    pub before: Option<DateTime<Utc>>,
+    /// Only replayed (true) or not yet replayed (false) dead letters.
+    pub replayed: Option<bool>,
+    /// Only these ids (replay).
+    pub ids: Option<Vec<i64>>,
     /// At most this many (newest first); default 100.
     pub limit: Option<u32>,
+    /// Skip this many.
+    pub offset: Option<u32>,
 }
 
 /// Counts by state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct QueueStats {
+    /// Waiting, by priority (`high`, `medium`, `low`).
+    pub pending_by_priority: std::collections::BTreeMap<String, u64>,
     /// Waiting.
     pub pending: u64,
     /// Being delivered.

@@ -3,7 +3,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::{Completion, EnqueueReport, Job, JobFilter, JobRecord, NewJob, QueueStats};
+use crate::{Completion, EnqueueReport, Job, JobFilter, JobRecord, NewJob, QueueStats, ReplayReport};
 
 /// The store could not do what was asked. Ingest answers 503 on this, so the sender retries.
 #[derive(Debug, thiserror::Error)]
@@ -11,6 +11,9 @@ pub enum StoreError {
     /// The database refused or failed.
     #[error("job store: {0}")]
     Database(#[from] sqlx::Error),
+    /// The database file is damaged.
+    #[error("job store is damaged: {0}; restore it from a backup or move it aside (nothing was changed)")]
+    Corrupt(String),
     /// Schema migration failed.
     #[error("job store migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -43,6 +46,10 @@ pub trait JobStore: Send + Sync + std::fmt::Debug {
     /// them when `all` (at start-up of a single-process store). Returns how many.
     async fn requeue_in_flight(&self, now: DateTime<Utc>, all: bool) -> Result<u64, StoreError>;
 
+    /// Whether this process is the only user of the store (then every in-flight job at
+    /// start-up was abandoned by a crash and can be requeued at once).
+    fn exclusive(&self) -> bool;
+
     /// When the earliest claimable job becomes due, if any.
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
 
@@ -54,6 +61,19 @@ pub trait JobStore: Send + Sync + std::fmt::Debug {
 
     /// One job with its attempt history.
     async fn get(&self, id: i64) -> Result<Option<JobRecord>, StoreError>;
+
+    /// Replays dead letters matching `filter` (or `filter.ids`): each becomes a new pending
+    /// job with the same payload and delivery key, and is marked replayed. A dead letter for
+    /// which a newer notification of the same alert and target exists is skipped, because
+    /// sending it would overwrite a newer status.
+    async fn replay(&self, filter: &JobFilter, now: DateTime<Utc>) -> Result<ReplayReport, StoreError>;
+
+    /// Deletes dead letters matching `filter` (with their history). Returns how many.
+    async fn purge(&self, filter: &JobFilter) -> Result<u64, StoreError>;
+
+    /// Retention: deletes done and superseded jobs last changed before `finished_before`, and
+    /// dead letters before `dead_before`, with their history. Returns how many jobs.
+    async fn sweep(&self, finished_before: DateTime<Utc>, dead_before: DateTime<Utc>) -> Result<u64, StoreError>;
 
     /// Whether the store answers.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -258,7 +258,7 @@ async fn jobs(state: &AppState, query: Result<Query<JobQuery>, axum::extract::re
         (None, Some(s)) => Some(s.parse::<JobState>().map_err(ApiError::invalid)?),
         (None, None) => None,
     };
-    let filter = JobFilter { state: job_state, target: q.target, limit: q.limit };
+    let filter = JobFilter { state: job_state, target: q.target, limit: q.limit, ..Default::default() };
     let jobs = state.store.list(&filter).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
     Ok(Json(json!({ "jobs": jobs, "count": jobs.len() })))
 }

@@ -15,7 +15,7 @@ use std::{
 
 use anyhow::Context;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use queue::{Engine, EngineConfig, JobStore, SqliteOptions, SqliteStore};
+use queue::{Engine, EngineConfig, JobStore, SqlStore, StoreOptions};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -61,16 +61,16 @@ pub fn store_display(store: &str) -> String {
     if store.contains("://") { redact_url(store) } else { store.to_owned() }
 }
 
-/// Opens the store named by `--store`: a SQLite path or `sqlite:` URL.
+/// Opens the store named by `--store`: a SQLite path, a `sqlite://` URL, or a
+/// `postgres://` URL (several replicas may share one PostgreSQL database).
 pub async fn open_store(store: &str, config: &Config) -> anyhow::Result<Arc<dyn JobStore>> {
-    let options = SqliteOptions { synchronous_full: config.delivery.sqlite_synchronous_full, ..Default::default() };
-    if store.starts_with("postgres://") || store.starts_with("postgresql://") {
-        anyhow::bail!("store {store:?}: the PostgreSQL store is not available in this version; use a SQLite path");
-    }
-    let opened = if store.starts_with("sqlite:") {
-        SqliteStore::open_url(store, options).await
+    let options = StoreOptions { synchronous_full: config.delivery.sqlite_synchronous_full, ..Default::default() };
+    let opened = if store.starts_with("postgres://") || store.starts_with("postgresql://") {
+        SqlStore::connect_postgres(store, options).await
     } else {
-        SqliteStore::open(&PathBuf::from(store), options).await
+        let path = store.strip_prefix("sqlite://").or_else(|| store.strip_prefix("sqlite:")).unwrap_or(store);
+        let path = path.split('?').next().unwrap_or(path);
+        SqlStore::open_sqlite(&PathBuf::from(path), options).await
     };
     Ok(Arc::new(opened.with_context(|| format!("cannot open job store {}", store_display(store)))?))
 }
@@ -90,7 +90,7 @@ pub fn load_registry(config: &Config) -> anyhow::Result<Registry> {
 pub async fn serve(config: Config, registry: Registry, shutdown: CancellationToken) -> anyhow::Result<()> {
     let registry = Arc::new(registry);
     let store = open_store(&config.store, &config).await?;
-    let recovered = store.requeue_in_flight(chrono::Utc::now(), true).await?;
+    let recovered = store.requeue_in_flight(chrono::Utc::now(), store.exclusive()).await?;
     if recovered > 0 {
         info!(jobs = recovered, "recovered jobs that were in flight when the service last stopped");
     }

@@ -11,11 +11,9 @@ pub fn build_publisher(spec: &TargetSpec) -> Result<Arc<dyn Publisher>, LoadErro
     let to_load = |e: publish::ConfigError| LoadError::field(spec, e.field, e.message);
     match spec.target.kind {
         TargetType::Webhook => Ok(Arc::new(publish_webhook::build(&spec.target).map_err(to_load)?)),
-        other => Err(LoadError::field(
-            spec,
-            "type",
-            format!("{other} targets are not available in this version; use a webhook target"),
-        )),
+        TargetType::Slack => Ok(Arc::new(publish_slack::build(&spec.target).map_err(to_load)?)),
+        TargetType::Pagerduty => Ok(Arc::new(publish_pagerduty::build(&spec.target).map_err(to_load)?)),
+        TargetType::Rootly => Ok(Arc::new(publish_rootly::build(&spec.target).map_err(to_load)?)),
     }
 }
 

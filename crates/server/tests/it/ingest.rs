@@ -14,7 +14,7 @@ use axum::{
     http::{Request, StatusCode},
 };
 use http_body_util::BodyExt;
-use queue::{JobFilter, JobStore, SqliteOptions, SqliteStore};
+use queue::{JobFilter, JobStore, SqlStore, StoreOptions};
 use server::{AppState, Registry, app};
 use tower::ServiceExt;
 
@@ -22,13 +22,13 @@ use crate::support::fixture_body;
 
 struct Harness {
     _dir: tempfile::TempDir,
-    store: Arc<SqliteStore>,
+    store: Arc<SqlStore>,
     router: Router,
 }
 
 async fn harness(targets_yaml: &str, max_body_bytes: usize) -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&dir.path().join("s.db"), SqliteOptions::default()).await.unwrap());
+    let store = Arc::new(SqlStore::open_sqlite(&dir.path().join("s.db"), StoreOptions::default()).await.unwrap());
     let specs = targets::parse_document(targets_yaml, false, "targets.yaml").unwrap();
     let registry = Arc::new(Registry::build(specs, queue::RetryPolicy::default()).unwrap());
     let engine = queue::Engine::new(store.clone(), registry.clone(), queue::EngineConfig::default());
@@ -55,7 +55,7 @@ async fn post(router: &Router, path: &str, body: impl Into<Body>) -> (StatusCode
     (status, json)
 }
 
-async fn job_count(store: &SqliteStore) -> usize {
+async fn job_count(store: &SqlStore) -> usize {
     store.list(&JobFilter { limit: Some(1000), ..Default::default() }).await.unwrap().len()
 }
 
@@ -199,8 +199,8 @@ async fn a_store_that_cannot_take_the_jobs_gets_503_and_the_sender_retries() {
     use sqlx::{Connection, Executor};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
-    let options = SqliteOptions { busy_timeout: Duration::from_millis(200), ..Default::default() };
-    let store = Arc::new(SqliteStore::open(&path, options).await.unwrap());
+    let options = StoreOptions { busy_timeout: Duration::from_millis(200), ..Default::default() };
+    let store = Arc::new(SqlStore::open_sqlite(&path, options).await.unwrap());
     let specs = targets::parse_document(ONE_TARGET, false, "targets.yaml").unwrap();
     let registry = Arc::new(Registry::build(specs, queue::RetryPolicy::default()).unwrap());
     let engine = queue::Engine::new(store.clone(), registry.clone(), queue::EngineConfig::default());
