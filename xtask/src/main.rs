@@ -35,13 +35,18 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 fn step(name: &str, cmd: &mut Command) -> anyhow::Result<()> {
     let started = Instant::now();
     eprintln!("==> {name}: {cmd:?}");
-    let status = cmd.status().with_context(|| format!("{name}: cannot run {cmd:?}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("{name}: cannot run {cmd:?}"))?;
     if !status.success() {
         bail!("{name} failed ({status})");
     }
@@ -55,7 +60,11 @@ fn cargo() -> Command {
 
 fn which(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()))
+        .map(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join(name))
+                .find(|p| p.is_file())
+        })
         .unwrap_or_default()
 }
 
@@ -79,13 +88,35 @@ fn ci() -> anyhow::Result<()> {
     let started = Instant::now();
     check_tools()?;
     step("rustfmt", cargo().args(["fmt", "--all", "--check"]))?;
-    step("clippy", cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
-    step("tests", cargo().args(["test", "--workspace", "--locked"]).env("CI", "true"))?;
-    eprintln!("==> ci: all checks passed in {:.0}s", started.elapsed().as_secs_f64());
+    step(
+        "clippy",
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    step(
+        "tests",
+        cargo()
+            .args(["test", "--workspace", "--locked"])
+            .env("CI", "true"),
+    )?;
+    eprintln!(
+        "==> ci: all checks passed in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
 fn e2e() -> anyhow::Result<()> {
     check_tools()?;
-    step("end-to-end tests", cargo().args(["test", "--package", "server", "--test", "it"]))
+    step(
+        "end-to-end tests",
+        cargo().args(["test", "--package", "server", "--test", "it"]),
+    )
 }

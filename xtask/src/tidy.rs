@@ -5,7 +5,10 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     fn root() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf()
     }
 
     fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -40,7 +43,10 @@ mod tests {
                 missing.push(p.display().to_string());
             }
         }
-        assert!(missing.is_empty(), "crate roots without a `//!` doc: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "crate roots without a `//!` doc: {missing:?}"
+        );
     }
 
     #[test]
@@ -57,7 +63,10 @@ mod tests {
                 }
             }
         }
-        assert!(bad.is_empty(), "use #[ignore = \"reason\"] instead of a bare ignore: {bad:?}");
+        assert!(
+            bad.is_empty(),
+            "use #[ignore = \"reason\"] instead of a bare ignore: {bad:?}"
+        );
     }
 
     #[test]
@@ -65,7 +74,11 @@ mod tests {
         for krate in std::fs::read_dir(root().join("crates")).unwrap().flatten() {
             let manifest = krate.path().join("Cargo.toml");
             let text = std::fs::read_to_string(&manifest).unwrap();
-            assert!(text.contains("[lints]\nworkspace = true"), "{} does not inherit [workspace.lints]", manifest.display());
+            assert!(
+                text.contains("[lints]\nworkspace = true"),
+                "{} does not inherit [workspace.lints]",
+                manifest.display()
+            );
         }
     }
 }

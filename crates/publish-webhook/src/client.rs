@@ -19,7 +19,12 @@ impl WebhookPublisher {
             timeout: config.options.timeout,
             ..Default::default()
         })
-        .map_err(|e| ConfigError::new("url", format!("cannot build HTTP client: {}", e.without_url())))?;
+        .map_err(|e| {
+            ConfigError::new(
+                "url",
+                format!("cannot build HTTP client: {}", e.without_url()),
+            )
+        })?;
         Ok(Self { config, client })
     }
 
@@ -40,7 +45,9 @@ impl WebhookPublisher {
         }
         req = match &self.config.options.auth {
             None => req,
-            Some(Auth::Bearer { token }) => req.header(AUTHORIZATION, format!("Bearer {}", token.expose())),
+            Some(Auth::Bearer { token }) => {
+                req.header(AUTHORIZATION, format!("Bearer {}", token.expose()))
+            }
             Some(Auth::Basic { username, password }) => {
                 let raw = format!("{username}:{}", password.expose());
                 let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
@@ -55,7 +62,11 @@ impl WebhookPublisher {
 #[async_trait]
 impl Publisher for WebhookPublisher {
     async fn publish(&self, delivery: &Delivery) -> PublishOutcome {
-        let resp = self.request(delivery).send().await.map_err(publish::classify::transport)?;
+        let resp = self
+            .request(delivery)
+            .send()
+            .await
+            .map_err(publish::classify::transport)?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let body = resp.bytes().await.unwrap_or_default();

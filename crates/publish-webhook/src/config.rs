@@ -51,7 +51,10 @@ fn default_timeout() -> Duration {
 
 impl Default for WebhookOptions {
     fn default() -> Self {
-        Self { timeout: default_timeout(), auth: None }
+        Self {
+            timeout: default_timeout(),
+            auth: None,
+        }
     }
 }
 
@@ -74,17 +77,26 @@ impl WebhookConfig {
     /// Reads and checks a `type: webhook` target.
     pub fn from_target(target: &Target) -> Result<Self, ConfigError> {
         if target.kind != TargetType::Webhook {
-            return Err(ConfigError::new("type", format!("expected webhook, got {}", target.kind)));
+            return Err(ConfigError::new(
+                "type",
+                format!("expected webhook, got {}", target.kind),
+            ));
         }
         let url = reqwest::Url::parse(&target.url)
             .map_err(|e| ConfigError::new("url", format!("invalid URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(ConfigError::new("url", format!("scheme must be http or https (got {:?})", url.scheme())));
+            return Err(ConfigError::new(
+                "url",
+                format!("scheme must be http or https (got {:?})", url.scheme()),
+            ));
         }
         if !matches!(target.format, Format::Alertmanager | Format::Webhook) {
             return Err(ConfigError::new(
                 "format",
-                format!("a webhook target sends `alertmanager` or `webhook`, not `{}`", target.format),
+                format!(
+                    "a webhook target sends `alertmanager` or `webhook`, not `{}`",
+                    target.format
+                ),
             ));
         }
         let headers = target
@@ -94,15 +106,25 @@ impl WebhookConfig {
                 let field = format!("headers.{name}");
                 let header = http::HeaderName::from_bytes(name.as_bytes())
                     .map_err(|_| ConfigError::new(&field, "not a valid HTTP header name"))?;
-                http::HeaderValue::from_str(value.expose())
-                    .map_err(|_| ConfigError::new(&field, "value has characters not allowed in a header"))?;
+                http::HeaderValue::from_str(value.expose()).map_err(|_| {
+                    ConfigError::new(&field, "value has characters not allowed in a header")
+                })?;
                 Ok((header, value.clone()))
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
         let options: WebhookOptions = publish::options(&target.options)?;
         if options.timeout.is_zero() {
-            return Err(ConfigError::new("options.timeout", "must be greater than zero"));
+            return Err(ConfigError::new(
+                "options.timeout",
+                "must be greater than zero",
+            ));
         }
-        Ok(Self { name: target.name.to_string(), url, format: target.format, headers, options })
+        Ok(Self {
+            name: target.name.to_string(),
+            url,
+            format: target.format,
+            headers,
+            options,
+        })
     }
 }

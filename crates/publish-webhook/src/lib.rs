@@ -25,7 +25,7 @@ mod encode;
 
 pub use client::WebhookPublisher;
 pub use config::{Auth, WebhookConfig, WebhookOptions};
-pub use encode::{encode, encode_alertmanager, encode_webhook, WEBHOOK_SCHEMA};
+pub use encode::{WEBHOOK_SCHEMA, encode, encode_alertmanager, encode_webhook};
 
 /// Builds the publisher for a `type: webhook` target.
 pub fn build(target: &publish::Target) -> Result<WebhookPublisher, publish::ConfigError> {

@@ -41,7 +41,9 @@ impl FromStr for AlertStatus {
         match s {
             "firing" => Ok(AlertStatus::Firing),
             "resolved" => Ok(AlertStatus::Resolved),
-            other => Err(format!("unknown alert status {other:?} (expected firing or resolved)")),
+            other => Err(format!(
+                "unknown alert status {other:?} (expected firing or resolved)"
+            )),
         }
     }
 }
@@ -344,7 +346,11 @@ pub fn parse_api_alerts(body: &[u8], now: DateTime<Utc>) -> Result<Vec<Alert>, P
                 status,
                 starts_at: a.starts_at.unwrap_or(now),
                 // Like Alertmanager: a firing alert reports no end to receivers.
-                ends_at: if status == AlertStatus::Resolved { a.ends_at } else { None },
+                ends_at: if status == AlertStatus::Resolved {
+                    a.ends_at
+                } else {
+                    None
+                },
                 labels: a.labels,
                 annotations: a.annotations,
                 generator_url: a.generator_url,
@@ -370,7 +376,10 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        assert_eq!(Fingerprint::from_labels(&labels).as_str(), "ac36b8d065d4a922");
+        assert_eq!(
+            Fingerprint::from_labels(&labels).as_str(),
+            "ac36b8d065d4a922"
+        );
     }
 
     fn err(body: &str) -> String {
@@ -382,16 +391,27 @@ mod tests {
         assert!(err("{").contains("EOF"), "{}", err("{"));
         assert!(err("").contains("empty body"));
         assert!(err(r#"{"alerts":[]}"#).contains("missing field `version`"));
-        assert!(err(r#"{"version":"3","alerts":[]}"#).contains("unsupported webhook version \"3\""));
+        assert!(
+            err(r#"{"version":"3","alerts":[]}"#).contains("unsupported webhook version \"3\"")
+        );
         let wrong_type = err(r#"{"version":"4","alerts":[{"status":"firing","labels":{"a":1}}]}"#);
         assert!(wrong_type.contains("alerts[0].labels.a"), "{wrong_type}");
-        let bad_status = err(r#"{"version":"4","alerts":[{"status":"burning","labels":{"a":"b"},"startsAt":"2026-01-01T00:00:00Z"}]}"#);
-        assert!(bad_status.contains("alerts[0].status") && bad_status.contains("burning"), "{bad_status}");
+        let bad_status = err(
+            r#"{"version":"4","alerts":[{"status":"burning","labels":{"a":"b"},"startsAt":"2026-01-01T00:00:00Z"}]}"#,
+        );
+        assert!(
+            bad_status.contains("alerts[0].status") && bad_status.contains("burning"),
+            "{bad_status}"
+        );
         let no_start = err(r#"{"version":"4","alerts":[{"status":"firing","labels":{"a":"b"}}]}"#);
         assert!(no_start.contains("missing field `startsAt`"), "{no_start}");
-        let bad_time = err(r#"{"version":"4","alerts":[{"status":"firing","labels":{"a":"b"},"startsAt":"noon"}]}"#);
+        let bad_time = err(
+            r#"{"version":"4","alerts":[{"status":"firing","labels":{"a":"b"},"startsAt":"noon"}]}"#,
+        );
         assert!(bad_time.contains("alerts[0].startsAt"), "{bad_time}");
-        let bad_fp = err(r#"{"version":"4","alerts":[{"status":"firing","labels":{"a":"b"},"startsAt":"2026-01-01T00:00:00Z","fingerprint":"xyz"}]}"#);
+        let bad_fp = err(
+            r#"{"version":"4","alerts":[{"status":"firing","labels":{"a":"b"},"startsAt":"2026-01-01T00:00:00Z","fingerprint":"xyz"}]}"#,
+        );
         assert!(bad_fp.contains("16 hex digits"), "{bad_fp}");
     }
 
@@ -415,7 +435,14 @@ mod tests {
         ]"#;
         let alerts = parse_api_alerts(body.as_bytes(), now).unwrap();
         let statuses: Vec<_> = alerts.iter().map(|a| a.status).collect();
-        assert_eq!(statuses, [AlertStatus::Firing, AlertStatus::Resolved, AlertStatus::Firing]);
+        assert_eq!(
+            statuses,
+            [
+                AlertStatus::Firing,
+                AlertStatus::Resolved,
+                AlertStatus::Firing
+            ]
+        );
         assert_eq!(alerts[0].starts_at, now);
         assert!(parse_api_alerts(br#"[{"labels":{}}]"#, now).is_err());
         assert!(parse_api_alerts(br#"{"labels":{}}"#, now).is_err());

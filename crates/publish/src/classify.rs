@@ -15,8 +15,17 @@ pub fn http_status(status: u16, retry_after: Option<Duration>, detail: &str) -> 
     } else {
         format!("HTTP {status}: {detail}")
     };
-    let retry = |kind| PublishError::Retryable { kind, reason: reason.clone(), status_code: Some(status), retry_after };
-    let permanent = |kind| PublishError::Permanent { kind, reason: reason.clone(), status_code: Some(status) };
+    let retry = |kind| PublishError::Retryable {
+        kind,
+        reason: reason.clone(),
+        status_code: Some(status),
+        retry_after,
+    };
+    let permanent = |kind| PublishError::Permanent {
+        kind,
+        reason: reason.clone(),
+        status_code: Some(status),
+    };
     match status {
         408 => retry(ErrorKind::Timeout),
         429 => retry(ErrorKind::RateLimited),
@@ -57,12 +66,15 @@ pub fn retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    if let Ok(secs) = value.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Some(Duration::from_secs_f64(secs));
-        }
+    if let Ok(secs) = value.parse::<f64>()
+        && secs.is_finite()
+        && secs >= 0.0
+    {
+        return Some(Duration::from_secs_f64(secs));
     }
-    let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+    let at = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
     Some((at - now).to_std().unwrap_or(Duration::ZERO))
 }
 
@@ -102,11 +114,19 @@ mod tests {
 
     #[test]
     fn retry_after_forms() {
-        let now = DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z").unwrap().with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(retry_after("7", now), Some(Duration::from_secs(7)));
         assert_eq!(retry_after(" 1.5 ", now), Some(Duration::from_millis(1500)));
-        assert_eq!(retry_after("Mon, 23 Nov 2026 12:00:30 GMT", now), Some(Duration::from_secs(30)));
-        assert_eq!(retry_after("Mon, 23 Nov 2026 11:00:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after("Mon, 23 Nov 2026 12:00:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            retry_after("Mon, 23 Nov 2026 11:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(retry_after("soon", now), None);
     }
 }

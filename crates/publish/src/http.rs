@@ -56,17 +56,31 @@ pub async fn probe_connect(url: &str, timeout: Duration) -> crate::ProbeResult {
         let parsed = reqwest::Url::parse(url).map_err(|e| format!("invalid url: {e}"))?;
         let host = parsed.host_str().ok_or("url has no host")?.to_owned();
         let port = parsed.port_or_known_default().ok_or("url has no port")?;
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
-        tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host.as_str(), port)))
-            .await
-            .map_err(|_| format!("connect to {host}:{port} timed out"))?
-            .map_err(|e| format!("connect to {host}:{port} failed: {e}"))?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        tokio::time::timeout(
+            timeout,
+            tokio::net::TcpStream::connect((host.as_str(), port)),
+        )
+        .await
+        .map_err(|_| format!("connect to {host}:{port} timed out"))?
+        .map_err(|e| format!("connect to {host}:{port} failed: {e}"))?;
         Ok::<_, String>(format!("connected to {host}:{port}"))
     }
     .await;
     let latency = started.elapsed();
     match result {
-        Ok(detail) => crate::ProbeResult { ok: true, latency, detail },
-        Err(detail) => crate::ProbeResult { ok: false, latency, detail },
+        Ok(detail) => crate::ProbeResult {
+            ok: true,
+            latency,
+            detail,
+        },
+        Err(detail) => crate::ProbeResult {
+            ok: false,
+            latency,
+            detail,
+        },
     }
 }

@@ -13,6 +13,7 @@ pub mod classify;
 mod config;
 pub mod http;
 mod outcome;
+pub mod parallel;
 mod publisher;
 mod secret;
 mod target;

@@ -96,12 +96,21 @@ pub enum PublishError {
 impl PublishError {
     /// A retryable error without a status or hint.
     pub fn retryable(kind: ErrorKind, reason: impl Into<String>) -> Self {
-        PublishError::Retryable { kind, reason: reason.into(), status_code: None, retry_after: None }
+        PublishError::Retryable {
+            kind,
+            reason: reason.into(),
+            status_code: None,
+            retry_after: None,
+        }
     }
 
     /// A permanent error without a status.
     pub fn permanent(kind: ErrorKind, reason: impl Into<String>) -> Self {
-        PublishError::Permanent { kind, reason: reason.into(), status_code: None }
+        PublishError::Permanent {
+            kind,
+            reason: reason.into(),
+            status_code: None,
+        }
     }
 
     /// Whether a retry may help.

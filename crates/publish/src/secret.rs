@@ -67,9 +67,19 @@ mod tests {
 /// Whether a field name looks like it holds a credential.
 pub fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase().replace('-', "_");
-    ["token", "password", "secret", "key", "authorization", "credential", "auth", "cookie", "signature"]
-        .iter()
-        .any(|needle| k.contains(needle))
+    [
+        "token",
+        "password",
+        "secret",
+        "key",
+        "authorization",
+        "credential",
+        "auth",
+        "cookie",
+        "signature",
+    ]
+    .iter()
+    .any(|needle| k.contains(needle))
 }
 
 /// A copy of `value` with every string under a credential-like key replaced by
@@ -100,9 +110,20 @@ fn redact_all_strings(value: &serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match value {
         Value::String(_) => Value::String(Secret::REDACTED.to_owned()),
-        Value::Object(map) => {
-            Value::Object(map.iter().map(|(k, v)| (k.clone(), if k == "type" { v.clone() } else { redact_all_strings(v) })).collect())
-        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        if k == "type" {
+                            v.clone()
+                        } else {
+                            redact_all_strings(v)
+                        },
+                    )
+                })
+                .collect(),
+        ),
         Value::Array(items) => Value::Array(items.iter().map(redact_all_strings).collect()),
         other => other.clone(),
     }
@@ -124,6 +145,9 @@ mod redact_tests {
         for secret in ["t0k", "R0UT1NG", "k3y"] {
             assert!(!r.contains(secret), "{secret} leaked in {r}");
         }
-        assert!(r.contains("#ops") && r.contains("5s") && r.contains("bearer"), "{r}");
+        assert!(
+            r.contains("#ops") && r.contains("5s") && r.contains("bearer"),
+            "{r}"
+        );
     }
 }

@@ -18,14 +18,21 @@ pub struct TargetNameError(String);
 impl FromStr for TargetName {
     type Err = TargetNameError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = |why: &str| Err(TargetNameError(format!("{s:?} is not a DNS-1123 label: {why}")));
+        let bad = |why: &str| {
+            Err(TargetNameError(format!(
+                "{s:?} is not a DNS-1123 label: {why}"
+            )))
+        };
         if s.is_empty() {
             return bad("it is empty");
         }
         if s.len() > 63 {
             return bad("it is longer than 63 characters");
         }
-        if !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
             return bad("use only lowercase letters, digits and '-'");
         }
         if s.starts_with('-') || s.ends_with('-') {
@@ -37,7 +44,9 @@ impl FromStr for TargetName {
 
 impl<'de> Deserialize<'de> for TargetName {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -70,8 +79,12 @@ pub enum TargetType {
 
 impl TargetType {
     /// All types, for error messages.
-    pub const ALL: [TargetType; 4] =
-        [TargetType::Rootly, TargetType::Pagerduty, TargetType::Slack, TargetType::Webhook];
+    pub const ALL: [TargetType; 4] = [
+        TargetType::Rootly,
+        TargetType::Pagerduty,
+        TargetType::Slack,
+        TargetType::Webhook,
+    ];
 
     /// The type as written in a target definition.
     pub fn as_str(self) -> &'static str {
@@ -175,6 +188,12 @@ mod tests {
             let e = bad.parse::<TargetName>().unwrap_err().to_string();
             assert!(e.contains(why), "{bad}: {e}");
         }
-        assert!("y".repeat(64).parse::<TargetName>().unwrap_err().to_string().contains("63"));
+        assert!(
+            "y".repeat(64)
+                .parse::<TargetName>()
+                .unwrap_err()
+                .to_string()
+                .contains("63")
+        );
     }
 }

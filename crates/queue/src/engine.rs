@@ -2,13 +2,15 @@ use std::{
     collections::HashMap,
     future::Future,
     num::NonZeroU32,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
-use governor::{Quota, RateLimiter, clock::Clock as _};
-
 use chrono::Utc;
+use governor::{Quota, RateLimiter, clock::Clock as _};
 use publish::{Delivery, Publisher, RateLimit};
 use tokio::{
     sync::{Notify, Semaphore},
@@ -16,15 +18,39 @@ use tokio::{
 };
 use tracing::{debug, error, info, warn};
 
-use crate::{Completion, Failure, Job, JobPayload, JobStore, RetryPolicy};
+use crate::{
+    BreakerState, Completion, Failure, Job, JobPayload, JobStore, NewJob, TargetPolicy,
+    breaker::{Admit, Breakers, Outcome, Transition},
+};
 
-/// Resolves a target name to its publisher and retry policy at delivery time, so definitions
-/// can change while jobs wait.
+/// Resolves a target name to its publisher and policy at delivery time, so definitions can
+/// change while jobs wait.
 pub trait Publishers: Send + Sync + std::fmt::Debug {
     /// The publisher for `target`, or `None` when no such target is defined (any more).
     fn publisher(&self, target: &str) -> Option<Arc<dyn Publisher>>;
-    /// The retry policy for `target`.
-    fn retry_policy(&self, target: &str) -> RetryPolicy;
+    /// How the engine treats `target`.
+    fn policy(&self, target: &str) -> Arc<TargetPolicy>;
+}
+
+/// What a finished delivery attempt looked like, for passive health monitoring.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    /// Target name.
+    pub target: String,
+    /// Delivered.
+    pub success: bool,
+    /// Failure kind (bounded), when it failed.
+    pub error_kind: Option<String>,
+    /// The failure says the target is in trouble (retryable), as opposed to a bad request.
+    pub target_fault: bool,
+    /// How long the attempt took.
+    pub latency: Duration,
+}
+
+/// Receives every delivery outcome (health monitor, statistics).
+pub trait DeliveryObserver: Send + Sync + std::fmt::Debug {
+    /// Called after each attempt.
+    fn observe(&self, observation: &Observation);
 }
 
 /// Worker settings.
@@ -40,6 +66,12 @@ pub struct EngineConfig {
     pub poll_interval: Duration,
     /// How long shutdown waits for in-flight deliveries.
     pub shutdown_timeout: Duration,
+    /// Done and superseded jobs are deleted after this long.
+    pub retain_finished: Duration,
+    /// Dead letters are deleted after this long.
+    pub retain_dead: Duration,
+    /// How often the retention sweep runs.
+    pub sweep_interval: Duration,
 }
 
 impl Default for EngineConfig {
@@ -50,14 +82,18 @@ impl Default for EngineConfig {
             lease: Duration::from_secs(120),
             poll_interval: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(10),
+            retain_finished: Duration::from_secs(24 * 3600),
+            retain_dead: Duration::from_secs(7 * 24 * 3600),
+            sweep_interval: Duration::from_secs(600),
         }
     }
 }
 
-/// Wakes the engine when new work arrives.
+/// A handle on a running engine: wake it, read its circuit breakers and worker counts.
 #[derive(Debug, Clone)]
 pub struct EngineHandle {
     wake: Arc<Notify>,
+    shared: Arc<Shared>,
 }
 
 impl EngineHandle {
@@ -65,6 +101,34 @@ impl EngineHandle {
     pub fn wake(&self) {
         self.wake.notify_one();
     }
+
+    /// The circuit state of a target.
+    pub fn breaker_state(&self, target: &str) -> BreakerState {
+        self.shared.breakers.state(target)
+    }
+
+    /// Every circuit that has seen traffic.
+    pub fn breakers(&self) -> Vec<(String, BreakerState)> {
+        self.shared.breakers.all()
+    }
+
+    /// Deliveries in flight now.
+    pub fn active_workers(&self) -> usize {
+        self.shared.active.load(Ordering::Relaxed)
+    }
+
+    /// The configured concurrency.
+    pub fn concurrency(&self) -> usize {
+        self.shared.concurrency
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    limiters: Limiters,
+    breakers: Breakers,
+    active: AtomicUsize,
+    concurrency: usize,
 }
 
 /// Claims due jobs and delivers them.
@@ -72,20 +136,47 @@ impl EngineHandle {
 pub struct Engine {
     store: Arc<dyn JobStore>,
     publishers: Arc<dyn Publishers>,
+    observer: Option<Arc<dyn DeliveryObserver>>,
     config: EngineConfig,
     wake: Arc<Notify>,
-    limiters: Arc<Limiters>,
+    shared: Arc<Shared>,
 }
 
 impl Engine {
     /// An engine over a store and a publisher registry.
-    pub fn new(store: Arc<dyn JobStore>, publishers: Arc<dyn Publishers>, config: EngineConfig) -> Self {
-        Self { store, publishers, config, wake: Arc::new(Notify::new()), limiters: Arc::default() }
+    pub fn new(
+        store: Arc<dyn JobStore>,
+        publishers: Arc<dyn Publishers>,
+        config: EngineConfig,
+    ) -> Self {
+        let shared = Arc::new(Shared {
+            limiters: Limiters::default(),
+            breakers: Breakers::default(),
+            active: AtomicUsize::new(0),
+            concurrency: config.concurrency.max(1),
+        });
+        Self {
+            store,
+            publishers,
+            observer: None,
+            config,
+            wake: Arc::new(Notify::new()),
+            shared,
+        }
     }
 
-    /// A handle to wake the engine.
+    /// Reports every outcome to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn DeliveryObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// A handle to wake the engine and read its state.
     pub fn handle(&self) -> EngineHandle {
-        EngineHandle { wake: self.wake.clone() }
+        EngineHandle {
+            wake: self.wake.clone(),
+            shared: self.shared.clone(),
+        }
     }
 
     /// Runs until `shutdown` completes, then stops claiming and waits up to the shutdown
@@ -93,20 +184,21 @@ impl Engine {
     /// their jobs stay in flight in the store and are picked up again after their lease (or
     /// at the next start).
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let semaphore = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        let semaphore = Arc::new(Semaphore::new(self.shared.concurrency));
         let mut tasks: JoinSet<()> = JoinSet::new();
         let mut last_reap = Instant::now();
+        let mut last_sweep: Option<Instant> = None;
         tokio::pin!(shutdown);
-        info!(concurrency = self.config.concurrency, "delivery engine started");
+        info!(
+            concurrency = self.shared.concurrency,
+            "delivery engine started"
+        );
+        self.publish_worker_gauges();
         loop {
             while tasks.try_join_next().is_some() {}
             if last_reap.elapsed() >= self.config.poll_interval {
                 last_reap = Instant::now();
-                match self.store.requeue_in_flight(Utc::now(), false).await {
-                    Ok(0) => {}
-                    Ok(n) => warn!(jobs = n, "requeued jobs whose lease expired"),
-                    Err(e) => warn!(error = %e, "lease reaper failed"),
-                }
+                self.housekeeping(&mut last_sweep).await;
             }
             let free = semaphore.available_permits().min(self.config.batch);
             let mut claimed = 0;
@@ -115,18 +207,24 @@ impl Engine {
                     Ok(jobs) => {
                         claimed = jobs.len();
                         for job in jobs {
-                            let Ok(permit) = semaphore.clone().acquire_owned().await else { break };
+                            let Ok(permit) = semaphore.clone().acquire_owned().await else {
+                                break;
+                            };
                             let worker = Worker {
                                 store: self.store.clone(),
                                 publishers: self.publishers.clone(),
+                                observer: self.observer.clone(),
                                 wake: self.wake.clone(),
-                                limiters: self.limiters.clone(),
+                                shared: self.shared.clone(),
                             };
+                            self.shared.active.fetch_add(1, Ordering::Relaxed);
                             tasks.spawn(async move {
                                 worker.deliver(job).await;
+                                worker.shared.active.fetch_sub(1, Ordering::Relaxed);
                                 drop(permit);
                             });
                         }
+                        self.publish_worker_gauges();
                     }
                     Err(e) => {
                         error!(error = %e, "claiming jobs failed");
@@ -148,33 +246,77 @@ impl Engine {
                 continue;
             }
             let sleep = match self.store.next_due().await {
-                Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(self.config.poll_interval),
-                Ok(None) => self.config.poll_interval,
-                Err(_) => self.config.poll_interval,
+                Ok(Some(due)) => (due - Utc::now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .min(self.config.poll_interval),
+                Ok(None) | Err(_) => self.config.poll_interval,
             };
             let sleep = sleep.max(Duration::from_millis(5));
             tokio::select! {
                 () = &mut shutdown => break,
                 () = self.wake.notified() => {}
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => self.publish_worker_gauges(),
                 () = tokio::time::sleep(sleep) => {}
             }
         }
         let in_flight = tasks.len();
-        info!(in_flight, "delivery engine stopping, draining in-flight deliveries");
+        info!(
+            in_flight,
+            "delivery engine stopping, draining in-flight deliveries"
+        );
         let drained = tokio::time::timeout(self.config.shutdown_timeout, async {
             while tasks.join_next().await.is_some() {}
         })
         .await;
         if drained.is_err() {
-            warn!(abandoned = tasks.len(), "shutdown deadline passed; unfinished deliveries stay in the store");
+            warn!(
+                abandoned = tasks.len(),
+                "shutdown deadline passed; unfinished deliveries stay in the store"
+            );
             tasks.abort_all();
         }
         info!("delivery engine stopped");
     }
+
+    fn publish_worker_gauges(&self) {
+        let active = self.shared.active.load(Ordering::Relaxed);
+        metrics::gauge!("alert_history_publishing_workers_active").set(active as f64);
+        metrics::gauge!("alert_history_publishing_workers_idle")
+            .set(self.shared.concurrency.saturating_sub(active) as f64);
+    }
+
+    async fn housekeeping(&self, last_sweep: &mut Option<Instant>) {
+        match self.store.requeue_in_flight(Utc::now(), false).await {
+            Ok(0) => {}
+            Ok(n) => warn!(jobs = n, "requeued jobs whose lease expired"),
+            Err(e) => warn!(error = %e, "lease reaper failed"),
+        }
+        if last_sweep.is_none_or(|t| t.elapsed() >= self.config.sweep_interval) {
+            *last_sweep = Some(Instant::now());
+            let now = Utc::now();
+            let finished =
+                now - chrono::Duration::from_std(self.config.retain_finished).unwrap_or_default();
+            let dead =
+                now - chrono::Duration::from_std(self.config.retain_dead).unwrap_or_default();
+            match self.store.sweep(finished, dead).await {
+                Ok(0) => {}
+                Ok(n) => info!(jobs = n, "retention sweep deleted old jobs"),
+                Err(e) => warn!(error = %e, "retention sweep failed"),
+            }
+        }
+        for (target, state) in self.shared.breakers.all() {
+            metrics::gauge!("alert_history_publishing_circuit_breaker_state", "target" => target)
+                .set(state.gauge());
+        }
+    }
 }
 
-type Bucket = RateLimiter<governor::state::NotKeyed, governor::state::InMemoryState, governor::clock::DefaultClock>;
+type Bucket = RateLimiter<
+    governor::state::NotKeyed,
+    governor::state::InMemoryState,
+    governor::clock::DefaultClock,
+>;
 
 /// Token buckets by rate-limit key, with a count of deliveries already told to wait on each so
 /// that they are spread over the coming slots instead of all waking at once.
@@ -186,11 +328,19 @@ struct Limiters {
 impl Limiters {
     /// `None` when the delivery may go now; otherwise how long it should wait.
     fn check(&self, limit: &RateLimit) -> Option<Duration> {
-        let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (bucket, waiting) = buckets.entry(limit.clone()).or_insert_with(|| {
             let per_minute = NonZeroU32::new(limit.per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
             let burst = NonZeroU32::new(limit.burst.max(1)).unwrap_or(NonZeroU32::MIN);
-            (Arc::new(RateLimiter::direct(Quota::per_minute(per_minute).allow_burst(burst))), 0)
+            (
+                Arc::new(RateLimiter::direct(
+                    Quota::per_minute(per_minute).allow_burst(burst),
+                )),
+                0,
+            )
         });
         match bucket.check() {
             Ok(()) => {
@@ -212,28 +362,124 @@ impl Limiters {
 struct Worker {
     store: Arc<dyn JobStore>,
     publishers: Arc<dyn Publishers>,
+    observer: Option<Arc<dyn DeliveryObserver>>,
     wake: Arc<Notify>,
-    limiters: Arc<Limiters>,
+    shared: Arc<Shared>,
+}
+
+enum Attempted {
+    Done(Completion, Option<Observation>),
+    Wait(Duration, &'static str),
 }
 
 impl Worker {
     async fn deliver(&self, job: Job) {
         let started = Instant::now();
         let target = job.target.clone();
-        let completion = match self.attempt(&job).await {
-            Attempted::Done(c) => c,
-            Attempted::Wait(wait) => {
-                metrics::counter!("alert_history_publishing_rate_limit_waits_total", "target" => target.clone()).increment(1);
+        let policy = self.publishers.policy(&target);
+        let payload: Option<JobPayload> = serde_json::from_str(&job.payload).ok();
+        let (completion, observation) = match self.attempt(&job, payload.as_ref(), &policy).await {
+            Attempted::Done(c, o) => (c, o),
+            Attempted::Wait(wait, why) => {
+                let metric = if why == "rate_limit" {
+                    "alert_history_publishing_rate_limit_waits_total"
+                } else {
+                    "alert_history_publishing_circuit_breaker_waits_total"
+                };
+                metrics::counter!(metric, "target" => target.clone()).increment(1);
                 let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-                debug!(target = %target, job = job.id, wait_ms = wait.as_millis() as u64, "rate limited, deferred");
+                debug!(target = %target, job = job.id, wait_ms = wait.as_millis() as u64, reason = why, "deferred");
                 if let Err(e) = self.store.defer(&job, at, Utc::now()).await {
-                    error!(target = %target, job = job.id, error = %e, "deferring a rate-limited job failed; it is retried after its lease");
+                    error!(target = %target, job = job.id, error = %e, "deferring a job failed; it is retried after its lease");
                 }
                 return;
             }
         };
         let latency = started.elapsed();
-        let label = match &completion {
+        if let Some(o) = &observation {
+            let outcome = if o.success {
+                Outcome::Success
+            } else if o.target_fault {
+                Outcome::Failure
+            } else {
+                Outcome::Neutral
+            };
+            match self.shared.breakers.record(
+                &target,
+                &policy.circuit_breaker,
+                outcome,
+                Instant::now(),
+            ) {
+                Some(Transition::Tripped) => {
+                    metrics::counter!("alert_history_publishing_circuit_breaker_trips_total", "target" => target.clone()).increment(1);
+                    warn!(target = %target, open_for_s = policy.circuit_breaker.open_for.as_secs(), "circuit opened: deliveries to this target wait");
+                }
+                Some(Transition::Recovered) => {
+                    metrics::counter!("alert_history_publishing_circuit_breaker_recoveries_total", "target" => target.clone()).increment(1);
+                    info!(target = %target, "circuit closed: target recovered");
+                }
+                None => {}
+            }
+            metrics::gauge!("alert_history_publishing_circuit_breaker_state", "target" => target.clone())
+                .set(self.shared.breakers.state(&target).gauge());
+            if let Some(observer) = &self.observer {
+                observer.observe(o);
+            }
+        }
+        self.record_metrics(&job, &completion, latency);
+        // The outcome must be recorded; a store hiccup is retried briefly. If the store stays
+        // down the job keeps its lease and is delivered again after it expires (at least once).
+        let mut recorded = false;
+        for attempt in 0..5u32 {
+            match self
+                .store
+                .complete(&job, completion.clone(), latency, Utc::now())
+                .await
+            {
+                Ok(true) => {
+                    recorded = true;
+                    break;
+                }
+                Ok(false) => {
+                    warn!(target = %target, job = job.id, "job was taken over after its lease expired; outcome kept in history only");
+                    break;
+                }
+                Err(e) => {
+                    error!(target = %target, job = job.id, error = %e, "recording delivery outcome failed");
+                    tokio::time::sleep(Duration::from_millis(100 * 2u64.pow(attempt))).await;
+                }
+            }
+        }
+        if recorded {
+            if let (Completion::Dead { .. }, Some(fallback), Some(payload)) =
+                (&completion, &policy.fallback, payload)
+            {
+                self.to_fallback(&job, fallback, payload).await;
+            }
+        }
+        self.wake.notify_one();
+    }
+
+    async fn to_fallback(&self, job: &Job, fallback: &str, payload: JobPayload) {
+        if fallback == job.target {
+            return;
+        }
+        let repeat = self.publishers.policy(fallback).repeat_interval;
+        let new = NewJob::new(fallback, payload.alert, payload.context, repeat);
+        match self.store.enqueue(vec![new], Utc::now()).await {
+            Ok(r) => {
+                metrics::counter!("alert_history_publishing_fallback_total", "target" => job.target.clone()).increment(r.inserted as u64);
+                info!(target = %job.target, fallback, job = job.id, "dead letter handed to the fallback target");
+            }
+            Err(e) => {
+                error!(target = %job.target, fallback, error = %e, "handing a dead letter to the fallback target failed")
+            }
+        }
+    }
+
+    fn record_metrics(&self, job: &Job, completion: &Completion, latency: Duration) {
+        let target = job.target.clone();
+        let label = match completion {
             Completion::Delivered { .. } => "delivered",
             Completion::Retry { .. } => "retry",
             Completion::Dead { .. } => "dead",
@@ -241,10 +487,13 @@ impl Worker {
         metrics::counter!("alert_history_publishing_jobs_processed_total", "target" => target.clone(), "state" => label).increment(1);
         metrics::histogram!("alert_history_publishing_job_duration_seconds", "target" => target.clone()).record(latency.as_secs_f64());
         if job.attempt == 1 {
-            let waited = (Utc::now() - job.created_at).to_std().unwrap_or_default().saturating_sub(latency);
+            let waited = (Utc::now() - job.created_at)
+                .to_std()
+                .unwrap_or_default()
+                .saturating_sub(latency);
             metrics::histogram!("alert_history_publishing_job_wait_time_seconds", "target" => target.clone()).record(waited.as_secs_f64());
         }
-        match &completion {
+        match completion {
             Completion::Delivered { status_code, .. } => {
                 debug!(target = %target, job = job.id, attempt = job.attempt, status = ?status_code, "delivered");
             }
@@ -257,76 +506,120 @@ impl Worker {
                 warn!(target = %target, job = job.id, attempt = job.attempt, kind = %failure.kind, error = %failure.reason, "delivery failed permanently, moved to the dead-letter queue");
             }
         }
-        // The outcome must be recorded; a store hiccup is retried briefly. If the store stays
-        // down the job keeps its lease and is delivered again after it expires (at least once).
-        for attempt in 0..5u32 {
-            match self.store.complete(&job, completion.clone(), latency, Utc::now()).await {
-                Ok(true) => break,
-                Ok(false) => {
-                    warn!(target = %target, job = job.id, "job was taken over after its lease expired; outcome kept in history only");
-                    break;
-                }
-                Err(e) => {
-                    error!(target = %target, job = job.id, error = %e, "recording delivery outcome failed");
-                    tokio::time::sleep(Duration::from_millis(100 * 2u64.pow(attempt))).await;
-                }
-            }
-        }
-        self.wake.notify_one();
     }
 
-    async fn attempt(&self, job: &Job) -> Attempted {
+    async fn attempt(
+        &self,
+        job: &Job,
+        payload: Option<&JobPayload>,
+        policy: &TargetPolicy,
+    ) -> Attempted {
         let dead = |kind: &str, reason: String| {
-            Attempted::Done(Completion::Dead { failure: Failure { kind: kind.to_owned(), reason, status_code: None } })
+            Attempted::Done(
+                Completion::Dead {
+                    failure: Failure {
+                        kind: kind.to_owned(),
+                        reason,
+                        status_code: None,
+                    },
+                },
+                None,
+            )
         };
-        let payload: JobPayload = match serde_json::from_str(&job.payload) {
-            Ok(p) => p,
-            Err(e) => return dead("other", format!("stored payload cannot be read: {e}")),
+        let Some(payload) = payload else {
+            return dead("other", "stored payload cannot be read".to_owned());
         };
         let Some(publisher) = self.publishers.publisher(&job.target) else {
             return dead("config", format!("target {:?} is not defined", job.target));
         };
+        if let Admit::Wait(wait) =
+            self.shared
+                .breakers
+                .admit(&job.target, &policy.circuit_breaker, Instant::now())
+        {
+            return Attempted::Wait(wait, "circuit_open");
+        }
         let delivery = Delivery {
             id: job.delivery_key.clone(),
-            alert: payload.alert,
-            context: payload.context,
+            alert: payload.alert.clone(),
+            context: payload.context.clone(),
             attempt: job.attempt,
-            vendor_state: job.vendor_state.as_deref().and_then(|s| serde_json::from_str(s).ok()),
+            vendor_state: job
+                .vendor_state
+                .as_deref()
+                .and_then(|s| serde_json::from_str(s).ok()),
         };
-        if let Some(limit) = publisher.rate_limit(&delivery) {
-            if let Some(wait) = self.limiters.check(&limit) {
-                return Attempted::Wait(wait);
+        let own_limit = policy.rate_limit.as_ref().map(|r| RateLimit {
+            key: format!("target:{}", job.target),
+            per_minute: r.per_minute,
+            burst: r.burst,
+        });
+        for limit in own_limit
+            .iter()
+            .chain(publisher.rate_limit(&delivery).iter())
+        {
+            if let Some(wait) = self.shared.limiters.check(limit) {
+                self.release_probe(&job.target, policy);
+                return Attempted::Wait(wait, "rate_limit");
             }
         }
-        Attempted::Done(match publisher.publish(&delivery).await {
+        let started = Instant::now();
+        let result = publisher.publish(&delivery).await;
+        let observation = Observation {
+            target: job.target.clone(),
+            success: result.is_ok(),
+            error_kind: result.as_ref().err().map(|e| e.kind().as_str().to_owned()),
+            target_fault: result
+                .as_ref()
+                .err()
+                .is_some_and(publish::PublishError::is_retryable),
+            latency: started.elapsed(),
+        };
+        let completion = match result {
             Ok(delivered) => Completion::Delivered {
                 status_code: delivered.status_code,
                 vendor_state: delivered.vendor_state.map(|v| v.to_string()),
             },
             Err(err) => {
-                let policy = self.publishers.retry_policy(&job.target);
                 let failure = Failure {
                     kind: err.kind().as_str().to_owned(),
                     reason: err.reason().to_owned(),
                     status_code: err.status_code(),
                 };
-                if !err.is_retryable() {
-                    return Attempted::Done(Completion::Dead { failure });
-                }
                 let age = (Utc::now() - job.created_at).to_std().unwrap_or_default();
-                if !policy.may_retry(job.attempt, age) {
-                    let reason = format!("gave up after {} attempts over {}s: {}", job.attempt, age.as_secs(), failure.reason);
-                    return Attempted::Done(Completion::Dead { failure: Failure { reason, ..failure } });
+                if !err.is_retryable() {
+                    Completion::Dead { failure }
+                } else if !policy.retry.may_retry(job.attempt, age) {
+                    let reason = format!(
+                        "gave up after {} attempts over {}s: {}",
+                        job.attempt,
+                        age.as_secs(),
+                        failure.reason
+                    );
+                    Completion::Dead {
+                        failure: Failure { reason, ..failure },
+                    }
+                } else {
+                    let delay = policy.retry.delay(job.attempt, err.retry_after());
+                    Completion::Retry {
+                        at: Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default(),
+                        failure,
+                    }
                 }
-                let delay = policy.delay(job.attempt, err.retry_after());
-                let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-                Completion::Retry { at, failure }
             }
-        })
+        };
+        Attempted::Done(completion, Some(observation))
     }
-}
 
-enum Attempted {
-    Done(Completion),
-    Wait(Duration),
+    /// A half-open probe that did not go out (rate limited) must not block the next one.
+    fn release_probe(&self, target: &str, policy: &TargetPolicy) {
+        if self.shared.breakers.state(target) == BreakerState::HalfOpen {
+            self.shared.breakers.record(
+                target,
+                &policy.circuit_breaker,
+                Outcome::Neutral,
+                Instant::now(),
+            );
+        }
+    }
 }

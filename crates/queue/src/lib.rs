@@ -14,17 +14,19 @@
 //!
 //! **Invariant:** talks to publishers only through the `Publisher` trait; knows no HTTP API.
 
+mod breaker;
 mod engine;
 mod model;
 mod policy;
 mod sql;
 mod store;
 
-pub use engine::{Engine, EngineConfig, EngineHandle, Publishers};
+pub use breaker::{BreakerConfig, BreakerState};
+pub use engine::{DeliveryObserver, Engine, EngineConfig, EngineHandle, Observation, Publishers};
 pub use model::{
     Attempt, Completion, EnqueueReport, Failure, Job, JobFilter, JobPayload, JobRecord, JobState,
     NewJob, Priority, QueueStats, ReplayReport,
 };
-pub use policy::RetryPolicy;
+pub use policy::{RateLimitConfig, RetryPolicy, TargetPolicy};
 pub use sql::{Dialect, SqlStore, StoreOptions};
 pub use store::{JobStore, StoreError};

@@ -76,8 +76,13 @@ pub enum JobState {
 
 impl JobState {
     /// Every state.
-    pub const ALL: [JobState; 5] =
-        [JobState::Pending, JobState::InFlight, JobState::Done, JobState::Dead, JobState::Superseded];
+    pub const ALL: [JobState; 5] = [
+        JobState::Pending,
+        JobState::InFlight,
+        JobState::Done,
+        JobState::Dead,
+        JobState::Superseded,
+    ];
 
     /// Stored / label form.
     pub fn as_str(self) -> &'static str {
@@ -131,9 +136,19 @@ pub struct NewJob {
 
 impl NewJob {
     /// A job for `alert` to `target`, priority from the alert.
-    pub fn new(target: impl Into<String>, alert: Alert, context: GroupContext, repeat_interval: Duration) -> Self {
+    pub fn new(
+        target: impl Into<String>,
+        alert: Alert,
+        context: GroupContext,
+        repeat_interval: Duration,
+    ) -> Self {
         let priority = Priority::of(&alert);
-        Self { target: target.into(), payload: JobPayload { alert, context }, priority, repeat_interval }
+        Self {
+            target: target.into(),
+            payload: JobPayload { alert, context },
+            priority,
+            repeat_interval,
+        }
     }
 }
 

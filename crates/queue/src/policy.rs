@@ -1,11 +1,13 @@
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+use crate::BreakerConfig;
 
 /// When to try again and when to give up. Limits apply by attempts *and* by age; whichever is
 /// reached first sends the job to the dead-letter queue.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetryPolicy {
     /// First backoff delay.
@@ -56,7 +58,10 @@ impl RetryPolicy {
             .unwrap_or(self.max_delay)
             .min(self.max_delay);
         match retry_after {
-            Some(hint) => backoff.max(hint.clamp(self.retry_after_floor, self.retry_after_cap.max(self.retry_after_floor))),
+            Some(hint) => backoff.max(hint.clamp(
+                self.retry_after_floor,
+                self.retry_after_cap.max(self.retry_after_floor),
+            )),
             None => backoff,
         }
     }
@@ -64,6 +69,75 @@ impl RetryPolicy {
     /// Whether another attempt is allowed after `attempts` attempts on a job of age `age`.
     pub fn may_retry(&self, attempts: u32, age: Duration) -> bool {
         attempts < self.max_attempts && age < self.max_age
+    }
+}
+
+/// A target's own proactive rate limit, on top of any vendor limit its publisher declares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Sustained deliveries per minute.
+    pub per_minute: u32,
+    /// Burst above the rate.
+    #[serde(default = "one")]
+    pub burst: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// How the engine treats one target: the `delivery` block of a target definition, over the
+/// service-wide defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TargetPolicy {
+    /// Backoff and give-up limits.
+    pub retry: RetryPolicy,
+    /// Circuit breaker.
+    pub circuit_breaker: BreakerConfig,
+    /// An unchanged firing alert is not sent again before this much time.
+    #[serde(with = "publish::serde_duration")]
+    pub repeat_interval: Duration,
+    /// Extra proactive rate limit for this target.
+    pub rate_limit: Option<RateLimitConfig>,
+    /// A target that receives what this one dead-letters.
+    pub fallback: Option<String>,
+}
+
+impl Default for TargetPolicy {
+    fn default() -> Self {
+        Self {
+            retry: RetryPolicy::default(),
+            circuit_breaker: BreakerConfig::default(),
+            repeat_interval: Duration::from_secs(4 * 3600),
+            rate_limit: None,
+            fallback: None,
+        }
+    }
+}
+
+impl TargetPolicy {
+    /// `overrides` (a target's `delivery` block) laid over `self`, key by key, at any depth.
+    /// The error names the offending field path.
+    pub fn overlay(
+        &self,
+        overrides: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self, (String, String)> {
+        fn merge(base: &mut serde_json::Value, over: &serde_json::Value) {
+            match (base, over) {
+                (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
+                    for (k, v) in o {
+                        merge(b.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+                    }
+                }
+                (b, o) => *b = o.clone(),
+            }
+        }
+        let mut base = serde_json::to_value(self).map_err(|e| (String::new(), e.to_string()))?;
+        merge(&mut base, &serde_json::Value::Object(overrides.clone()));
+        serde_path_to_error::deserialize(base)
+            .map_err(|e| (e.path().to_string(), e.into_inner().to_string()))
     }
 }
 
@@ -80,9 +154,13 @@ mod tests {
         };
         for attempt in 1..=10u32 {
             let d = p.delay(attempt, None);
-            let base = Duration::from_millis(100 * 2u64.pow(attempt - 1)).min(Duration::from_secs(2));
+            let base =
+                Duration::from_millis(100 * 2u64.pow(attempt - 1)).min(Duration::from_secs(2));
             // backon's jitter adds up to one more base delay
-            assert!(d >= base.min(p.max_delay) && d <= p.max_delay, "attempt {attempt}: {d:?} base {base:?}");
+            assert!(
+                d >= base.min(p.max_delay) && d <= p.max_delay,
+                "attempt {attempt}: {d:?} base {base:?}"
+            );
         }
     }
 
@@ -95,14 +173,44 @@ mod tests {
             retry_after_cap: Duration::from_secs(60),
             ..Default::default()
         };
-        assert_eq!(p.delay(1, Some(Duration::from_secs(5))), Duration::from_secs(5));
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(5))),
+            Duration::from_secs(5)
+        );
         assert_eq!(p.delay(1, Some(Duration::ZERO)), Duration::from_secs(1));
-        assert_eq!(p.delay(1, Some(Duration::from_secs(3600))), Duration::from_secs(60));
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(3600))),
+            Duration::from_secs(60)
+        );
+    }
+
+    #[test]
+    fn overlay_keeps_unset_fields() {
+        let base = TargetPolicy::default();
+        let over: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(r#"{"retry":{"max_attempts":3},"circuit_breaker":{"open_for":"5s"},"fallback":"pager"}"#).unwrap();
+        let p = base.overlay(&over).unwrap();
+        assert_eq!(p.retry.max_attempts, 3);
+        assert_eq!(p.retry.initial_delay, base.retry.initial_delay);
+        assert_eq!(p.circuit_breaker.open_for, Duration::from_secs(5));
+        assert_eq!(p.circuit_breaker.failure_threshold, 5);
+        assert_eq!(p.fallback.as_deref(), Some("pager"));
+        let bad: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(r#"{"retry":{"max_atempts":3}}"#).unwrap();
+        let (path, msg) = base.overlay(&bad).unwrap_err();
+        assert!(
+            path.starts_with("retry") && msg.contains("max_atempts"),
+            "{path}: {msg}"
+        );
     }
 
     #[test]
     fn limits() {
-        let p = RetryPolicy { max_attempts: 3, max_age: Duration::from_secs(60), ..Default::default() };
+        let p = RetryPolicy {
+            max_attempts: 3,
+            max_age: Duration::from_secs(60),
+            ..Default::default()
+        };
         assert!(p.may_retry(2, Duration::from_secs(1)));
         assert!(!p.may_retry(3, Duration::from_secs(1)));
         assert!(!p.may_retry(1, Duration::from_secs(61)));

@@ -187,9 +187,14 @@ impl Sql {
                 "UPDATE jobs SET state = 'pending', lease_until = NULL, lease_owner = NULL, updated_at = ?, \
                  next_run_at = CASE WHEN next_run_at < ? THEN next_run_at ELSE ? END WHERE state = 'in_flight'",
             ),
-            next_due: format!("SELECT MIN(j.next_run_at) FROM jobs j WHERE j.state = 'pending' AND {blocked}"),
-            stats: "SELECT state, priority, COUNT(*) AS n FROM jobs GROUP BY state, priority".to_owned(),
-            list: number(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE {FILTER} ORDER BY id DESC LIMIT ? OFFSET ?")),
+            next_due: format!(
+                "SELECT MIN(j.next_run_at) FROM jobs j WHERE j.state = 'pending' AND {blocked}"
+            ),
+            stats: "SELECT state, priority, COUNT(*) AS n FROM jobs GROUP BY state, priority"
+                .to_owned(),
+            list: number(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE {FILTER} ORDER BY id DESC LIMIT ? OFFSET ?"
+            )),
             get: number(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?")),
             history: number(
                 "SELECT attempt, at, outcome, status_code, latency_ms, error_kind, error FROM attempts WHERE job_id = ? ORDER BY id",
@@ -210,7 +215,9 @@ impl Sql {
                 "INSERT INTO jobs (delivery_key, target, fingerprint, status, priority, state, attempts, sort_key, \
                  created_at, updated_at, next_run_at, payload) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?) RETURNING id",
             ),
-            replay_mark: number("UPDATE jobs SET replayed_at = ?, replayed_as = ?, updated_at = updated_at WHERE id = ?"),
+            replay_mark: number(
+                "UPDATE jobs SET replayed_at = ?, replayed_as = ?, updated_at = updated_at WHERE id = ?",
+            ),
             purge_attempts: number(&format!(
                 "DELETE FROM attempts WHERE job_id IN (SELECT id FROM jobs WHERE {FILTER})"
             )),
@@ -279,11 +286,17 @@ impl SqlStore {
         let path = if path.is_absolute() {
             path.to_owned()
         } else {
-            std::env::current_dir().map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?.join(path)
+            std::env::current_dir()
+                .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?
+                .join(path)
         };
         let pragmas = format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA busy_timeout = {}; PRAGMA temp_store = MEMORY;",
-            if options.synchronous_full { "FULL" } else { "NORMAL" },
+            if options.synchronous_full {
+                "FULL"
+            } else {
+                "NORMAL"
+            },
             options.busy_timeout.as_millis()
         );
         let writer_pragmas = pragmas.clone();
@@ -301,9 +314,15 @@ impl SqlStore {
             .connect(&sqlite_url(&path, "rwc"))
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
-        let verdict: String = sqlx::query("PRAGMA quick_check").fetch_one(&writer).await?.try_get(0)?;
+        let verdict: String = sqlx::query("PRAGMA quick_check")
+            .fetch_one(&writer)
+            .await?
+            .try_get(0)?;
         if verdict != "ok" {
-            return Err(StoreError::Corrupt(format!("{}: integrity check failed: {verdict}", path.display())));
+            return Err(StoreError::Corrupt(format!(
+                "{}: integrity check failed: {verdict}",
+                path.display()
+            )));
         }
         let reader = AnyPoolOptions::new()
             .max_connections(options.connections.max(1))
@@ -334,7 +353,13 @@ impl SqlStore {
     }
 
     fn new(writer: AnyPool, reader: AnyPool, dialect: Dialect, options: &StoreOptions) -> Self {
-        Self { writer, reader, dialect, instance: options.instance.as_str().into(), sql: Arc::new(Sql::new(dialect)) }
+        Self {
+            writer,
+            reader,
+            dialect,
+            instance: options.instance.as_str().into(),
+            sql: Arc::new(Sql::new(dialect)),
+        }
     }
 
     /// The dialect.
@@ -354,7 +379,9 @@ impl SqlStore {
         let replayed = f.replayed.map(i64::from);
         q = q.bind(state).bind(state);
         q = q.bind(f.target.as_deref()).bind(f.target.as_deref());
-        q = q.bind(f.error_kind.as_deref()).bind(f.error_kind.as_deref());
+        q = q
+            .bind(f.error_kind.as_deref())
+            .bind(f.error_kind.as_deref());
         q = q.bind(priority).bind(priority);
         q = q.bind(since).bind(since);
         q = q.bind(before).bind(before);
@@ -364,7 +391,9 @@ impl SqlStore {
 
 fn record(row: &AnyRow) -> Result<JobRecord, sqlx::Error> {
     let payload: String = row.try_get("payload")?;
-    let alertname = serde_json::from_str::<JobPayload>(&payload).map(|p| p.alert.name().to_owned()).unwrap_or_default();
+    let alertname = serde_json::from_str::<JobPayload>(&payload)
+        .map(|p| p.alert.name().to_owned())
+        .unwrap_or_default();
     let status: String = row.try_get("status")?;
     let state: String = row.try_get("state")?;
     Ok(JobRecord {
@@ -381,7 +410,9 @@ fn record(row: &AnyRow) -> Result<JobRecord, sqlx::Error> {
         next_run_at: from_ms(row.try_get("next_run_at")?),
         last_error_kind: row.try_get("last_error_kind")?,
         last_error: row.try_get("last_error")?,
-        last_status_code: row.try_get::<Option<i64>, _>("last_status_code")?.map(|c| c as u16),
+        last_status_code: row
+            .try_get::<Option<i64>, _>("last_status_code")?
+            .map(|c| c as u16),
         replayed_at: row.try_get::<Option<i64>, _>("replayed_at")?.map(from_ms),
         replayed_as: row.try_get("replayed_as")?,
         history: None,
@@ -390,18 +421,33 @@ fn record(row: &AnyRow) -> Result<JobRecord, sqlx::Error> {
 
 #[async_trait]
 impl JobStore for SqlStore {
-    async fn enqueue(&self, mut jobs: Vec<NewJob>, now: DateTime<Utc>) -> Result<EnqueueReport, StoreError> {
+    async fn enqueue(
+        &self,
+        mut jobs: Vec<NewJob>,
+        now: DateTime<Utc>,
+    ) -> Result<EnqueueReport, StoreError> {
         let now_ms = ms(now);
         let mut report = EnqueueReport::default();
         // One lock order for every transaction (PostgreSQL row locks), arrival order kept per key.
-        jobs.sort_by(|a, b| (&a.target, a.payload.alert.fingerprint.as_str()).cmp(&(&b.target, b.payload.alert.fingerprint.as_str())));
+        jobs.sort_by(|a, b| {
+            (&a.target, a.payload.alert.fingerprint.as_str())
+                .cmp(&(&b.target, b.payload.alert.fingerprint.as_str()))
+        });
         let mut tx = self.writer.begin().await?;
         for job in jobs {
             let alert = &job.payload.alert;
             let fingerprint = alert.fingerprint.as_str();
             let status = alert.status.as_str();
-            sqlx::query(&self.sql.state_lock_insert).bind(&job.target).bind(fingerprint).execute(&mut *tx).await?;
-            let prev = sqlx::query(&self.sql.state_select).bind(&job.target).bind(fingerprint).fetch_one(&mut *tx).await?;
+            sqlx::query(&self.sql.state_lock_insert)
+                .bind(&job.target)
+                .bind(fingerprint)
+                .execute(&mut *tx)
+                .await?;
+            let prev = sqlx::query(&self.sql.state_select)
+                .bind(&job.target)
+                .bind(fingerprint)
+                .fetch_one(&mut *tx)
+                .await?;
             let last_status: String = prev.try_get("last_status")?;
             let last_at: i64 = prev.try_get("last_enqueued_at")?;
             let within_repeat = now_ms - last_at < dur_ms(job.repeat_interval);
@@ -434,7 +480,13 @@ impl JobStore for SqlStore {
                 .await?
                 .rows_affected();
             report.superseded += superseded as usize;
-            sqlx::query(&self.sql.state_update).bind(status).bind(now_ms).bind(job.target.as_str()).bind(fingerprint).execute(&mut *tx).await?;
+            sqlx::query(&self.sql.state_update)
+                .bind(status)
+                .bind(now_ms)
+                .bind(job.target.as_str())
+                .bind(fingerprint)
+                .execute(&mut *tx)
+                .await?;
             report.inserted += 1;
             report.ids.push(id);
         }
@@ -442,7 +494,12 @@ impl JobStore for SqlStore {
         Ok(report)
     }
 
-    async fn claim(&self, limit: usize, now: DateTime<Utc>, lease: Duration) -> Result<Vec<Job>, StoreError> {
+    async fn claim(
+        &self,
+        limit: usize,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Vec<Job>, StoreError> {
         let now_ms = ms(now);
         let rows = sqlx::query(&self.sql.claim)
             .bind(now_ms + dur_ms(lease))
@@ -477,14 +534,30 @@ impl JobStore for SqlStore {
         Ok(jobs.into_iter().map(|(_, j)| j).collect())
     }
 
-    async fn complete(&self, job: &Job, completion: Completion, latency: Duration, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    async fn complete(
+        &self,
+        job: &Job,
+        completion: Completion,
+        latency: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let now_ms = ms(now);
         let owner = &*self.instance;
         let mut tx = self.writer.begin().await?;
         let (outcome, updated, status_code, kind, reason) = match &completion {
-            Completion::Delivered { status_code, vendor_state } => {
+            Completion::Delivered {
+                status_code,
+                vendor_state,
+            } => {
                 let code = status_code.map(i64::from);
-                let updated = sqlx::query(&self.sql.done).bind(now_ms).bind(code).bind(job.id).bind(owner).execute(&mut *tx).await?.rows_affected();
+                let updated = sqlx::query(&self.sql.done)
+                    .bind(now_ms)
+                    .bind(code)
+                    .bind(job.id)
+                    .bind(owner)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
                 if updated > 0 {
                     sqlx::query(&self.sql.delivered_state)
                         .bind(job.status.as_str())
@@ -510,7 +583,13 @@ impl JobStore for SqlStore {
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
-                ("retry", updated, code, Some(failure.kind.as_str()), Some(failure.reason.as_str()))
+                (
+                    "retry",
+                    updated,
+                    code,
+                    Some(failure.kind.as_str()),
+                    Some(failure.reason.as_str()),
+                )
             }
             Completion::Dead { failure } => {
                 let code = failure.status_code.map(i64::from);
@@ -524,7 +603,13 @@ impl JobStore for SqlStore {
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
-                ("dead", updated, code, Some(failure.kind.as_str()), Some(failure.reason.as_str()))
+                (
+                    "dead",
+                    updated,
+                    code,
+                    Some(failure.kind.as_str()),
+                    Some(failure.reason.as_str()),
+                )
             }
         };
         sqlx::query(&self.sql.attempt_insert)
@@ -542,17 +627,35 @@ impl JobStore for SqlStore {
         Ok(updated > 0)
     }
 
-    async fn defer(&self, job: &Job, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query(&self.sql.defer).bind(ms(now)).bind(ms(at)).bind(job.id).bind(&*self.instance).execute(&self.writer).await?;
+    async fn defer(
+        &self,
+        job: &Job,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(&self.sql.defer)
+            .bind(ms(now))
+            .bind(ms(at))
+            .bind(job.id)
+            .bind(&*self.instance)
+            .execute(&self.writer)
+            .await?;
         Ok(())
     }
 
     async fn requeue_in_flight(&self, now: DateTime<Utc>, all: bool) -> Result<u64, StoreError> {
         let now_ms = ms(now);
         let q = if all {
-            sqlx::query(&self.sql.requeue_all).bind(now_ms).bind(now_ms).bind(now_ms)
+            sqlx::query(&self.sql.requeue_all)
+                .bind(now_ms)
+                .bind(now_ms)
+                .bind(now_ms)
         } else {
-            sqlx::query(&self.sql.requeue_expired).bind(now_ms).bind(now_ms).bind(now_ms).bind(now_ms)
+            sqlx::query(&self.sql.requeue_expired)
+                .bind(now_ms)
+                .bind(now_ms)
+                .bind(now_ms)
+                .bind(now_ms)
         };
         Ok(q.execute(&self.writer).await?.rows_affected())
     }
@@ -562,7 +665,9 @@ impl JobStore for SqlStore {
     }
 
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let row = sqlx::query(&self.sql.next_due).fetch_one(&self.reader).await?;
+        let row = sqlx::query(&self.sql.next_due)
+            .fetch_one(&self.reader)
+            .await?;
         Ok(row.try_get::<Option<i64>, _>(0)?.map(from_ms))
     }
 
@@ -576,7 +681,10 @@ impl JobStore for SqlStore {
             match state.parse::<JobState>() {
                 Ok(JobState::Pending) => {
                     stats.pending += n;
-                    *stats.pending_by_priority.entry(priority.as_str().to_owned()).or_default() += n;
+                    *stats
+                        .pending_by_priority
+                        .entry(priority.as_str().to_owned())
+                        .or_default() += n;
                 }
                 Ok(JobState::InFlight) => stats.in_flight += n,
                 Ok(JobState::Done) => stats.done += n,
@@ -599,11 +707,18 @@ impl JobStore for SqlStore {
     }
 
     async fn get(&self, id: i64) -> Result<Option<JobRecord>, StoreError> {
-        let Some(row) = sqlx::query(&self.sql.get).bind(id).fetch_optional(&self.reader).await? else {
+        let Some(row) = sqlx::query(&self.sql.get)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?
+        else {
             return Ok(None);
         };
         let mut rec = record(&row)?;
-        let attempts = sqlx::query(&self.sql.history).bind(id).fetch_all(&self.reader).await?;
+        let attempts = sqlx::query(&self.sql.history)
+            .bind(id)
+            .fetch_all(&self.reader)
+            .await?;
         rec.history = Some(
             attempts
                 .iter()
@@ -612,7 +727,9 @@ impl JobStore for SqlStore {
                         attempt: r.try_get::<i64, _>("attempt")? as u32,
                         at: from_ms(r.try_get("at")?),
                         outcome: r.try_get("outcome")?,
-                        status_code: r.try_get::<Option<i64>, _>("status_code")?.map(|c| c as u16),
+                        status_code: r
+                            .try_get::<Option<i64>, _>("status_code")?
+                            .map(|c| c as u16),
                         latency_ms: r.try_get::<i64, _>("latency_ms")? as u64,
                         error_kind: r.try_get("error_kind")?,
                         error: r.try_get("error")?,
@@ -623,18 +740,33 @@ impl JobStore for SqlStore {
         Ok(Some(rec))
     }
 
-    async fn replay(&self, filter: &JobFilter, now: DateTime<Utc>) -> Result<ReplayReport, StoreError> {
+    async fn replay(
+        &self,
+        filter: &JobFilter,
+        now: DateTime<Utc>,
+    ) -> Result<ReplayReport, StoreError> {
         let now_ms = ms(now);
-        let filter = JobFilter { state: Some(JobState::Dead), replayed: Some(false), ..filter.clone() };
+        let filter = JobFilter {
+            state: Some(JobState::Dead),
+            replayed: Some(false),
+            ..filter.clone()
+        };
         let mut report = ReplayReport::default();
         let mut tx = self.writer.begin().await?;
         let rows = match &filter.ids {
             Some(ids) => {
                 let mut rows = Vec::with_capacity(ids.len());
                 for id in ids {
-                    match sqlx::query(&self.sql.replay_by_id).bind(*id).fetch_optional(&mut *tx).await? {
+                    match sqlx::query(&self.sql.replay_by_id)
+                        .bind(*id)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                    {
                         Some(row) => rows.push(row),
-                        None => report.skipped.push((*id, "no dead letter with this id that was not replayed already".to_owned())),
+                        None => report.skipped.push((
+                            *id,
+                            "no dead letter with this id that was not replayed already".to_owned(),
+                        )),
                     }
                 }
                 rows
@@ -676,7 +808,12 @@ impl JobStore for SqlStore {
                 .fetch_one(&mut *tx)
                 .await?
                 .try_get(0)?;
-            sqlx::query(&self.sql.replay_mark).bind(now_ms).bind(new_id).bind(id).execute(&mut *tx).await?;
+            sqlx::query(&self.sql.replay_mark)
+                .bind(now_ms)
+                .bind(new_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             report.replayed.push((id, new_id));
         }
         tx.commit().await?;
@@ -684,18 +821,40 @@ impl JobStore for SqlStore {
     }
 
     async fn purge(&self, filter: &JobFilter) -> Result<u64, StoreError> {
-        let filter = JobFilter { state: Some(JobState::Dead), ..filter.clone() };
+        let filter = JobFilter {
+            state: Some(JobState::Dead),
+            ..filter.clone()
+        };
         let mut tx = self.writer.begin().await?;
-        self.bind_filter(sqlx::query(&self.sql.purge_attempts), &filter).execute(&mut *tx).await?;
-        let n = self.bind_filter(sqlx::query(&self.sql.purge), &filter).execute(&mut *tx).await?.rows_affected();
+        self.bind_filter(sqlx::query(&self.sql.purge_attempts), &filter)
+            .execute(&mut *tx)
+            .await?;
+        let n = self
+            .bind_filter(sqlx::query(&self.sql.purge), &filter)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         tx.commit().await?;
         Ok(n)
     }
 
-    async fn sweep(&self, finished_before: DateTime<Utc>, dead_before: DateTime<Utc>) -> Result<u64, StoreError> {
+    async fn sweep(
+        &self,
+        finished_before: DateTime<Utc>,
+        dead_before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
         let mut tx = self.writer.begin().await?;
-        sqlx::query(&self.sql.sweep_attempts).bind(ms(finished_before)).bind(ms(dead_before)).execute(&mut *tx).await?;
-        let n = sqlx::query(&self.sql.sweep).bind(ms(finished_before)).bind(ms(dead_before)).execute(&mut *tx).await?.rows_affected();
+        sqlx::query(&self.sql.sweep_attempts)
+            .bind(ms(finished_before))
+            .bind(ms(dead_before))
+            .execute(&mut *tx)
+            .await?;
+        let n = sqlx::query(&self.sql.sweep)
+            .bind(ms(finished_before))
+            .bind(ms(dead_before))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         tx.commit().await?;
         Ok(n)
     }

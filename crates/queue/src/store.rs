@@ -3,7 +3,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::{Completion, EnqueueReport, Job, JobFilter, JobRecord, NewJob, QueueStats, ReplayReport};
+use crate::{
+    Completion, EnqueueReport, Job, JobFilter, JobRecord, NewJob, QueueStats, ReplayReport,
+};
 
 /// The store could not do what was asked. Ingest answers 503 on this, so the sender retries.
 #[derive(Debug, thiserror::Error)]
@@ -12,7 +14,9 @@ pub enum StoreError {
     #[error("job store: {0}")]
     Database(#[from] sqlx::Error),
     /// The database file is damaged.
-    #[error("job store is damaged: {0}; restore it from a backup or move it aside (nothing was changed)")]
+    #[error(
+        "job store is damaged: {0}; restore it from a backup or move it aside (nothing was changed)"
+    )]
     Corrupt(String),
     /// Schema migration failed.
     #[error("job store migration: {0}")]
@@ -28,19 +32,39 @@ pub trait JobStore: Send + Sync + std::fmt::Debug {
     /// Adds jobs in one transaction: all are committed, or none. Applies the notification
     /// state (skips an unchanged notification inside its repeat interval) and supersedes older
     /// waiting jobs of the same (target, fingerprint).
-    async fn enqueue(&self, jobs: Vec<NewJob>, now: DateTime<Utc>) -> Result<EnqueueReport, StoreError>;
+    async fn enqueue(
+        &self,
+        jobs: Vec<NewJob>,
+        now: DateTime<Utc>,
+    ) -> Result<EnqueueReport, StoreError>;
 
     /// Claims up to `limit` due jobs under a lease, highest priority (with ageing) first, never
     /// a job that has an earlier pending or in-flight job for the same (target, fingerprint).
-    async fn claim(&self, limit: usize, now: DateTime<Utc>, lease: Duration) -> Result<Vec<Job>, StoreError>;
+    async fn claim(
+        &self,
+        limit: usize,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Vec<Job>, StoreError>;
 
     /// Records how an attempt ended (and the attempt itself). Returns false when the job was no
     /// longer in flight (its lease expired and someone else took it).
-    async fn complete(&self, job: &Job, completion: Completion, latency: Duration, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    async fn complete(
+        &self,
+        job: &Job,
+        completion: Completion,
+        latency: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 
     /// Hands a claimed job back without counting an attempt, to run again at `at` (used when a
     /// proactive rate limit says "not yet").
-    async fn defer(&self, job: &Job, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn defer(
+        &self,
+        job: &Job,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 
     /// Puts in-flight jobs back to pending: those whose lease expired before `now`, or all of
     /// them when `all` (at start-up of a single-process store). Returns how many.
@@ -66,14 +90,22 @@ pub trait JobStore: Send + Sync + std::fmt::Debug {
     /// job with the same payload and delivery key, and is marked replayed. A dead letter for
     /// which a newer notification of the same alert and target exists is skipped, because
     /// sending it would overwrite a newer status.
-    async fn replay(&self, filter: &JobFilter, now: DateTime<Utc>) -> Result<ReplayReport, StoreError>;
+    async fn replay(
+        &self,
+        filter: &JobFilter,
+        now: DateTime<Utc>,
+    ) -> Result<ReplayReport, StoreError>;
 
     /// Deletes dead letters matching `filter` (with their history). Returns how many.
     async fn purge(&self, filter: &JobFilter) -> Result<u64, StoreError>;
 
     /// Retention: deletes done and superseded jobs last changed before `finished_before`, and
     /// dead letters before `dead_before`, with their history. Returns how many jobs.
-    async fn sweep(&self, finished_before: DateTime<Utc>, dead_before: DateTime<Utc>) -> Result<u64, StoreError>;
+    async fn sweep(
+        &self,
+        finished_before: DateTime<Utc>,
+        dead_before: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
 
     /// Whether the store answers.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -11,7 +11,7 @@ use std::{
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{Path, Query, Request, State},
+    extract::{Request, State},
     http::{HeaderValue, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -20,9 +20,8 @@ use axum::{
 use chrono::Utc;
 use metrics_exporter_prometheus::PrometheusHandle;
 use publish::{Alert, GroupContext};
-use queue::{EngineHandle, JobFilter, JobState, JobStore, NewJob};
+use queue::{EngineHandle, JobStore, NewJob, Publishers};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer, trace::TraceLayer};
 use tracing::{info, warn};
 
@@ -44,10 +43,12 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Largest accepted body.
     pub max_body_bytes: usize,
-    /// Repeat interval for unchanged firing alerts.
-    pub repeat_interval: Duration,
     /// False once shutdown has begun.
     pub ready: Arc<AtomicBool>,
+    /// Target health (probes and deliveries).
+    pub health: Arc<targets::HealthBook>,
+    /// Cancelled when the service shuts down.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 /// The router with every endpoint and the middleware stack.
@@ -58,13 +59,12 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(prometheus))
-        .route("/api/v2/publishing/targets", get(list_targets))
-        .route("/api/v2/publishing/queue/stats", get(queue_stats))
-        .route("/api/v2/publishing/queue/jobs", get(list_jobs))
-        .route("/api/v2/publishing/queue/jobs/{id}", get(get_job))
-        .route("/api/v2/publishing/dlq", get(list_dlq))
+        .merge(crate::api::routes())
         .fallback(not_found)
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
         .layer(CatchPanicLayer::new())
         .layer(TraceLayer::new_for_http())
         .layer(middleware::from_fn(request_id))
@@ -81,7 +81,12 @@ async fn request_id(req: Request, next: Next) -> Response {
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map_or_else(|| format!("{:016x}", fastrand::u64(..)), str::to_owned);
     let span = tracing::info_span!("request", request_id = %id);
-    let mut resp = REQUEST_ID.scope(id.clone(), tracing::Instrument::instrument(next.run(req), span)).await;
+    let mut resp = REQUEST_ID
+        .scope(
+            id.clone(),
+            tracing::Instrument::instrument(next.run(req), span),
+        )
+        .await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }
@@ -93,7 +98,7 @@ async fn not_found(req: Request) -> ApiError {
 }
 
 /// Reads the body up to the limit: 413 past it, 400 when the body cannot be read.
-async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -109,11 +114,17 @@ async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    axum::body::to_bytes(req.into_body(), limit).await.map_err(|e| {
-        let is_limit = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if is_limit { too_large() } else { ApiError::invalid(format!("cannot read request body: {e}")) }
-    })
+    axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|e| {
+            let is_limit = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if is_limit {
+                too_large()
+            } else {
+                ApiError::invalid(format!("cannot read request body: {e}"))
+            }
+        })
 }
 
 /// What ingest answers.
@@ -133,15 +144,30 @@ pub struct IngestResponse {
     pub unrouted: usize,
 }
 
-async fn ingest(state: &AppState, source: &'static str, alerts: Vec<Alert>, context: GroupContext) -> Result<Json<IngestResponse>, ApiError> {
-    metrics::counter!("alert_publisher_alerts_received_total", "source" => source).increment(alerts.len() as u64);
+pub(crate) async fn ingest(
+    state: &AppState,
+    source: &'static str,
+    alerts: Vec<Alert>,
+    context: GroupContext,
+) -> Result<Json<IngestResponse>, ApiError> {
+    metrics::counter!("alert_publisher_alerts_received_total", "source" => source)
+        .increment(alerts.len() as u64);
     let mut jobs = Vec::new();
     let mut unrouted = 0;
     let count = alerts.len();
     for alert in alerts {
         let before = jobs.len();
         for spec in targets::route(state.registry.specs(), &alert) {
-            jobs.push(NewJob::new(spec.target.name.as_str(), alert.clone(), context.clone(), state.repeat_interval));
+            let repeat = state
+                .registry
+                .policy(spec.target.name.as_str())
+                .repeat_interval;
+            jobs.push(NewJob::new(
+                spec.target.name.as_str(),
+                alert.clone(),
+                context.clone(),
+                repeat,
+            ));
         }
         if jobs.len() == before {
             unrouted += 1;
@@ -153,17 +179,32 @@ async fn ingest(state: &AppState, source: &'static str, alerts: Vec<Alert>, cont
     } else {
         state.store.enqueue(jobs, Utc::now()).await.map_err(|e| {
             warn!(error = %e, "cannot store jobs; answering 503 so the sender retries");
-            metrics::counter!("alert_publisher_ingest_failures_total", "reason" => "store").increment(1);
-            ApiError::unavailable(format!("alerts not accepted, the job store is unavailable; retry later ({e})"))
+            metrics::counter!("alert_publisher_ingest_failures_total", "reason" => "store")
+                .increment(1);
+            ApiError::unavailable(format!(
+                "alerts not accepted, the job store is unavailable; retry later ({e})"
+            ))
         })?
     };
-    for (result, n) in [("inserted", report.inserted), ("deduplicated", report.deduplicated), ("superseded", report.superseded)] {
-        metrics::counter!("alert_history_publishing_queue_submissions_total", "result" => result).increment(n as u64);
+    for (result, n) in [
+        ("inserted", report.inserted),
+        ("deduplicated", report.deduplicated),
+        ("superseded", report.superseded),
+    ] {
+        metrics::counter!("alert_history_publishing_queue_submissions_total", "result" => result)
+            .increment(n as u64);
     }
     if report.inserted > 0 {
         state.engine.wake();
     }
-    info!(source, alerts = count, jobs = report.inserted, deduplicated = report.deduplicated, unrouted, "alerts accepted");
+    info!(
+        source,
+        alerts = count,
+        jobs = report.inserted,
+        deduplicated = report.deduplicated,
+        unrouted,
+        "alerts accepted"
+    );
     Ok(Json(IngestResponse {
         status: "accepted".to_owned(),
         alerts: count,
@@ -180,16 +221,25 @@ fn reject(source: &'static str, e: publish::ParseError) -> ApiError {
     ApiError::invalid(e.to_string())
 }
 
-async fn webhook(State(state): State<AppState>, req: Request) -> Result<Json<IngestResponse>, ApiError> {
+async fn webhook(
+    State(state): State<AppState>,
+    req: Request,
+) -> Result<Json<IngestResponse>, ApiError> {
     let body = read_body(req, state.max_body_bytes).await?;
     let msg = publish::parse_webhook(&body).map_err(|e| reject("webhook", e))?;
     ingest(&state, "webhook", msg.alerts, msg.context).await
 }
 
-async fn api_alerts(State(state): State<AppState>, req: Request) -> Result<Json<IngestResponse>, ApiError> {
+async fn api_alerts(
+    State(state): State<AppState>,
+    req: Request,
+) -> Result<Json<IngestResponse>, ApiError> {
     let body = read_body(req, state.max_body_bytes).await?;
     let alerts = publish::parse_api_alerts(&body, Utc::now()).map_err(|e| reject("api", e))?;
-    let context = GroupContext { receiver: "api".to_owned(), ..Default::default() };
+    let context = GroupContext {
+        receiver: "api".to_owned(),
+        ..Default::default()
+    };
     ingest(&state, "api", alerts, context).await
 }
 
@@ -199,82 +249,40 @@ async fn healthz() -> &'static str {
 
 async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
     if !state.ready.load(Ordering::Relaxed) {
-        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the service is shutting down"));
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the service is shutting down",
+        ));
     }
-    state.store.ping().await.map_err(|e| ApiError::unavailable(format!("job store unavailable: {e}")))?;
+    state
+        .store
+        .ping()
+        .await
+        .map_err(|e| ApiError::unavailable(format!("job store unavailable: {e}")))?;
     Ok("ready")
 }
 
 async fn prometheus(State(state): State<AppState>) -> Response {
     if let Ok(stats) = state.store.stats().await {
-        metrics::gauge!("alert_history_publishing_queue_size", "state" => "pending").set(stats.pending as f64);
-        metrics::gauge!("alert_history_publishing_queue_size", "state" => "in_flight").set(stats.in_flight as f64);
+        for priority in ["high", "medium", "low"] {
+            let n = stats
+                .pending_by_priority
+                .get(priority)
+                .copied()
+                .unwrap_or(0);
+            metrics::gauge!("alert_history_publishing_queue_size", "priority" => priority)
+                .set(n as f64);
+        }
+        metrics::gauge!("alert_history_publishing_jobs_in_flight").set(stats.in_flight as f64);
         metrics::gauge!("alert_history_publishing_dlq_size").set(stats.dead as f64);
     }
     (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
         state.metrics.render(),
     )
         .into_response()
-}
-
-async fn list_targets(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let targets: Vec<_> = state
-        .registry
-        .specs()
-        .iter()
-        .map(|s| {
-            json!({
-                "name": s.target.name,
-                "type": s.target.kind,
-                "url": crate::redact_url(&s.target.url),
-                "enabled": s.target.enabled,
-                "format": s.target.format,
-                "headers": s.target.headers,
-                "filter": {"severity": s.filter.severity, "labels": s.filter.labels},
-                "options": publish::redact_json(&serde_json::Value::Object(s.target.options.clone())),
-                "source": s.source,
-            })
-        })
-        .collect();
-    Json(json!({ "targets": targets, "total": targets.len() }))
-}
-
-async fn queue_stats(State(state): State<AppState>) -> Result<Json<queue::QueueStats>, ApiError> {
-    state.store.stats().await.map(Json).map_err(|e| ApiError::unavailable(e.to_string()))
-}
-
-#[derive(Debug, Deserialize)]
-struct JobQuery {
-    state: Option<String>,
-    target: Option<String>,
-    limit: Option<u32>,
-}
-
-async fn jobs(state: &AppState, query: Result<Query<JobQuery>, axum::extract::rejection::QueryRejection>, forced: Option<JobState>) -> Result<Json<serde_json::Value>, ApiError> {
-    let Query(q) = query.map_err(|e| ApiError::invalid(e.body_text()))?;
-    let job_state = match (forced, q.state) {
-        (Some(s), _) => Some(s),
-        (None, Some(s)) => Some(s.parse::<JobState>().map_err(ApiError::invalid)?),
-        (None, None) => None,
-    };
-    let filter = JobFilter { state: job_state, target: q.target, limit: q.limit, ..Default::default() };
-    let jobs = state.store.list(&filter).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
-    Ok(Json(json!({ "jobs": jobs, "count": jobs.len() })))
-}
-
-async fn list_jobs(State(state): State<AppState>, query: Result<Query<JobQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<serde_json::Value>, ApiError> {
-    jobs(&state, query, None).await
-}
-
-async fn list_dlq(State(state): State<AppState>, query: Result<Query<JobQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<serde_json::Value>, ApiError> {
-    jobs(&state, query, Some(JobState::Dead)).await
-}
-
-async fn get_job(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<queue::JobRecord>, ApiError> {
-    let id: i64 = id.parse().map_err(|_| ApiError::invalid(format!("job id must be an integer (got {id:?})")))?;
-    match state.store.get(id).await.map_err(|e| ApiError::unavailable(e.to_string()))? {
-        Some(job) => Ok(Json(job)),
-        None => Err(ApiError::not_found(format!("no job {id}"))),
-    }
 }

@@ -28,18 +28,58 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// Delivery settings.
     pub delivery: DeliveryConfig,
+    /// Target health thresholds.
+    pub health: HealthSettings,
     /// Logging.
     pub log: LogConfig,
+}
+
+/// Target health thresholds (see `targets::health`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthSettings {
+    /// A check or delivery slower than this makes the target degraded.
+    #[serde(with = "publish::serde_duration")]
+    pub degraded_latency: Duration,
+    /// Consecutive failures that make a target unhealthy.
+    pub unhealthy_after: u32,
+    /// Results kept for the success rate.
+    pub window: usize,
+}
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        let d = targets::HealthConfig::default();
+        Self {
+            degraded_latency: d.degraded_latency,
+            unhealthy_after: d.unhealthy_after,
+            window: d.window,
+        }
+    }
+}
+
+impl HealthSettings {
+    /// As the health book takes it.
+    pub fn to_config(&self) -> targets::HealthConfig {
+        targets::HealthConfig {
+            degraded_latency: self.degraded_latency,
+            unhealthy_after: self.unhealthy_after,
+            window: self.window,
+        }
+    }
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
-            listen: DEFAULT_LISTEN.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            listen: DEFAULT_LISTEN
+                .parse()
+                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))),
             targets: None,
             store: DEFAULT_STORE.to_owned(),
             ingest: IngestConfig::default(),
             delivery: DeliveryConfig::default(),
+            health: HealthSettings::default(),
             log: LogConfig::default(),
         }
     }
@@ -55,7 +95,9 @@ pub struct IngestConfig {
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        Self { max_body_bytes: 10 * 1024 * 1024 }
+        Self {
+            max_body_bytes: 10 * 1024 * 1024,
+        }
     }
 }
 
@@ -79,8 +121,29 @@ pub struct DeliveryConfig {
     pub poll_interval: Duration,
     /// `FULL` SQLite commits (survive power loss); false gives `NORMAL` (survive crashes).
     pub sqlite_synchronous_full: bool,
-    /// Retry policy for every target.
+    /// Retry policy for every target (a target's `delivery.retry` overrides it key by key).
     pub retry: RetryPolicy,
+    /// Circuit breaker for every target.
+    pub circuit_breaker: queue::BreakerConfig,
+    /// Done and superseded jobs are kept this long (for the job history API).
+    #[serde(with = "publish::serde_duration")]
+    pub retain_finished: Duration,
+    /// Dead letters are kept this long.
+    #[serde(with = "publish::serde_duration")]
+    pub retain_dead: Duration,
+}
+
+impl DeliveryConfig {
+    /// The policy targets start from.
+    pub fn default_policy(&self) -> queue::TargetPolicy {
+        queue::TargetPolicy {
+            retry: self.retry.clone(),
+            circuit_breaker: self.circuit_breaker.clone(),
+            repeat_interval: self.repeat_interval,
+            rate_limit: None,
+            fallback: None,
+        }
+    }
 }
 
 impl Default for DeliveryConfig {
@@ -93,6 +156,9 @@ impl Default for DeliveryConfig {
             poll_interval: Duration::from_secs(1),
             sqlite_synchronous_full: true,
             retry: RetryPolicy::default(),
+            circuit_breaker: queue::BreakerConfig::default(),
+            retain_finished: Duration::from_secs(24 * 3600),
+            retain_dead: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -120,7 +186,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { format: LogFormat::Text, level: "info".to_owned() }
+        Self {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+        }
     }
 }
 
@@ -150,8 +219,10 @@ pub enum ConfigError {
 impl Config {
     /// Reads a YAML (or JSON) config file.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::from_yaml(&text, &path.display().to_string())
     }
 
@@ -192,11 +263,23 @@ mod tests {
 
     #[test]
     fn errors_name_file_and_field() {
-        let e = Config::from_yaml("delivery:\n  retry:\n    max_attempts: many\n", "c.yaml").unwrap_err().to_string();
-        assert!(e.starts_with("config file c.yaml: field `delivery.retry.max_attempts`"), "{e}");
-        let e = Config::from_yaml("listn: x\n", "c.yaml").unwrap_err().to_string();
+        let e = Config::from_yaml("delivery:\n  retry:\n    max_attempts: many\n", "c.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("config file c.yaml: field `delivery.retry.max_attempts`"),
+            "{e}"
+        );
+        let e = Config::from_yaml("listn: x\n", "c.yaml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown field `listn`"), "{e}");
-        let e = Config::from_yaml("delivery: {repeat_interval: soon}\n", "c.yaml").unwrap_err().to_string();
-        assert!(e.contains("delivery.repeat_interval") && e.contains("invalid duration"), "{e}");
+        let e = Config::from_yaml("delivery: {repeat_interval: soon}\n", "c.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("delivery.repeat_interval") && e.contains("invalid duration"),
+            "{e}"
+        );
     }
 }

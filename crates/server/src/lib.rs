@@ -3,6 +3,7 @@
 //! **Invariant:** no business logic that a library crate could own. Parsing and the alert model
 //! live in `publish`, target definitions and routing in `targets`, durable delivery in `queue`.
 
+mod api;
 pub mod app;
 pub mod config;
 pub mod error;
@@ -23,12 +24,35 @@ pub use app::{AppState, IngestResponse, app};
 pub use config::Config;
 pub use registry::Registry;
 
+/// Feeds delivery outcomes into the health book (passive health monitoring).
+#[derive(Debug)]
+pub struct HealthObserver(pub Arc<targets::HealthBook>);
+
+impl queue::DeliveryObserver for HealthObserver {
+    fn observe(&self, o: &queue::Observation) {
+        // A permanent failure (a bad request for one alert) says nothing about the target's health.
+        if o.success || o.target_fault {
+            let error = o.error_kind.clone();
+            self.0.record(
+                &o.target,
+                o.success,
+                o.latency,
+                error,
+                targets::CheckSource::Delivery,
+                chrono::Utc::now(),
+            );
+        }
+    }
+}
+
 /// The process-wide Prometheus recorder (installed once).
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+            let buckets = [
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+            ];
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &buckets)
                 .unwrap_or_else(|_| PrometheusBuilder::new());
@@ -48,8 +72,16 @@ pub fn redact_url(url: &str) -> String {
         Ok(u) => {
             let host = u.host_str().unwrap_or_default();
             let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
-            let path = if host.ends_with("hooks.slack.com") { "/<redacted>" } else { u.path() };
-            let query = if u.query().is_some() { "?<redacted>" } else { "" };
+            let path = if host.ends_with("hooks.slack.com") {
+                "/<redacted>"
+            } else {
+                u.path()
+            };
+            let query = if u.query().is_some() {
+                "?<redacted>"
+            } else {
+                ""
+            };
             format!("{}://{host}{port}{path}{query}", u.scheme())
         }
         Err(_) => publish::Secret::REDACTED.to_owned(),
@@ -58,21 +90,33 @@ pub fn redact_url(url: &str) -> String {
 
 /// The store location for logs: paths as they are, URLs without credentials.
 pub fn store_display(store: &str) -> String {
-    if store.contains("://") { redact_url(store) } else { store.to_owned() }
+    if store.contains("://") {
+        redact_url(store)
+    } else {
+        store.to_owned()
+    }
 }
 
 /// Opens the store named by `--store`: a SQLite path, a `sqlite://` URL, or a
 /// `postgres://` URL (several replicas may share one PostgreSQL database).
 pub async fn open_store(store: &str, config: &Config) -> anyhow::Result<Arc<dyn JobStore>> {
-    let options = StoreOptions { synchronous_full: config.delivery.sqlite_synchronous_full, ..Default::default() };
+    let options = StoreOptions {
+        synchronous_full: config.delivery.sqlite_synchronous_full,
+        ..Default::default()
+    };
     let opened = if store.starts_with("postgres://") || store.starts_with("postgresql://") {
         SqlStore::connect_postgres(store, options).await
     } else {
-        let path = store.strip_prefix("sqlite://").or_else(|| store.strip_prefix("sqlite:")).unwrap_or(store);
+        let path = store
+            .strip_prefix("sqlite://")
+            .or_else(|| store.strip_prefix("sqlite:"))
+            .unwrap_or(store);
         let path = path.split('?').next().unwrap_or(path);
         SqlStore::open_sqlite(&PathBuf::from(path), options).await
     };
-    Ok(Arc::new(opened.with_context(|| format!("cannot open job store {}", store_display(store)))?))
+    Ok(Arc::new(opened.with_context(|| {
+        format!("cannot open job store {}", store_display(store))
+    })?))
 }
 
 /// Loads and checks every target definition and builds its publisher.
@@ -81,22 +125,34 @@ pub fn load_registry(config: &Config) -> anyhow::Result<Registry> {
         Some(path) => targets::load(path)?,
         None => Vec::new(),
     };
-    Ok(Registry::build(specs, config.delivery.retry.clone())?)
+    Ok(Registry::build(specs, config.delivery.default_policy())?)
 }
 
 /// Runs the service until `shutdown` is cancelled: binds, recovers unfinished jobs, serves
 /// HTTP and delivers. On shutdown: stop accepting, drain in-flight deliveries within the
 /// deadline, leave the rest pending in the store.
-pub async fn serve(config: Config, registry: Registry, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn serve(
+    config: Config,
+    registry: Registry,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let registry = Arc::new(registry);
     let store = open_store(&config.store, &config).await?;
-    let recovered = store.requeue_in_flight(chrono::Utc::now(), store.exclusive()).await?;
+    let recovered = store
+        .requeue_in_flight(chrono::Utc::now(), store.exclusive())
+        .await?;
     if recovered > 0 {
-        info!(jobs = recovered, "recovered jobs that were in flight when the service last stopped");
+        info!(
+            jobs = recovered,
+            "recovered jobs that were in flight when the service last stopped"
+        );
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let health = Arc::new(HealthObserver(Arc::new(targets::HealthBook::new(
+        config.health.to_config(),
+    ))));
     let engine = Engine::new(
         store.clone(),
         registry.clone(),
@@ -105,9 +161,12 @@ pub async fn serve(config: Config, registry: Registry, shutdown: CancellationTok
             lease: config.delivery.lease,
             poll_interval: config.delivery.poll_interval,
             shutdown_timeout: config.delivery.shutdown_timeout,
+            retain_finished: config.delivery.retain_finished,
+            retain_dead: config.delivery.retain_dead,
             ..Default::default()
         },
-    );
+    )
+    .with_observer(health.clone());
     let ready = Arc::new(AtomicBool::new(true));
     let state = AppState {
         store,
@@ -115,8 +174,9 @@ pub async fn serve(config: Config, registry: Registry, shutdown: CancellationTok
         engine: engine.handle(),
         metrics: metrics_handle(),
         max_body_bytes: config.ingest.max_body_bytes,
-        repeat_interval: config.delivery.repeat_interval,
         ready: ready.clone(),
+        health: health.0.clone(),
+        shutdown: shutdown.clone(),
     };
     info!(
         listen = %listener.local_addr()?,

@@ -25,12 +25,16 @@ impl Filter {
     /// Whether `alert` passes.
     pub fn matches(&self, alert: &Alert) -> bool {
         if !self.severity.is_empty() {
-            let Some(sev) = alert.severity() else { return false };
+            let Some(sev) = alert.severity() else {
+                return false;
+            };
             if !self.severity.iter().any(|s| s.eq_ignore_ascii_case(&sev)) {
                 return false;
             }
         }
-        self.labels.iter().all(|(k, v)| alert.labels.get(k) == Some(v))
+        self.labels
+            .iter()
+            .all(|(k, v)| alert.labels.get(k) == Some(v))
     }
 }
 
@@ -39,7 +43,10 @@ mod tests {
     use super::*;
 
     fn alert(labels: &[(&str, &str)]) -> Alert {
-        let labels = labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let labels = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         Alert {
             status: publish::AlertStatus::Firing,
             fingerprint: publish::Fingerprint::from_labels(&labels),
@@ -53,22 +60,54 @@ mod tests {
 
     fn check(filter: &str, labels: &[(&str, &str)], expected: bool) {
         let f: Filter = serde_json::from_str(filter).unwrap();
-        assert_eq!(f.matches(&alert(labels)), expected, "{filter} on {labels:?}");
+        assert_eq!(
+            f.matches(&alert(labels)),
+            expected,
+            "{filter} on {labels:?}"
+        );
     }
 
     #[test]
     fn matching() {
         check("{}", &[("alertname", "A")], true);
-        check(r#"{"severity":["critical"]}"#, &[("severity", "critical")], true);
-        check(r#"{"severity":["critical"]}"#, &[("severity", "CRITICAL")], true);
-        check(r#"{"severity":["critical"]}"#, &[("severity", "warning")], false);
+        check(
+            r#"{"severity":["critical"]}"#,
+            &[("severity", "critical")],
+            true,
+        );
+        check(
+            r#"{"severity":["critical"]}"#,
+            &[("severity", "CRITICAL")],
+            true,
+        );
+        check(
+            r#"{"severity":["critical"]}"#,
+            &[("severity", "warning")],
+            false,
+        );
         check(r#"{"severity":["critical"]}"#, &[("alertname", "A")], false);
-        check(r#"{"severity":["critical","warning"]}"#, &[("severity", "warning")], true);
+        check(
+            r#"{"severity":["critical","warning"]}"#,
+            &[("severity", "warning")],
+            true,
+        );
         check(r#"{"labels":{"team":"sre"}}"#, &[("team", "sre")], true);
         check(r#"{"labels":{"team":"sre"}}"#, &[("team", "dba")], false);
         check(r#"{"labels":{"team":"sre"}}"#, &[], false);
-        check(r#"{"labels":{"team":"sre","env":"prod"}}"#, &[("team", "sre"), ("env", "prod")], true);
-        check(r#"{"labels":{"team":"sre","env":"prod"}}"#, &[("team", "sre"), ("env", "dev")], false);
-        check(r#"{"severity":["critical"],"labels":{"team":"sre"}}"#, &[("team", "sre"), ("severity", "info")], false);
+        check(
+            r#"{"labels":{"team":"sre","env":"prod"}}"#,
+            &[("team", "sre"), ("env", "prod")],
+            true,
+        );
+        check(
+            r#"{"labels":{"team":"sre","env":"prod"}}"#,
+            &[("team", "sre"), ("env", "dev")],
+            false,
+        );
+        check(
+            r#"{"severity":["critical"],"labels":{"team":"sre"}}"#,
+            &[("team", "sre"), ("severity", "info")],
+            false,
+        );
     }
 }

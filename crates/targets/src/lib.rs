@@ -8,9 +8,11 @@
 //! **Invariant:** knows nothing of the queue or the HTTP API, and builds no publisher.
 
 mod filter;
+pub mod health;
 mod load;
 
 pub use filter::Filter;
+pub use health::{CheckSource, HealthBook, HealthConfig, HealthStatus, TargetHealth};
 pub use load::{LoadError, TargetRef, TargetSpec, load, parse_document};
 
 /// The targets that want `alert`: enabled, and their filter matches.
@@ -18,5 +20,7 @@ pub fn route<'a>(
     specs: &'a [TargetSpec],
     alert: &'a publish::Alert,
 ) -> impl Iterator<Item = &'a TargetSpec> + 'a {
-    specs.iter().filter(move |s| s.target.enabled && s.filter.matches(alert))
+    specs
+        .iter()
+        .filter(move |s| s.target.enabled && s.filter.matches(alert))
 }

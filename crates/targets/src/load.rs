@@ -17,6 +17,9 @@ pub struct TargetSpec {
     pub target: Target,
     /// Which alerts it receives.
     pub filter: Filter,
+    /// How deliveries to it are handled (retry, circuit breaker, repeat interval, rate limit,
+    /// fallback), over the service-wide defaults. Checked when the service builds it.
+    pub delivery: serde_json::Map<String, Value>,
     /// Where it was defined (a file path), for error messages.
     pub source: String,
 }
@@ -114,6 +117,8 @@ struct RawTarget {
     filter: Filter,
     #[serde(default)]
     options: serde_json::Map<String, Value>,
+    #[serde(default)]
+    delivery: serde_json::Map<String, Value>,
 }
 
 fn yes() -> bool {
@@ -132,7 +137,10 @@ fn default_url(kind: TargetType) -> Option<&'static str> {
 /// Loads targets from a file (one target or a list) or a directory (every `*.yaml`, `*.yml`
 /// and `*.json` file in it, in name order). Names must be unique across all of them.
 pub fn load(path: &Path) -> Result<Vec<TargetSpec>, LoadError> {
-    let read_err = |e: std::io::Error| LoadError::Read { path: path.display().to_string(), message: e.to_string() };
+    let read_err = |e: std::io::Error| LoadError::Read {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
     let meta = std::fs::metadata(path).map_err(read_err)?;
     let files: Vec<PathBuf> = if meta.is_dir() {
         let mut files: Vec<PathBuf> = std::fs::read_dir(path)
@@ -141,7 +149,10 @@ pub fn load(path: &Path) -> Result<Vec<TargetSpec>, LoadError> {
             .map(|e| e.path())
             .filter(|p| {
                 p.is_file()
-                    && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
+                    && matches!(
+                        p.extension().and_then(|e| e.to_str()),
+                        Some("yaml" | "yml" | "json")
+                    )
             })
             .collect();
         files.sort();
@@ -171,8 +182,15 @@ pub fn load(path: &Path) -> Result<Vec<TargetSpec>, LoadError> {
 }
 
 /// Parses one document holding a target or a list of targets. `source` names it in errors.
-pub fn parse_document(text: &str, is_json: bool, source: &str) -> Result<Vec<TargetSpec>, LoadError> {
-    let syntax = |message: String| LoadError::Syntax { path: source.to_owned(), message };
+pub fn parse_document(
+    text: &str,
+    is_json: bool,
+    source: &str,
+) -> Result<Vec<TargetSpec>, LoadError> {
+    let syntax = |message: String| LoadError::Syntax {
+        path: source.to_owned(),
+        message,
+    };
     let doc: Value = if is_json {
         serde_json::from_str(text).map_err(|e| syntax(format!("invalid JSON: {e}")))?
     } else {
@@ -184,7 +202,11 @@ pub fn parse_document(text: &str, is_json: bool, source: &str) -> Result<Vec<Tar
         Value::Array(items) => items,
         Value::Object(_) => vec![doc],
         Value::Null => Vec::new(),
-        _ => return Err(syntax("expected a target (a mapping) or a list of targets".to_owned())),
+        _ => {
+            return Err(syntax(
+                "expected a target (a mapping) or a list of targets".to_owned(),
+            ));
+        }
     };
     let mut specs: Vec<TargetSpec> = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
@@ -219,11 +241,16 @@ fn parse_target(item: Value, position: usize, source: &str) -> Result<TargetSpec
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
         // serde reports a missing field at the parent path; name the field itself.
-        match inner.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+        match inner
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+        {
             Some(missing) if path == "." => err(missing, "is required".to_owned()),
             _ if path == "." => {
                 // unknown field at the top level: name it
-                let field = inner.strip_prefix("unknown field `").and_then(|r| r.split('`').next());
+                let field = inner
+                    .strip_prefix("unknown field `")
+                    .and_then(|r| r.split('`').next());
                 match field {
                     Some(f) => err(f, format!("unknown field; a target has {}", KNOWN_FIELDS)),
                     None => err(".", inner),
@@ -238,7 +265,15 @@ fn parse_target(item: Value, position: usize, source: &str) -> Result<TargetSpec
     };
     match url::Url::parse(&url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {}
-        Ok(u) => return Err(err("url", format!("must be an http or https URL with a host (got scheme {:?})", u.scheme()))),
+        Ok(u) => {
+            return Err(err(
+                "url",
+                format!(
+                    "must be an http or https URL with a host (got scheme {:?})",
+                    u.scheme()
+                ),
+            ));
+        }
         Err(e) => return Err(err("url", format!("invalid URL: {e}"))),
     }
     let allowed = raw.kind.formats();
@@ -247,7 +282,11 @@ fn parse_target(item: Value, position: usize, source: &str) -> Result<TargetSpec
         let names: Vec<&str> = allowed.iter().map(|f| f.as_str()).collect();
         return Err(err(
             "format",
-            format!("a {} target cannot use format {format}; use {}", raw.kind, names.join(" or ")),
+            format!(
+                "a {} target cannot use format {format}; use {}",
+                raw.kind,
+                names.join(" or ")
+            ),
         ));
     }
     Ok(TargetSpec {
@@ -261,29 +300,40 @@ fn parse_target(item: Value, position: usize, source: &str) -> Result<TargetSpec
             options: raw.options,
         },
         filter: raw.filter,
+        delivery: raw.delivery,
         source: source.to_owned(),
     })
 }
 
-const KNOWN_FIELDS: &str = "name, type, url, enabled, format, headers, filter, options";
+const KNOWN_FIELDS: &str = "name, type, url, enabled, format, headers, filter, options, delivery";
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn err(yaml: &str) -> String {
-        parse_document(yaml, false, "t.yaml").unwrap_err().to_string()
+        parse_document(yaml, false, "t.yaml")
+            .unwrap_err()
+            .to_string()
     }
 
     fn check_err(yaml: &str, expected: &str) {
         let e = err(yaml);
         assert!(e.contains(expected), "expected {expected:?} in {e:?}");
-        assert!(e.starts_with("targets file t.yaml") || e.contains("t.yaml"), "{e}");
+        assert!(
+            e.starts_with("targets file t.yaml") || e.contains("t.yaml"),
+            "{e}"
+        );
     }
 
     #[test]
     fn valid_documents() {
-        let one = parse_document("name: a\ntype: webhook\nurl: http://x/hook\n", false, "t.yaml").unwrap();
+        let one = parse_document(
+            "name: a\ntype: webhook\nurl: http://x/hook\n",
+            false,
+            "t.yaml",
+        )
+        .unwrap();
         assert_eq!(one.len(), 1);
         assert_eq!(one[0].target.format, Format::Alertmanager);
         assert!(one[0].target.enabled);
@@ -302,20 +352,62 @@ mod tests {
 
     #[test]
     fn invalid_documents_name_file_target_and_field() {
-        check_err("name: Bad_Name\ntype: webhook\nurl: http://x\n", "target #1: field `name`: \"Bad_Name\" is not a DNS-1123 label");
-        check_err("type: webhook\nurl: http://x\n", "target #1: field `name`: is required");
-        check_err("name: a\nurl: http://x\n", "target \"a\": field `type`: is required");
-        check_err("name: a\ntype: email\nurl: http://x\n", "target \"a\": field `type`: unknown variant `email`");
-        check_err("name: a\ntype: webhook\n", "target \"a\": field `url`: is required for a webhook target");
-        check_err("name: a\ntype: webhook\nurl: ftp://x\n", "field `url`: must be an http or https URL");
-        check_err("name: a\ntype: webhook\nurl: not a url\n", "field `url`: invalid URL");
-        check_err("name: a\ntype: webhook\nurl: http://x\nformat: pagerduty\n", "field `format`: a webhook target cannot use format pagerduty");
-        check_err("name: a\ntype: slack\nurl: http://x\nformat: alertmanager\n", "field `format`: a slack target cannot use format alertmanager");
-        check_err("name: a\ntype: webhook\nurl: http://x\nenabled: maybe\n", "field `enabled`: invalid type");
-        check_err("name: a\ntype: webhook\nurl: http://x\nheaders: {X-A: [1]}\n", "field `headers.X-A`");
-        check_err("name: a\ntype: webhook\nurl: http://x\nfilter: {severty: [a]}\n", "field `filter.severty`: unknown field `severty`");
-        check_err("name: a\ntype: webhook\nurl: http://x\nurls: http://y\n", "field `urls`: unknown field");
-        check_err("- name: a\n  type: webhook\n  url: http://x\n- name: a\n  type: webhook\n  url: http://y\n", "defined twice");
+        check_err(
+            "name: Bad_Name\ntype: webhook\nurl: http://x\n",
+            "target #1: field `name`: \"Bad_Name\" is not a DNS-1123 label",
+        );
+        check_err(
+            "type: webhook\nurl: http://x\n",
+            "target #1: field `name`: is required",
+        );
+        check_err(
+            "name: a\nurl: http://x\n",
+            "target \"a\": field `type`: is required",
+        );
+        check_err(
+            "name: a\ntype: email\nurl: http://x\n",
+            "target \"a\": field `type`: unknown variant `email`",
+        );
+        check_err(
+            "name: a\ntype: webhook\n",
+            "target \"a\": field `url`: is required for a webhook target",
+        );
+        check_err(
+            "name: a\ntype: webhook\nurl: ftp://x\n",
+            "field `url`: must be an http or https URL",
+        );
+        check_err(
+            "name: a\ntype: webhook\nurl: not a url\n",
+            "field `url`: invalid URL",
+        );
+        check_err(
+            "name: a\ntype: webhook\nurl: http://x\nformat: pagerduty\n",
+            "field `format`: a webhook target cannot use format pagerduty",
+        );
+        check_err(
+            "name: a\ntype: slack\nurl: http://x\nformat: alertmanager\n",
+            "field `format`: a slack target cannot use format alertmanager",
+        );
+        check_err(
+            "name: a\ntype: webhook\nurl: http://x\nenabled: maybe\n",
+            "field `enabled`: invalid type",
+        );
+        check_err(
+            "name: a\ntype: webhook\nurl: http://x\nheaders: {X-A: [1]}\n",
+            "field `headers.X-A`",
+        );
+        check_err(
+            "name: a\ntype: webhook\nurl: http://x\nfilter: {severty: [a]}\n",
+            "field `filter.severty`: unknown field `severty`",
+        );
+        check_err(
+            "name: a\ntype: webhook\nurl: http://x\nurls: http://y\n",
+            "field `urls`: unknown field",
+        );
+        check_err(
+            "- name: a\n  type: webhook\n  url: http://x\n- name: a\n  type: webhook\n  url: http://y\n",
+            "defined twice",
+        );
         check_err("name: [a\n", "invalid YAML");
         check_err("42\n", "expected a target");
         check_err("- 42\n", "target #1: field `.`: a target must be a mapping");
@@ -326,15 +418,30 @@ mod tests {
     #[test]
     fn directory_loading() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("a.yaml"), "name: a\ntype: webhook\nurl: http://x\n").unwrap();
-        std::fs::write(dir.path().join("b.json"), r#"[{"name":"b","type":"webhook","url":"http://y"}]"#).unwrap();
+        std::fs::write(
+            dir.path().join("a.yaml"),
+            "name: a\ntype: webhook\nurl: http://x\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("b.json"),
+            r#"[{"name":"b","type":"webhook","url":"http://y"}]"#,
+        )
+        .unwrap();
         std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
         let specs = load(dir.path()).unwrap();
         let names: Vec<_> = specs.iter().map(|s| s.target.name.to_string()).collect();
         assert_eq!(names, ["a", "b"]);
-        std::fs::write(dir.path().join("c.yml"), "name: a\ntype: webhook\nurl: http://z\n").unwrap();
+        std::fs::write(
+            dir.path().join("c.yml"),
+            "name: a\ntype: webhook\nurl: http://z\n",
+        )
+        .unwrap();
         let e = load(dir.path()).unwrap_err().to_string();
-        assert!(e.contains("a.yaml") && e.contains("c.yml") && e.contains("defined twice"), "{e}");
+        assert!(
+            e.contains("a.yaml") && e.contains("c.yml") && e.contains("defined twice"),
+            "{e}"
+        );
         let missing = load(&dir.path().join("nope")).unwrap_err().to_string();
         assert!(missing.contains("cannot read"), "{missing}");
     }

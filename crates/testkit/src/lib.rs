@@ -8,9 +8,25 @@
 //!   `prometheus-alertmanager`, or `ALERTMANAGER_BIN`).
 
 mod alertmanager;
+mod pagerduty;
+mod postgres;
+mod rootly;
 mod sink;
+mod slack;
 
 pub use alertmanager::{
     ALERTMANAGER_BIN_ENV, Alertmanager, AlertmanagerConfig, alertmanager_binary, free_port,
 };
+pub use pagerduty::{
+    PD_MAX_EVENT_BYTES, PagerDutySim, PagerDutySimConfig, PdAlert, PdAlertStatus, PdChangeEvent,
+    PdFault, PdRequest,
+};
+pub use postgres::{Postgres, postgres_bin_dir};
+pub use rootly::{
+    JSONAPI, RootlyFault, RootlyRequest, RootlySim, RootlySimConfig, SimAlert, SimIncident,
+};
 pub use sink::{Answer, Behaviour, Recorded, WebhookSink};
+pub use slack::{
+    SlackCall, SlackChannelSpec, SlackEndpoint, SlackFault, SlackMessage, SlackSim, SlackSimConfig,
+    SlackVia, validate_slack_message,
+};

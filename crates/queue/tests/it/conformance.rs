@@ -10,7 +10,9 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use publish::{Alert, AlertStatus, Fingerprint, GroupContext, Labels};
-use queue::{Completion, Failure, JobFilter, JobState, JobStore, NewJob, Priority, SqlStore, StoreOptions};
+use queue::{
+    Completion, Failure, JobFilter, JobState, JobStore, NewJob, Priority, SqlStore, StoreOptions,
+};
 use tokio::sync::OnceCell;
 
 static PG: OnceCell<testkit::Postgres> = OnceCell::const_new();
@@ -24,14 +26,28 @@ async fn postgres_store(instance: &str) -> (Arc<dyn JobStore>, String) {
         format!("conformance_{}_{}", std::process::id(), *n)
     };
     let url = pg.create_database(&name);
-    let store = SqlStore::connect_postgres(&url, StoreOptions { instance: instance.to_owned(), ..Default::default() }).await.unwrap();
+    let store = SqlStore::connect_postgres(
+        &url,
+        StoreOptions {
+            instance: instance.to_owned(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     (Arc::new(store), url)
 }
 
 async fn sqlite_store(dir: &tempfile::TempDir, instance: &str) -> Arc<dyn JobStore> {
-    let store = SqlStore::open_sqlite(&dir.path().join("jobs.db"), StoreOptions { instance: instance.to_owned(), ..Default::default() })
-        .await
-        .unwrap();
+    let store = SqlStore::open_sqlite(
+        &dir.path().join("jobs.db"),
+        StoreOptions {
+            instance: instance.to_owned(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     Arc::new(store)
 }
 
@@ -46,7 +62,15 @@ impl Db {
         match self {
             Db::Sqlite(dir) => sqlite_store(dir, instance).await,
             Db::Postgres(url) => Arc::new(
-                SqlStore::connect_postgres(url, StoreOptions { instance: instance.to_owned(), ..Default::default() }).await.unwrap(),
+                SqlStore::connect_postgres(
+                    url,
+                    StoreOptions {
+                        instance: instance.to_owned(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap(),
             ),
         }
     }
@@ -75,7 +99,10 @@ fn now() -> DateTime<Utc> {
 }
 
 fn alert(name: &str, status: AlertStatus, severity: &str) -> Alert {
-    let labels: Labels = [("alertname", name), ("severity", severity)].iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+    let labels: Labels = [("alertname", name), ("severity", severity)]
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect();
     Alert {
         status,
         fingerprint: Fingerprint::from_labels(&labels),
@@ -88,67 +115,176 @@ fn alert(name: &str, status: AlertStatus, severity: &str) -> Alert {
 }
 
 fn job(target: &str, name: &str, status: AlertStatus, severity: &str) -> NewJob {
-    NewJob::new(target, alert(name, status, severity), GroupContext::default(), Duration::from_secs(3600))
+    NewJob::new(
+        target,
+        alert(name, status, severity),
+        GroupContext::default(),
+        Duration::from_secs(3600),
+    )
 }
 
 const LEASE: Duration = Duration::from_secs(60);
 
 fn delivered() -> Completion {
-    Completion::Delivered { status_code: Some(200), vendor_state: None }
+    Completion::Delivered {
+        status_code: Some(200),
+        vendor_state: None,
+    }
 }
 
 fn failure(kind: &str) -> Failure {
-    Failure { kind: kind.into(), reason: format!("HTTP 500: {kind}"), status_code: Some(500) }
+    Failure {
+        kind: kind.into(),
+        reason: format!("HTTP 500: {kind}"),
+        status_code: Some(500),
+    }
 }
 
 async fn lifecycle(store: Arc<dyn JobStore>, _db: Db) {
-    let report = store.enqueue(vec![job("t", "A", AlertStatus::Firing, "warning"), job("u", "A", AlertStatus::Firing, "warning")], now()).await.unwrap();
+    let report = store
+        .enqueue(
+            vec![
+                job("t", "A", AlertStatus::Firing, "warning"),
+                job("u", "A", AlertStatus::Firing, "warning"),
+            ],
+            now(),
+        )
+        .await
+        .unwrap();
     assert_eq!((report.inserted, report.ids.len()), (2, 2));
     let jobs = store.claim(10, now(), LEASE).await.unwrap();
     assert_eq!(jobs.len(), 2);
-    assert!(jobs.iter().all(|j| j.attempt == 1 && j.status == AlertStatus::Firing && j.delivery_key.len() == 32));
-    assert!(store.claim(10, now(), LEASE).await.unwrap().is_empty(), "claimed jobs are not handed out again");
-    assert!(store.complete(&jobs[0], delivered(), Duration::from_millis(12), now()).await.unwrap());
-    assert!(store.complete(&jobs[1], Completion::Dead { failure: failure("invalid") }, Duration::from_millis(3), now()).await.unwrap());
+    assert!(
+        jobs.iter().all(|j| j.attempt == 1
+            && j.status == AlertStatus::Firing
+            && j.delivery_key.len() == 32)
+    );
+    assert!(
+        store.claim(10, now(), LEASE).await.unwrap().is_empty(),
+        "claimed jobs are not handed out again"
+    );
+    assert!(
+        store
+            .complete(&jobs[0], delivered(), Duration::from_millis(12), now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .complete(
+                &jobs[1],
+                Completion::Dead {
+                    failure: failure("invalid")
+                },
+                Duration::from_millis(3),
+                now()
+            )
+            .await
+            .unwrap()
+    );
     let stats = store.stats().await.unwrap();
-    assert_eq!((stats.done, stats.dead, stats.pending, stats.in_flight), (1, 1, 0, 0));
+    assert_eq!(
+        (stats.done, stats.dead, stats.pending, stats.in_flight),
+        (1, 1, 0, 0)
+    );
     let rec = store.get(jobs[1].id).await.unwrap().unwrap();
     assert_eq!(rec.state, JobState::Dead);
     assert_eq!(rec.last_error.as_deref(), Some("HTTP 500: invalid"));
     let history = rec.history.unwrap();
     assert_eq!(history.len(), 1);
-    assert_eq!((history[0].outcome.as_str(), history[0].status_code, history[0].latency_ms), ("dead", Some(500), 3));
+    assert_eq!(
+        (
+            history[0].outcome.as_str(),
+            history[0].status_code,
+            history[0].latency_ms
+        ),
+        ("dead", Some(500), 3)
+    );
     assert!(store.get(999_999).await.unwrap().is_none());
     store.ping().await.unwrap();
 }
 both!(lifecycle);
 
 async fn ordering_per_target_and_alert(store: Arc<dyn JobStore>, _db: Db) {
-    store.enqueue(vec![job("t", "A", AlertStatus::Firing, "critical")], now()).await.unwrap();
+    store
+        .enqueue(vec![job("t", "A", AlertStatus::Firing, "critical")], now())
+        .await
+        .unwrap();
     let firing = store.claim(10, now(), LEASE).await.unwrap();
     assert_eq!(firing.len(), 1);
     // The resolve arrives while the firing is in flight: it must wait for it.
-    store.enqueue(vec![job("t", "A", AlertStatus::Resolved, "critical")], now()).await.unwrap();
-    assert!(store.claim(10, now(), LEASE).await.unwrap().is_empty(), "a resolve never overtakes its firing");
+    store
+        .enqueue(
+            vec![job("t", "A", AlertStatus::Resolved, "critical")],
+            now(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        store.claim(10, now(), LEASE).await.unwrap().is_empty(),
+        "a resolve never overtakes its firing"
+    );
     // The firing fails and is scheduled for later: the resolve still waits behind it.
     let later = now() + chrono::Duration::seconds(30);
-    store.complete(&firing[0], Completion::Retry { at: later, failure: failure("server") }, Duration::ZERO, now()).await.unwrap();
+    store
+        .complete(
+            &firing[0],
+            Completion::Retry {
+                at: later,
+                failure: failure("server"),
+            },
+            Duration::ZERO,
+            now(),
+        )
+        .await
+        .unwrap();
     assert!(store.claim(10, now(), LEASE).await.unwrap().is_empty());
-    assert_eq!(store.next_due().await.unwrap().map(|t| t.timestamp_millis()), Some(later.timestamp_millis()));
+    assert_eq!(
+        store
+            .next_due()
+            .await
+            .unwrap()
+            .map(|t| t.timestamp_millis()),
+        Some(later.timestamp_millis())
+    );
     let retried = store.claim(10, later, LEASE).await.unwrap();
-    assert_eq!((retried.len(), retried[0].status, retried[0].attempt), (1, AlertStatus::Firing, 2));
-    store.complete(&retried[0], delivered(), Duration::ZERO, later).await.unwrap();
+    assert_eq!(
+        (retried.len(), retried[0].status, retried[0].attempt),
+        (1, AlertStatus::Firing, 2)
+    );
+    store
+        .complete(&retried[0], delivered(), Duration::ZERO, later)
+        .await
+        .unwrap();
     let resolve = store.claim(10, later, LEASE).await.unwrap();
-    assert_eq!((resolve.len(), resolve[0].status), (1, AlertStatus::Resolved));
+    assert_eq!(
+        (resolve.len(), resolve[0].status),
+        (1, AlertStatus::Resolved)
+    );
     // Another alert or another target is never held back.
-    store.enqueue(vec![job("t", "B", AlertStatus::Firing, "critical"), job("u", "A", AlertStatus::Firing, "critical")], later).await.unwrap();
+    store
+        .enqueue(
+            vec![
+                job("t", "B", AlertStatus::Firing, "critical"),
+                job("u", "A", AlertStatus::Firing, "critical"),
+            ],
+            later,
+        )
+        .await
+        .unwrap();
     assert_eq!(store.claim(10, later, LEASE).await.unwrap().len(), 2);
 }
 both!(ordering_per_target_and_alert);
 
 async fn newer_status_supersedes_a_waiting_one(store: Arc<dyn JobStore>, _db: Db) {
-    store.enqueue(vec![job("t", "A", AlertStatus::Firing, "warning")], now()).await.unwrap();
-    let report = store.enqueue(vec![job("t", "A", AlertStatus::Resolved, "warning")], now()).await.unwrap();
+    store
+        .enqueue(vec![job("t", "A", AlertStatus::Firing, "warning")], now())
+        .await
+        .unwrap();
+    let report = store
+        .enqueue(vec![job("t", "A", AlertStatus::Resolved, "warning")], now())
+        .await
+        .unwrap();
     assert_eq!((report.inserted, report.superseded), (1, 1));
     let jobs = store.claim(10, now(), LEASE).await.unwrap();
     assert_eq!(jobs.len(), 1);
@@ -157,33 +293,113 @@ async fn newer_status_supersedes_a_waiting_one(store: Arc<dyn JobStore>, _db: Db
 }
 both!(newer_status_supersedes_a_waiting_one);
 
-async fn unchanged_notifications_are_deduplicated_within_the_repeat_interval(store: Arc<dyn JobStore>, _db: Db) {
+async fn unchanged_notifications_are_deduplicated_within_the_repeat_interval(
+    store: Arc<dyn JobStore>,
+    _db: Db,
+) {
     let t0 = now();
-    assert_eq!(store.enqueue(vec![job("t", "A", AlertStatus::Firing, "warning")], t0).await.unwrap().inserted, 1);
-    let again = store.enqueue(vec![job("t", "A", AlertStatus::Firing, "warning")], t0 + chrono::Duration::minutes(5)).await.unwrap();
+    assert_eq!(
+        store
+            .enqueue(vec![job("t", "A", AlertStatus::Firing, "warning")], t0)
+            .await
+            .unwrap()
+            .inserted,
+        1
+    );
+    let again = store
+        .enqueue(
+            vec![job("t", "A", AlertStatus::Firing, "warning")],
+            t0 + chrono::Duration::minutes(5),
+        )
+        .await
+        .unwrap();
     assert_eq!((again.inserted, again.deduplicated), (0, 1));
-    let after = store.enqueue(vec![job("t", "A", AlertStatus::Firing, "warning")], t0 + chrono::Duration::minutes(61)).await.unwrap();
-    assert_eq!(after.inserted, 1, "after the repeat interval the reminder goes out");
-    let resolved = store.enqueue(vec![job("t", "A", AlertStatus::Resolved, "warning")], t0 + chrono::Duration::minutes(62)).await.unwrap();
+    let after = store
+        .enqueue(
+            vec![job("t", "A", AlertStatus::Firing, "warning")],
+            t0 + chrono::Duration::minutes(61),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        after.inserted, 1,
+        "after the repeat interval the reminder goes out"
+    );
+    let resolved = store
+        .enqueue(
+            vec![job("t", "A", AlertStatus::Resolved, "warning")],
+            t0 + chrono::Duration::minutes(62),
+        )
+        .await
+        .unwrap();
     assert_eq!(resolved.inserted, 1);
-    let resolved_again = store.enqueue(vec![job("t", "A", AlertStatus::Resolved, "warning")], t0 + chrono::Duration::hours(9)).await.unwrap();
-    assert_eq!((resolved_again.inserted, resolved_again.deduplicated), (0, 1), "a resolve is recorded once");
-    let refire = store.enqueue(vec![job("t", "A", AlertStatus::Firing, "warning")], t0 + chrono::Duration::hours(10)).await.unwrap();
+    let resolved_again = store
+        .enqueue(
+            vec![job("t", "A", AlertStatus::Resolved, "warning")],
+            t0 + chrono::Duration::hours(9),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (resolved_again.inserted, resolved_again.deduplicated),
+        (0, 1),
+        "a resolve is recorded once"
+    );
+    let refire = store
+        .enqueue(
+            vec![job("t", "A", AlertStatus::Firing, "warning")],
+            t0 + chrono::Duration::hours(10),
+        )
+        .await
+        .unwrap();
     assert_eq!(refire.inserted, 1, "firing again after a resolve is news");
 }
 both!(unchanged_notifications_are_deduplicated_within_the_repeat_interval);
 
 async fn priorities_with_ageing(store: Arc<dyn JobStore>, _db: Db) {
     let t0 = now();
-    store.enqueue(vec![job("t", "Low", AlertStatus::Firing, "info")], t0).await.unwrap();
-    store.enqueue(vec![job("t", "Medium", AlertStatus::Firing, "warning")], t0 + chrono::Duration::seconds(1)).await.unwrap();
-    store.enqueue(vec![job("t", "High", AlertStatus::Firing, "critical")], t0 + chrono::Duration::seconds(2)).await.unwrap();
-    let order: Vec<Priority> = store.claim(3, t0 + chrono::Duration::seconds(3), LEASE).await.unwrap().iter().map(|j| j.priority).collect();
+    store
+        .enqueue(vec![job("t", "Low", AlertStatus::Firing, "info")], t0)
+        .await
+        .unwrap();
+    store
+        .enqueue(
+            vec![job("t", "Medium", AlertStatus::Firing, "warning")],
+            t0 + chrono::Duration::seconds(1),
+        )
+        .await
+        .unwrap();
+    store
+        .enqueue(
+            vec![job("t", "High", AlertStatus::Firing, "critical")],
+            t0 + chrono::Duration::seconds(2),
+        )
+        .await
+        .unwrap();
+    let order: Vec<Priority> = store
+        .claim(3, t0 + chrono::Duration::seconds(3), LEASE)
+        .await
+        .unwrap()
+        .iter()
+        .map(|j| j.priority)
+        .collect();
     assert_eq!(order, [Priority::High, Priority::Medium, Priority::Low]);
     // A low job that has waited longer than the boost is served before a fresh high one.
-    store.enqueue(vec![job("t", "OldLow", AlertStatus::Firing, "info")], t0).await.unwrap();
-    store.enqueue(vec![job("t", "NewHigh", AlertStatus::Firing, "critical")], t0 + chrono::Duration::minutes(6)).await.unwrap();
-    let first = store.claim(1, t0 + chrono::Duration::minutes(6), LEASE).await.unwrap();
+    store
+        .enqueue(vec![job("t", "OldLow", AlertStatus::Firing, "info")], t0)
+        .await
+        .unwrap();
+    store
+        .enqueue(
+            vec![job("t", "NewHigh", AlertStatus::Firing, "critical")],
+            t0 + chrono::Duration::minutes(6),
+        )
+        .await
+        .unwrap();
+    let first = store
+        .claim(1, t0 + chrono::Duration::minutes(6), LEASE)
+        .await
+        .unwrap();
     assert_eq!(first[0].priority, Priority::Low, "no starvation");
     let stats = store.stats().await.unwrap();
     assert_eq!(stats.pending_by_priority.get("high"), Some(&1));
@@ -191,7 +407,9 @@ async fn priorities_with_ageing(store: Arc<dyn JobStore>, _db: Db) {
 both!(priorities_with_ageing);
 
 async fn concurrent_claims_never_hand_out_a_job_twice(store: Arc<dyn JobStore>, db: Db) {
-    let jobs: Vec<NewJob> = (0..400).map(|i| job("t", &format!("A{i}"), AlertStatus::Firing, "warning")).collect();
+    let jobs: Vec<NewJob> = (0..400)
+        .map(|i| job("t", &format!("A{i}"), AlertStatus::Firing, "warning"))
+        .collect();
     store.enqueue(jobs, now()).await.unwrap();
     let seen = Arc::new(Mutex::new(HashSet::new()));
     let mut workers = Vec::new();
@@ -206,8 +424,17 @@ async fn concurrent_claims_never_hand_out_a_job_twice(store: Arc<dyn JobStore>, 
                     break mine;
                 }
                 for j in claimed {
-                    assert!(seen.lock().unwrap().insert(j.id), "job {} claimed twice", j.id);
-                    assert!(store.complete(&j, delivered(), Duration::ZERO, now()).await.unwrap());
+                    assert!(
+                        seen.lock().unwrap().insert(j.id),
+                        "job {} claimed twice",
+                        j.id
+                    );
+                    assert!(
+                        store
+                            .complete(&j, delivered(), Duration::ZERO, now())
+                            .await
+                            .unwrap()
+                    );
                     mine += 1;
                 }
             }
@@ -223,26 +450,61 @@ async fn concurrent_claims_never_hand_out_a_job_twice(store: Arc<dyn JobStore>, 
 both!(concurrent_claims_never_hand_out_a_job_twice);
 
 async fn expired_leases_are_taken_over(store: Arc<dyn JobStore>, db: Db) {
-    store.enqueue(vec![job("t", "A", AlertStatus::Firing, "warning")], now()).await.unwrap();
-    let crashed = store.claim(1, now(), Duration::from_millis(10)).await.unwrap();
+    store
+        .enqueue(vec![job("t", "A", AlertStatus::Firing, "warning")], now())
+        .await
+        .unwrap();
+    let crashed = store
+        .claim(1, now(), Duration::from_millis(10))
+        .await
+        .unwrap();
     assert_eq!(crashed.len(), 1);
     let other = db.other_instance("replica-b").await;
-    assert!(other.claim(1, now(), LEASE).await.unwrap().is_empty(), "leased");
+    assert!(
+        other.claim(1, now(), LEASE).await.unwrap().is_empty(),
+        "leased"
+    );
     let later = now() + chrono::Duration::seconds(1);
-    assert_eq!(other.requeue_in_flight(later, false).await.unwrap(), 1, "the reaper frees the expired lease");
+    assert_eq!(
+        other.requeue_in_flight(later, false).await.unwrap(),
+        1,
+        "the reaper frees the expired lease"
+    );
     let taken = other.claim(1, later, LEASE).await.unwrap();
-    assert_eq!((taken.len(), taken[0].id, taken[0].attempt), (1, crashed[0].id, 2));
+    assert_eq!(
+        (taken.len(), taken[0].id, taken[0].attempt),
+        (1, crashed[0].id, 2)
+    );
     // The first worker comes back late: its outcome does not overwrite the new owner's.
-    assert!(!store.complete(&crashed[0], delivered(), Duration::ZERO, later).await.unwrap());
-    assert!(other.complete(&taken[0], delivered(), Duration::ZERO, later).await.unwrap());
-    let history = other.get(taken[0].id).await.unwrap().unwrap().history.unwrap();
+    assert!(
+        !store
+            .complete(&crashed[0], delivered(), Duration::ZERO, later)
+            .await
+            .unwrap()
+    );
+    assert!(
+        other
+            .complete(&taken[0], delivered(), Duration::ZERO, later)
+            .await
+            .unwrap()
+    );
+    let history = other
+        .get(taken[0].id)
+        .await
+        .unwrap()
+        .unwrap()
+        .history
+        .unwrap();
     let outcomes: Vec<_> = history.iter().map(|a| a.outcome.as_str()).collect();
     assert_eq!(outcomes, ["lease_lost", "delivered"]);
 }
 both!(expired_leases_are_taken_over);
 
 async fn vendor_state_and_deferral(store: Arc<dyn JobStore>, _db: Db) {
-    store.enqueue(vec![job("t", "A", AlertStatus::Firing, "warning")], now()).await.unwrap();
+    store
+        .enqueue(vec![job("t", "A", AlertStatus::Firing, "warning")], now())
+        .await
+        .unwrap();
     let j = store.claim(1, now(), LEASE).await.unwrap().remove(0);
     assert!(j.vendor_state.is_none());
     // A rate limit says "not yet": no attempt is counted.
@@ -250,77 +512,278 @@ async fn vendor_state_and_deferral(store: Arc<dyn JobStore>, _db: Db) {
     store.defer(&j, at, now()).await.unwrap();
     let j = store.claim(1, at, LEASE).await.unwrap().remove(0);
     assert_eq!(j.attempt, 1);
-    store.complete(&j, Completion::Delivered { status_code: Some(200), vendor_state: Some(r#"{"ts":"1.2"}"#.into()) }, Duration::ZERO, now()).await.unwrap();
-    store.enqueue(vec![job("t", "A", AlertStatus::Resolved, "warning")], now()).await.unwrap();
+    store
+        .complete(
+            &j,
+            Completion::Delivered {
+                status_code: Some(200),
+                vendor_state: Some(r#"{"ts":"1.2"}"#.into()),
+            },
+            Duration::ZERO,
+            now(),
+        )
+        .await
+        .unwrap();
+    store
+        .enqueue(vec![job("t", "A", AlertStatus::Resolved, "warning")], now())
+        .await
+        .unwrap();
     let resolve = store.claim(1, now(), LEASE).await.unwrap().remove(0);
-    assert_eq!(resolve.vendor_state.as_deref(), Some(r#"{"ts":"1.2"}"#), "vendor state survives for the next delivery");
+    assert_eq!(
+        resolve.vendor_state.as_deref(),
+        Some(r#"{"ts":"1.2"}"#),
+        "vendor state survives for the next delivery"
+    );
 }
 both!(vendor_state_and_deferral);
 
 async fn dead_letters_replay_and_purge(store: Arc<dyn JobStore>, _db: Db) {
     let t0 = now();
     let names = ["A", "B", "C", "D"];
-    store.enqueue(names.iter().map(|n| job("t", n, AlertStatus::Firing, "warning")).collect(), t0).await.unwrap();
-    store.enqueue(vec![job("u", "E", AlertStatus::Firing, "critical")], t0).await.unwrap();
+    store
+        .enqueue(
+            names
+                .iter()
+                .map(|n| job("t", n, AlertStatus::Firing, "warning"))
+                .collect(),
+            t0,
+        )
+        .await
+        .unwrap();
+    store
+        .enqueue(vec![job("u", "E", AlertStatus::Firing, "critical")], t0)
+        .await
+        .unwrap();
     for j in store.claim(10, t0, LEASE).await.unwrap() {
         let kind = if j.target == "u" { "auth" } else { "invalid" };
-        store.complete(&j, Completion::Dead { failure: failure(kind) }, Duration::ZERO, t0).await.unwrap();
+        store
+            .complete(
+                &j,
+                Completion::Dead {
+                    failure: failure(kind),
+                },
+                Duration::ZERO,
+                t0,
+            )
+            .await
+            .unwrap();
     }
     let dlq = |f: JobFilter| {
         let store = store.clone();
-        async move { store.list(&JobFilter { state: Some(JobState::Dead), ..f }).await.unwrap() }
+        async move {
+            store
+                .list(&JobFilter {
+                    state: Some(JobState::Dead),
+                    ..f
+                })
+                .await
+                .unwrap()
+        }
     };
     assert_eq!(dlq(JobFilter::default()).await.len(), 5);
-    assert_eq!(dlq(JobFilter { target: Some("u".into()), ..Default::default() }).await.len(), 1);
-    assert_eq!(dlq(JobFilter { error_kind: Some("invalid".into()), ..Default::default() }).await.len(), 4);
-    assert_eq!(dlq(JobFilter { priority: Some(Priority::High), ..Default::default() }).await.len(), 1);
-    assert_eq!(dlq(JobFilter { since: Some(t0 + chrono::Duration::hours(1)), ..Default::default() }).await.len(), 0);
+    assert_eq!(
+        dlq(JobFilter {
+            target: Some("u".into()),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        1
+    );
+    assert_eq!(
+        dlq(JobFilter {
+            error_kind: Some("invalid".into()),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        4
+    );
+    assert_eq!(
+        dlq(JobFilter {
+            priority: Some(Priority::High),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        1
+    );
+    assert_eq!(
+        dlq(JobFilter {
+            since: Some(t0 + chrono::Duration::hours(1)),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        0
+    );
 
     // Replay one by id.
-    let a = dlq(JobFilter { target: Some("u".into()), ..Default::default() }).await.remove(0);
-    let report = store.replay(&JobFilter { ids: Some(vec![a.id, 424_242]), ..Default::default() }, t0).await.unwrap();
+    let a = dlq(JobFilter {
+        target: Some("u".into()),
+        ..Default::default()
+    })
+    .await
+    .remove(0);
+    let report = store
+        .replay(
+            &JobFilter {
+                ids: Some(vec![a.id, 424_242]),
+                ..Default::default()
+            },
+            t0,
+        )
+        .await
+        .unwrap();
     assert_eq!(report.replayed.len(), 1);
     assert_eq!(report.skipped.len(), 1);
     assert_eq!(report.skipped[0].0, 424_242);
-    let again = store.replay(&JobFilter { ids: Some(vec![a.id]), ..Default::default() }, t0).await.unwrap();
+    let again = store
+        .replay(
+            &JobFilter {
+                ids: Some(vec![a.id]),
+                ..Default::default()
+            },
+            t0,
+        )
+        .await
+        .unwrap();
     assert!(again.replayed.is_empty(), "a dead letter is replayed once");
-    assert_eq!(dlq(JobFilter { replayed: Some(true), ..Default::default() }).await.len(), 1);
+    assert_eq!(
+        dlq(JobFilter {
+            replayed: Some(true),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        1
+    );
 
     // A newer notification for D exists: replaying the old one is refused.
-    let d = dlq(JobFilter::default()).await.into_iter().find(|j| j.alertname == "D").unwrap();
-    store.enqueue(vec![job("t", "D", AlertStatus::Resolved, "warning")], t0).await.unwrap();
+    let d = dlq(JobFilter::default())
+        .await
+        .into_iter()
+        .find(|j| j.alertname == "D")
+        .unwrap();
+    store
+        .enqueue(vec![job("t", "D", AlertStatus::Resolved, "warning")], t0)
+        .await
+        .unwrap();
     // Replay the rest of target t by filter.
-    let report = store.replay(&JobFilter { target: Some("t".into()), ..Default::default() }, t0).await.unwrap();
+    let report = store
+        .replay(
+            &JobFilter {
+                target: Some("t".into()),
+                ..Default::default()
+            },
+            t0,
+        )
+        .await
+        .unwrap();
     assert_eq!(report.replayed.len(), 3, "{report:?}");
     assert_eq!(report.skipped.len(), 1);
     assert_eq!(report.skipped[0].0, d.id);
     let replayed = store.claim(10, t0, LEASE).await.unwrap();
     assert_eq!(replayed.len(), 5, "4 replays + the resolve of D");
     let original = store.get(a.id).await.unwrap().unwrap();
-    let copy = replayed.iter().find(|j| Some(j.id) == original.replayed_as).unwrap();
+    let copy = replayed
+        .iter()
+        .find(|j| Some(j.id) == original.replayed_as)
+        .unwrap();
     assert_eq!(copy.target, "u");
 
     // Purge only what the filter names.
-    assert_eq!(store.purge(&JobFilter { target: Some("u".into()), ..Default::default() }).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .purge(&JobFilter {
+                target: Some("u".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(dlq(JobFilter::default()).await.len(), 4);
-    assert_eq!(store.purge(&JobFilter { before: Some(t0 - chrono::Duration::hours(1)), ..Default::default() }).await.unwrap(), 0);
-    assert_eq!(store.purge(&JobFilter { before: Some(t0 + chrono::Duration::hours(1)), ..Default::default() }).await.unwrap(), 4);
+    assert_eq!(
+        store
+            .purge(&JobFilter {
+                before: Some(t0 - chrono::Duration::hours(1)),
+                ..Default::default()
+            })
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .purge(&JobFilter {
+                before: Some(t0 + chrono::Duration::hours(1)),
+                ..Default::default()
+            })
+            .await
+            .unwrap(),
+        4
+    );
     assert_eq!(store.stats().await.unwrap().dead, 0);
-    assert_eq!(store.stats().await.unwrap().in_flight, 5, "purge leaves live jobs alone");
+    assert_eq!(
+        store.stats().await.unwrap().in_flight,
+        5,
+        "purge leaves live jobs alone"
+    );
 }
 both!(dead_letters_replay_and_purge);
 
 async fn retention_sweep(store: Arc<dyn JobStore>, _db: Db) {
     let t0 = now();
-    store.enqueue(vec![job("t", "A", AlertStatus::Firing, "warning"), job("t", "B", AlertStatus::Firing, "warning")], t0).await.unwrap();
+    store
+        .enqueue(
+            vec![
+                job("t", "A", AlertStatus::Firing, "warning"),
+                job("t", "B", AlertStatus::Firing, "warning"),
+            ],
+            t0,
+        )
+        .await
+        .unwrap();
     let jobs = store.claim(10, t0, LEASE).await.unwrap();
-    store.complete(&jobs[0], delivered(), Duration::ZERO, t0).await.unwrap();
-    store.complete(&jobs[1], Completion::Dead { failure: failure("invalid") }, Duration::ZERO, t0).await.unwrap();
-    store.enqueue(vec![job("t", "C", AlertStatus::Firing, "warning")], t0).await.unwrap();
+    store
+        .complete(&jobs[0], delivered(), Duration::ZERO, t0)
+        .await
+        .unwrap();
+    store
+        .complete(
+            &jobs[1],
+            Completion::Dead {
+                failure: failure("invalid"),
+            },
+            Duration::ZERO,
+            t0,
+        )
+        .await
+        .unwrap();
+    store
+        .enqueue(vec![job("t", "C", AlertStatus::Firing, "warning")], t0)
+        .await
+        .unwrap();
     let later = t0 + chrono::Duration::hours(2);
-    assert_eq!(store.sweep(later, t0 - chrono::Duration::hours(1)).await.unwrap(), 1, "done job swept, dead kept");
-    assert_eq!(store.sweep(later, later).await.unwrap(), 1, "then the dead one");
+    assert_eq!(
+        store
+            .sweep(later, t0 - chrono::Duration::hours(1))
+            .await
+            .unwrap(),
+        1,
+        "done job swept, dead kept"
+    );
+    assert_eq!(
+        store.sweep(later, later).await.unwrap(),
+        1,
+        "then the dead one"
+    );
     let stats = store.stats().await.unwrap();
-    assert_eq!((stats.done, stats.dead, stats.pending), (0, 0, 1), "pending jobs are never swept");
+    assert_eq!(
+        (stats.done, stats.dead, stats.pending),
+        (0, 0, 1),
+        "pending jobs are never swept"
+    );
 }
 both!(retention_sweep);

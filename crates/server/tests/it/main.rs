@@ -6,5 +6,8 @@ mod support;
 mod durability;
 mod e2e_webhook;
 mod ingest;
+mod pagerduty;
 mod retry;
+mod rootly;
+mod slack;
 mod startup;

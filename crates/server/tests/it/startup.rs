@@ -22,26 +22,56 @@ fn run_with_targets(yaml: &str, file: &str, subcommand: &str) -> (i32, String) {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    (out.status.code().unwrap_or(-1), stderr.replace(&path.display().to_string(), file))
+    (
+        out.status.code().unwrap_or(-1),
+        stderr.replace(&path.display().to_string(), file),
+    )
 }
 
 #[test]
 fn invalid_target_files_fail_startup_naming_file_target_and_field() {
     let cases = [
-        ("name: hook\ntype: webhook\nurl: http://x\nformat: slack\n", "bad.yaml", "targets file bad.yaml: target \"hook\": field `format`"),
-        ("- name: ok\n  type: webhook\n  url: http://x\n- name: NotDns\n  type: webhook\n  url: http://x\n", "list.yaml", "target #2: field `name`"),
-        ("name: hook\ntype: carrier-pigeon\nurl: http://x\n", "type.yaml", "field `type`: unknown variant `carrier-pigeon`"),
-        ("[{\"name\":\"j\",\"type\":\"webhook\",\"url\":\"http://x\",\"options\":{\"timeout\":\"forever\"}}]", "t.json", "target \"j\": field `options.timeout`"),
-        ("name: hook\ntype: webhook\nurl: http://x\noptions: {auth: {type: bearer}}\n", "auth.yaml", "target \"hook\": field `options.auth`"),
+        (
+            "name: hook\ntype: webhook\nurl: http://x\nformat: slack\n",
+            "bad.yaml",
+            "targets file bad.yaml: target \"hook\": field `format`",
+        ),
+        (
+            "- name: ok\n  type: webhook\n  url: http://x\n- name: NotDns\n  type: webhook\n  url: http://x\n",
+            "list.yaml",
+            "target #2: field `name`",
+        ),
+        (
+            "name: hook\ntype: carrier-pigeon\nurl: http://x\n",
+            "type.yaml",
+            "field `type`: unknown variant `carrier-pigeon`",
+        ),
+        (
+            "[{\"name\":\"j\",\"type\":\"webhook\",\"url\":\"http://x\",\"options\":{\"timeout\":\"forever\"}}]",
+            "t.json",
+            "target \"j\": field `options.timeout`",
+        ),
+        (
+            "name: hook\ntype: webhook\nurl: http://x\noptions: {auth: {type: bearer}}\n",
+            "auth.yaml",
+            "target \"hook\": field `options.auth`",
+        ),
     ];
     for (yaml, file, expected) in cases {
         for sub in ["serve", "check-config"] {
             let (code, stderr) = run_with_targets(yaml, file, sub);
             assert_eq!(code, 2, "{sub} {file}: {stderr}");
-            assert!(stderr.contains(expected), "{sub} {file}: {expected:?} not in {stderr:?}");
+            assert!(
+                stderr.contains(expected),
+                "{sub} {file}: {expected:?} not in {stderr:?}"
+            );
         }
     }
-    let (code, stderr) = run_with_targets("name: good\ntype: webhook\nurl: http://x\n", "good.yaml", "check-config");
+    let (code, stderr) = run_with_targets(
+        "name: good\ntype: webhook\nurl: http://x\n",
+        "good.yaml",
+        "check-config",
+    );
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("config ok: 1 target(s)"), "{stderr}");
 }
@@ -51,7 +81,12 @@ fn invalid_config_file_names_the_field() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.yaml");
     std::fs::write(&path, "delivery:\n  concurrency: lots\n").unwrap();
-    let out = Command::new(binary()).arg("check-config").arg("--config").arg(&path).output().unwrap();
+    let out = Command::new(binary())
+        .arg("check-config")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("field `delivery.concurrency`"), "{stderr}");
@@ -62,20 +97,41 @@ async fn sigterm_finishes_in_flight_deliveries_and_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
     let sink = WebhookSink::start().await;
     sink.set_default(Behaviour::slow(Duration::from_millis(1500), Behaviour::Ok));
-    write_targets(dir.path(), &format!("- name: slow\n  type: webhook\n  url: {}\n", sink.url("/hook")));
+    write_targets(
+        dir.path(),
+        &format!(
+            "- name: slow\n  type: webhook\n  url: {}\n",
+            sink.url("/hook")
+        ),
+    );
     let mut service = Service::start(dir.path(), "").await;
     let port = service.port();
-    let (status, _) = service.post("/webhook", fixture_body("am-webhook-firing.json")).await;
+    let (status, _) = service
+        .post("/webhook", fixture_body("am-webhook-firing.json"))
+        .await;
     assert_eq!(status, 200);
     sink.wait_for_requests(1, Duration::from_secs(10)).await;
     let exit = service.sigterm(Duration::from_secs(10)).await;
-    assert!(exit.success(), "clean exit on SIGTERM: {exit}\n{}", service.log());
-    assert_eq!(sink.delivered().len(), 1, "the in-flight delivery finished before exit:\n{}", service.log());
+    assert!(
+        exit.success(),
+        "clean exit on SIGTERM: {exit}\n{}",
+        service.log()
+    );
+    assert_eq!(
+        sink.delivered().len(),
+        1,
+        "the in-flight delivery finished before exit:\n{}",
+        service.log()
+    );
     assert!(service.log().contains("delivery engine stopped"));
     // After a restart nothing is sent again: the job was recorded as done.
     let service = Service::start_on(dir.path(), port, "").await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(sink.requests().len(), 1);
     let stats = service.get_json("/api/v2/publishing/queue/stats").await;
-    assert_eq!((stats["done"].as_u64(), stats["pending"].as_u64()), (Some(1), Some(0)), "{stats}");
+    assert_eq!(
+        (stats["done"].as_u64(), stats["pending"].as_u64()),
+        (Some(1), Some(0)),
+        "{stats}"
+    );
 }

@@ -28,7 +28,8 @@ pub(crate) fn write_targets(dir: &Path, yaml: &str) {
 impl Service {
     /// Starts the service on a free port with `dir/targets.yaml` (if present), the store
     /// `dir/store.db`, fast retry settings and `extra_yaml` appended to the config (top-level
-    /// keys other than `delivery`, or a whole `delivery:` block replacing the default one).
+    /// keys other than `delivery`, or a whole `delivery:` block replacing the default one; a
+    /// block without `circuit_breaker` gets a 300 ms circuit-open time so tests stay short).
     /// Waits until `/readyz` answers 200.
     pub(crate) async fn start(dir: &Path, extra_yaml: &str) -> Service {
         Self::start_on(dir, testkit::free_port(), extra_yaml).await
@@ -46,10 +47,19 @@ impl Service {
         }
         if !extra_yaml.contains("delivery:") {
             config.push_str(
-                "delivery:\n  poll_interval: 100ms\n  shutdown_timeout: 5s\n  retry:\n    initial_delay: 100ms\n    max_delay: 1s\n    max_attempts: 6\n    retry_after_floor: 100ms\n",
+                "delivery:\n  poll_interval: 100ms\n  shutdown_timeout: 5s\n  circuit_breaker:\n    open_for: 300ms\n  retry:\n    initial_delay: 100ms\n    max_delay: 1s\n    max_attempts: 6\n    retry_after_floor: 100ms\n",
             );
         }
-        config.push_str(extra_yaml);
+        // Tests run with a short circuit-open time unless they set their own breaker.
+        if extra_yaml.contains("delivery:\n") && !extra_yaml.contains("circuit_breaker") {
+            config.push_str(&extra_yaml.replacen(
+                "delivery:\n",
+                "delivery:\n  circuit_breaker:\n    open_for: 300ms\n",
+                1,
+            ));
+        } else {
+            config.push_str(extra_yaml);
+        }
         std::fs::write(dir.join("config.yaml"), config).expect("write config.yaml");
         let n = std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
         let log = dir.join(format!("service-{port}-{n}.log"));
@@ -62,7 +72,12 @@ impl Service {
             .stderr(std::fs::File::create(&log).expect("create log file"))
             .spawn()
             .expect("spawn alert-publisher");
-        let mut svc = Service { child: Some(child), port, dir: dir.to_owned(), log };
+        let mut svc = Service {
+            child: Some(child),
+            port,
+            dir: dir.to_owned(),
+            log,
+        };
         svc.wait_ready(Duration::from_secs(20)).await;
         svc
     }
@@ -73,7 +88,10 @@ impl Service {
         loop {
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
-                    panic!("alert-publisher exited during start-up ({status}):\n{}", self.log());
+                    panic!(
+                        "alert-publisher exited during start-up ({status}):\n{}",
+                        self.log()
+                    );
                 }
             }
             if let Ok(resp) = client.get(self.url("/readyz")).send().await {
@@ -81,7 +99,11 @@ impl Service {
                     return;
                 }
             }
-            assert!(started.elapsed() < timeout, "alert-publisher not ready after {timeout:?}:\n{}", self.log());
+            assert!(
+                started.elapsed() < timeout,
+                "alert-publisher not ready after {timeout:?}:\n{}",
+                self.log()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -119,7 +141,11 @@ impl Service {
     /// test's runtime (simulated targets keep answering meanwhile).
     pub(crate) async fn sigterm(&mut self, timeout: Duration) -> ExitStatus {
         let mut child = self.child.take().expect("service is running");
-        let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("run kill");
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .expect("run kill");
         assert!(status.success(), "kill -TERM failed");
         let started = Instant::now();
         loop {
@@ -128,7 +154,10 @@ impl Service {
             }
             if started.elapsed() > timeout {
                 let _ = child.kill();
-                panic!("alert-publisher did not exit within {timeout:?} of SIGTERM:\n{}", self.log());
+                panic!(
+                    "alert-publisher did not exit within {timeout:?} of SIGTERM:\n{}",
+                    self.log()
+                );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -149,7 +178,9 @@ impl Service {
 
     /// GETs a path and parses the JSON answer (panics unless 200).
     pub(crate) async fn get_json(&self, path: &str) -> serde_json::Value {
-        let resp = reqwest::get(self.url(path)).await.expect("GET alert-publisher");
+        let resp = reqwest::get(self.url(path))
+            .await
+            .expect("GET alert-publisher");
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
         assert!(status.is_success(), "GET {path}: {status}: {text}");
@@ -157,14 +188,23 @@ impl Service {
     }
 
     /// Waits until `check` holds for the JSON at `path`, returning it.
-    pub(crate) async fn wait_json(&self, path: &str, timeout: Duration, check: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    pub(crate) async fn wait_json(
+        &self,
+        path: &str,
+        timeout: Duration,
+        check: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         let started = Instant::now();
         loop {
             let v = self.get_json(path).await;
             if check(&v) {
                 return v;
             }
-            assert!(started.elapsed() < timeout, "condition on {path} not met after {timeout:?}; last: {v}\n{}", self.log());
+            assert!(
+                started.elapsed() < timeout,
+                "condition on {path} not met after {timeout:?}; last: {v}\n{}",
+                self.log()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -181,8 +221,11 @@ impl Drop for Service {
 
 /// A fixture's `body` (the captured Alertmanager request body) as bytes.
 pub(crate) fn fixture_body(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/alertmanager").join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/alertmanager")
+        .join(name);
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     let v: serde_json::Value = serde_json::from_str(&text).expect("fixture is JSON");
     serde_json::to_vec(&v["body"]).expect("encode body")
 }

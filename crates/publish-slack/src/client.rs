@@ -1,0 +1,419 @@
+//! The HTTP side: Web API calls, webhook posts, the lifecycle of a message, metrics.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use publish::{
+    ConfigError, Delivered, Delivery, ProbeResult, PublishOutcome, Publisher, RateLimit, Secret,
+};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use tracing::warn;
+
+use crate::classify::{self, Failure};
+use crate::encode::{self, EncodeOptions, Message, Placement};
+use crate::state::{MessageRef, Plan, Reply, plan};
+use crate::{Mode, SlackConfig};
+
+/// What a request does, as a metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    PostMessage,
+    Update,
+    ThreadReply,
+    Webhook,
+    AuthTest,
+}
+
+impl Action {
+    fn as_str(self) -> &'static str {
+        match self {
+            Action::PostMessage => "post_message",
+            Action::Update => "update",
+            Action::ThreadReply => "thread_reply",
+            Action::Webhook => "webhook",
+            Action::AuthTest => "auth_test",
+        }
+    }
+
+    fn method(self) -> &'static str {
+        match self {
+            Action::PostMessage | Action::ThreadReply => "chat.postMessage",
+            Action::Update => "chat.update",
+            Action::AuthTest => "auth.test",
+            Action::Webhook => "webhook",
+        }
+    }
+}
+
+/// Update failures after which the message is posted anew instead.
+const GONE: [&str; 3] = [
+    "message_not_found",
+    "cant_update_message",
+    "edit_window_closed",
+];
+
+/// Delivers alerts to one Slack channel, by incoming webhook or through the Web API.
+///
+/// Metrics (label `target` is the target name, never a token or URL):
+/// `alert_publisher_slack_messages_posted_total`, `alert_publisher_slack_messages_updated_total`,
+/// `alert_publisher_slack_thread_replies_total`,
+/// `alert_publisher_slack_errors_total{action, reason}` (reason: a known Slack error string or
+/// the error kind), `alert_publisher_slack_request_duration_seconds{action}`,
+/// `alert_publisher_slack_rate_limited_total` (429 answers) and
+/// `alert_publisher_slack_retry_after_seconds` (the waits Slack asked for).
+#[derive(Debug, Clone)]
+pub struct SlackPublisher {
+    config: SlackConfig,
+    client: reqwest::Client,
+    encode: EncodeOptions,
+    bucket: String,
+}
+
+impl SlackPublisher {
+    /// A publisher with its own HTTP client.
+    pub fn new(config: SlackConfig) -> Result<Self, ConfigError> {
+        let client = publish::http::client(&publish::http::ClientConfig {
+            timeout: config.timeout,
+            proxy: config.proxy.as_ref().map(|p| p.expose().to_owned()),
+            ..Default::default()
+        })
+        // Neither the proxy nor the URL is shown: both can hold credentials.
+        .map_err(|e| {
+            ConfigError::new(
+                "options",
+                format!("cannot build the HTTP client: {}", e.without_url()),
+            )
+        })?;
+        let encode = EncodeOptions {
+            alertmanager_url: config.alertmanager_url.clone(),
+        };
+        let bucket = match &config.mode {
+            Mode::Webhook { url } => RateLimit::secret_key("slack-webhook", url.expose()),
+            Mode::Api { token, channel, .. } => RateLimit::secret_key(
+                "slack",
+                &format!("{}\n{}", token.expose(), channel.trim_start_matches('#')),
+            ),
+        };
+        Ok(Self {
+            config,
+            client,
+            encode,
+            bucket,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SlackConfig {
+        &self.config
+    }
+
+    fn target(&self) -> String {
+        self.config.name.clone()
+    }
+
+    /// Records the outcome of one request in the metrics.
+    fn observe<T>(&self, action: Action, started: Instant, result: &Result<T, Failure>) {
+        let target = self.target();
+        metrics::histogram!("alert_publisher_slack_request_duration_seconds", "target" => target.clone(), "action" => action.as_str())
+            .record(started.elapsed().as_secs_f64());
+        match result {
+            Ok(_) => {
+                let name = match action {
+                    Action::PostMessage | Action::Webhook => {
+                        "alert_publisher_slack_messages_posted_total"
+                    }
+                    Action::Update => "alert_publisher_slack_messages_updated_total",
+                    Action::ThreadReply => "alert_publisher_slack_thread_replies_total",
+                    Action::AuthTest => return,
+                };
+                metrics::counter!(name, "target" => target).increment(1);
+            }
+            Err(f) => {
+                metrics::counter!("alert_publisher_slack_errors_total", "target" => target.clone(), "action" => action.as_str(), "reason" => f.label)
+                    .increment(1);
+                if f.error.kind() == publish::ErrorKind::RateLimited {
+                    metrics::counter!("alert_publisher_slack_rate_limited_total", "target" => target.clone()).increment(1);
+                    if let Some(wait) = f.error.retry_after() {
+                        metrics::histogram!("alert_publisher_slack_retry_after_seconds", "target" => target)
+                            .record(wait.as_secs_f64());
+                    }
+                }
+            }
+        }
+    }
+
+    /// One Web API call; the answer's JSON when Slack says `ok`.
+    async fn call(
+        &self,
+        api: Api<'_>,
+        action: Action,
+        body: Vec<u8>,
+    ) -> Result<serde_json::Value, Failure> {
+        let Api { base, token, .. } = api;
+        let started = Instant::now();
+        let result = async {
+            let resp = self
+                .client
+                .post(format!("{base}/{}", action.method()))
+                .header(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/json; charset=utf-8"),
+                )
+                .header(AUTHORIZATION, bearer(token))
+                .body(body)
+                .send()
+                .await
+                .map_err(Failure::transport)?;
+            let status = resp.status().as_u16();
+            let retry_after = publish::classify::retry_after_header(resp.headers());
+            let bytes = resp.bytes().await.map_err(Failure::transport)?;
+            classify::api_response(action.method(), status, retry_after, &bytes)
+        }
+        .await;
+        self.observe(action, started, &result);
+        result
+    }
+
+    /// Posts a message; its reference.
+    async fn post(
+        &self,
+        api: Api<'_>,
+        action: Action,
+        message: &Message,
+        at: Placement<'_>,
+        status: publish::AlertStatus,
+    ) -> Result<MessageRef, Failure> {
+        let answer = self.call(api, action, encode::body(message, at)).await?;
+        let field = |name: &str| {
+            answer
+                .get(name)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let (channel, ts) = (field("channel"), field("ts"));
+        if channel.is_empty() || ts.is_empty() {
+            let error = publish::PublishError::retryable(
+                publish::ErrorKind::Server,
+                "slack chat.postMessage: the answer has no channel or ts",
+            );
+            return Err(Failure {
+                label: "server",
+                error,
+            });
+        }
+        Ok(MessageRef {
+            channel,
+            ts,
+            status,
+        })
+    }
+
+    async fn publish_api(&self, api: Api<'_>, delivery: &Delivery) -> PublishOutcome {
+        let alert = &delivery.alert;
+        let previous = MessageRef::from_state(delivery.vendor_state.as_ref());
+        let Plan {
+            update,
+            mut post,
+            mut reply,
+        } = plan(
+            alert.status,
+            previous.as_ref(),
+            &self.config.on_resolve,
+            self.config.on_repeat,
+        );
+        let message = encode::message(alert, &delivery.context, &self.encode);
+        let mut current = previous;
+        if let Some(target) = update {
+            let at = Placement {
+                channel: Some(&target.channel),
+                ts: Some(&target.ts),
+                ..Default::default()
+            };
+            match self
+                .call(api, Action::Update, encode::body(&message, at))
+                .await
+            {
+                Ok(_) => {
+                    current = Some(MessageRef {
+                        status: alert.status,
+                        ..target
+                    })
+                }
+                Err(f) if GONE.contains(&f.label) => {
+                    warn!(target = %self.config.name, fingerprint = %alert.fingerprint, error = %f.error, "slack message cannot be updated, posting a new one");
+                    post = true;
+                    reply = None;
+                }
+                Err(f) => return Err(f.error),
+            }
+        }
+        if post {
+            let at = Placement {
+                channel: Some(api.channel),
+                ..Default::default()
+            };
+            current = Some(
+                self.post(api, Action::PostMessage, &message, at, alert.status)
+                    .await
+                    .map_err(|f| f.error)?,
+            );
+        }
+        if let Some((parent, kind)) = reply {
+            let (text, broadcast) = match kind {
+                Reply::Resolved { broadcast } => (encode::resolved_reply(alert), broadcast),
+                Reply::StillFiring => (encode::still_firing_reply(alert), false),
+            };
+            let at = Placement {
+                channel: Some(&parent.channel),
+                thread_ts: Some(&parent.ts),
+                reply_broadcast: broadcast,
+                ..Default::default()
+            };
+            self.post(api, Action::ThreadReply, &text, at, alert.status)
+                .await
+                .map_err(|f| f.error)?;
+        }
+        Ok(Delivered {
+            status_code: Some(200),
+            vendor_state: current.map(|m| m.to_state()),
+        })
+    }
+
+    async fn publish_webhook(&self, delivery: &Delivery, url: &Secret) -> PublishOutcome {
+        let message = encode::message(&delivery.alert, &delivery.context, &self.encode);
+        let started = Instant::now();
+        let result = async {
+            let resp = self
+                .client
+                .post(url.expose())
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .body(encode::body(&message, Placement::default()))
+                .send()
+                .await
+                .map_err(Failure::transport)?;
+            let status = resp.status().as_u16();
+            let retry_after = publish::classify::retry_after_header(resp.headers());
+            let bytes = resp.bytes().await.map_err(Failure::transport)?;
+            classify::webhook_response(status, retry_after, &bytes).map(|()| status)
+        }
+        .await;
+        self.observe(Action::Webhook, started, &result);
+        let status = result.map_err(|f| f.error)?;
+        Ok(Delivered {
+            status_code: Some(status),
+            vendor_state: None,
+        })
+    }
+}
+
+fn bearer(token: &Secret) -> HeaderValue {
+    // The token was checked to be visible ASCII when the config was read.
+    let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+        .unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
+    v.set_sensitive(true);
+    v
+}
+
+/// The token-mode settings, borrowed from the config.
+#[derive(Debug, Clone, Copy)]
+struct Api<'a> {
+    base: &'a str,
+    token: &'a Secret,
+    channel: &'a str,
+}
+
+#[async_trait]
+impl Publisher for SlackPublisher {
+    async fn publish(&self, delivery: &Delivery) -> PublishOutcome {
+        match &self.config.mode {
+            Mode::Webhook { url } => self.publish_webhook(delivery, url).await,
+            Mode::Api {
+                base,
+                token,
+                channel,
+            } => {
+                self.publish_api(
+                    Api {
+                        base,
+                        token,
+                        channel,
+                    },
+                    delivery,
+                )
+                .await
+            }
+        }
+    }
+
+    /// Token mode: `auth.test` (checks the token, posts nothing). Webhook mode: a TCP connection
+    /// to the webhook's host (or the proxy), since any request to a webhook would post.
+    async fn probe(&self) -> ProbeResult {
+        match &self.config.mode {
+            Mode::Webhook { url } => {
+                let to = self.config.proxy.as_ref().unwrap_or(url);
+                publish::http::probe_connect(
+                    to.expose(),
+                    self.config.timeout.min(Duration::from_secs(5)),
+                )
+                .await
+            }
+            Mode::Api {
+                base,
+                token,
+                channel,
+            } => {
+                let started = Instant::now();
+                let result = self
+                    .call(
+                        Api {
+                            base,
+                            token,
+                            channel,
+                        },
+                        Action::AuthTest,
+                        b"{}".to_vec(),
+                    )
+                    .await;
+                let latency = started.elapsed();
+                match result {
+                    Ok(answer) => {
+                        let field = |name: &str| {
+                            answer
+                                .get(name)
+                                .and_then(serde_json::Value::as_str)
+                                .unwrap_or("?")
+                                .to_owned()
+                        };
+                        let detail = format!(
+                            "auth.test ok: workspace {:?}, bot user {:?}",
+                            field("team"),
+                            field("user")
+                        );
+                        ProbeResult {
+                            ok: true,
+                            latency,
+                            detail,
+                        }
+                    }
+                    Err(f) => ProbeResult {
+                        ok: false,
+                        latency,
+                        detail: f.error.reason().to_owned(),
+                    },
+                }
+            }
+        }
+    }
+
+    /// About one message per second per channel by default (`options.rate_limit`): every
+    /// delivery to the same channel with the same token (or to the same webhook) shares a
+    /// bucket. The key is a digest; it holds no token or URL.
+    fn rate_limit(&self, _delivery: &Delivery) -> Option<RateLimit> {
+        Some(RateLimit {
+            key: self.bucket.clone(),
+            per_minute: self.config.rate_limit.per_minute,
+            burst: self.config.rate_limit.burst,
+        })
+    }
+}

@@ -1,0 +1,283 @@
+//! Target → typed, checked configuration.
+
+use std::time::Duration;
+
+use publish::{ConfigError, Format, Secret, Target, TargetType};
+use serde::Deserialize;
+
+/// How the publisher reaches Slack.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    /// An incoming webhook: the target's `url` is the webhook URL (a secret: its path is the
+    /// credential). Each status is a new message; a webhook answer carries no message `ts`, so
+    /// threads and updates are impossible in this mode.
+    Webhook {
+        /// The webhook URL.
+        url: Secret,
+    },
+    /// The Web API with a bot token: firing posts a message, resolved updates it and replies in
+    /// its thread.
+    Api {
+        /// API base, e.g. `https://slack.com/api` (methods are appended: `/chat.postMessage`).
+        base: String,
+        /// Bot token (`xoxb-…`).
+        token: Secret,
+        /// Channel id (`C…`) or name (`#alerts`).
+        channel: String,
+    },
+}
+
+impl Mode {
+    /// `webhook` or `api`, for logs and metric labels.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Mode::Webhook { .. } => "webhook",
+            Mode::Api { .. } => "api",
+        }
+    }
+}
+
+/// What happens when an alert resolves (token mode).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OnResolve {
+    /// Turn the original message into its resolved form with `chat.update` (default true).
+    pub update_message: bool,
+    /// Reply in the original message's thread that it resolved (default true).
+    pub thread_reply: bool,
+    /// Also show that reply in the channel (`reply_broadcast`, default false).
+    pub reply_broadcast: bool,
+}
+
+impl Default for OnResolve {
+    fn default() -> Self {
+        Self {
+            update_message: true,
+            thread_reply: true,
+            reply_broadcast: false,
+        }
+    }
+}
+
+/// What happens when a still-firing alert is sent again after the repeat interval (token
+/// mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnRepeat {
+    /// Refresh the original message and reply "still firing" in its thread (default).
+    #[default]
+    Reply,
+    /// Only refresh the original message, silently.
+    Update,
+    /// Post a new message (the thread of a later resolve follows the newest one).
+    New,
+}
+
+/// The proactive rate limit per channel (Slack allows about one message per second).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitOptions {
+    /// Sustained messages per minute (default 60).
+    pub per_minute: u32,
+    /// Messages sent at once after a quiet period (default 1).
+    pub burst: u32,
+}
+
+impl Default for RateLimitOptions {
+    fn default() -> Self {
+        Self {
+            per_minute: 60,
+            burst: 1,
+        }
+    }
+}
+
+/// The `options` of a `type: slack` target.
+///
+/// ```yaml
+/// options:
+///   token: xoxb-...            # token mode; without it `url` is an incoming webhook
+///   channel: "#alerts"         # required in token mode
+///   timeout: 10s
+///   rate_limit: {per_minute: 60, burst: 1}
+///   on_resolve: {update_message: true, thread_reply: true, reply_broadcast: false}
+///   on_repeat: reply           # reply | update | new
+///   alertmanager_url: https://alertmanager.example.com   # for silence links
+///   proxy: http://proxy.internal:3128
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackOptions {
+    /// Bot token: selects token (Web API) mode.
+    #[serde(default)]
+    pub token: Option<Secret>,
+    /// Channel id or name (token mode).
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// Whole-request timeout (default 10 s).
+    #[serde(default = "default_timeout", with = "publish::serde_duration")]
+    pub timeout: Duration,
+    /// Proactive rate limit per channel.
+    #[serde(default)]
+    pub rate_limit: RateLimitOptions,
+    /// Resolve behaviour (token mode).
+    #[serde(default)]
+    pub on_resolve: Option<OnResolve>,
+    /// Repeat behaviour (token mode).
+    #[serde(default)]
+    pub on_repeat: Option<OnRepeat>,
+    /// Alertmanager UI base for silence and alert links; default: the `externalURL` the alert
+    /// came with.
+    #[serde(default)]
+    pub alertmanager_url: Option<String>,
+    /// HTTP proxy for every request (may hold credentials, so it is a secret).
+    #[serde(default)]
+    pub proxy: Option<Secret>,
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// Everything the Slack publisher needs.
+#[derive(Debug, Clone)]
+pub struct SlackConfig {
+    /// Target name (logs and metric labels).
+    pub name: String,
+    /// Webhook or Web API.
+    pub mode: Mode,
+    /// Whole-request timeout.
+    pub timeout: Duration,
+    /// Proactive rate limit per channel.
+    pub rate_limit: RateLimitOptions,
+    /// Resolve behaviour (token mode).
+    pub on_resolve: OnResolve,
+    /// Repeat behaviour (token mode).
+    pub on_repeat: OnRepeat,
+    /// Alertmanager UI base overriding the alert's `externalURL`.
+    pub alertmanager_url: Option<String>,
+    /// HTTP proxy.
+    pub proxy: Option<Secret>,
+}
+
+fn http_url(field: &str, value: &str) -> Result<reqwest::Url, ConfigError> {
+    // The value may be a secret: never repeat it in the message.
+    let url = reqwest::Url::parse(value)
+        .map_err(|e| ConfigError::new(field, format!("invalid URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+        return Err(ConfigError::new(
+            field,
+            "must be an http or https URL with a host",
+        ));
+    }
+    Ok(url)
+}
+
+impl SlackConfig {
+    /// Reads and checks a `type: slack` target.
+    pub fn from_target(target: &Target) -> Result<Self, ConfigError> {
+        if target.kind != TargetType::Slack {
+            return Err(ConfigError::new(
+                "type",
+                format!("expected slack, got {}", target.kind),
+            ));
+        }
+        if target.format != Format::Slack {
+            return Err(ConfigError::new(
+                "format",
+                format!("a slack target sends `slack`, not `{}`", target.format),
+            ));
+        }
+        if !target.headers.is_empty() {
+            return Err(ConfigError::new(
+                "headers",
+                "a slack target sends no custom headers; put the bot token in options.token",
+            ));
+        }
+        let options: SlackOptions = publish::options(&target.options)?;
+        if options.timeout.is_zero() {
+            return Err(ConfigError::new(
+                "options.timeout",
+                "must be greater than zero",
+            ));
+        }
+        if options.rate_limit.per_minute == 0 {
+            return Err(ConfigError::new(
+                "options.rate_limit.per_minute",
+                "must be at least 1 (Slack allows about 60)",
+            ));
+        }
+        if options.rate_limit.burst == 0 {
+            return Err(ConfigError::new(
+                "options.rate_limit.burst",
+                "must be at least 1",
+            ));
+        }
+        if let Some(proxy) = &options.proxy {
+            http_url("options.proxy", proxy.expose())?;
+        }
+        if let Some(am) = &options.alertmanager_url {
+            http_url("options.alertmanager_url", am)?;
+        }
+        let url = http_url("url", &target.url)?;
+        let mode = match options.token {
+            Some(token) => {
+                let t = token.expose();
+                if !t.starts_with("xox") || t.len() < 8 || !t.bytes().all(|b| b.is_ascii_graphic())
+                {
+                    return Err(ConfigError::new(
+                        "options.token",
+                        "must be a Slack token (a bot token starts with `xoxb-`) without spaces",
+                    ));
+                }
+                let channel = match options.channel.as_deref().map(str::trim) {
+                    Some(c) if !c.is_empty() && c != "#" => c.to_owned(),
+                    _ => {
+                        return Err(ConfigError::new(
+                            "options.channel",
+                            "is required in token mode: a channel id (C…) or name (#alerts) the bot is a member of",
+                        ));
+                    }
+                };
+                Mode::Api {
+                    base: url.as_str().trim_end_matches('/').to_owned(),
+                    token,
+                    channel,
+                }
+            }
+            None => {
+                let webhook_only = |field: &str| {
+                    ConfigError::new(
+                        field,
+                        "needs token mode (options.token and options.channel): an incoming webhook \
+                         posts to its own channel and cannot update messages or reply in threads",
+                    )
+                };
+                if options.channel.is_some() {
+                    return Err(webhook_only("options.channel"));
+                }
+                if options.on_resolve.is_some() {
+                    return Err(webhook_only("options.on_resolve"));
+                }
+                if options.on_repeat.is_some() {
+                    return Err(webhook_only("options.on_repeat"));
+                }
+                Mode::Webhook {
+                    url: Secret::new(url.as_str()),
+                }
+            }
+        };
+        Ok(Self {
+            name: target.name.to_string(),
+            mode,
+            timeout: options.timeout,
+            rate_limit: options.rate_limit,
+            on_resolve: options.on_resolve.unwrap_or_default(),
+            on_repeat: options.on_repeat.unwrap_or_default(),
+            alertmanager_url: options
+                .alertmanager_url
+                .map(|u| u.trim_end_matches('/').to_owned()),
+            proxy: options.proxy,
+        })
+    }
+}

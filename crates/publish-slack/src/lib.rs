@@ -1,0 +1,57 @@
+//! Slack publisher for Alert Publisher: Block Kit messages, threads and updates.
+//!
+//! Two modes, chosen by the target:
+//!
+//! * **Token mode** (`options.token` and `options.channel`; the target's `url` is the Web API
+//!   base, `https://slack.com/api`): a firing alert is posted with `chat.postMessage`; the
+//!   message's `ts` is returned as vendor state, which the delivery engine keeps durably per
+//!   (target, fingerprint), so after a restart the resolve still finds its message. Resolved:
+//!   `chat.update` turns the message into its resolved form and a reply in its thread says it
+//!   resolved (both configurable, [`OnResolve`]). A re-fire after a resolve starts a new
+//!   message; a repeat of a still-firing alert refreshes it ([`OnRepeat`]).
+//! * **Webhook mode** (no token; the target's `url` is an incoming webhook URL): every status
+//!   is a new message. An incoming webhook returns no message `ts`, so **threads and updates
+//!   are impossible in this mode**; use token mode for them.
+//!
+//! Messages are Block Kit ([`encode`]), cut to Slack's limits with a visible marker. The
+//! publisher asks the engine for about one message per second per channel
+//! ([`publish::Publisher::rate_limit`]); a 429 is retryable with its `Retry-After`; Slack's
+//! error strings are classified ([`KNOWN_ERRORS`]). The health probe posts nothing
+//! (`auth.test`, or a TCP connect for a webhook). Tokens and webhook URLs are
+//! [`publish::Secret`]s: never in logs, errors, metric labels or rate-limit keys.
+//!
+//! **Invariant:** depends only on `publish` (and HTTP/serde crates), never on another publisher.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use publish::Publisher;
+//! let options = serde_json::json!({"token": "xoxb-your-bot-token", "channel": "#alerts"});
+//! let target = publish::Target {
+//!     name: "slack-alerts".parse()?,
+//!     kind: publish::TargetType::Slack,
+//!     url: "https://slack.com/api".to_owned(),
+//!     enabled: true,
+//!     format: publish::Format::Slack,
+//!     headers: Default::default(),
+//!     options: options.as_object().cloned().unwrap_or_default(),
+//! };
+//! let publisher = publish_slack::build(&target)?;
+//! let probe = publisher.probe().await; // auth.test: checks the token, posts nothing
+//! # Ok(()) }
+//! ```
+
+mod classify;
+mod client;
+mod config;
+pub mod encode;
+mod state;
+
+pub use classify::{KNOWN_ERRORS, SlackErrorCode, error_code};
+pub use client::SlackPublisher;
+pub use config::{Mode, OnRepeat, OnResolve, RateLimitOptions, SlackConfig, SlackOptions};
+pub use state::MessageRef;
+
+/// Builds the publisher for a `type: slack` target.
+pub fn build(target: &publish::Target) -> Result<SlackPublisher, publish::ConfigError> {
+    SlackPublisher::new(SlackConfig::from_target(target)?)
+}

@@ -1,0 +1,640 @@
+//! The publishing API: targets, queue, job history, dead letters, parallel publishing.
+
+use std::time::Duration;
+
+use axum::{
+    Json, Router,
+    extract::{Path, Query, Request, State, rejection::QueryRejection},
+    http::StatusCode,
+    routing::{delete, get, post},
+};
+use chrono::{DateTime, Utc};
+use publish::{
+    Delivery, GroupContext,
+    parallel::{FanoutTarget, Health, ParallelError, ParallelOptions, Strategy},
+};
+use queue::{JobFilter, JobState, NewJob, Priority, Publishers};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use targets::HealthStatus;
+use tracing::info;
+
+use crate::{
+    app::{AppState, read_body},
+    error::ApiError,
+};
+
+/// Routes under `/api/v2/publishing`.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v2/publishing/targets", get(list_targets))
+        .route("/api/v2/publishing/queue/stats", get(queue_stats))
+        .route("/api/v2/publishing/queue/jobs", get(list_jobs))
+        .route("/api/v2/publishing/queue/jobs/{id}", get(get_job))
+        .route("/api/v2/publishing/queue/submit", post(submit))
+        .route("/api/v2/publishing/dlq", get(list_dlq))
+        .route("/api/v2/publishing/dlq/replay", post(replay_many))
+        .route("/api/v2/publishing/dlq/purge", delete(purge))
+        .route("/api/v2/publishing/dlq/{id}", get(get_dead))
+        .route("/api/v2/publishing/dlq/{id}/replay", post(replay_one))
+        .route(
+            "/api/v2/publishing/parallel/targets",
+            post(parallel_targets),
+        )
+        .route("/api/v2/publishing/parallel/all", post(parallel_all))
+        .route(
+            "/api/v2/publishing/parallel/healthy",
+            post(parallel_healthy),
+        )
+}
+
+fn unavailable(e: queue::StoreError) -> ApiError {
+    ApiError::unavailable(e.to_string())
+}
+
+async fn json_body<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    req: Request,
+) -> Result<T, ApiError> {
+    let body = read_body(req, state.max_body_bytes).await?;
+    let de = &mut serde_json::Deserializer::from_slice(&body);
+    serde_path_to_error::deserialize(de)
+        .map_err(|e| ApiError::invalid(format!("invalid request at `{}`: {}", e.path(), e.inner())))
+}
+
+async fn list_targets(State(state): State<AppState>) -> Json<Value> {
+    let targets: Vec<_> = state
+        .registry
+        .specs()
+        .iter()
+        .map(|s| {
+            json!({
+                "name": s.target.name,
+                "type": s.target.kind,
+                "url": crate::redact_url(&s.target.url),
+                "enabled": s.target.enabled,
+                "format": s.target.format,
+                "headers": s.target.headers,
+                "filter": {"severity": s.filter.severity, "labels": s.filter.labels},
+                "options": publish::redact_json(&Value::Object(s.target.options.clone())),
+                "delivery": publish::redact_json(&Value::Object(s.delivery.clone())),
+                "health": state.health.status(s.target.name.as_str()),
+                "circuit_breaker": state.engine.breaker_state(s.target.name.as_str()),
+                "source": s.source,
+            })
+        })
+        .collect();
+    Json(json!({ "targets": targets, "total": targets.len() }))
+}
+
+async fn queue_stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let stats = state.store.stats().await.map_err(unavailable)?;
+    let breakers: serde_json::Map<String, Value> = state
+        .engine
+        .breakers()
+        .into_iter()
+        .map(|(t, s)| (t, json!(s)))
+        .collect();
+    let mut v = serde_json::to_value(&stats).unwrap_or_default();
+    if let Value::Object(m) = &mut v {
+        m.insert("workers".into(), json!({"active": state.engine.active_workers(), "concurrency": state.engine.concurrency()}));
+        m.insert("circuit_breakers".into(), Value::Object(breakers));
+    }
+    Ok(Json(v))
+}
+
+/// Query parameters of the job and dead-letter lists.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobQuery {
+    state: Option<String>,
+    target: Option<String>,
+    error_kind: Option<String>,
+    priority: Option<String>,
+    since: Option<String>,
+    replayed: Option<bool>,
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+fn parse_priority(p: &str) -> Result<Priority, ApiError> {
+    match p {
+        "high" => Ok(Priority::High),
+        "medium" => Ok(Priority::Medium),
+        "low" => Ok(Priority::Low),
+        other => Err(ApiError::invalid(format!(
+            "unknown priority {other:?} (expected high, medium or low)"
+        ))),
+    }
+}
+
+fn parse_time(field: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(v)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| ApiError::invalid(format!("{field}: invalid RFC 3339 timestamp {v:?}: {e}")))
+}
+
+impl JobQuery {
+    fn filter(self, forced: Option<JobState>) -> Result<JobFilter, ApiError> {
+        let state = match (forced, self.state) {
+            (Some(s), _) => Some(s),
+            (None, Some(s)) => Some(s.parse::<JobState>().map_err(ApiError::invalid)?),
+            (None, None) => None,
+        };
+        Ok(JobFilter {
+            state,
+            target: self.target,
+            error_kind: self.error_kind,
+            priority: self.priority.as_deref().map(parse_priority).transpose()?,
+            since: self
+                .since
+                .as_deref()
+                .map(|s| parse_time("since", s))
+                .transpose()?,
+            replayed: self.replayed,
+            limit: self.limit,
+            offset: self.offset,
+            ..Default::default()
+        })
+    }
+}
+
+async fn jobs(
+    state: &AppState,
+    query: Result<Query<JobQuery>, QueryRejection>,
+    forced: Option<JobState>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let filter = q.filter(forced)?;
+    let jobs = state.store.list(&filter).await.map_err(unavailable)?;
+    Ok(Json(json!({ "jobs": jobs, "count": jobs.len() })))
+}
+
+async fn list_jobs(
+    State(state): State<AppState>,
+    query: Result<Query<JobQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    jobs(&state, query, None).await
+}
+
+async fn list_dlq(
+    State(state): State<AppState>,
+    query: Result<Query<JobQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    jobs(&state, query, Some(JobState::Dead)).await
+}
+
+fn parse_id(id: &str) -> Result<i64, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::invalid(format!("job id must be an integer (got {id:?})")))
+}
+
+async fn get_job(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<queue::JobRecord>, ApiError> {
+    let id = parse_id(&id)?;
+    match state.store.get(id).await.map_err(unavailable)? {
+        Some(job) => Ok(Json(job)),
+        None => Err(ApiError::not_found(format!("no job {id}"))),
+    }
+}
+
+async fn get_dead(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<queue::JobRecord>, ApiError> {
+    let id = parse_id(&id)?;
+    match state.store.get(id).await.map_err(unavailable)? {
+        Some(job) if job.state == JobState::Dead => Ok(Json(job)),
+        _ => Err(ApiError::not_found(format!("no dead letter {id}"))),
+    }
+}
+
+fn replay_json(report: &queue::ReplayReport) -> Value {
+    json!({
+        "replayed": report.replayed.iter().map(|(id, new)| json!({"id": id, "new_job_id": new})).collect::<Vec<_>>(),
+        "skipped": report.skipped.iter().map(|(id, why)| json!({"id": id, "reason": why})).collect::<Vec<_>>(),
+    })
+}
+
+async fn replay_one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let report = state
+        .store
+        .replay(
+            &JobFilter {
+                ids: Some(vec![id]),
+                ..Default::default()
+            },
+            Utc::now(),
+        )
+        .await
+        .map_err(unavailable)?;
+    if let Some((_, why)) = report.skipped.first() {
+        let code = if why.starts_with("no dead letter") {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::CONFLICT
+        };
+        return Err(ApiError::new(
+            code,
+            if code == StatusCode::NOT_FOUND {
+                "not_found"
+            } else {
+                "replay_refused"
+            },
+            format!("dead letter {id}: {why}"),
+        ));
+    }
+    metrics::counter!("alert_history_publishing_dlq_replays_total")
+        .increment(report.replayed.len() as u64);
+    state.engine.wake();
+    info!(job = id, "dead letter replayed");
+    Ok(Json(replay_json(&report)))
+}
+
+/// Body of a bulk replay: every field narrows the selection; at least one is required.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayRequest {
+    ids: Option<Vec<i64>>,
+    target: Option<String>,
+    error_kind: Option<String>,
+    priority: Option<String>,
+    since: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn replay_many(State(state): State<AppState>, req: Request) -> Result<Json<Value>, ApiError> {
+    let r: ReplayRequest = json_body(&state, req).await?;
+    if r.ids.is_none()
+        && r.target.is_none()
+        && r.error_kind.is_none()
+        && r.priority.is_none()
+        && r.since.is_none()
+    {
+        return Err(ApiError::invalid(
+            "name what to replay: ids, target, error_kind, priority or since",
+        ));
+    }
+    let filter = JobFilter {
+        ids: r.ids,
+        target: r.target,
+        error_kind: r.error_kind,
+        priority: r.priority.as_deref().map(parse_priority).transpose()?,
+        since: r
+            .since
+            .as_deref()
+            .map(|s| parse_time("since", s))
+            .transpose()?,
+        limit: r.limit,
+        ..Default::default()
+    };
+    let report = state
+        .store
+        .replay(&filter, Utc::now())
+        .await
+        .map_err(unavailable)?;
+    metrics::counter!("alert_history_publishing_dlq_replays_total")
+        .increment(report.replayed.len() as u64);
+    state.engine.wake();
+    info!(
+        replayed = report.replayed.len(),
+        skipped = report.skipped.len(),
+        "dead letters replayed"
+    );
+    Ok(Json(replay_json(&report)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PurgeQuery {
+    older_than: Option<String>,
+    target: Option<String>,
+    error_kind: Option<String>,
+}
+
+async fn purge(
+    State(state): State<AppState>,
+    query: Result<Query<PurgeQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let Some(older_than) = q.older_than else {
+        return Err(ApiError::invalid(
+            "older_than is required (for example 24h; 0s purges every matching dead letter)",
+        ));
+    };
+    let age = publish::parse_duration(&older_than)
+        .map_err(|e| ApiError::invalid(format!("older_than: {e}")))?;
+    let before = Utc::now() - chrono::Duration::from_std(age).unwrap_or_default();
+    let filter = JobFilter {
+        before: Some(before),
+        target: q.target,
+        error_kind: q.error_kind,
+        ..Default::default()
+    };
+    let purged = state.store.purge(&filter).await.map_err(unavailable)?;
+    info!(purged, older_than, "dead letters purged");
+    Ok(Json(json!({ "purged": purged })))
+}
+
+/// An alert in the Prometheus API form (`labels`, `annotations`, `startsAt`, `endsAt`,
+/// `generatorURL`), plus optional target names.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitRequest {
+    alert: Value,
+    #[serde(default)]
+    targets: Option<Vec<String>>,
+}
+
+fn one_alert(v: Value) -> Result<publish::Alert, ApiError> {
+    let body = serde_json::to_vec(&Value::Array(vec![v])).unwrap_or_default();
+    let mut alerts = publish::parse_api_alerts(&body, Utc::now())
+        .map_err(|e| ApiError::invalid(format!("alert: {e}")))?;
+    alerts
+        .pop()
+        .ok_or_else(|| ApiError::invalid("alert is required"))
+}
+
+fn named_targets(state: &AppState, names: &[String]) -> Result<Vec<String>, ApiError> {
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        match state.registry.spec(name) {
+            Some(spec) if spec.target.enabled => out.push(name.clone()),
+            Some(_) => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "target_disabled",
+                    format!("target {name:?} is disabled"),
+                ));
+            }
+            None => return Err(ApiError::not_found(format!("no target {name:?}"))),
+        }
+    }
+    Ok(out)
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    req: Request,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let r: SubmitRequest = json_body(&state, req).await?;
+    let alert = one_alert(r.alert)?;
+    let names = match &r.targets {
+        Some(names) if names.is_empty() => {
+            return Err(ApiError::invalid(
+                "targets: name at least one target, or leave it out to route by filters",
+            ));
+        }
+        Some(names) => named_targets(&state, names)?,
+        None => targets::route(state.registry.specs(), &alert)
+            .map(|s| s.target.name.to_string())
+            .collect(),
+    };
+    if names.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no_matching_target",
+            "no enabled target accepts this alert",
+        ));
+    }
+    let context = GroupContext {
+        receiver: "api".to_owned(),
+        ..Default::default()
+    };
+    // An explicit submission is always sent: no repeat-interval suppression.
+    let jobs = names
+        .iter()
+        .map(|n| NewJob::new(n.as_str(), alert.clone(), context.clone(), Duration::ZERO))
+        .collect();
+    let report = state
+        .store
+        .enqueue(jobs, Utc::now())
+        .await
+        .map_err(unavailable)?;
+    metrics::counter!("alert_history_publishing_queue_submissions_total", "result" => "inserted")
+        .increment(report.inserted as u64);
+    state.engine.wake();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "jobs": report.ids, "targets": names, "deduplicated": report.deduplicated })),
+    ))
+}
+
+/// Body of a parallel publish.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ParallelRequest {
+    alert: Value,
+    #[serde(default)]
+    targets: Option<Vec<String>>,
+    #[serde(default)]
+    strategy: Option<Strategy>,
+    #[serde(default)]
+    timeout: Option<String>,
+    #[serde(default)]
+    concurrency: Option<usize>,
+}
+
+fn health_of(state: &AppState, name: &str) -> Health {
+    match state.health.status(name) {
+        HealthStatus::Unknown => Health::Unknown,
+        HealthStatus::Healthy => Health::Healthy,
+        HealthStatus::Degraded => Health::Degraded,
+        HealthStatus::Unhealthy => Health::Unhealthy,
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Selection {
+    Named,
+    All,
+    Healthy,
+}
+
+async fn parallel(
+    state: AppState,
+    req: Request,
+    selection: Selection,
+) -> Result<Json<Value>, ApiError> {
+    let started = std::time::Instant::now();
+    let endpoint = match selection {
+        Selection::Named => "targets",
+        Selection::All => "all",
+        Selection::Healthy => "healthy",
+    };
+    let result = parallel_inner(&state, req, selection).await;
+    let label = match &result {
+        Ok(_) => "success",
+        Err(e) => e.code(),
+    };
+    metrics::counter!("alert_history_publishing_parallel_requests_total", "endpoint" => endpoint, "result" => label).increment(1);
+    metrics::histogram!("alert_history_publishing_parallel_duration_seconds", "endpoint" => endpoint).record(started.elapsed().as_secs_f64());
+    result
+}
+
+async fn parallel_inner(
+    state: &AppState,
+    req: Request,
+    selection: Selection,
+) -> Result<Json<Value>, ApiError> {
+    let r: ParallelRequest = json_body(state, req).await?;
+    let alert = one_alert(r.alert)?;
+    let names: Vec<String> = match (selection, &r.targets) {
+        (Selection::Named, None) => {
+            return Err(ApiError::invalid("targets: name at least one target"));
+        }
+        (Selection::Named, Some(names)) if names.is_empty() => {
+            return Err(ApiError::invalid("targets: name at least one target"));
+        }
+        (Selection::Named, Some(names)) => named_targets(state, names)?,
+        (_, Some(_)) => {
+            return Err(ApiError::invalid(
+                "targets: only /parallel/targets takes target names",
+            ));
+        }
+        (_, None) => state
+            .registry
+            .specs()
+            .iter()
+            .filter(|s| s.target.enabled)
+            .map(|s| s.target.name.to_string())
+            .collect(),
+    };
+    let strategy = match selection {
+        Selection::Healthy => r.strategy.unwrap_or(Strategy::SkipUnhealthyAndDegraded),
+        _ => r.strategy.unwrap_or(Strategy::SkipUnhealthy),
+    };
+    let per_target = match &r.timeout {
+        Some(t) => {
+            publish::parse_duration(t).map_err(|e| ApiError::invalid(format!("timeout: {e}")))?
+        }
+        None => Duration::from_secs(10),
+    };
+    let options = ParallelOptions {
+        strategy,
+        per_target_timeout: per_target,
+        overall_timeout: per_target.saturating_mul(3).min(Duration::from_secs(60)),
+        concurrency: r.concurrency.unwrap_or(16),
+    };
+    let fanout: Vec<FanoutTarget> = names
+        .iter()
+        .filter_map(|n| {
+            state.registry.publisher(n).map(|p| FanoutTarget {
+                name: n.clone(),
+                publisher: p,
+                health: health_of(state, n),
+            })
+        })
+        .collect();
+    let delivery = Delivery {
+        id: format!("{:032x}", fastrand::u128(..)),
+        alert,
+        context: GroupContext {
+            receiver: "api".to_owned(),
+            ..Default::default()
+        },
+        attempt: 1,
+        vendor_state: None,
+    };
+    let shutdown = state.shutdown.clone();
+    match publish::parallel::publish_parallel(fanout, &delivery, &options, async move {
+        shutdown.cancelled().await
+    })
+    .await
+    {
+        Ok(report) => {
+            record_health(state, &report);
+            for r in &report.results {
+                metrics::counter!("alert_history_publishing_parallel_targets_total", "result" => format!("{:?}", r.outcome).to_lowercase()).increment(1);
+            }
+            Ok(Json(
+                json!({"success": true, "strategy": strategy, "report": report}),
+            ))
+        }
+        Err(e) => {
+            if let ParallelError::AllFailed(report) | ParallelError::Timeout(_, report) = &e {
+                record_health(state, report);
+            }
+            Err(parallel_error(e, strategy))
+        }
+    }
+}
+
+/// Parallel deliveries are real deliveries: they feed passive health like queued ones do.
+fn record_health(state: &AppState, report: &publish::parallel::ParallelReport) {
+    use publish::parallel::TargetOutcome;
+    for r in &report.results {
+        let (success, fault) = match r.outcome {
+            TargetOutcome::Delivered => (true, false),
+            TargetOutcome::Failed => (false, r.retryable == Some(true)),
+            TargetOutcome::Timeout => (false, true),
+            TargetOutcome::Skipped => continue,
+        };
+        if success || fault {
+            let latency = Duration::from_millis(r.latency_ms);
+            state.health.record(
+                &r.target,
+                success,
+                latency,
+                r.error_kind.clone(),
+                targets::CheckSource::Delivery,
+                Utc::now(),
+            );
+        }
+    }
+}
+
+fn parallel_error(e: ParallelError, strategy: Strategy) -> ApiError {
+    let message = e.to_string();
+    match e {
+        ParallelError::InvalidInput(_) => ApiError::invalid(message),
+        ParallelError::NoEnabledTargets => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no_enabled_targets",
+            message,
+        ),
+        ParallelError::NoHealthyTargets(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_healthy_targets",
+            format!("{message} (strategy {strategy:?})"),
+        ),
+        ParallelError::AllFailed(report) => {
+            ApiError::new(StatusCode::BAD_GATEWAY, "all_failed", message)
+                .with_details(json!({"report": report}))
+        }
+        ParallelError::Timeout(_, report) => {
+            ApiError::new(StatusCode::GATEWAY_TIMEOUT, "timeout", message)
+                .with_details(json!({"report": report}))
+        }
+        ParallelError::Cancelled => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "cancelled", message)
+        }
+    }
+}
+
+async fn parallel_targets(
+    State(state): State<AppState>,
+    req: Request,
+) -> Result<Json<Value>, ApiError> {
+    parallel(state, req, Selection::Named).await
+}
+
+async fn parallel_all(
+    State(state): State<AppState>,
+    req: Request,
+) -> Result<Json<Value>, ApiError> {
+    parallel(state, req, Selection::All).await
+}
+
+async fn parallel_healthy(
+    State(state): State<AppState>,
+    req: Request,
+) -> Result<Json<Value>, ApiError> {
+    parallel(state, req, Selection::Healthy).await
+}
