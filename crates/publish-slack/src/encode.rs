@@ -662,13 +662,13 @@ fn links<'a>(alert: &'a Alert, context: &GroupContext, options: &EncodeOptions) 
         .as_deref()
         .unwrap_or(&context.external_url)
         .trim_end_matches('/');
-    if !base.is_empty() {
-        if let Some(url) = silence_link(base, alert) {
-            out.push(Link {
-                mrkdwn: format!(":no_bell: <{url}|Silence>"),
-                annotation: None,
-            });
-        }
+    if !base.is_empty()
+        && let Some(url) = silence_link(base, alert)
+    {
+        out.push(Link {
+            mrkdwn: format!(":no_bell: <{url}|Silence>"),
+            annotation: None,
+        });
     }
     out
 }

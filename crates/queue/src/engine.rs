@@ -318,11 +318,28 @@ type Bucket = RateLimiter<
     governor::clock::DefaultClock,
 >;
 
-/// Token buckets by rate-limit key, with a count of deliveries already told to wait on each so
+/// Token buckets by rate-limit key (one bucket per key, whatever rate each target asks for:
+/// the strictest rate seen wins), with a count of deliveries already told to wait on each so
 /// that they are spread over the coming slots instead of all waking at once.
 #[derive(Debug, Default)]
 struct Limiters {
-    buckets: Mutex<HashMap<RateLimit, (Arc<Bucket>, u32)>>,
+    buckets: Mutex<HashMap<String, LimiterEntry>>,
+}
+
+#[derive(Debug)]
+struct LimiterEntry {
+    bucket: Arc<Bucket>,
+    per_minute: u32,
+    burst: u32,
+    waiting: u32,
+}
+
+fn bucket(per_minute: u32, burst: u32) -> Arc<Bucket> {
+    let per_minute = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
+    Arc::new(RateLimiter::direct(
+        Quota::per_minute(per_minute).allow_burst(burst),
+    ))
 }
 
 impl Limiters {
@@ -332,16 +349,21 @@ impl Limiters {
             .buckets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (bucket, waiting) = buckets.entry(limit.clone()).or_insert_with(|| {
-            let per_minute = NonZeroU32::new(limit.per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
-            let burst = NonZeroU32::new(limit.burst.max(1)).unwrap_or(NonZeroU32::MIN);
-            (
-                Arc::new(RateLimiter::direct(
-                    Quota::per_minute(per_minute).allow_burst(burst),
-                )),
-                0,
-            )
-        });
+        let entry = buckets
+            .entry(limit.key.clone())
+            .or_insert_with(|| LimiterEntry {
+                bucket: bucket(limit.per_minute, limit.burst),
+                per_minute: limit.per_minute,
+                burst: limit.burst,
+                waiting: 0,
+            });
+        if limit.per_minute < entry.per_minute || limit.burst < entry.burst {
+            entry.per_minute = entry.per_minute.min(limit.per_minute);
+            entry.burst = entry.burst.min(limit.burst);
+            entry.bucket = bucket(entry.per_minute, entry.burst);
+        }
+        let per_minute = entry.per_minute;
+        let (bucket, waiting) = (&entry.bucket, &mut entry.waiting);
         match bucket.check() {
             Ok(()) => {
                 *waiting = waiting.saturating_sub(1);
@@ -349,7 +371,7 @@ impl Limiters {
             }
             Err(not_until) => {
                 let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
-                let period = Duration::from_secs(60) / limit.per_minute.max(1);
+                let period = Duration::from_secs(60) / per_minute.max(1);
                 let spread = period * *waiting;
                 *waiting = waiting.saturating_add(1);
                 Some(wait + spread)
@@ -399,7 +421,9 @@ impl Worker {
         if let Some(o) = &observation {
             let outcome = if o.success {
                 Outcome::Success
-            } else if o.target_fault {
+            } else if o.target_fault && o.error_kind.as_deref() != Some("rate_limited") {
+                // A 429 asks us to slow down; it is not a sign the target is broken, so it
+                // does not count towards opening the circuit (Retry-After spaces the retries).
                 Outcome::Failure
             } else {
                 Outcome::Neutral
@@ -450,12 +474,11 @@ impl Worker {
                 }
             }
         }
-        if recorded {
-            if let (Completion::Dead { .. }, Some(fallback), Some(payload)) =
+        if recorded
+            && let (Completion::Dead { .. }, Some(fallback), Some(payload)) =
                 (&completion, &policy.fallback, payload)
-            {
-                self.to_fallback(&job, fallback, payload).await;
-            }
+        {
+            self.to_fallback(&job, fallback, payload).await;
         }
         self.wake.notify_one();
     }

@@ -55,14 +55,14 @@ impl Registry {
             policies.insert(spec.target.name.to_string(), Arc::new(policy));
         }
         for spec in &specs {
-            if let Some(fallback) = &policies[spec.target.name.as_str()].fallback {
-                if !publishers.contains_key(fallback) || fallback == spec.target.name.as_str() {
-                    return Err(LoadError::field(
-                        spec,
-                        "delivery.fallback",
-                        format!("{fallback:?} is not another defined target"),
-                    ));
-                }
+            if let Some(fallback) = &policies[spec.target.name.as_str()].fallback
+                && (!publishers.contains_key(fallback) || fallback == spec.target.name.as_str())
+            {
+                return Err(LoadError::field(
+                    spec,
+                    "delivery.fallback",
+                    format!("{fallback:?} is not another defined target"),
+                ));
             }
         }
         Ok(Self {

@@ -172,13 +172,13 @@ impl Postgres {
                     return;
                 }
             }
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!(
-                        "postgres exited during start-up ({status}):\n{}",
-                        self.log()
-                    );
-                }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!(
+                    "postgres exited during start-up ({status}):\n{}",
+                    self.log()
+                );
             }
             assert!(
                 started.elapsed() < timeout,

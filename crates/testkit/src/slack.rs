@@ -707,12 +707,12 @@ fn check_blocks(blocks: &Value, at: &str, errors: &mut Vec<String>) {
             .get("type")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        if let Some(id) = block.get("block_id").and_then(Value::as_str) {
-            if slack_len(id) > 255 {
-                errors.push(format!(
-                    "must be less than 256 characters [json-pointer:{at}/block_id]"
-                ));
-            }
+        if let Some(id) = block.get("block_id").and_then(Value::as_str)
+            && slack_len(id) > 255
+        {
+            errors.push(format!(
+                "must be less than 256 characters [json-pointer:{at}/block_id]"
+            ));
         }
         match kind {
             "header" => match block.get("text") {
@@ -981,10 +981,10 @@ impl Outcome {
             )
                 .into_response(),
         };
-        if let Some(secs) = self.retry_after {
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
         resp
     }

@@ -1,3 +1,4 @@
 //! Store conformance suite, run against the embedded SQLite store and a real PostgreSQL 15.
 
 mod conformance;
+mod ordering;

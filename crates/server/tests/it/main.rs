@@ -5,9 +5,11 @@ mod support;
 
 mod durability;
 mod e2e_webhook;
+mod engine;
 mod ingest;
 mod pagerduty;
 mod retry;
 mod rootly;
+mod scale_out;
 mod slack;
 mod startup;

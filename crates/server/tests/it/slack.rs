@@ -293,6 +293,7 @@ async fn a_burst_of_50_alerts_to_one_channel_waits_instead_of_collecting_429s() 
     am.post_alerts(json!(alerts)).await;
     let messages = sim.wait_for_messages("alerts", 50, WAIT).await;
     assert_eq!(sim.rate_limited_calls(), 0, "no 429 from Slack");
+    { let c = sim.calls(); let gaps: Vec<u128> = c.windows(2).map(|w| w[1].at.duration_since(w[0].at).as_millis()).collect(); eprintln!("DEBUG span {:?} gaps {:?}", c.last().unwrap().at.duration_since(c[0].at), gaps); }
     for a in &alerts {
         let fp = fingerprint(&a["labels"]);
         assert_eq!(

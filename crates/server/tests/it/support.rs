@@ -38,10 +38,10 @@ impl Service {
     /// Like [`Service::start`] on a given port (to restart on the same URL).
     pub(crate) async fn start_on(dir: &Path, port: u16, extra_yaml: &str) -> Service {
         let targets = dir.join("targets.yaml");
-        let mut config = format!(
-            "listen: 127.0.0.1:{port}\nstore: {}\nlog:\n  level: info,queue=debug\n",
-            dir.join("store.db").display()
-        );
+        let mut config = format!("listen: 127.0.0.1:{port}\nlog:\n  level: info,queue=debug\n");
+        if !extra_yaml.contains("store:") {
+            config.push_str(&format!("store: {}\n", dir.join("store.db").display()));
+        }
         if targets.exists() {
             config.push_str(&format!("targets: {}\n", targets.display()));
         }
@@ -86,18 +86,18 @@ impl Service {
         let started = Instant::now();
         let client = reqwest::Client::new();
         loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!(
-                        "alert-publisher exited during start-up ({status}):\n{}",
-                        self.log()
-                    );
-                }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!(
+                    "alert-publisher exited during start-up ({status}):\n{}",
+                    self.log()
+                );
             }
-            if let Ok(resp) = client.get(self.url("/readyz")).send().await {
-                if resp.status().is_success() {
-                    return;
-                }
+            if let Ok(resp) = client.get(self.url("/readyz")).send().await
+                && resp.status().is_success()
+            {
+                return;
             }
             assert!(
                 started.elapsed() < timeout,
