@@ -74,10 +74,10 @@ impl SlackPublisher {
     pub fn new(config: SlackConfig) -> Result<Self, ConfigError> {
         let client = publish::http::client(&publish::http::ClientConfig {
             timeout: config.timeout,
-            proxy: config.proxy.as_ref().map(|p| p.expose().to_owned()),
+            proxy: config.proxy.clone(),
             ..Default::default()
         })
-        // Neither the proxy nor the URL is shown: both can hold credentials.
+        // The URL is not shown: a webhook URL is a credential.
         .map_err(|e| {
             ConfigError::new(
                 "options",
@@ -351,12 +351,9 @@ impl Publisher for SlackPublisher {
     async fn probe(&self) -> ProbeResult {
         match &self.config.mode {
             Mode::Webhook { url } => {
-                let to = self.config.proxy.as_ref().unwrap_or(url);
-                publish::http::probe_connect(
-                    to.expose(),
-                    self.config.timeout.min(Duration::from_secs(5)),
-                )
-                .await
+                let to = self.config.proxy.as_deref().unwrap_or(url.expose());
+                publish::http::probe_connect(to, self.config.timeout.min(Duration::from_secs(5)))
+                    .await
             }
             Mode::Api {
                 base,

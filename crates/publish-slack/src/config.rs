@@ -130,9 +130,10 @@ pub struct SlackOptions {
     /// came with.
     #[serde(default)]
     pub alertmanager_url: Option<String>,
-    /// HTTP proxy for every request (may hold credentials, so it is a secret).
+    /// HTTP proxy for every request, without credentials (target options are shown by the
+    /// API, and `proxy` is not a secret there).
     #[serde(default)]
-    pub proxy: Option<Secret>,
+    pub proxy: Option<String>,
 }
 
 fn default_timeout() -> Duration {
@@ -157,7 +158,7 @@ pub struct SlackConfig {
     /// Alertmanager UI base overriding the alert's `externalURL`.
     pub alertmanager_url: Option<String>,
     /// HTTP proxy.
-    pub proxy: Option<Secret>,
+    pub proxy: Option<String>,
 }
 
 fn http_url(field: &str, value: &str) -> Result<reqwest::Url, ConfigError> {
@@ -214,7 +215,14 @@ impl SlackConfig {
             ));
         }
         if let Some(proxy) = &options.proxy {
-            http_url("options.proxy", proxy.expose())?;
+            let url = http_url("options.proxy", proxy)?;
+            if !url.username().is_empty() || url.password().is_some() {
+                return Err(ConfigError::new(
+                    "options.proxy",
+                    "must not hold credentials: target options are shown by the API; \
+                     use a proxy that authorizes by network instead",
+                ));
+            }
         }
         if let Some(am) = &options.alertmanager_url {
             http_url("options.alertmanager_url", am)?;

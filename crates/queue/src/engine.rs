@@ -13,13 +13,13 @@ use chrono::Utc;
 use governor::{Quota, RateLimiter, clock::Clock as _};
 use publish::{Delivery, Publisher, RateLimit};
 use tokio::{
-    sync::{Notify, Semaphore},
+    sync::{Notify, Semaphore, mpsc, oneshot},
     task::JoinSet,
 };
 use tracing::{debug, error, info, warn};
 
 use crate::{
-    BreakerState, Completion, Failure, Job, JobPayload, JobStore, NewJob, TargetPolicy,
+    BreakerState, Completion, Failure, Finished, Job, JobPayload, JobStore, NewJob, TargetPolicy,
     breaker::{Admit, Breakers, Outcome, Transition},
 };
 
@@ -185,6 +185,8 @@ impl Engine {
     /// at the next start).
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let semaphore = Arc::new(Semaphore::new(self.shared.concurrency));
+        let (commits, commit_rx) = mpsc::channel::<Commit>(self.shared.concurrency * 2);
+        let committer = tokio::spawn(committer(self.store.clone(), commit_rx));
         let mut tasks: JoinSet<()> = JoinSet::new();
         let mut last_reap = Instant::now();
         let mut last_sweep: Option<Instant> = None;
@@ -216,6 +218,7 @@ impl Engine {
                                 observer: self.observer.clone(),
                                 wake: self.wake.clone(),
                                 shared: self.shared.clone(),
+                                commits: commits.clone(),
                             };
                             self.shared.active.fetch_add(1, Ordering::Relaxed);
                             tasks.spawn(async move {
@@ -275,7 +278,11 @@ impl Engine {
                 "shutdown deadline passed; unfinished deliveries stay in the store"
             );
             tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
         }
+        // Every worker is gone: the committer writes what is left and stops.
+        drop(commits);
+        let _ = committer.await;
         info!("delivery engine stopped");
     }
 
@@ -387,6 +394,53 @@ struct Worker {
     observer: Option<Arc<dyn DeliveryObserver>>,
     wake: Arc<Notify>,
     shared: Arc<Shared>,
+    commits: mpsc::Sender<Commit>,
+}
+
+/// An outcome on its way to the store, and who waits for it.
+#[derive(Debug)]
+struct Commit {
+    finished: Finished,
+    reply: oneshot::Sender<bool>,
+}
+
+/// Group commit: records outcomes in batches, one transaction (one sync) for everything that
+/// finished while the previous batch was being written.
+async fn committer(store: Arc<dyn JobStore>, mut rx: mpsc::Receiver<Commit>) {
+    const MAX_BATCH: usize = 256;
+    let mut buf: Vec<Commit> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        buf.push(first);
+        while buf.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(c) => buf.push(c),
+                Err(_) => break,
+            }
+        }
+        let (items, replies): (Vec<Finished>, Vec<oneshot::Sender<bool>>) =
+            buf.drain(..).map(|c| (c.finished, c.reply)).unzip();
+        metrics::histogram!("alert_history_publishing_commit_batch_size").record(items.len() as f64);
+        let mut result = None;
+        for attempt in 0..5u32 {
+            match store.complete_many(&items, Utc::now()).await {
+                Ok(v) => {
+                    result = Some(v);
+                    break;
+                }
+                Err(e) => {
+                    error!(jobs = items.len(), error = %e, "recording delivery outcomes failed");
+                    tokio::time::sleep(Duration::from_millis(100 * 2u64.pow(attempt))).await;
+                }
+            }
+        }
+        for (i, (reply, f)) in replies.into_iter().zip(&items).enumerate() {
+            let recorded = result.as_ref().is_some_and(|v| v.get(i).copied().unwrap_or(false));
+            if result.is_some() && !recorded {
+                warn!(target = %f.job.target, job = f.job.id, "job was taken over after its lease expired; outcome kept in history only");
+            }
+            let _ = reply.send(recorded);
+        }
+    }
 }
 
 enum Attempted {
@@ -451,29 +505,10 @@ impl Worker {
             }
         }
         self.record_metrics(&job, &completion, latency);
-        // The outcome must be recorded; a store hiccup is retried briefly. If the store stays
-        // down the job keeps its lease and is delivered again after it expires (at least once).
-        let mut recorded = false;
-        for attempt in 0..5u32 {
-            match self
-                .store
-                .complete(&job, completion.clone(), latency, Utc::now())
-                .await
-            {
-                Ok(true) => {
-                    recorded = true;
-                    break;
-                }
-                Ok(false) => {
-                    warn!(target = %target, job = job.id, "job was taken over after its lease expired; outcome kept in history only");
-                    break;
-                }
-                Err(e) => {
-                    error!(target = %target, job = job.id, error = %e, "recording delivery outcome failed");
-                    tokio::time::sleep(Duration::from_millis(100 * 2u64.pow(attempt))).await;
-                }
-            }
-        }
+        // The outcome must be recorded; the committer retries a store hiccup briefly. If the
+        // store stays down the job keeps its lease and is delivered again after it expires (at
+        // least once).
+        let recorded = self.commit(&job, completion.clone(), latency).await;
         if recorded
             && let (Completion::Dead { .. }, Some(fallback), Some(payload)) =
                 (&completion, &policy.fallback, payload)
@@ -481,6 +516,17 @@ impl Worker {
             self.to_fallback(&job, fallback, payload).await;
         }
         self.wake.notify_one();
+    }
+
+    /// Hands an outcome to the committer and waits until it is stored. False when it could not
+    /// be stored (or the job was taken over after its lease expired).
+    async fn commit(&self, job: &Job, completion: Completion, latency: Duration) -> bool {
+        let (reply, answer) = oneshot::channel();
+        let finished = Finished { job: job.clone(), completion, latency };
+        if self.commits.send(Commit { finished, reply }).await.is_err() {
+            return false;
+        }
+        answer.await.unwrap_or(false)
     }
 
     async fn to_fallback(&self, job: &Job, fallback: &str, payload: JobPayload) {

@@ -24,7 +24,7 @@ mod store;
 pub use breaker::{BreakerConfig, BreakerState};
 pub use engine::{DeliveryObserver, Engine, EngineConfig, EngineHandle, Observation, Publishers};
 pub use model::{
-    Attempt, Completion, EnqueueReport, Failure, Job, JobFilter, JobPayload, JobRecord, JobState,
+    Attempt, Completion, EnqueueReport, Failure, Finished, Job, JobFilter, JobPayload, JobRecord, JobState,
     NewJob, Priority, QueueStats, ReplayReport,
 };
 pub use policy::{RateLimitConfig, RetryPolicy, TargetPolicy};

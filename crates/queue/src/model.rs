@@ -235,6 +235,17 @@ pub enum Completion {
     },
 }
 
+/// A finished attempt waiting to be recorded.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// The job.
+    pub job: Job,
+    /// How it ended.
+    pub completion: Completion,
+    /// How long the attempt took.
+    pub latency: Duration,
+}
+
 /// One recorded attempt.
 #[derive(Debug, Clone, Serialize)]
 pub struct Attempt {

@@ -12,7 +12,7 @@ use sqlx::{
 };
 
 use crate::{
-    Attempt, Completion, EnqueueReport, Job, JobFilter, JobPayload, JobRecord, JobState, JobStore,
+    Attempt, Completion, EnqueueReport, Finished, Job, JobFilter, JobPayload, JobRecord, JobState, JobStore,
     NewJob, Priority, QueueStats, ReplayReport, StoreError,
 };
 
@@ -419,6 +419,102 @@ fn record(row: &AnyRow) -> Result<JobRecord, sqlx::Error> {
     })
 }
 
+
+impl SqlStore {
+    /// Records one outcome (and the attempt) inside `tx`.
+    async fn complete_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        job: &Job,
+        completion: &Completion,
+        latency: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let now_ms = ms(now);
+        let owner = &*self.instance;
+        let (outcome, updated, status_code, kind, reason) = match completion {
+            Completion::Delivered {
+                status_code,
+                vendor_state,
+            } => {
+                let code = status_code.map(i64::from);
+                let updated = sqlx::query(&self.sql.done)
+                    .bind(now_ms)
+                    .bind(code)
+                    .bind(job.id)
+                    .bind(owner)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected();
+                if updated > 0 {
+                    sqlx::query(&self.sql.delivered_state)
+                        .bind(job.status.as_str())
+                        .bind(now_ms)
+                        .bind(vendor_state.as_deref())
+                        .bind(job.target.as_str())
+                        .bind(job.fingerprint.as_str())
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                ("delivered", updated, code, None, None)
+            }
+            Completion::Retry { at, failure } => {
+                let code = failure.status_code.map(i64::from);
+                let updated = sqlx::query(&self.sql.retry)
+                    .bind(now_ms)
+                    .bind(ms(*at))
+                    .bind(failure.kind.as_str())
+                    .bind(failure.reason.as_str())
+                    .bind(code)
+                    .bind(job.id)
+                    .bind(owner)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected();
+                (
+                    "retry",
+                    updated,
+                    code,
+                    Some(failure.kind.as_str()),
+                    Some(failure.reason.as_str()),
+                )
+            }
+            Completion::Dead { failure } => {
+                let code = failure.status_code.map(i64::from);
+                let updated = sqlx::query(&self.sql.dead)
+                    .bind(now_ms)
+                    .bind(failure.kind.as_str())
+                    .bind(failure.reason.as_str())
+                    .bind(code)
+                    .bind(job.id)
+                    .bind(owner)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected();
+                (
+                    "dead",
+                    updated,
+                    code,
+                    Some(failure.kind.as_str()),
+                    Some(failure.reason.as_str()),
+                )
+            }
+        };
+        sqlx::query(&self.sql.attempt_insert)
+            .bind(job.id)
+            .bind(i64::from(job.attempt))
+            .bind(now_ms)
+            .bind(if updated > 0 { outcome } else { "lease_lost" })
+            .bind(status_code)
+            .bind(dur_ms(latency))
+            .bind(kind)
+            .bind(reason)
+            .execute(&mut **tx)
+            .await?;
+                Ok(updated > 0)
+    }
+}
+
 #[async_trait]
 impl JobStore for SqlStore {
     async fn enqueue(
@@ -541,90 +637,20 @@ impl JobStore for SqlStore {
         latency: Duration,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let now_ms = ms(now);
-        let owner = &*self.instance;
         let mut tx = self.writer.begin().await?;
-        let (outcome, updated, status_code, kind, reason) = match &completion {
-            Completion::Delivered {
-                status_code,
-                vendor_state,
-            } => {
-                let code = status_code.map(i64::from);
-                let updated = sqlx::query(&self.sql.done)
-                    .bind(now_ms)
-                    .bind(code)
-                    .bind(job.id)
-                    .bind(owner)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if updated > 0 {
-                    sqlx::query(&self.sql.delivered_state)
-                        .bind(job.status.as_str())
-                        .bind(now_ms)
-                        .bind(vendor_state.as_deref())
-                        .bind(job.target.as_str())
-                        .bind(job.fingerprint.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                ("delivered", updated, code, None, None)
-            }
-            Completion::Retry { at, failure } => {
-                let code = failure.status_code.map(i64::from);
-                let updated = sqlx::query(&self.sql.retry)
-                    .bind(now_ms)
-                    .bind(ms(*at))
-                    .bind(failure.kind.as_str())
-                    .bind(failure.reason.as_str())
-                    .bind(code)
-                    .bind(job.id)
-                    .bind(owner)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                (
-                    "retry",
-                    updated,
-                    code,
-                    Some(failure.kind.as_str()),
-                    Some(failure.reason.as_str()),
-                )
-            }
-            Completion::Dead { failure } => {
-                let code = failure.status_code.map(i64::from);
-                let updated = sqlx::query(&self.sql.dead)
-                    .bind(now_ms)
-                    .bind(failure.kind.as_str())
-                    .bind(failure.reason.as_str())
-                    .bind(code)
-                    .bind(job.id)
-                    .bind(owner)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                (
-                    "dead",
-                    updated,
-                    code,
-                    Some(failure.kind.as_str()),
-                    Some(failure.reason.as_str()),
-                )
-            }
-        };
-        sqlx::query(&self.sql.attempt_insert)
-            .bind(job.id)
-            .bind(i64::from(job.attempt))
-            .bind(now_ms)
-            .bind(if updated > 0 { outcome } else { "lease_lost" })
-            .bind(status_code)
-            .bind(dur_ms(latency))
-            .bind(kind)
-            .bind(reason)
-            .execute(&mut *tx)
-            .await?;
+        let updated = self.complete_in(&mut tx, job, &completion, latency, now).await?;
         tx.commit().await?;
-        Ok(updated > 0)
+        Ok(updated)
+    }
+
+    async fn complete_many(&self, items: &[Finished], now: DateTime<Utc>) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let mut out = Vec::with_capacity(items.len());
+        for f in items {
+            out.push(self.complete_in(&mut tx, &f.job, &f.completion, f.latency, now).await?);
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 
     async fn defer(

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
+    Finished,
     Completion, EnqueueReport, Job, JobFilter, JobRecord, NewJob, QueueStats, ReplayReport,
 };
 
@@ -56,6 +57,16 @@ pub trait JobStore: Send + Sync + std::fmt::Debug {
         latency: Duration,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+
+    /// Records many outcomes in one transaction (group commit: one sync for a batch of
+    /// deliveries). Returns, per item, what [`JobStore::complete`] would.
+    async fn complete_many(&self, items: &[Finished], now: DateTime<Utc>) -> Result<Vec<bool>, StoreError> {
+        let mut out = Vec::with_capacity(items.len());
+        for f in items {
+            out.push(self.complete(&f.job, f.completion.clone(), f.latency, now).await?);
+        }
+        Ok(out)
+    }
 
     /// Hands a claimed job back without counting an attempt, to run again at `at` (used when a
     /// proactive rate limit says "not yet").

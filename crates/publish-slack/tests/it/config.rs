@@ -109,6 +109,11 @@ fn errors_name_the_field_and_what_to_do() {
         ),
         (
             HOOK,
+            json!({"proxy": "http://user:SECRET@proxy:3128"}),
+            "field `options.proxy`: must not hold credentials",
+        ),
+        (
+            HOOK,
             json!({"alertmanager_url": "not a url"}),
             "field `options.alertmanager_url`: invalid URL",
         ),
@@ -142,7 +147,7 @@ async fn debug_output_hides_token_and_webhook_url() {
         (HOOK, json!({})),
         (
             "https://slack.com/api",
-            json!({"token": TOKEN, "channel": "#a", "proxy": "http://user:SECRET@proxy:3128"}),
+            json!({"token": TOKEN, "channel": "#a", "proxy": "http://proxy:3128"}),
         ),
     ] {
         let p = publish_slack::build(&target(url, options)).unwrap();

@@ -272,14 +272,15 @@ async fn a_restart_between_fire_and_resolve_still_updates_the_right_message() {
 #[tokio::test]
 async fn a_burst_of_50_alerts_to_one_channel_waits_instead_of_collecting_429s() {
     let dir = tempfile::tempdir().unwrap();
-    // Slack's contract at ten times the speed, so the test takes seconds, not a minute.
+    // Slack's contract (1/s per channel, short bursts) at twenty times the speed, so the test
+    // takes seconds, not a minute; the target asks for 80 % of it, as 60/min is to Slack.
     let sim = SlackSim::start_with(SlackSimConfig {
-        messages_per_second: 10.0,
+        messages_per_second: 20.0,
         burst: 3,
     })
     .await;
     sim.add_channel("alerts");
-    let rate = "    rate_limit: {per_minute: 480, burst: 1}\n";
+    let rate = "    rate_limit: {per_minute: 960, burst: 1}\n";
     write_targets(
         dir.path(),
         &token_target("slack-burst", &sim, SlackSim::TOKEN, "alerts", rate),
@@ -293,7 +294,6 @@ async fn a_burst_of_50_alerts_to_one_channel_waits_instead_of_collecting_429s() 
     am.post_alerts(json!(alerts)).await;
     let messages = sim.wait_for_messages("alerts", 50, WAIT).await;
     assert_eq!(sim.rate_limited_calls(), 0, "no 429 from Slack");
-    { let c = sim.calls(); let gaps: Vec<u128> = c.windows(2).map(|w| w[1].at.duration_since(w[0].at).as_millis()).collect(); eprintln!("DEBUG span {:?} gaps {:?}", c.last().unwrap().at.duration_since(c[0].at), gaps); }
     for a in &alerts {
         let fp = fingerprint(&a["labels"]);
         assert_eq!(
