@@ -419,7 +419,8 @@ async fn committer(store: Arc<dyn JobStore>, mut rx: mpsc::Receiver<Commit>) {
         }
         let (items, replies): (Vec<Finished>, Vec<oneshot::Sender<bool>>) =
             buf.drain(..).map(|c| (c.finished, c.reply)).unzip();
-        metrics::histogram!("alert_history_publishing_commit_batch_size").record(items.len() as f64);
+        metrics::histogram!("alert_history_publishing_commit_batch_size")
+            .record(items.len() as f64);
         let mut result = None;
         for attempt in 0..5u32 {
             match store.complete_many(&items, Utc::now()).await {
@@ -434,7 +435,9 @@ async fn committer(store: Arc<dyn JobStore>, mut rx: mpsc::Receiver<Commit>) {
             }
         }
         for (i, (reply, f)) in replies.into_iter().zip(&items).enumerate() {
-            let recorded = result.as_ref().is_some_and(|v| v.get(i).copied().unwrap_or(false));
+            let recorded = result
+                .as_ref()
+                .is_some_and(|v| v.get(i).copied().unwrap_or(false));
             if result.is_some() && !recorded {
                 warn!(target = %f.job.target, job = f.job.id, "job was taken over after its lease expired; outcome kept in history only");
             }
@@ -522,7 +525,11 @@ impl Worker {
     /// be stored (or the job was taken over after its lease expired).
     async fn commit(&self, job: &Job, completion: Completion, latency: Duration) -> bool {
         let (reply, answer) = oneshot::channel();
-        let finished = Finished { job: job.clone(), completion, latency };
+        let finished = Finished {
+            job: job.clone(),
+            completion,
+            latency,
+        };
         if self.commits.send(Commit { finished, reply }).await.is_err() {
             return false;
         }

@@ -24,8 +24,8 @@ mod store;
 pub use breaker::{BreakerConfig, BreakerState};
 pub use engine::{DeliveryObserver, Engine, EngineConfig, EngineHandle, Observation, Publishers};
 pub use model::{
-    Attempt, Completion, EnqueueReport, Failure, Finished, Job, JobFilter, JobPayload, JobRecord, JobState,
-    NewJob, Priority, QueueStats, ReplayReport,
+    Attempt, Completion, EnqueueReport, Failure, Finished, Job, JobFilter, JobPayload, JobRecord,
+    JobState, NewJob, Priority, QueueStats, ReplayReport,
 };
 pub use policy::{RateLimitConfig, RetryPolicy, TargetPolicy};
 pub use sql::{Dialect, SqlStore, StoreOptions};

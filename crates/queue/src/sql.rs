@@ -12,8 +12,8 @@ use sqlx::{
 };
 
 use crate::{
-    Attempt, Completion, EnqueueReport, Finished, Job, JobFilter, JobPayload, JobRecord, JobState, JobStore,
-    NewJob, Priority, QueueStats, ReplayReport, StoreError,
+    Attempt, Completion, EnqueueReport, Finished, Job, JobFilter, JobPayload, JobRecord, JobState,
+    JobStore, NewJob, Priority, QueueStats, ReplayReport, StoreError,
 };
 
 /// Which SQL database a [`SqlStore`] talks to.
@@ -419,7 +419,6 @@ fn record(row: &AnyRow) -> Result<JobRecord, sqlx::Error> {
     })
 }
 
-
 impl SqlStore {
     /// Records one outcome (and the attempt) inside `tx`.
     async fn complete_in(
@@ -511,7 +510,7 @@ impl SqlStore {
             .bind(reason)
             .execute(&mut **tx)
             .await?;
-                Ok(updated > 0)
+        Ok(updated > 0)
     }
 }
 
@@ -638,16 +637,25 @@ impl JobStore for SqlStore {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.writer.begin().await?;
-        let updated = self.complete_in(&mut tx, job, &completion, latency, now).await?;
+        let updated = self
+            .complete_in(&mut tx, job, &completion, latency, now)
+            .await?;
         tx.commit().await?;
         Ok(updated)
     }
 
-    async fn complete_many(&self, items: &[Finished], now: DateTime<Utc>) -> Result<Vec<bool>, StoreError> {
+    async fn complete_many(
+        &self,
+        items: &[Finished],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>, StoreError> {
         let mut tx = self.writer.begin().await?;
         let mut out = Vec::with_capacity(items.len());
         for f in items {
-            out.push(self.complete_in(&mut tx, &f.job, &f.completion, f.latency, now).await?);
+            out.push(
+                self.complete_in(&mut tx, &f.job, &f.completion, f.latency, now)
+                    .await?,
+            );
         }
         tx.commit().await?;
         Ok(out)
@@ -659,9 +667,12 @@ impl JobStore for SqlStore {
         at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        // Round the wake-up time up: a deferred job must not wake a fraction of a millisecond
+        // before its rate-limit slot and be deferred a whole period again.
+        let at_ms = (at.timestamp_micros() + 999).div_euclid(1000);
         sqlx::query(&self.sql.defer)
             .bind(ms(now))
-            .bind(ms(at))
+            .bind(at_ms)
             .bind(job.id)
             .bind(&*self.instance)
             .execute(&self.writer)

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    Finished,
-    Completion, EnqueueReport, Job, JobFilter, JobRecord, NewJob, QueueStats, ReplayReport,
+    Completion, EnqueueReport, Finished, Job, JobFilter, JobRecord, NewJob, QueueStats,
+    ReplayReport,
 };
 
 /// The store could not do what was asked. Ingest answers 503 on this, so the sender retries.
@@ -60,10 +60,17 @@ pub trait JobStore: Send + Sync + std::fmt::Debug {
 
     /// Records many outcomes in one transaction (group commit: one sync for a batch of
     /// deliveries). Returns, per item, what [`JobStore::complete`] would.
-    async fn complete_many(&self, items: &[Finished], now: DateTime<Utc>) -> Result<Vec<bool>, StoreError> {
+    async fn complete_many(
+        &self,
+        items: &[Finished],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>, StoreError> {
         let mut out = Vec::with_capacity(items.len());
         for f in items {
-            out.push(self.complete(&f.job, f.completion.clone(), f.latency, now).await?);
+            out.push(
+                self.complete(&f.job, f.completion.clone(), f.latency, now)
+                    .await?,
+            );
         }
         Ok(out)
     }
