@@ -71,7 +71,7 @@ async fn list_targets(State(state): State<AppState>) -> Json<Value> {
             json!({
                 "name": s.target.name,
                 "type": s.target.kind,
-                "url": crate::redact_url(&s.target.url),
+                "url": crate::redact_url_path(&s.target.url, s.target.kind == publish::TargetType::Slack && !s.target.options.contains_key("token")),
                 "enabled": s.target.enabled,
                 "format": s.target.format,
                 "headers": s.target.headers,

@@ -68,11 +68,17 @@ pub fn metrics_handle() -> PrometheusHandle {
 /// A URL without user info, query or fragment — those can carry credentials (Slack webhook
 /// paths are secret too, so only scheme, host and port are shown for them).
 pub fn redact_url(url: &str) -> String {
+    redact_url_path(url, false)
+}
+
+/// Like [`redact_url`]; `hide_path` also hides the path (a Slack incoming-webhook URL is a
+/// secret on whatever host it lives).
+pub fn redact_url_path(url: &str, hide_path: bool) -> String {
     match url::Url::parse(url) {
         Ok(u) => {
             let host = u.host_str().unwrap_or_default();
             let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
-            let path = if host.ends_with("hooks.slack.com") {
+            let path = if hide_path || host.ends_with("hooks.slack.com") {
                 "/<redacted>"
             } else {
                 u.path()
