@@ -17,6 +17,8 @@ commands:
   ci      everything CI checks: tools present, fmt, clippy (deny warnings), all tests
           (unit, integration, end-to-end with a real Alertmanager), repository rules
   e2e     only the end-to-end tests of the service
+  bench   the load harness (release build): throughput vs Alertmanager, latency, stats API,
+          memory, storm; `--quick` runs small sizes (under a minute); table in target/bench/
   help    this text";
 
 fn main() -> std::process::ExitCode {
@@ -36,6 +38,7 @@ fn run() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("e2e") => e2e(),
+        Some("bench") => bench(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             eprintln!("{USAGE}");
             Ok(())
@@ -121,6 +124,36 @@ fn ci() -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+fn bench(args: &[String]) -> anyhow::Result<()> {
+    check_tools()?;
+    step(
+        "release build",
+        cargo().args([
+            "build",
+            "--release",
+            "--package",
+            "server",
+            "--bin",
+            "alert-publisher",
+            "--package",
+            "testkit",
+            "--bin",
+            "ap-bench",
+        ]),
+    )?;
+    step(
+        "load harness",
+        Command::new("target/release/ap-bench")
+            .args([
+                "--binary",
+                "target/release/alert-publisher",
+                "--out",
+                "target/bench",
+            ])
+            .args(args),
+    )
 }
 
 fn e2e() -> anyhow::Result<()> {

@@ -296,6 +296,15 @@ impl WebhookSink {
         delivered_of(&data)
     }
 
+    /// How many requests have been answered with a 2xx status (cheap: copies nothing).
+    pub fn delivered_count(&self) -> usize {
+        let data = self.inner.state.lock();
+        data.entries
+            .iter()
+            .filter(|e| e.done && e.recorded.is_delivered())
+            .count()
+    }
+
     /// Waits until at least `n` requests have been answered with a 2xx status
     /// and returns [`delivered`](Self::delivered).
     ///

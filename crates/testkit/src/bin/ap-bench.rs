@@ -1,0 +1,556 @@
+//! `ap-bench`: the load harness behind `cargo xtask bench`. Everything runs on loopback: a
+//! bounded load generator, recording sinks, the `alert-publisher` release binary, a real
+//! Alertmanager for comparison, a throwaway PostgreSQL and a simulated PagerDuty.
+
+use std::{
+    collections::HashMap,
+    fmt::Write as _,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use futures::{StreamExt, stream};
+use serde_json::{Value, json};
+use testkit::{
+    Alertmanager, AlertmanagerConfig, PagerDutySim, PagerDutySimConfig, Postgres, WebhookSink,
+};
+
+#[derive(Debug, Clone)]
+struct Opts {
+    binary: PathBuf,
+    out: PathBuf,
+    alerts: usize,
+    latency_secs: u64,
+    storm: usize,
+    stats_secs: u64,
+    only: Option<Vec<String>>,
+}
+
+impl Opts {
+    fn wants(&self, scenario: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|o| o.iter().any(|s| s == scenario))
+    }
+}
+
+fn parse_args() -> Opts {
+    let mut opts = Opts {
+        binary: PathBuf::from("target/release/alert-publisher"),
+        out: PathBuf::from("target/bench"),
+        alerts: 5000,
+        latency_secs: 10,
+        storm: 10_000,
+        stats_secs: 5,
+        only: None,
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let value = |i: usize| args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--quick" => {
+                opts.alerts = 1000;
+                opts.latency_secs = 3;
+                opts.storm = 1000;
+                opts.stats_secs = 2;
+            }
+            "--binary" => {
+                opts.binary = PathBuf::from(value(i));
+                i += 1;
+            }
+            "--out" => {
+                opts.out = PathBuf::from(value(i));
+                i += 1;
+            }
+            "--alerts" => {
+                opts.alerts = value(i).parse().unwrap_or(opts.alerts);
+                i += 1;
+            }
+            "--only" => {
+                opts.only = Some(value(i).split(',').map(str::to_owned).collect());
+                i += 1;
+            }
+            "--storm" => {
+                opts.storm = value(i).parse().unwrap_or(opts.storm);
+                i += 1;
+            }
+            other => eprintln!("ap-bench: ignoring unknown argument {other:?}"),
+        }
+        i += 1;
+    }
+    opts
+}
+
+/// A running `alert-publisher`.
+struct Service {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Service {
+    async fn start(binary: &Path, store: Option<&str>, targets_yaml: &str, extra: &str) -> Service {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = testkit::free_port();
+        std::fs::write(dir.path().join("targets.yaml"), targets_yaml).expect("targets");
+        let store = store.map_or_else(
+            || dir.path().join("store.db").display().to_string(),
+            str::to_owned,
+        );
+        let config = format!(
+            "listen: 127.0.0.1:{port}\nstore: {store}\ntargets: {}\nlog:\n  level: warn\n{extra}",
+            dir.path().join("targets.yaml").display()
+        );
+        std::fs::write(dir.path().join("config.yaml"), config).expect("config");
+        let child = Command::new(binary)
+            .arg("serve")
+            .arg("--config")
+            .arg(dir.path().join("config.yaml"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("log")).expect("log"))
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "start {}: {e} (build it with cargo build --release)",
+                    binary.display()
+                )
+            });
+        let svc = Service {
+            child,
+            port,
+            _dir: dir,
+        };
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        loop {
+            if let Ok(r) = client.get(svc.url("/readyz")).send().await {
+                if r.status().is_success() {
+                    break;
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "alert-publisher did not become ready"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        svc
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// (current RSS, peak RSS) in MiB.
+    fn rss_mib(&self) -> (f64, f64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+                / 1024.0
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn alert(n: usize, severity: &str) -> Value {
+    json!({"status": "firing", "labels": {"alertname": "Bench", "n": n.to_string(), "severity": severity},
+           "annotations": {"summary": format!("bench alert {n}")}, "startsAt": "2026-11-23T10:00:00Z",
+           "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prometheus/graph", "fingerprint": format!("{n:016x}")})
+}
+
+fn webhook(alerts: Vec<Value>) -> Vec<u8> {
+    serde_json::to_vec(&json!({"version": "4", "status": "firing", "receiver": "bench", "groupKey": "bench",
+        "groupLabels": {"alertname": "Bench"}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am",
+        "truncatedAlerts": 0, "alerts": alerts}))
+    .unwrap_or_default()
+}
+
+fn four_targets(sinks: &[WebhookSink]) -> String {
+    sinks
+        .iter()
+        .enumerate()
+        .fold(String::new(), |mut y, (i, s)| {
+            let _ = writeln!(
+                y,
+                "- name: sink-{i}\n  type: webhook\n  url: {}\n  options: {{timeout: 30s}}",
+                s.url("/hook")
+            );
+            y
+        })
+}
+
+async fn wait_total(sinks: &[WebhookSink], n: usize, timeout: Duration) -> Instant {
+    let started = Instant::now();
+    loop {
+        let got: usize = sinks.iter().map(WebhookSink::delivered_count).sum();
+        if got >= n {
+            return Instant::now();
+        }
+        assert!(
+            started.elapsed() < timeout,
+            "only {got} of {n} deliveries after {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+const DELIVERY: &str = "delivery:\n  concurrency: 128\n  poll_interval: 200ms\n";
+
+/// N distinct alerts in webhooks of 100, four targets; notifications per second until the last lands.
+async fn throughput(opts: &Opts, store: Option<&str>) -> (f64, f64, (f64, f64)) {
+    let sinks = [
+        WebhookSink::start().await,
+        WebhookSink::start().await,
+        WebhookSink::start().await,
+        WebhookSink::start().await,
+    ];
+    let svc = Service::start(&opts.binary, store, &four_targets(&sinks), DELIVERY).await;
+    let idle = svc.rss_mib().0;
+    let client = reqwest::Client::new();
+    let bodies: Vec<Vec<u8>> = (0..opts.alerts)
+        .collect::<Vec<_>>()
+        .chunks(100)
+        .map(|c| webhook(c.iter().map(|n| alert(*n, "warning")).collect()))
+        .collect();
+    let started = Instant::now();
+    stream::iter(bodies)
+        .for_each_concurrent(4, |b| {
+            let client = client.clone();
+            let url = svc.url("/webhook");
+            async move {
+                let r = client.post(url).body(b).send().await.expect("post");
+                assert!(r.status().is_success(), "ingest answered {}", r.status());
+            }
+        })
+        .await;
+    let done = wait_total(&sinks, opts.alerts * 4, Duration::from_secs(300)).await;
+    let secs = (done - started).as_secs_f64();
+    (
+        (opts.alerts * 4) as f64 / secs,
+        secs,
+        (idle, svc.rss_mib().1),
+    )
+}
+
+/// The same workload through Alertmanager 0.25 to four receivers (one group per alert).
+async fn alertmanager(opts: &Opts) -> (f64, f64) {
+    let sinks = [
+        WebhookSink::start().await,
+        WebhookSink::start().await,
+        WebhookSink::start().await,
+        WebhookSink::start().await,
+    ];
+    let mut config = AlertmanagerConfig::new(sinks[0].url("/hook"));
+    config.also_send_to = sinks[1..].iter().map(|s| s.url("/hook")).collect();
+    config.group_by = vec!["...".to_owned()];
+    config.group_wait = Duration::ZERO;
+    config.group_interval = Duration::from_secs(60);
+    config.send_resolved = false;
+    let am = Alertmanager::start(config).await;
+    let client = reqwest::Client::new();
+    let batches: Vec<Value> = (0..opts.alerts)
+        .collect::<Vec<_>>()
+        .chunks(100)
+        .map(|c| Value::Array(c.iter().map(|n| json!({"labels": {"alertname": "Bench", "n": n.to_string()}, "annotations": {"summary": "x"}})).collect()))
+        .collect();
+    let started = Instant::now();
+    for b in batches {
+        let r = client
+            .post(format!("{}/api/v2/alerts", am.url()))
+            .json(&b)
+            .send()
+            .await
+            .expect("post to alertmanager");
+        assert!(r.status().is_success());
+    }
+    let done = wait_total(&sinks, opts.alerts * 4, Duration::from_secs(300)).await;
+    let secs = (done - started).as_secs_f64();
+    ((opts.alerts * 4) as f64 / secs, secs)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+/// A steady 1,000 alerts/s, one alert per webhook; ingest → delivery latency at one target.
+async fn latency(opts: &Opts) -> (f64, f64, usize) {
+    let sinks = [
+        WebhookSink::start().await,
+        WebhookSink::start().await,
+        WebhookSink::start().await,
+        WebhookSink::start().await,
+    ];
+    let svc = Service::start(&opts.binary, None, &four_targets(&sinks), DELIVERY).await;
+    let client = reqwest::Client::new();
+    let total = 1000 * opts.latency_secs as usize;
+    let mut sent: HashMap<String, Instant> = HashMap::with_capacity(total);
+    let started = Instant::now();
+    let mut inflight = futures::stream::FuturesUnordered::new();
+    for n in 0..total {
+        let due = started + Duration::from_micros(1000 * n as u64);
+        while let Some(wait) = due.checked_duration_since(Instant::now()) {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => break,
+                Some(_) = inflight.next(), if !inflight.is_empty() => {}
+            }
+        }
+        sent.insert(format!("{n:016x}"), Instant::now());
+        let req = client
+            .post(svc.url("/webhook"))
+            .body(webhook(vec![alert(n, "warning")]))
+            .send();
+        inflight.push(req);
+        while inflight.len() > 256 {
+            inflight.next().await;
+        }
+    }
+    while inflight.next().await.is_some() {}
+    wait_total(&sinks[..1], total, Duration::from_secs(120)).await;
+    let mut lat: Vec<f64> = sinks[0]
+        .delivered()
+        .iter()
+        .filter_map(|r| {
+            let fp = r.json()["alerts"][0]["fingerprint"].as_str()?.to_owned();
+            Some((r.received_at - *sent.get(&fp)?).as_secs_f64() * 1000.0)
+        })
+        .collect();
+    lat.sort_by(f64::total_cmp);
+    (percentile(&lat, 0.5), percentile(&lat, 0.99), lat.len())
+}
+
+/// 10,000 alerts in one webhook to a simulated PagerDuty limited per routing key; the
+/// publisher's proactive limit matches it. Zero 429s, zero loss, critical first.
+async fn storm(opts: &Opts) -> (usize, usize, usize, bool, f64) {
+    let per_minute = 60_000u32;
+    let sim = PagerDutySim::start_with(PagerDutySimConfig {
+        events_per_window: per_minute,
+        window: Duration::from_secs(60),
+        ..Default::default()
+    })
+    .await;
+    let key = "R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY01";
+    let targets = format!(
+        "- name: pd\n  type: pagerduty\n  url: {}\n  options: {{routing_key: {key}, rate_limit: {{per_minute: {per_minute}, burst: 10}}}}\n",
+        sim.url()
+    );
+    let svc = Service::start(
+        &opts.binary,
+        None,
+        &targets,
+        "delivery:\n  concurrency: 64\n  poll_interval: 100ms\n",
+    )
+    .await;
+    let alerts: Vec<Value> = (0..opts.storm)
+        .map(|n| alert(n, if n % 10 == 0 { "critical" } else { "warning" }))
+        .collect();
+    let started = Instant::now();
+    let r = reqwest::Client::new()
+        .post(svc.url("/webhook"))
+        .body(webhook(alerts))
+        .send()
+        .await
+        .expect("post storm");
+    assert!(
+        r.status().is_success(),
+        "storm ingest answered {}",
+        r.status()
+    );
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while sim.alerts().len() < opts.storm && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let requests = sim.requests();
+    let accepted: Vec<String> = requests
+        .iter()
+        .filter(|r| r.status == Some(202))
+        .filter_map(|r| {
+            r.json()
+                .and_then(|j| j["payload"]["severity"].as_str().map(str::to_owned))
+        })
+        .collect();
+    let last_critical = accepted.iter().rposition(|s| s == "critical").unwrap_or(0);
+    let first_other = accepted
+        .iter()
+        .position(|s| s != "critical")
+        .unwrap_or(usize::MAX);
+    (
+        sim.count_status(429),
+        sim.alerts().len(),
+        opts.storm,
+        last_critical < first_other,
+        secs,
+    )
+}
+
+/// Stats and health endpoints under load from 32 connections while deliveries run.
+async fn stats_api(opts: &Opts) -> Vec<(String, f64, f64, usize)> {
+    let sinks = [
+        WebhookSink::start().await,
+        WebhookSink::start().await,
+        WebhookSink::start().await,
+        WebhookSink::start().await,
+    ];
+    let svc = Service::start(&opts.binary, None, &four_targets(&sinks), DELIVERY).await;
+    let client = reqwest::Client::new();
+    let load_url = svc.url("/webhook");
+    let load_client = client.clone();
+    let stop = Instant::now() + Duration::from_secs(opts.stats_secs * 3 + 2);
+    let load = tokio::spawn(async move {
+        let mut n = 1_000_000;
+        while Instant::now() < stop {
+            let _ = load_client
+                .post(&load_url)
+                .body(webhook((n..n + 20).map(|i| alert(i, "warning")).collect()))
+                .send()
+                .await;
+            n += 20;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    let mut out = Vec::new();
+    for path in [
+        "/api/v2/publishing/stats",
+        "/api/v2/publishing/health",
+        "/api/v2/publishing/trends",
+        "/api/v2/publishing/queue/stats",
+    ] {
+        let url = svc.url(path);
+        if client
+            .get(&url)
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+            == 404
+        {
+            continue;
+        }
+        let end = Instant::now() + Duration::from_secs(opts.stats_secs);
+        let workers = (0..32).map(|_| {
+            let client = client.clone();
+            let url = url.clone();
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                while Instant::now() < end {
+                    let t = Instant::now();
+                    if let Ok(r) = client.get(&url).send().await {
+                        let _ = r.bytes().await;
+                        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                    }
+                }
+                lat
+            })
+        });
+        let mut lat: Vec<f64> = Vec::new();
+        for w in futures::future::join_all(workers).await {
+            lat.extend(w.unwrap_or_default());
+        }
+        lat.sort_by(f64::total_cmp);
+        out.push((
+            path.to_owned(),
+            lat.len() as f64 / opts.stats_secs as f64,
+            percentile(&lat, 0.99),
+            lat.len(),
+        ));
+    }
+    load.abort();
+    out
+}
+
+#[tokio::main]
+async fn main() {
+    let opts = parse_args();
+    std::fs::create_dir_all(&opts.out).expect("create output dir");
+    let mut report = String::new();
+    let mut line = |s: String| {
+        eprintln!("{s}");
+        report.push_str(&s);
+        report.push('\n');
+    };
+    line(format!(
+        "# alert-publisher bench ({} alerts, {} cores)",
+        opts.alerts,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    ));
+    line(String::new());
+    line("| measurement | result |".to_owned());
+    line("|---|---|".to_owned());
+    let mut ours = None;
+    if opts.wants("sqlite") {
+        let (rate, secs, (idle, peak)) = throughput(&opts, None).await;
+        line(format!(
+            "| end-to-end, SQLite (FULL sync), {} alerts × 4 webhook targets | {rate:.0} notifications/s ({secs:.2} s) |",
+            opts.alerts
+        ));
+        line(format!(
+            "| service RSS idle / peak (SQLite run) | {idle:.1} MiB / {peak:.1} MiB |"
+        ));
+        ours = Some(rate);
+    }
+    if opts.wants("alertmanager") {
+        let (am, am_secs) = alertmanager(&opts).await;
+        line(format!(
+            "| same workload through Alertmanager 0.25 (in memory) | {am:.0} notifications/s ({am_secs:.2} s) |"
+        ));
+        if let Some(ours) = ours {
+            line(format!(
+                "| ratio ours (SQLite) / Alertmanager | {:.2} |",
+                ours / am
+            ));
+        }
+    }
+    if opts.wants("postgres") {
+        let pg = Postgres::start().await;
+        let url = pg.create_database("bench");
+        let (pg_rate, pg_secs, _) = throughput(&opts, Some(&url)).await;
+        line(format!(
+            "| end-to-end, PostgreSQL 15, same workload | {pg_rate:.0} notifications/s ({pg_secs:.2} s) |"
+        ));
+    }
+    if opts.wants("latency") {
+        let (p50, p99, n) = latency(&opts).await;
+        line(format!(
+            "| ingest → delivery latency at 1,000 alerts/s ({n} alerts) | p50 {p50:.1} ms, p99 {p99:.1} ms |"
+        ));
+    }
+    if opts.wants("stats") {
+        for (path, rps, p99, n) in stats_api(&opts).await {
+            line(format!(
+                "| `GET {path}` under delivery load, 32 connections ({n} requests) | {rps:.0} req/s, p99 {p99:.2} ms |"
+            ));
+        }
+    }
+    if opts.wants("storm") {
+        let (throttled, delivered, sent, critical_first, storm_secs) = storm(&opts).await;
+        line(format!(
+            "| storm: {sent} alerts in one webhook to a simulated PagerDuty (limit = proactive rate) | {throttled} × 429, {delivered}/{sent} delivered, critical first: {critical_first}, {storm_secs:.1} s |"
+        ));
+    }
+    let path = opts.out.join(if opts.alerts <= 1000 {
+        "quick.md"
+    } else {
+        "full.md"
+    });
+    std::fs::write(&path, &report).expect("write report");
+    eprintln!("\nwritten to {}", path.display());
+}
