@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
-use publish::Alert;
-use serde::Deserialize;
+use publish::{Alert, AlertStatus};
+use serde::{Deserialize, Deserializer, de::Error as _};
 
 /// Which alerts a target receives. An empty filter lets every alert through.
 ///
@@ -9,8 +9,18 @@ use serde::Deserialize;
 /// filter:
 ///   severity: [critical, warning]   # allow-list of the `severity` label (case-insensitive)
 ///   labels: {team: sre}             # every label must be present with exactly this value
+///   matchers:                       # Alertmanager matchers: =, !=, =~, !~ (regex anchored)
+///     - 'service=~"api|web"'
+///     - 'env!="dev"'
+///   namespaces:                     # on the `namespace` label
+///     include: [prod, payments]     # empty: any
+///     exclude: [sandbox]
+///   send_resolved: false            # default true: resolved notifications are delivered
+///   classification:                 # only for alerts that carry a classification
+///     min_confidence: 0.8
+///     exclude_noise: true
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Filter {
     /// Allowed values of the `severity` label; empty allows all.
@@ -19,11 +29,205 @@ pub struct Filter {
     /// Labels that must be equal.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Alertmanager-style matchers; all must match.
+    #[serde(default)]
+    pub matchers: Vec<Matcher>,
+    /// Namespace include / exclude lists (the `namespace` label).
+    #[serde(default)]
+    pub namespaces: NamespaceFilter,
+    /// Deliver resolved notifications (default true).
+    #[serde(default = "yes")]
+    pub send_resolved: bool,
+    /// Classification filters.
+    #[serde(default)]
+    pub classification: ClassificationFilter,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Filter {
+    fn default() -> Self {
+        Self {
+            severity: Vec::new(),
+            labels: BTreeMap::new(),
+            matchers: Vec::new(),
+            namespaces: NamespaceFilter::default(),
+            send_resolved: true,
+            classification: ClassificationFilter::default(),
+        }
+    }
+}
+
+/// Namespace include / exclude lists, matched against the `namespace` label.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamespaceFilter {
+    /// When not empty, the alert's namespace must be one of these (an alert without a
+    /// namespace label is then rejected).
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// The alert's namespace must not be one of these.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+/// Filters for alerts that carry a classification (annotations or labels
+/// `classification_confidence` (0–1) and `classification_category`). Alerts without one pass.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassificationFilter {
+    /// Reject alerts classified with a lower confidence.
+    #[serde(default)]
+    pub min_confidence: Option<f64>,
+    /// Reject alerts classified as noise (category `noise`).
+    #[serde(default)]
+    pub exclude_noise: bool,
+}
+
+/// The operator of a [`Matcher`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum MatchOp {
+    /// `=`
+    #[serde(rename = "=")]
+    Equal,
+    /// `!=`
+    #[serde(rename = "!=")]
+    NotEqual,
+    /// `=~`
+    #[serde(rename = "=~")]
+    Regex,
+    /// `!~`
+    #[serde(rename = "!~")]
+    NotRegex,
+}
+
+/// An Alertmanager matcher: `name op "value"`. A missing label matches as the empty string;
+/// regular expressions are anchored at both ends, as in Alertmanager.
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    /// Label name.
+    pub name: String,
+    /// Operator.
+    pub op: MatchOp,
+    /// Value (or pattern).
+    pub value: String,
+    regex: Option<regex::Regex>,
+}
+
+impl PartialEq for Matcher {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.op == other.op && self.value == other.value
+    }
+}
+
+impl std::fmt::Display for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let op = match self.op {
+            MatchOp::Equal => "=",
+            MatchOp::NotEqual => "!=",
+            MatchOp::Regex => "=~",
+            MatchOp::NotRegex => "!~",
+        };
+        write!(f, "{}{op}{:?}", self.name, self.value)
+    }
+}
+
+impl serde::Serialize for Matcher {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl std::str::FromStr for Matcher {
+    type Err = String;
+
+    /// Parses `name=value`, `name!="value"`, `name=~"re"`, `name!~re`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let end = s
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .ok_or_else(|| format!("matcher {s:?} has no operator (=, !=, =~, !~)"))?;
+        let (name, rest) = s.split_at(end);
+        if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+            return Err(format!("matcher {s:?}: invalid label name"));
+        }
+        let rest = rest.trim_start();
+        let (op, value) = if let Some(v) = rest.strip_prefix("=~") {
+            (MatchOp::Regex, v)
+        } else if let Some(v) = rest.strip_prefix("!~") {
+            (MatchOp::NotRegex, v)
+        } else if let Some(v) = rest.strip_prefix("!=") {
+            (MatchOp::NotEqual, v)
+        } else if let Some(v) = rest.strip_prefix('=') {
+            (MatchOp::Equal, v)
+        } else {
+            return Err(format!("matcher {s:?} has no operator (=, !=, =~, !~)"));
+        };
+        let value = value.trim();
+        let value = if value.len() >= 2 && value.starts_with('"') && value.ends_with('"') {
+            serde_json::from_str::<String>(value)
+                .map_err(|e| format!("matcher {s:?}: bad quoted value: {e}"))?
+        } else {
+            value.to_owned()
+        };
+        Matcher::new(name, op, value)
+    }
+}
+
+impl Matcher {
+    /// A matcher; fails on an invalid regular expression.
+    pub fn new(name: &str, op: MatchOp, value: String) -> Result<Self, String> {
+        let regex = match op {
+            MatchOp::Regex | MatchOp::NotRegex => Some(
+                regex::Regex::new(&format!("^(?:{value})$"))
+                    .map_err(|e| format!("matcher {name}: invalid regular expression: {e}"))?,
+            ),
+            _ => None,
+        };
+        Ok(Self {
+            name: name.to_owned(),
+            op,
+            value,
+            regex,
+        })
+    }
+
+    /// Whether the labels match.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        let v = labels.get(&self.name).map_or("", String::as_str);
+        match (self.op, &self.regex) {
+            (MatchOp::Equal, _) => v == self.value,
+            (MatchOp::NotEqual, _) => v != self.value,
+            (MatchOp::Regex, Some(re)) => re.is_match(v),
+            (MatchOp::NotRegex, Some(re)) => !re.is_match(v),
+            _ => false,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Matcher {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(D::Error::custom)
+    }
+}
+
+fn classification(alert: &Alert, key: &str) -> Option<String> {
+    alert
+        .annotations
+        .get(key)
+        .or_else(|| alert.labels.get(key))
+        .cloned()
 }
 
 impl Filter {
     /// Whether `alert` passes.
     pub fn matches(&self, alert: &Alert) -> bool {
+        if !self.send_resolved && alert.status == AlertStatus::Resolved {
+            return false;
+        }
         if !self.severity.is_empty() {
             let Some(sev) = alert.severity() else {
                 return false;
@@ -32,9 +236,38 @@ impl Filter {
                 return false;
             }
         }
-        self.labels
+        if !self
+            .labels
             .iter()
             .all(|(k, v)| alert.labels.get(k) == Some(v))
+        {
+            return false;
+        }
+        if !self.matchers.iter().all(|m| m.matches(&alert.labels)) {
+            return false;
+        }
+        let ns = alert.labels.get("namespace");
+        if !self.namespaces.include.is_empty()
+            && !ns.is_some_and(|ns| self.namespaces.include.contains(ns))
+        {
+            return false;
+        }
+        if ns.is_some_and(|ns| self.namespaces.exclude.contains(ns)) {
+            return false;
+        }
+        if let Some(min) = self.classification.min_confidence
+            && let Some(c) = classification(alert, "classification_confidence")
+            && c.trim().parse::<f64>().is_ok_and(|c| c < min)
+        {
+            return false;
+        }
+        if self.classification.exclude_noise
+            && classification(alert, "classification_category")
+                .is_some_and(|c| c.eq_ignore_ascii_case("noise"))
+        {
+            return false;
+        }
+        true
     }
 }
 
@@ -48,7 +281,7 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         Alert {
-            status: publish::AlertStatus::Firing,
+            status: AlertStatus::Firing,
             fingerprint: publish::Fingerprint::from_labels(&labels),
             labels,
             annotations: Default::default(),
@@ -69,45 +302,255 @@ mod tests {
 
     #[test]
     fn matching() {
-        check("{}", &[("alertname", "A")], true);
-        check(
-            r#"{"severity":["critical"]}"#,
-            &[("severity", "critical")],
-            true,
+        let table: &[(&str, &[(&str, &str)], bool)] = &[
+            ("{}", &[("alertname", "A")], true),
+            (
+                r#"{"severity":["critical"]}"#,
+                &[("severity", "critical")],
+                true,
+            ),
+            (
+                r#"{"severity":["critical"]}"#,
+                &[("severity", "CRITICAL")],
+                true,
+            ),
+            (
+                r#"{"severity":["critical"]}"#,
+                &[("severity", "warning")],
+                false,
+            ),
+            (r#"{"severity":["critical"]}"#, &[("alertname", "A")], false),
+            (
+                r#"{"severity":["critical","warning"]}"#,
+                &[("severity", "warning")],
+                true,
+            ),
+            (r#"{"labels":{"team":"sre"}}"#, &[("team", "sre")], true),
+            (r#"{"labels":{"team":"sre"}}"#, &[("team", "dba")], false),
+            (r#"{"labels":{"team":"sre"}}"#, &[], false),
+            (
+                r#"{"labels":{"team":"sre","env":"prod"}}"#,
+                &[("team", "sre"), ("env", "prod")],
+                true,
+            ),
+            (
+                r#"{"labels":{"team":"sre","env":"prod"}}"#,
+                &[("team", "sre"), ("env", "dev")],
+                false,
+            ),
+            (
+                r#"{"severity":["critical"],"labels":{"team":"sre"}}"#,
+                &[("team", "sre"), ("severity", "info")],
+                false,
+            ),
+        ];
+        for (f, labels, expected) in table {
+            check(f, labels, *expected);
+        }
+    }
+
+    #[test]
+    fn matchers_follow_alertmanager_semantics() {
+        let table: &[(&str, &[(&str, &str)], bool)] = &[
+            // =
+            (r#"team="sre""#, &[("team", "sre")], true),
+            (r#"team=sre"#, &[("team", "sre")], true),
+            (r#"team="sre""#, &[("team", "dba")], false),
+            (r#"team="sre""#, &[], false),
+            (r#"team="""#, &[], true),
+            (r#"team="""#, &[("team", "sre")], false),
+            // !=
+            (r#"env!="dev""#, &[("env", "prod")], true),
+            (r#"env!="dev""#, &[("env", "dev")], false),
+            (r#"env!="dev""#, &[], true),
+            (r#"env!="""#, &[], false),
+            // =~ anchored
+            (r#"service=~"api|web""#, &[("service", "api")], true),
+            (r#"service=~"api|web""#, &[("service", "web")], true),
+            (r#"service=~"api|web""#, &[("service", "api-gw")], false),
+            (r#"service=~"api.*""#, &[("service", "api-gw")], true),
+            (r#"service=~"api""#, &[], false),
+            (r#"service=~".*""#, &[], true),
+            // !~
+            (r#"env!~"dev|test""#, &[("env", "prod")], true),
+            (r#"env!~"dev|test""#, &[("env", "test")], false),
+            (r#"env!~"de""#, &[("env", "dev")], true),
+            (r#"env!~".+""#, &[], true),
+            (r#"env!~".+""#, &[("env", "x")], false),
+            // spaces and escapes
+            (r#" team = "a\"b" "#, &[("team", "a\"b")], true),
+        ];
+        for (m, labels, expected) in table {
+            let matcher: Matcher = m.parse().unwrap_or_else(|e| panic!("{m}: {e}"));
+            let labels: BTreeMap<String, String> = labels
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            assert_eq!(matcher.matches(&labels), *expected, "{m} on {labels:?}");
+            let f: Filter = serde_json::from_value(serde_json::json!({"matchers": [m]})).unwrap();
+            let mut a = alert(&[]);
+            a.labels = labels.clone();
+            assert_eq!(f.matches(&a), *expected, "filter {m} on {labels:?}");
+        }
+        for bad in ["team", "=x", "team=~\"(\"", "1a=b", "team<>x"] {
+            assert!(bad.parse::<Matcher>().is_err(), "{bad} should not parse");
+        }
+        let e = serde_json::from_value::<Filter>(serde_json::json!({"matchers": ["a=~\"(\""]}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("invalid regular expression"), "{e}");
+    }
+
+    #[test]
+    fn namespaces_and_send_resolved() {
+        let table: &[(&str, &[(&str, &str)], bool)] = &[
+            (
+                r#"{"namespaces":{"include":["prod"]}}"#,
+                &[("namespace", "prod")],
+                true,
+            ),
+            (
+                r#"{"namespaces":{"include":["prod"]}}"#,
+                &[("namespace", "dev")],
+                false,
+            ),
+            (r#"{"namespaces":{"include":["prod"]}}"#, &[], false),
+            (
+                r#"{"namespaces":{"exclude":["sandbox"]}}"#,
+                &[("namespace", "sandbox")],
+                false,
+            ),
+            (
+                r#"{"namespaces":{"exclude":["sandbox"]}}"#,
+                &[("namespace", "prod")],
+                true,
+            ),
+            (r#"{"namespaces":{"exclude":["sandbox"]}}"#, &[], true),
+            (
+                r#"{"namespaces":{"include":["a","b"],"exclude":["b"]}}"#,
+                &[("namespace", "b")],
+                false,
+            ),
+            (
+                r#"{"namespaces":{"include":["a","b"],"exclude":["b"]}}"#,
+                &[("namespace", "a")],
+                true,
+            ),
+        ];
+        for (f, labels, expected) in table {
+            check(f, labels, *expected);
+        }
+        for (filter, status, expected) in [
+            ("{}", AlertStatus::Resolved, true),
+            (r#"{"send_resolved":true}"#, AlertStatus::Resolved, true),
+            (r#"{"send_resolved":false}"#, AlertStatus::Resolved, false),
+            (r#"{"send_resolved":false}"#, AlertStatus::Firing, true),
+        ] {
+            let f: Filter = serde_json::from_str(filter).unwrap();
+            let mut a = alert(&[]);
+            a.status = status;
+            assert_eq!(f.matches(&a), expected, "{filter} {status:?}");
+        }
+    }
+
+    #[test]
+    fn classification_filters() {
+        // (filter, annotations, labels, expected)
+        type Row<'a> = (
+            &'a str,
+            &'a [(&'a str, &'a str)],
+            &'a [(&'a str, &'a str)],
+            bool,
         );
-        check(
-            r#"{"severity":["critical"]}"#,
-            &[("severity", "CRITICAL")],
-            true,
-        );
-        check(
-            r#"{"severity":["critical"]}"#,
-            &[("severity", "warning")],
-            false,
-        );
-        check(r#"{"severity":["critical"]}"#, &[("alertname", "A")], false);
-        check(
-            r#"{"severity":["critical","warning"]}"#,
-            &[("severity", "warning")],
-            true,
-        );
-        check(r#"{"labels":{"team":"sre"}}"#, &[("team", "sre")], true);
-        check(r#"{"labels":{"team":"sre"}}"#, &[("team", "dba")], false);
-        check(r#"{"labels":{"team":"sre"}}"#, &[], false);
-        check(
-            r#"{"labels":{"team":"sre","env":"prod"}}"#,
-            &[("team", "sre"), ("env", "prod")],
-            true,
-        );
-        check(
-            r#"{"labels":{"team":"sre","env":"prod"}}"#,
-            &[("team", "sre"), ("env", "dev")],
-            false,
-        );
-        check(
-            r#"{"severity":["critical"],"labels":{"team":"sre"}}"#,
-            &[("team", "sre"), ("severity", "info")],
-            false,
-        );
+        let table: &[Row<'_>] = &[
+            (
+                r#"{"classification":{"min_confidence":0.8}}"#,
+                &[],
+                &[],
+                true,
+            ),
+            (
+                r#"{"classification":{"min_confidence":0.8}}"#,
+                &[("classification_confidence", "0.9")],
+                &[],
+                true,
+            ),
+            (
+                r#"{"classification":{"min_confidence":0.8}}"#,
+                &[("classification_confidence", "0.8")],
+                &[],
+                true,
+            ),
+            (
+                r#"{"classification":{"min_confidence":0.8}}"#,
+                &[("classification_confidence", "0.5")],
+                &[],
+                false,
+            ),
+            (
+                r#"{"classification":{"min_confidence":0.8}}"#,
+                &[],
+                &[("classification_confidence", "0.5")],
+                false,
+            ),
+            (
+                r#"{"classification":{"min_confidence":0.8}}"#,
+                &[("classification_confidence", "n/a")],
+                &[],
+                true,
+            ),
+            (
+                r#"{"classification":{"exclude_noise":true}}"#,
+                &[("classification_category", "noise")],
+                &[],
+                false,
+            ),
+            (
+                r#"{"classification":{"exclude_noise":true}}"#,
+                &[("classification_category", "Noise")],
+                &[],
+                false,
+            ),
+            (
+                r#"{"classification":{"exclude_noise":true}}"#,
+                &[("classification_category", "incident")],
+                &[],
+                true,
+            ),
+            (
+                r#"{"classification":{"exclude_noise":true}}"#,
+                &[],
+                &[],
+                true,
+            ),
+            (
+                r#"{"classification":{"exclude_noise":false}}"#,
+                &[("classification_category", "noise")],
+                &[],
+                true,
+            ),
+            (
+                r#"{"classification":{"min_confidence":0.5,"exclude_noise":true}}"#,
+                &[
+                    ("classification_category", "noise"),
+                    ("classification_confidence", "0.99"),
+                ],
+                &[],
+                false,
+            ),
+        ];
+        for (filter, annotations, labels, expected) in table {
+            let f: Filter = serde_json::from_str(filter).unwrap();
+            let mut a = alert(labels);
+            a.annotations = annotations
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            assert_eq!(
+                f.matches(&a),
+                *expected,
+                "{filter} on {annotations:?} {labels:?}"
+            );
+        }
     }
 }

@@ -210,7 +210,7 @@ pub fn parse_document(
     };
     let mut specs: Vec<TargetSpec> = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        let spec = parse_target(item, i + 1, source)?;
+        let spec = parse_target_value(item, i + 1, source)?;
         if let Some(first) = specs.iter().find(|s| s.target.name == spec.target.name) {
             return Err(LoadError::Duplicate {
                 name: spec.target.name.to_string(),
@@ -223,7 +223,11 @@ pub fn parse_document(
     Ok(specs)
 }
 
-fn parse_target(item: Value, position: usize, source: &str) -> Result<TargetSpec, LoadError> {
+pub(crate) fn parse_target_value(
+    item: Value,
+    position: usize,
+    source: &str,
+) -> Result<TargetSpec, LoadError> {
     let target_ref = match item.get("name").and_then(Value::as_str) {
         Some(name) if name.parse::<TargetName>().is_ok() => TargetRef::Name(name.to_owned()),
         _ => TargetRef::Position(position),

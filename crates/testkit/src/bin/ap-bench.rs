@@ -125,10 +125,10 @@ impl Service {
         let client = reqwest::Client::new();
         let started = Instant::now();
         loop {
-            if let Ok(r) = client.get(svc.url("/readyz")).send().await {
-                if r.status().is_success() {
-                    break;
-                }
+            if let Ok(r) = client.get(svc.url("/readyz")).send().await
+                && r.status().is_success()
+            {
+                break;
             }
             assert!(
                 started.elapsed() < Duration::from_secs(30),
