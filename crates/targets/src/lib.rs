@@ -1,17 +1,24 @@
 //! Where Alert Publisher targets come from and which alerts each one wants.
 //!
 //! A target definition is `{name, type, url, enabled, format, headers, filter, options}`. This
-//! crate reads definitions from a file or a directory ([`load`]), validates them with errors that
-//! name the source, the target and the field ([`LoadError`]), and decides which alerts a target
-//! receives ([`Filter`]).
+//! crate reads definitions from a file or a directory ([`load`]) or from Kubernetes Secrets
+//! ([`kube::watch_secrets`], three accepted formats, see [`secret`]), keeps them fresh
+//! ([`discovery`]: hot reload, watch + periodic resync, backoff), validates them with errors
+//! that name the source, the target and the field ([`LoadError`]), decides which alerts a
+//! target receives ([`Filter`]) and keeps each target's health ([`health`], [`monitor`]).
 //!
 //! **Invariant:** knows nothing of the queue or the HTTP API, and builds no publisher.
 
+pub mod discovery;
 mod filter;
 pub mod health;
+pub mod kube;
 mod load;
+pub mod monitor;
+pub mod secret;
 
-pub use filter::Filter;
+pub use discovery::{Discovered, InvalidTarget, RefreshStatus, SourceHandle, watch_file};
+pub use filter::{ClassificationFilter, Filter, MatchOp, Matcher, NamespaceFilter};
 pub use health::{CheckSource, HealthBook, HealthConfig, HealthStatus, TargetHealth};
 pub use load::{LoadError, TargetRef, TargetSpec, load, parse_document};
 

@@ -1,0 +1,1 @@
+//! aggregate (in progress).

@@ -1,0 +1,490 @@
+//! One collector per subsystem. Each reads cached state only.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use queue::{BreakerState, EngineHandle, QueueStats};
+use targets::HealthBook;
+
+use crate::{BUCKETS, CollectError, Collector, Sample, Tap, label};
+
+/// One configured target, as collectors see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetInfo {
+    /// Target name.
+    pub name: String,
+    /// Target type (`pagerduty`, `slack`, `rootly`, `webhook`).
+    pub kind: String,
+    /// Enabled.
+    pub enabled: bool,
+}
+
+/// Where the current target list comes from (the server's registry).
+pub trait TargetList: Send + Sync + std::fmt::Debug {
+    /// The targets in force now.
+    fn targets(&self) -> Vec<TargetInfo>;
+}
+
+impl TargetList for Vec<TargetInfo> {
+    fn targets(&self) -> Vec<TargetInfo> {
+        self.clone()
+    }
+}
+
+/// The last queue counts read from the store, refreshed in the background (so a collection
+/// never waits for the database).
+#[derive(Debug, Clone, Default)]
+pub struct QueueCache {
+    inner: Arc<RwLock<Option<(QueueStats, DateTime<Utc>)>>>,
+}
+
+impl QueueCache {
+    /// Stores fresh counts.
+    pub fn set(&self, stats: QueueStats, at: DateTime<Utc>) {
+        *self
+            .inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((stats, at));
+    }
+
+    /// The last counts and when they were read.
+    pub fn get(&self) -> Option<(QueueStats, DateTime<Utc>)> {
+        self.inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Queue size by priority, in flight, dead letters, capacity, and the job totals.
+///
+/// Samples: `queue_size`, `queue_size{priority}`, `queue_in_flight`, `queue_dlq_size`,
+/// `queue_capacity`, `queue_jobs_submitted`, `queue_jobs_completed`, `queue_jobs_retried`,
+/// `queue_jobs_failed` (dead-lettered), `queue_stats_age_seconds`.
+#[derive(Debug)]
+pub struct QueueCollector {
+    /// Counts refreshed in the background.
+    pub cache: QueueCache,
+    /// The soft capacity utilization is computed against.
+    pub capacity: u64,
+    /// The service's own counters.
+    pub tap: Tap,
+}
+
+#[async_trait::async_trait]
+impl Collector for QueueCollector {
+    fn name(&self) -> &'static str {
+        "queue"
+    }
+
+    async fn collect(&self, out: &mut Vec<Sample>) -> Result<(), CollectError> {
+        let (stats, at) = self
+            .cache
+            .get()
+            .ok_or_else(|| CollectError::Unavailable("queue counts not read yet".into()))?;
+        out.push(Sample::new("queue_size", stats.pending as f64));
+        for (priority, n) in &stats.pending_by_priority {
+            out.push(Sample::new("queue_size", *n as f64).label("priority", priority.clone()));
+        }
+        out.push(Sample::new("queue_in_flight", stats.in_flight as f64));
+        out.push(Sample::new("queue_dlq_size", stats.dead as f64));
+        out.push(Sample::new("queue_capacity", self.capacity as f64));
+        let age = (Utc::now() - at).num_milliseconds().max(0) as f64 / 1000.0;
+        out.push(Sample::new("queue_stats_age_seconds", age));
+        let mut submitted = 0;
+        self.tap.counters(
+            "alert_history_publishing_queue_submissions_total",
+            |k, v| {
+                if label(k, "result") == Some("inserted") {
+                    submitted += v;
+                }
+            },
+        );
+        let (mut delivered, mut retried, mut dead) = (0, 0, 0);
+        self.tap
+            .counters("alert_history_publishing_jobs_processed_total", |k, v| {
+                match label(k, "state") {
+                    Some("delivered") => delivered += v,
+                    Some("retry") => retried += v,
+                    Some("dead") => dead += v,
+                    _ => {}
+                }
+            });
+        out.push(Sample::new("queue_jobs_submitted", submitted as f64));
+        out.push(Sample::new("queue_jobs_completed", delivered as f64));
+        out.push(Sample::new("queue_jobs_retried", retried as f64));
+        out.push(Sample::new("queue_jobs_failed", dead as f64));
+        Ok(())
+    }
+}
+
+/// Per-target delivery results and latency, from the engine's counters.
+///
+/// Samples: `jobs_processed{target,state}` (state: delivered, retry, dead),
+/// `dlq_writes{target,reason}`, `job_latency_seconds_bucket{target,le}` (non-cumulative
+/// counts per bucket; `le="+Inf"` for the overflow), `job_latency_seconds_count{target}`,
+/// `job_latency_seconds_sum{target}`.
+#[derive(Debug)]
+pub struct DeliveryCollector {
+    /// The service's own counters.
+    pub tap: Tap,
+}
+
+#[async_trait::async_trait]
+impl Collector for DeliveryCollector {
+    fn name(&self) -> &'static str {
+        "delivery"
+    }
+
+    async fn collect(&self, out: &mut Vec<Sample>) -> Result<(), CollectError> {
+        self.tap
+            .counters("alert_history_publishing_jobs_processed_total", |k, v| {
+                out.push(
+                    Sample::new("jobs_processed", v as f64)
+                        .label("target", label(k, "target").unwrap_or_default())
+                        .label("state", label(k, "state").unwrap_or_default()),
+                );
+            });
+        self.tap
+            .counters("alert_history_publishing_dlq_writes_total", |k, v| {
+                out.push(
+                    Sample::new("dlq_writes", v as f64)
+                        .label("target", label(k, "target").unwrap_or_default())
+                        .label("reason", label(k, "reason").unwrap_or_default()),
+                );
+            });
+        self.tap
+            .histograms("alert_history_publishing_job_duration_seconds", |k, h| {
+                let target = label(k, "target").unwrap_or_default();
+                let buckets = h.buckets();
+                let count = h.count();
+                let mut inside = 0;
+                for (bound, n) in BUCKETS.iter().zip(buckets) {
+                    inside += n;
+                    out.push(
+                        Sample::new("job_latency_seconds_bucket", n as f64)
+                            .label("target", target)
+                            .label("le", bound.to_string()),
+                    );
+                }
+                out.push(
+                    Sample::new("job_latency_seconds_bucket", count.saturating_sub(inside) as f64)
+                        .label("target", target)
+                        .label("le", "+Inf"),
+                );
+                out.push(Sample::new("job_latency_seconds_count", count as f64).label("target", target));
+                out.push(Sample::new("job_latency_seconds_sum", h.sum()).label("target", target));
+            });
+        Ok(())
+    }
+}
+
+/// Health of every configured target, from the health book.
+///
+/// Samples per target: `health_status{target,type}` (0 unknown, 1 healthy, 2 degraded,
+/// 3 unhealthy), `health_success_rate{target}` (0–100, only with data),
+/// `health_consecutive_failures{target}`, `health_latency_ms{target}`,
+/// `health_last_check_timestamp{target}` (seconds since the epoch).
+#[derive(Debug)]
+pub struct HealthCollector {
+    /// Health of each target.
+    pub book: Arc<HealthBook>,
+    /// The configured targets.
+    pub targets: Arc<dyn TargetList>,
+}
+
+#[async_trait::async_trait]
+impl Collector for HealthCollector {
+    fn name(&self) -> &'static str {
+        "health"
+    }
+
+    async fn collect(&self, out: &mut Vec<Sample>) -> Result<(), CollectError> {
+        for t in self.targets.targets() {
+            let h = self.book.get(&t.name);
+            out.push(
+                Sample::new("health_status", h.status.gauge())
+                    .label("target", t.name.clone())
+                    .label("type", t.kind.clone()),
+            );
+            if let Some(rate) = h.success_rate {
+                out.push(Sample::new("health_success_rate", rate * 100.0).label("target", t.name.clone()));
+            }
+            out.push(
+                Sample::new("health_consecutive_failures", f64::from(h.consecutive_failures))
+                    .label("target", t.name.clone()),
+            );
+            if let Some(ms) = h.last_latency_ms {
+                out.push(Sample::new("health_latency_ms", ms as f64).label("target", t.name.clone()));
+            }
+            if let Some(at) = h.last_check {
+                out.push(
+                    Sample::new("health_last_check_timestamp", at.timestamp_millis() as f64 / 1000.0)
+                        .label("target", t.name.clone()),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Circuit breakers of every target that has seen traffic.
+///
+/// Samples: `circuit_breaker_state{target}` (0 closed, 1 half-open, 2 open).
+#[derive(Debug)]
+pub struct BreakerCollector {
+    /// The running engine.
+    pub engine: EngineHandle,
+}
+
+#[async_trait::async_trait]
+impl Collector for BreakerCollector {
+    fn name(&self) -> &'static str {
+        "circuit_breakers"
+    }
+
+    async fn collect(&self, out: &mut Vec<Sample>) -> Result<(), CollectError> {
+        for (target, state) in self.engine.breakers() {
+            out.push(Sample::new("circuit_breaker_state", state.gauge()).label("target", target));
+        }
+        out.push(Sample::new("workers_active", self.engine.active_workers() as f64));
+        out.push(Sample::new("workers_total", self.engine.concurrency() as f64));
+        let _ = BreakerState::Closed;
+        Ok(())
+    }
+}
+
+/// What discovery last found (set by whoever loads targets).
+#[derive(Debug, Clone, Default)]
+pub struct DiscoveryInfo {
+    inner: Arc<RwLock<Option<(DateTime<Utc>, Duration)>>>,
+}
+
+impl DiscoveryInfo {
+    /// Records a discovery run that finished at `at` and took `latency`.
+    pub fn record(&self, at: DateTime<Utc>, latency: Duration) {
+        *self
+            .inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((at, latency));
+    }
+
+    /// The last run.
+    pub fn last(&self) -> Option<(DateTime<Utc>, Duration)> {
+        *self
+            .inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Targets known, by type, and the last discovery run.
+///
+/// Samples: `discovery_total_targets`, `discovery_enabled_targets`,
+/// `discovery_targets{type}`, `discovery_latency_ms`, `discovery_last_timestamp`.
+#[derive(Debug)]
+pub struct DiscoveryCollector {
+    /// The configured targets.
+    pub targets: Arc<dyn TargetList>,
+    /// The last run.
+    pub info: DiscoveryInfo,
+}
+
+#[async_trait::async_trait]
+impl Collector for DiscoveryCollector {
+    fn name(&self) -> &'static str {
+        "discovery"
+    }
+
+    async fn collect(&self, out: &mut Vec<Sample>) -> Result<(), CollectError> {
+        let targets = self.targets.targets();
+        let mut by_type: BTreeMap<String, u64> = BTreeMap::new();
+        for t in &targets {
+            *by_type.entry(t.kind.clone()).or_default() += 1;
+        }
+        out.push(Sample::new("discovery_total_targets", targets.len() as f64));
+        out.push(Sample::new(
+            "discovery_enabled_targets",
+            targets.iter().filter(|t| t.enabled).count() as f64,
+        ));
+        for (kind, n) in by_type {
+            out.push(Sample::new("discovery_targets", n as f64).label("type", kind));
+        }
+        if let Some((at, latency)) = self.info.last() {
+            out.push(Sample::new("discovery_latency_ms", latency.as_secs_f64() * 1000.0));
+            out.push(Sample::new(
+                "discovery_last_timestamp",
+                at.timestamp_millis() as f64 / 1000.0,
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The refresh schedule: when targets were last (re)loaded and the interval, if periodic.
+#[derive(Debug, Clone, Default)]
+pub struct RefreshInfo {
+    inner: Arc<RwLock<RefreshState>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct RefreshState {
+    last: Option<DateTime<Utc>>,
+    targets: usize,
+    interval: Option<Duration>,
+    failures: u64,
+}
+
+impl RefreshInfo {
+    /// A refresh finished with `targets` targets.
+    pub fn succeeded(&self, at: DateTime<Utc>, targets: usize, interval: Option<Duration>) {
+        let mut s = self
+            .inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        s.last = Some(at);
+        s.targets = targets;
+        s.interval = interval;
+    }
+
+    /// A refresh failed.
+    pub fn failed(&self) {
+        self.inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .failures += 1;
+    }
+
+    /// Last refresh time, targets found, interval.
+    pub fn last(&self) -> (Option<DateTime<Utc>>, usize, Option<Duration>) {
+        let s = self
+            .inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (s.last, s.targets, s.interval)
+    }
+}
+
+/// Samples: `refresh_last_refresh_timestamp`, `refresh_targets_discovered`,
+/// `refresh_interval_seconds` (0 when targets are loaded once), `refresh_failures`.
+#[derive(Debug)]
+pub struct RefreshCollector {
+    /// The refresh schedule.
+    pub info: RefreshInfo,
+}
+
+#[async_trait::async_trait]
+impl Collector for RefreshCollector {
+    fn name(&self) -> &'static str {
+        "refresh"
+    }
+
+    async fn collect(&self, out: &mut Vec<Sample>) -> Result<(), CollectError> {
+        let s = self
+            .info
+            .inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if let Some(at) = s.last {
+            out.push(Sample::new(
+                "refresh_last_refresh_timestamp",
+                at.timestamp_millis() as f64 / 1000.0,
+            ));
+        }
+        out.push(Sample::new("refresh_targets_discovered", s.targets as f64));
+        out.push(Sample::new(
+            "refresh_interval_seconds",
+            s.interval.map_or(0.0, |d| d.as_secs_f64()),
+        ));
+        out.push(Sample::new("refresh_failures", s.failures as f64));
+        Ok(())
+    }
+}
+
+/// Each vendor publisher's own counters (`alert_publisher_<vendor>_*_total`), summed per
+/// target.
+///
+/// Samples: `publisher_counter{vendor,metric,target}` where `metric` is the counter name
+/// after the vendor (`events_total`, `errors_total`, …).
+#[derive(Debug)]
+pub struct PublisherCollector {
+    /// The service's own counters.
+    pub tap: Tap,
+}
+
+#[async_trait::async_trait]
+impl Collector for PublisherCollector {
+    fn name(&self) -> &'static str {
+        "publishers"
+    }
+
+    async fn collect(&self, out: &mut Vec<Sample>) -> Result<(), CollectError> {
+        let mut sums: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+        for (name, labels, v) in self.tap.counters_with_prefix("alert_publisher_") {
+            let rest = &name["alert_publisher_".len()..];
+            let Some((vendor, metric)) = rest.split_once('_') else {
+                continue;
+            };
+            if !matches!(vendor, "pagerduty" | "slack" | "rootly" | "webhook") {
+                continue;
+            }
+            let target = labels
+                .iter()
+                .find(|(k, _)| k == "target")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            *sums
+                .entry((vendor.to_owned(), metric.to_owned(), target))
+                .or_default() += v;
+        }
+        for ((vendor, metric, target), v) in sums {
+            out.push(
+                Sample::new("publisher_counter", v as f64)
+                    .label("vendor", vendor)
+                    .label("metric", metric)
+                    .label("target", target),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Parallel publishing requests by endpoint and result.
+///
+/// Samples: `parallel_requests{endpoint,result}`, `parallel_targets{result}`.
+#[derive(Debug)]
+pub struct ParallelCollector {
+    /// The service's own counters.
+    pub tap: Tap,
+}
+
+#[async_trait::async_trait]
+impl Collector for ParallelCollector {
+    fn name(&self) -> &'static str {
+        "parallel"
+    }
+
+    async fn collect(&self, out: &mut Vec<Sample>) -> Result<(), CollectError> {
+        self.tap
+            .counters("alert_history_publishing_parallel_requests_total", |k, v| {
+                out.push(
+                    Sample::new("parallel_requests", v as f64)
+                        .label("endpoint", label(k, "endpoint").unwrap_or_default())
+                        .label("result", label(k, "result").unwrap_or_default()),
+                );
+            });
+        self.tap
+            .counters("alert_history_publishing_parallel_targets_total", |k, v| {
+                out.push(
+                    Sample::new("parallel_targets", v as f64)
+                        .label("result", label(k, "result").unwrap_or_default()),
+                );
+            });
+        Ok(())
+    }
+}
