@@ -39,16 +39,10 @@ pub struct PagerDutyPublisher {
 impl PagerDutyPublisher {
     /// A publisher with its own HTTP client (rustls, TLS ≥ 1.2, the configured timeout).
     pub fn new(config: PagerDutyConfig) -> Result<Self, ConfigError> {
-        let client = publish::http::client(&publish::http::ClientConfig {
+        let client = publish::http::build(&publish::http::ClientConfig {
             timeout: config.options.timeout,
             connect_timeout: config.options.timeout.min(Duration::from_secs(5)),
             ..Default::default()
-        })
-        .map_err(|e| {
-            ConfigError::new(
-                "url",
-                format!("cannot build HTTP client: {}", e.without_url()),
-            )
         })?;
         Ok(Self {
             config: Arc::new(config),

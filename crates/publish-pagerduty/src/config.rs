@@ -309,24 +309,13 @@ impl PagerDutyConfig {
         };
         let enqueue_url = join("/v2/enqueue")?;
         let change_url = join("/v2/change/enqueue")?;
-        if options.timeout.is_zero() {
-            return Err(ConfigError::new(
-                "options.timeout",
-                "must be greater than zero",
-            ));
-        }
-        if options.rate_limit.per_minute == 0 {
-            return Err(ConfigError::new(
-                "options.rate_limit.per_minute",
-                "must be at least 1 (PagerDuty allows about 120)",
-            ));
-        }
-        if options.rate_limit.burst == 0 {
-            return Err(ConfigError::new(
-                "options.rate_limit.burst",
-                "must be at least 1",
-            ));
-        }
+        publish::positive(options.timeout, "options.timeout")?;
+        publish::rate(
+            options.rate_limit.per_minute,
+            options.rate_limit.burst,
+            "options.rate_limit",
+            "PagerDuty allows about 120",
+        )?;
         let prefix_len = options.dedup_key_prefix.chars().count();
         if prefix_len > 200 {
             return Err(ConfigError::new(
@@ -404,15 +393,7 @@ impl PagerDutyConfig {
             .headers
             .iter()
             .filter(|(name, _)| !is_routing_key_header(name))
-            .map(|(name, value)| {
-                let field = format!("headers.{name}");
-                let header = http::HeaderName::from_bytes(name.as_bytes())
-                    .map_err(|_| ConfigError::new(&field, "not a valid HTTP header name"))?;
-                http::HeaderValue::from_str(value.expose()).map_err(|_| {
-                    ConfigError::new(&field, "value has characters not allowed in a header")
-                })?;
-                Ok((header, value.clone()))
-            })
+            .map(|(name, value)| publish::header(name, value))
             .collect::<Result<Vec<_>, ConfigError>>()?;
         let mut config = Self::new(target.name.as_str(), routing_key, &target.url, options)?;
         config.headers = headers;

@@ -44,15 +44,9 @@ struct Answer {
 impl RootlyPublisher {
     /// A publisher with its own HTTP client.
     pub fn new(config: RootlyConfig) -> Result<Self, ConfigError> {
-        let client = publish::http::client(&publish::http::ClientConfig {
+        let client = publish::http::build(&publish::http::ClientConfig {
             timeout: config.options.timeout,
             ..Default::default()
-        })
-        .map_err(|e| {
-            ConfigError::new(
-                "url",
-                format!("cannot build HTTP client: {}", e.without_url()),
-            )
         })?;
         let limit = RateLimit {
             key: RateLimit::secret_key("rootly", config.api_key.expose()),

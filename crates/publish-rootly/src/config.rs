@@ -261,12 +261,7 @@ impl RootlyConfig {
                 from_header = Some((field, Secret::new(key.trim())));
             } else if !name.eq_ignore_ascii_case("content-type") {
                 // Content-Type is ours (JSON:API); anything else is sent as given.
-                let header = reqwest::header::HeaderName::from_bytes(name.as_bytes())
-                    .map_err(|_| ConfigError::new(&field, "not a valid HTTP header name"))?;
-                reqwest::header::HeaderValue::from_str(value.expose()).map_err(|_| {
-                    ConfigError::new(&field, "value has characters not allowed in a header")
-                })?;
-                headers.push((header, value.clone()));
+                headers.push(publish::header(name, value)?);
             }
         }
         let api_key = match (options.api_key.take(), from_header) {

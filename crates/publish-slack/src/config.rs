@@ -196,24 +196,13 @@ impl SlackConfig {
             ));
         }
         let options: SlackOptions = publish::options(&target.options)?;
-        if options.timeout.is_zero() {
-            return Err(ConfigError::new(
-                "options.timeout",
-                "must be greater than zero",
-            ));
-        }
-        if options.rate_limit.per_minute == 0 {
-            return Err(ConfigError::new(
-                "options.rate_limit.per_minute",
-                "must be at least 1 (Slack allows about 60)",
-            ));
-        }
-        if options.rate_limit.burst == 0 {
-            return Err(ConfigError::new(
-                "options.rate_limit.burst",
-                "must be at least 1",
-            ));
-        }
+        publish::positive(options.timeout, "options.timeout")?;
+        publish::rate(
+            options.rate_limit.per_minute,
+            options.rate_limit.burst,
+            "options.rate_limit",
+            "Slack allows about 60",
+        )?;
         if let Some(proxy) = &options.proxy {
             let url = http_url("options.proxy", proxy)?;
             if !url.username().is_empty() || url.password().is_some() {

@@ -15,15 +15,9 @@ pub struct WebhookPublisher {
 impl WebhookPublisher {
     /// A publisher with its own HTTP client.
     pub fn new(config: WebhookConfig) -> Result<Self, ConfigError> {
-        let client = publish::http::client(&publish::http::ClientConfig {
+        let client = publish::http::build(&publish::http::ClientConfig {
             timeout: config.options.timeout,
             ..Default::default()
-        })
-        .map_err(|e| {
-            ConfigError::new(
-                "url",
-                format!("cannot build HTTP client: {}", e.without_url()),
-            )
         })?;
         Ok(Self { config, client })
     }

@@ -102,15 +102,7 @@ impl WebhookConfig {
         let headers = target
             .headers
             .iter()
-            .map(|(name, value)| {
-                let field = format!("headers.{name}");
-                let header = http::HeaderName::from_bytes(name.as_bytes())
-                    .map_err(|_| ConfigError::new(&field, "not a valid HTTP header name"))?;
-                http::HeaderValue::from_str(value.expose()).map_err(|_| {
-                    ConfigError::new(&field, "value has characters not allowed in a header")
-                })?;
-                Ok((header, value.clone()))
-            })
+            .map(|(name, value)| publish::header(name, value))
             .collect::<Result<Vec<_>, ConfigError>>()?;
         let options: WebhookOptions = publish::options(&target.options)?;
         if options.timeout.is_zero() {

@@ -99,6 +99,45 @@ pub mod serde_duration {
     }
 }
 
+/// Checks one target header and returns it ready to send; errors name `headers.<name>`.
+pub fn header(
+    name: &str,
+    value: &crate::Secret,
+) -> Result<(reqwest::header::HeaderName, crate::Secret), ConfigError> {
+    let field = format!("headers.{name}");
+    let header = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| ConfigError::new(&field, "not a valid HTTP header name"))?;
+    reqwest::header::HeaderValue::from_str(value.expose())
+        .map_err(|_| ConfigError::new(&field, "value has characters not allowed in a header"))?;
+    Ok((header, value.clone()))
+}
+
+/// A duration option that must be greater than zero.
+pub fn positive(value: Duration, field: &str) -> Result<(), ConfigError> {
+    if value.is_zero() {
+        Err(ConfigError::new(field, "must be greater than zero"))
+    } else {
+        Ok(())
+    }
+}
+
+/// A proactive rate limit option: both numbers at least 1. `hint` says what the vendor allows.
+pub fn rate(per_minute: u32, burst: u32, field: &str, hint: &str) -> Result<(), ConfigError> {
+    if per_minute == 0 {
+        return Err(ConfigError::new(
+            format!("{field}.per_minute"),
+            format!("must be at least 1 ({hint})"),
+        ));
+    }
+    if burst == 0 {
+        return Err(ConfigError::new(
+            format!("{field}.burst"),
+            "must be at least 1",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

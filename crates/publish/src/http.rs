@@ -84,3 +84,13 @@ pub async fn probe_connect(url: &str, timeout: Duration) -> crate::ProbeResult {
         },
     }
 }
+
+/// Builds a client for a publisher; a failure is a configuration error of the target.
+pub fn build(config: &ClientConfig) -> Result<reqwest::Client, crate::ConfigError> {
+    client(config).map_err(|e| {
+        crate::ConfigError::new(
+            "url",
+            format!("cannot build HTTP client: {}", e.without_url()),
+        )
+    })
+}

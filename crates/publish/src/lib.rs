@@ -24,7 +24,7 @@ pub use alert::{
     Alert, AlertStatus, ApiAlert, Fingerprint, GroupContext, Labels, ParseError, WebhookMessage,
     parse_api_alerts, parse_webhook,
 };
-pub use config::{ConfigError, options, parse_duration, serde_duration};
+pub use config::{ConfigError, header, options, parse_duration, positive, rate, serde_duration};
 pub use outcome::{Delivered, ErrorKind, PublishError, PublishOutcome};
 pub use publisher::{Delivery, ProbeResult, Publisher, RateLimit};
 pub use secret::{Secret, is_secret_key, redact_json};
