@@ -213,6 +213,19 @@ impl Engine {
                     Ok(jobs) => {
                         claimed = jobs.len();
                         for job in jobs {
+                            // Rate limits are decided here, in claim (priority) order.
+                            if let Some(wait) = self.rate_gate(&job) {
+                                let store = self.store.clone();
+                                let target = job.target.clone();
+                                tasks.spawn(async move {
+                                    metrics::counter!("alert_history_publishing_rate_limit_waits_total", "target" => target.clone()).increment(1);
+                                    let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                                    if let Err(e) = store.defer(&job, at, Utc::now()).await {
+                                        error!(target = %target, job = job.id, error = %e, "deferring a rate-limited job failed; it is retried after its lease");
+                                    }
+                                });
+                                continue;
+                            }
                             let Ok(permit) = semaphore.clone().acquire_owned().await else {
                                 break;
                             };
@@ -290,6 +303,32 @@ impl Engine {
         info!("delivery engine stopped");
     }
 
+    /// The wait a proactive rate limit imposes on `job` (its own target limit, then the
+    /// publisher's vendor limit), or `None` when it may go now.
+    fn rate_gate(&self, job: &Job) -> Option<Duration> {
+        let publisher = self.publishers.publisher(&job.target)?;
+        let policy = self.publishers.policy(&job.target);
+        let payload: JobPayload = serde_json::from_str(&job.payload).ok()?;
+        let delivery = Delivery {
+            id: job.delivery_key.clone(),
+            alert: payload.alert,
+            context: payload.context,
+            attempt: job.attempt,
+            vendor_state: job
+                .vendor_state
+                .as_deref()
+                .and_then(|s| serde_json::from_str(s).ok()),
+        };
+        let own = policy.rate_limit.as_ref().map(|r| RateLimit {
+            key: format!("target:{}", job.target),
+            per_minute: r.per_minute,
+            burst: r.burst,
+        });
+        own.iter()
+            .chain(publisher.rate_limit(&delivery).iter())
+            .find_map(|limit| self.shared.limiters.check(limit, job.id))
+    }
+
     fn publish_worker_gauges(&self) {
         let active = self.shared.active.load(Ordering::Relaxed);
         metrics::gauge!("alert_history_publishing_workers_active").set(active as f64);
@@ -330,8 +369,10 @@ type Bucket = RateLimiter<
 >;
 
 /// Token buckets by rate-limit key (one bucket per key, whatever rate each target asks for:
-/// the strictest rate seen wins), with a count of deliveries already told to wait on each so
-/// that they are spread over the coming slots instead of all waking at once.
+/// the strictest rate seen wins). While a key is over its rate, deliveries get reserved slots one
+/// period apart, in the order they were claimed (priority order), and a delivery coming back
+/// for its slot goes ahead of fresh ones: a storm drains at the vendor's rate, highest
+/// priority first, without 429s.
 #[derive(Debug, Default)]
 struct Limiters {
     buckets: Mutex<HashMap<String, LimiterEntry>>,
@@ -342,7 +383,10 @@ struct LimiterEntry {
     bucket: Arc<Bucket>,
     per_minute: u32,
     burst: u32,
-    waiting: u32,
+    /// The first free slot after every reservation made so far.
+    next_slot: Option<Instant>,
+    /// Job id → its reserved slot.
+    reserved: HashMap<i64, Instant>,
 }
 
 fn bucket(per_minute: u32, burst: u32) -> Arc<Bucket> {
@@ -354,8 +398,9 @@ fn bucket(per_minute: u32, burst: u32) -> Arc<Bucket> {
 }
 
 impl Limiters {
-    /// `None` when the delivery may go now; otherwise how long it should wait.
-    fn check(&self, limit: &RateLimit) -> Option<Duration> {
+    /// `None` when job `job_id` may go now; otherwise how long it should wait (its slot).
+    fn check(&self, limit: &RateLimit, job_id: i64) -> Option<Duration> {
+        let now = Instant::now();
         let mut buckets = self
             .buckets
             .lock()
@@ -366,28 +411,42 @@ impl Limiters {
                 bucket: bucket(limit.per_minute, limit.burst),
                 per_minute: limit.per_minute,
                 burst: limit.burst,
-                waiting: 0,
+                next_slot: None,
+                reserved: HashMap::new(),
             });
         if limit.per_minute < entry.per_minute || limit.burst < entry.burst {
             entry.per_minute = entry.per_minute.min(limit.per_minute);
             entry.burst = entry.burst.min(limit.burst);
             entry.bucket = bucket(entry.per_minute, entry.burst);
         }
-        let per_minute = entry.per_minute;
-        let (bucket, waiting) = (&entry.bucket, &mut entry.waiting);
-        match bucket.check() {
-            Ok(()) => {
-                *waiting = waiting.saturating_sub(1);
-                None
+        let period = Duration::from_secs(60) / entry.per_minute.max(1);
+        if let Some(slot) = entry.reserved.get(&job_id).copied() {
+            if now + Duration::from_millis(1) >= slot {
+                entry.reserved.remove(&job_id);
+                // keep the bucket in step with what is sent
+                let _ = entry.bucket.check();
+                return None;
             }
-            Err(not_until) => {
-                let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
-                let period = Duration::from_secs(60) / per_minute.max(1);
-                let spread = period * *waiting;
-                *waiting = waiting.saturating_add(1);
-                Some(wait + spread)
-            }
+            return Some(slot - now);
         }
+        let slot = match entry.next_slot {
+            Some(next) if next > now => next,
+            _ => match entry.bucket.check() {
+                Ok(()) => return None,
+                Err(not_until) => {
+                    now + not_until.wait_time_from(governor::clock::DefaultClock::default().now())
+                }
+            },
+        };
+        entry.next_slot = Some(slot + period);
+        if entry.reserved.len() % 1024 == 1023 {
+            // forget reservations whose job never came back (taken over, deleted)
+            entry
+                .reserved
+                .retain(|_, s| *s + Duration::from_secs(600) > now);
+        }
+        entry.reserved.insert(job_id, slot);
+        Some(slot - now)
     }
 }
 
@@ -629,20 +688,6 @@ impl Worker {
                 .as_deref()
                 .and_then(|s| serde_json::from_str(s).ok()),
         };
-        let own_limit = policy.rate_limit.as_ref().map(|r| RateLimit {
-            key: format!("target:{}", job.target),
-            per_minute: r.per_minute,
-            burst: r.burst,
-        });
-        for limit in own_limit
-            .iter()
-            .chain(publisher.rate_limit(&delivery).iter())
-        {
-            if let Some(wait) = self.shared.limiters.check(limit) {
-                self.release_probe(&job.target, policy);
-                return Attempted::Wait(wait, "rate_limit");
-            }
-        }
         let started = Instant::now();
         let result = publisher.publish(&delivery).await;
         let observation = Observation {
@@ -689,17 +734,5 @@ impl Worker {
             }
         };
         Attempted::Done(completion, Some(observation))
-    }
-
-    /// A half-open probe that did not go out (rate limited) must not block the next one.
-    fn release_probe(&self, target: &str, policy: &TargetPolicy) {
-        if self.shared.breakers.state(target) == BreakerState::HalfOpen {
-            self.shared.breakers.record(
-                target,
-                &policy.circuit_breaker,
-                Outcome::Neutral,
-                Instant::now(),
-            );
-        }
     }
 }
