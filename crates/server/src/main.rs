@@ -26,6 +26,79 @@ enum Command {
     Serve,
     /// Validate the config file and every target definition, then exit.
     CheckConfig,
+    /// Targets of a running service.
+    Targets {
+        #[command(subcommand)]
+        command: TargetsCommand,
+        #[command(flatten)]
+        api: ApiOpts,
+    },
+    /// Dead letters of a running service.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+        #[command(flatten)]
+        api: ApiOpts,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TargetsCommand {
+    /// List targets with their type, health and (redacted) URL.
+    List,
+    /// Deliver a test alert through the target's real publisher and show the outcome.
+    Test {
+        /// Target name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DlqCommand {
+    /// List dead letters.
+    List {
+        /// Only this target.
+        #[arg(long)]
+        target: Option<String>,
+    },
+    /// Replay one dead letter, or every dead letter of a target.
+    Replay {
+        /// Dead letter id.
+        id: Option<i64>,
+        /// Replay every dead letter of this target.
+        #[arg(long)]
+        target: Option<String>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct ApiOpts {
+    /// The running service.
+    #[arg(long, env = "ALERT_PUBLISHER_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    url: String,
+    /// API key (bearer token).
+    #[arg(long, env = "ALERT_PUBLISHER_TOKEN", hide_env_values = true, global = true)]
+    token: Option<String>,
+}
+
+async fn client_command(command: Command) -> anyhow::Result<String> {
+    match command {
+        Command::Targets { command, api } => {
+            let client = server::cli::ApiClient::new(&api.url, api.token)?;
+            match command {
+                TargetsCommand::List => client.targets_list().await,
+                TargetsCommand::Test { name } => client.targets_test(&name).await,
+            }
+        }
+        Command::Dlq { command, api } => {
+            let client = server::cli::ApiClient::new(&api.url, api.token)?;
+            match command {
+                DlqCommand::List { target } => client.dlq_list(target.as_deref()).await,
+                DlqCommand::Replay { id, target } => client.dlq_replay(id, target.as_deref()).await,
+            }
+        }
+        Command::Serve | Command::CheckConfig => Ok(String::new()),
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -120,7 +193,21 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(command @ (Command::Targets { .. } | Command::Dlq { .. })) = cli.command {
+        return match client_command(command).await {
+            Ok(out) => {
+                use std::io::Write as _;
+                let _ = std::io::stdout().write_all(out.as_bytes());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        };
+    }
     match cli.command {
+        Some(Command::Targets { .. } | Command::Dlq { .. }) => ExitCode::SUCCESS,
         Some(Command::CheckConfig) => match server::load_registry(&config) {
             Ok(registry) => {
                 eprintln!("config ok: {} target(s)", registry.specs().len());
