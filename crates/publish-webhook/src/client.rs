@@ -10,6 +10,7 @@ use crate::{Auth, WebhookConfig, classify, encode};
 pub struct WebhookPublisher {
     config: WebhookConfig,
     client: reqwest::Client,
+    signing_key: Option<ring::hmac::Key>,
 }
 
 impl WebhookPublisher {
@@ -19,7 +20,11 @@ impl WebhookPublisher {
             timeout: config.options.timeout,
             ..Default::default()
         })?;
-        Ok(Self { config, client })
+        let signing_key = match &config.options.signing {
+            Some(signing) => Some(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &signing.key()?)),
+            None => None,
+        };
+        Ok(Self { config, client, signing_key })
     }
 
     /// The configuration.
@@ -49,6 +54,21 @@ impl WebhookPublisher {
             }
             Some(Auth::ApiKey { header, key }) => req.header(header.as_str(), key.expose()),
         };
+        if let Some(key) = &self.signing_key {
+            let timestamp = chrono::Utc::now().timestamp().to_string();
+            let mut signed = Vec::with_capacity(delivery.id.len() + timestamp.len() + body.len() + 2);
+            signed.extend_from_slice(delivery.id.as_bytes());
+            signed.push(b'.');
+            signed.extend_from_slice(timestamp.as_bytes());
+            signed.push(b'.');
+            signed.extend_from_slice(&body);
+            let tag = ring::hmac::sign(key, &signed);
+            let signature = base64::engine::general_purpose::STANDARD.encode(tag.as_ref());
+            req = req
+                .header("webhook-id", &delivery.id)
+                .header("webhook-timestamp", timestamp)
+                .header("webhook-signature", format!("v1,{signature}"));
+        }
         req.body(body)
     }
 }

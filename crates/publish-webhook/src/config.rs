@@ -43,6 +43,34 @@ pub struct WebhookOptions {
     /// Authentication, if any.
     #[serde(default)]
     pub auth: Option<Auth>,
+    /// HMAC-SHA256 signing of every body, Standard Webhooks style (`webhook-id`,
+    /// `webhook-timestamp`, `webhook-signature: v1,<base64>` over `id.timestamp.body`).
+    #[serde(default)]
+    pub signing: Option<Signing>,
+}
+
+/// The signing secret: `whsec_<base64>` (the Standard Webhooks form) or any other string, used
+/// as is.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signing {
+    /// The shared secret.
+    pub secret: Secret,
+}
+
+impl Signing {
+    /// The key bytes.
+    pub fn key(&self) -> Result<Vec<u8>, ConfigError> {
+        use base64::Engine as _;
+        let secret = self.secret.expose();
+        match secret.strip_prefix("whsec_") {
+            Some(b64) => base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|_| ConfigError::new("options.signing.secret", "a whsec_ secret must be base64 after the prefix")),
+            None if secret.is_empty() => Err(ConfigError::new("options.signing.secret", "must not be empty")),
+            None => Ok(secret.as_bytes().to_vec()),
+        }
+    }
 }
 
 fn default_timeout() -> Duration {
@@ -54,6 +82,7 @@ impl Default for WebhookOptions {
         Self {
             timeout: default_timeout(),
             auth: None,
+            signing: None,
         }
     }
 }
@@ -105,6 +134,9 @@ impl WebhookConfig {
             .map(|(name, value)| publish::header(name, value))
             .collect::<Result<Vec<_>, ConfigError>>()?;
         let options: WebhookOptions = publish::options(&target.options)?;
+        if let Some(signing) = &options.signing {
+            signing.key()?;
+        }
         if options.timeout.is_zero() {
             return Err(ConfigError::new(
                 "options.timeout",

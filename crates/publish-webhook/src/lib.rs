@@ -24,7 +24,7 @@ mod config;
 mod encode;
 
 pub use client::WebhookPublisher;
-pub use config::{Auth, WebhookConfig, WebhookOptions};
+pub use config::{Auth, Signing, WebhookConfig, WebhookOptions};
 pub use encode::{WEBHOOK_SCHEMA, encode, encode_alertmanager, encode_webhook};
 
 /// Builds the publisher for a `type: webhook` target.
