@@ -27,7 +27,6 @@ use crate::{
 /// Routes under `/api/v2/publishing`.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/v2/publishing/targets", get(list_targets))
         .route("/api/v2/publishing/queue/stats", get(queue_stats))
         .route("/api/v2/publishing/queue/jobs", get(list_jobs))
         .route("/api/v2/publishing/queue/jobs/{id}", get(get_job))
@@ -60,31 +59,6 @@ async fn json_body<T: serde::de::DeserializeOwned>(
     let de = &mut serde_json::Deserializer::from_slice(&body);
     serde_path_to_error::deserialize(de)
         .map_err(|e| ApiError::invalid(format!("invalid request at `{}`: {}", e.path(), e.inner())))
-}
-
-async fn list_targets(State(state): State<AppState>) -> Json<Value> {
-    let targets: Vec<_> = state
-        .registry
-        .specs()
-        .iter()
-        .map(|s| {
-            json!({
-                "name": s.target.name,
-                "type": s.target.kind,
-                "url": crate::redact_url_path(&s.target.url, s.target.kind == publish::TargetType::Slack && !s.target.options.contains_key("token")),
-                "enabled": s.target.enabled,
-                "format": s.target.format,
-                "headers": s.target.headers,
-                "filter": {"severity": s.filter.severity, "labels": s.filter.labels},
-                "options": publish::redact_json(&Value::Object(s.target.options.clone())),
-                "delivery": publish::redact_json(&Value::Object(s.delivery.clone())),
-                "health": state.health.status(s.target.name.as_str()),
-                "circuit_breaker": state.engine.breaker_state(s.target.name.as_str()),
-                "source": s.source,
-            })
-        })
-        .collect();
-    Json(json!({ "targets": targets, "total": targets.len() }))
 }
 
 async fn queue_stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -392,7 +366,7 @@ async fn submit(
             ));
         }
         Some(names) => named_targets(&state, names)?,
-        None => targets::route(state.registry.specs(), &alert)
+        None => targets::route(&state.registry.specs(), &alert)
             .map(|s| s.target.name.to_string())
             .collect(),
     };

@@ -60,6 +60,8 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(prometheus))
         .merge(crate::api::routes())
+        .merge(crate::targets_api::routes())
+        .merge(crate::stats::routes())
         .fallback(not_found)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -157,7 +159,7 @@ pub(crate) async fn ingest(
     let count = alerts.len();
     for alert in alerts {
         let before = jobs.len();
-        for spec in targets::route(state.registry.specs(), &alert) {
+        for spec in targets::route(&state.registry.specs(), &alert) {
             let repeat = state
                 .registry
                 .policy(spec.target.name.as_str())

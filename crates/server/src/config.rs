@@ -30,6 +30,10 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// Target health thresholds.
     pub health: HealthSettings,
+    /// Target discovery (file hot reload, Kubernetes Secrets), refresh and health probes.
+    pub discovery: crate::discovery::DiscoverySettings,
+    /// Publishing stats and trends.
+    pub stats: crate::stats::StatsSettings,
     /// Logging.
     pub log: LogConfig,
 }
@@ -80,6 +84,8 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             delivery: DeliveryConfig::default(),
             health: HealthSettings::default(),
+            discovery: crate::discovery::DiscoverySettings::default(),
+            stats: crate::stats::StatsSettings::default(),
             log: LogConfig::default(),
         }
     }

@@ -1,10 +1,28 @@
 //! The targets in force and their publishers.
+//!
+//! The set can change while the service runs (file hot reload, Kubernetes discovery): a
+//! [`Registry`] holds an immutable snapshot behind an [`ArcSwap`] and swaps in a new one on
+//! [`Registry::apply`]. Publishers are rebuilt only for targets whose definition changed.
+//!
+//! What happens to deliveries when the set changes:
+//! - **in flight**: the engine holds the publisher it looked up; the attempt finishes with it;
+//! - **waiting, target changed**: the next attempt uses the new definition (the engine looks
+//!   the publisher up by name at delivery time);
+//! - **waiting, target removed**: the job is dead-lettered with kind `config` and reason
+//!   `target "x" is not defined` — visible in `/api/v2/publishing/dlq` and replayable once the
+//!   target is back. Nothing is dropped silently.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, OnceLock, PoisonError},
+};
 
+use arc_swap::ArcSwap;
 use publish::{Publisher, TargetType};
 use queue::{Publishers, TargetPolicy};
-use targets::{LoadError, TargetSpec};
+use serde::Serialize;
+use targets::{InvalidTarget, LoadError, TargetSpec};
+use tracing::{info, warn};
 
 /// Builds the publisher for one target definition.
 pub fn build_publisher(spec: &TargetSpec) -> Result<Arc<dyn Publisher>, LoadError> {
@@ -25,13 +43,48 @@ pub fn build_publisher(spec: &TargetSpec) -> Result<Arc<dyn Publisher>, LoadErro
     }
 }
 
-/// Target definitions with their publishers and delivery policies.
+/// One immutable set of targets.
 #[derive(Debug, Default)]
-pub struct Registry {
-    specs: Vec<TargetSpec>,
+struct Snapshot {
+    specs: Arc<[TargetSpec]>,
     publishers: HashMap<String, Arc<dyn Publisher>>,
     policies: HashMap<String, Arc<TargetPolicy>>,
+    invalid: Vec<InvalidTarget>,
+}
+
+/// Target definitions with their publishers and delivery policies; swappable at run time.
+#[derive(Debug, Default)]
+pub struct Registry {
+    current: ArcSwap<Snapshot>,
     defaults: Arc<TargetPolicy>,
+    applying: Mutex<()>,
+    discovery: OnceLock<Arc<crate::discovery::Discovery>>,
+}
+
+/// What [`Registry::apply`] changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Applied {
+    /// New targets.
+    pub added: Vec<String>,
+    /// Targets whose definition changed (publisher rebuilt).
+    pub changed: Vec<String>,
+    /// Targets no longer defined.
+    pub removed: Vec<String>,
+    /// Targets kept as they were (publisher reused).
+    pub unchanged: usize,
+    /// Definitions skipped.
+    pub invalid: usize,
+}
+
+fn policy_of(defaults: &TargetPolicy, spec: &TargetSpec) -> Result<TargetPolicy, LoadError> {
+    defaults.overlay(&spec.delivery).map_err(|(path, message)| {
+        let field = if path.is_empty() || path == "." {
+            "delivery".to_owned()
+        } else {
+            format!("delivery.{path}")
+        };
+        LoadError::field(spec, field, message)
+    })
 }
 
 impl Registry {
@@ -42,17 +95,10 @@ impl Registry {
         let mut policies = HashMap::with_capacity(specs.len());
         for spec in &specs {
             publishers.insert(spec.target.name.to_string(), build_publisher(spec)?);
-            let policy = defaults
-                .overlay(&spec.delivery)
-                .map_err(|(path, message)| {
-                    let field = if path.is_empty() || path == "." {
-                        "delivery".to_owned()
-                    } else {
-                        format!("delivery.{path}")
-                    };
-                    LoadError::field(spec, field, message)
-                })?;
-            policies.insert(spec.target.name.to_string(), Arc::new(policy));
+            policies.insert(
+                spec.target.name.to_string(),
+                Arc::new(policy_of(&defaults, spec)?),
+            );
         }
         for spec in &specs {
             if let Some(fallback) = &policies[spec.target.name.as_str()].fallback
@@ -66,33 +112,230 @@ impl Registry {
             }
         }
         Ok(Self {
-            specs,
-            publishers,
-            policies,
+            current: ArcSwap::from_pointee(Snapshot {
+                specs: specs.into(),
+                publishers,
+                policies,
+                invalid: Vec::new(),
+            }),
             defaults: Arc::new(defaults),
+            applying: Mutex::new(()),
+            discovery: OnceLock::new(),
         })
     }
 
-    /// The definitions.
-    pub fn specs(&self) -> &[TargetSpec] {
-        &self.specs
+    /// Replaces the set of targets. A target that cannot be built is skipped (and listed in
+    /// [`Registry::invalid`]) while the others take effect; publishers of unchanged targets
+    /// are kept.
+    pub fn apply(&self, specs: Vec<TargetSpec>, mut invalid: Vec<InvalidTarget>) -> Applied {
+        let _one_at_a_time = self.applying.lock().unwrap_or_else(PoisonError::into_inner);
+        let old = self.current.load_full();
+        let mut applied = Applied::default();
+        let mut kept = Vec::with_capacity(specs.len());
+        let mut publishers = HashMap::with_capacity(specs.len());
+        let mut policies = HashMap::with_capacity(specs.len());
+        for spec in specs {
+            let name = spec.target.name.to_string();
+            let previous = old.specs.iter().find(|s| s.target.name == spec.target.name);
+            let reuse = previous
+                .filter(|p| **p == spec)
+                .and_then(|_| Some((old.publishers.get(&name)?, old.policies.get(&name)?)));
+            let built = match reuse {
+                Some((p, pol)) => Ok((p.clone(), pol.clone())),
+                None => build_publisher(&spec)
+                    .and_then(|p| Ok((p, Arc::new(policy_of(&self.defaults, &spec)?)))),
+            };
+            match built {
+                Ok((p, pol)) => {
+                    match (previous, reuse.is_some()) {
+                        (None, _) => applied.added.push(name.clone()),
+                        (Some(_), false) => applied.changed.push(name.clone()),
+                        (Some(_), true) => applied.unchanged += 1,
+                    }
+                    publishers.insert(name.clone(), p);
+                    policies.insert(name, pol);
+                    kept.push(spec);
+                }
+                Err(e) => invalid.push(InvalidTarget {
+                    source: spec.source.clone(),
+                    error: e.to_string(),
+                }),
+            }
+        }
+        // A fallback must name another target that is in force.
+        let mut i = 0;
+        while i < kept.len() {
+            let name = kept[i].target.name.as_str();
+            let bad = policies[name]
+                .fallback
+                .as_ref()
+                .is_some_and(|f| f == name || !publishers.contains_key(f));
+            if bad {
+                let spec = kept.remove(i);
+                let fallback = policies[spec.target.name.as_str()].fallback.clone();
+                publishers.remove(spec.target.name.as_str());
+                policies.remove(spec.target.name.as_str());
+                applied.added.retain(|n| n != spec.target.name.as_str());
+                applied.changed.retain(|n| n != spec.target.name.as_str());
+                invalid.push(InvalidTarget {
+                    source: spec.source.clone(),
+                    error: LoadError::field(
+                        &spec,
+                        "delivery.fallback",
+                        format!(
+                            "{:?} is not another defined target",
+                            fallback.unwrap_or_default()
+                        ),
+                    )
+                    .to_string(),
+                });
+                i = 0;
+            } else {
+                i += 1;
+            }
+        }
+        applied.removed = old
+            .specs
+            .iter()
+            .map(|s| s.target.name.to_string())
+            .filter(|n| !publishers.contains_key(n))
+            .collect();
+        applied.invalid = invalid.len();
+        for i in &invalid {
+            warn!(source = %i.source, error = %i.error, "target skipped");
+        }
+        if !applied.added.is_empty() || !applied.changed.is_empty() || !applied.removed.is_empty() {
+            info!(
+                added = ?applied.added,
+                changed = ?applied.changed,
+                removed = ?applied.removed,
+                invalid = applied.invalid,
+                "targets updated"
+            );
+        }
+        for (kind, n) in [
+            ("added", applied.added.len()),
+            ("changed", applied.changed.len()),
+            ("removed", applied.removed.len()),
+        ] {
+            metrics::counter!("alert_history_publishing_discovery_changes_total", "change" => kind)
+                .increment(n as u64);
+        }
+        metrics::gauge!("alert_history_publishing_targets_active").set(kept.len() as f64);
+        self.current.store(Arc::new(Snapshot {
+            specs: kept.into(),
+            publishers,
+            policies,
+            invalid,
+        }));
+        applied
+    }
+
+    /// The definitions in force.
+    pub fn specs(&self) -> Arc<[TargetSpec]> {
+        self.current.load().specs.clone()
     }
 
     /// One definition by name.
-    pub fn spec(&self, name: &str) -> Option<&TargetSpec> {
-        self.specs.iter().find(|s| s.target.name.as_str() == name)
+    pub fn spec(&self, name: &str) -> Option<TargetSpec> {
+        self.current
+            .load()
+            .specs
+            .iter()
+            .find(|s| s.target.name.as_str() == name)
+            .cloned()
+    }
+
+    /// Attaches the running discovery (for the refresh and status API); once.
+    pub fn set_discovery(&self, discovery: Arc<crate::discovery::Discovery>) {
+        let _ = self.discovery.set(discovery);
+    }
+
+    /// The running discovery (none: targets fixed at start-up).
+    pub fn discovery(&self) -> Arc<crate::discovery::Discovery> {
+        self.discovery
+            .get_or_init(|| Arc::new(crate::discovery::Discovery::fixed()))
+            .clone()
+    }
+
+    /// Definitions skipped at the last [`Registry::apply`].
+    pub fn invalid(&self) -> Vec<InvalidTarget> {
+        self.current.load().invalid.clone()
+    }
+
+    /// Every target's publisher.
+    pub fn publishers(&self) -> Vec<(String, Arc<dyn Publisher>)> {
+        let current = self.current.load();
+        current
+            .specs
+            .iter()
+            .filter_map(|s| {
+                let name = s.target.name.to_string();
+                current.publishers.get(&name).map(|p| (name, p.clone()))
+            })
+            .collect()
     }
 }
 
 impl Publishers for Registry {
     fn publisher(&self, target: &str) -> Option<Arc<dyn Publisher>> {
-        self.publishers.get(target).cloned()
+        self.current.load().publishers.get(target).cloned()
     }
 
     fn policy(&self, target: &str) -> Arc<TargetPolicy> {
-        self.policies
+        self.current
+            .load()
+            .policies
             .get(target)
             .cloned()
             .unwrap_or_else(|| self.defaults.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn specs(yaml: &str) -> Vec<TargetSpec> {
+        targets::parse_document(yaml, false, "t.yaml").unwrap()
+    }
+
+    #[test]
+    fn apply_rebuilds_only_changed_targets() {
+        let r = Registry::build(
+            specs("- {name: a, type: webhook, url: 'http://a/x'}\n- {name: b, type: webhook, url: 'http://b/x'}\n"),
+            TargetPolicy::default(),
+        )
+        .unwrap();
+        let a = r.publisher("a").unwrap();
+        let b = r.publisher("b").unwrap();
+        let applied = r.apply(
+            specs("- {name: a, type: webhook, url: 'http://a/x'}\n- {name: b, type: webhook, url: 'http://b2/x'}\n- {name: c, type: webhook, url: 'http://c/x'}\n"),
+            Vec::new(),
+        );
+        assert_eq!(applied.added, ["c"]);
+        assert_eq!(applied.changed, ["b"]);
+        assert_eq!(applied.unchanged, 1);
+        assert!(Arc::ptr_eq(&a, &r.publisher("a").unwrap()), "a kept");
+        assert!(!Arc::ptr_eq(&b, &r.publisher("b").unwrap()), "b rebuilt");
+        let applied = r.apply(
+            specs("- {name: c, type: webhook, url: 'http://c/x'}\n- {name: p, type: pagerduty}\n- {name: f, type: webhook, url: 'http://f/x', delivery: {fallback: nope}}\n"),
+            vec![InvalidTarget { source: "ns/s".into(), error: "bad".into() }],
+        );
+        assert_eq!(applied.removed, ["a", "b"]);
+        assert!(r.publisher("a").is_none());
+        assert_eq!(r.specs().len(), 1);
+        let invalid = r.invalid();
+        assert_eq!(invalid.len(), 3, "{invalid:?}");
+        assert!(
+            invalid
+                .iter()
+                .any(|i| i.error.contains("options.routing_key"))
+        );
+        assert!(
+            invalid
+                .iter()
+                .any(|i| i.error.contains("delivery.fallback"))
+        );
     }
 }

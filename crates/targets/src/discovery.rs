@@ -142,7 +142,9 @@ impl SourceDriver {
         self.with_status(|s| {
             s.last_refresh = Some(Utc::now());
             s.last_duration_ms = Some(took.as_millis() as u64);
-            s.next_refresh = next.and_then(|n| chrono::Duration::from_std(n).ok()).map(|n| Utc::now() + n);
+            s.next_refresh = next
+                .and_then(|n| chrono::Duration::from_std(n).ok())
+                .map(|n| Utc::now() + n);
             s.last_error = None;
             s.consecutive_failures = 0;
         });
@@ -155,7 +157,9 @@ impl SourceDriver {
         self.with_status(|s| {
             s.last_error = Some(error);
             s.consecutive_failures += 1;
-            s.next_refresh = chrono::Duration::from_std(retry_in).ok().map(|n| Utc::now() + n);
+            s.next_refresh = chrono::Duration::from_std(retry_in)
+                .ok()
+                .map(|n| Utc::now() + n);
         });
     }
 

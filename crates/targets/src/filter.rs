@@ -291,6 +291,9 @@ mod tests {
         }
     }
 
+    /// (filter or matcher, labels, expected)
+    type Row<'a> = (&'a str, &'a [(&'a str, &'a str)], bool);
+
     fn check(filter: &str, labels: &[(&str, &str)], expected: bool) {
         let f: Filter = serde_json::from_str(filter).unwrap();
         assert_eq!(
@@ -302,7 +305,7 @@ mod tests {
 
     #[test]
     fn matching() {
-        let table: &[(&str, &[(&str, &str)], bool)] = &[
+        let table: &[Row<'_>] = &[
             ("{}", &[("alertname", "A")], true),
             (
                 r#"{"severity":["critical"]}"#,
@@ -351,7 +354,7 @@ mod tests {
 
     #[test]
     fn matchers_follow_alertmanager_semantics() {
-        let table: &[(&str, &[(&str, &str)], bool)] = &[
+        let table: &[Row<'_>] = &[
             // =
             (r#"team="sre""#, &[("team", "sre")], true),
             (r#"team=sre"#, &[("team", "sre")], true),
@@ -403,7 +406,7 @@ mod tests {
 
     #[test]
     fn namespaces_and_send_resolved() {
-        let table: &[(&str, &[(&str, &str)], bool)] = &[
+        let table: &[Row<'_>] = &[
             (
                 r#"{"namespaces":{"include":["prod"]}}"#,
                 &[("namespace", "prod")],

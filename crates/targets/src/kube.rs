@@ -64,7 +64,7 @@ pub fn watch_secrets(
 }
 
 enum Step {
-    Event(String, Result<WatchEvent<Secret>, kube::Error>),
+    Event(String, Box<Result<WatchEvent<Secret>, kube::Error>>),
     Ended(String),
 }
 
@@ -113,7 +113,7 @@ async fn run(
                     let end = ns.clone();
                     let ns = ns.clone();
                     streams.push(
-                        s.map(move |ev| Step::Event(ns.clone(), ev))
+                        s.map(move |ev| Step::Event(ns.clone(), Box::new(ev)))
                             .chain(futures::stream::once(async move { Step::Ended(end) }))
                             .boxed(),
                     );
@@ -150,35 +150,47 @@ async fn run(
                     driver.event("watch_ended");
                     continue 'relist;
                 }
-                Some(Step::Event(ns, Ok(event))) => match event {
-                    WatchEvent::Added(s) | WatchEvent::Modified(s) => {
-                        let kind = if secrets.contains_key(&key(&ns, &s)) {
-                            "modified"
-                        } else {
-                            "added"
-                        };
-                        driver.event(kind);
-                        secrets.insert(key(&ns, &s), s);
-                        publish(&driver, &secrets);
-                    }
-                    WatchEvent::Deleted(s) => {
-                        driver.event("deleted");
-                        secrets.remove(&key(&ns, &s));
-                        publish(&driver, &secrets);
-                    }
-                    WatchEvent::Bookmark(_) => {}
-                    WatchEvent::Error(e) if e.code == 410 => {
-                        info!(namespace = %ns, "secret watch expired (410 Gone); listing again");
-                        driver.event("gone");
-                        continue 'relist;
-                    }
-                    WatchEvent::Error(e) => {
-                        driver.failed("watch_error", format!("watch {ns}: {} ({})", e.message, e.code), Duration::ZERO);
-                        continue 'relist;
-                    }
+                Some(Step::Event(ns, ev)) if ev.is_ok() => match *ev {
+                    Err(_) => continue 'relist,
+                    Ok(event) => match event {
+                        WatchEvent::Added(s) | WatchEvent::Modified(s) => {
+                            let kind = if secrets.contains_key(&key(&ns, &s)) {
+                                "modified"
+                            } else {
+                                "added"
+                            };
+                            driver.event(kind);
+                            secrets.insert(key(&ns, &s), s);
+                            publish(&driver, &secrets);
+                        }
+                        WatchEvent::Deleted(s) => {
+                            driver.event("deleted");
+                            secrets.remove(&key(&ns, &s));
+                            publish(&driver, &secrets);
+                        }
+                        WatchEvent::Bookmark(_) => {}
+                        WatchEvent::Error(e) if e.code == 410 => {
+                            info!(namespace = %ns, "secret watch expired (410 Gone); listing again");
+                            driver.event("gone");
+                            continue 'relist;
+                        }
+                        WatchEvent::Error(e) => {
+                            driver.failed(
+                                "watch_error",
+                                format!("watch {ns}: {} ({})", e.message, e.code),
+                                Duration::ZERO,
+                            );
+                            continue 'relist;
+                        }
+                    },
                 },
-                Some(Step::Event(ns, Err(e))) => {
-                    driver.failed(reason(&e), format!("watch {ns}: {}", safe_error(&e)), backoff);
+                Some(Step::Event(ns, ev)) => {
+                    let Err(e) = *ev else { continue 'relist };
+                    driver.failed(
+                        reason(&e),
+                        format!("watch {ns}: {}", safe_error(&e)),
+                        backoff,
+                    );
                     tokio::select! {
                         () = shutdown.cancelled() => return,
                         () = tokio::time::sleep(backoff) => {}
@@ -193,7 +205,10 @@ async fn run(
 
 fn key(ns: &str, s: &Secret) -> Key {
     (
-        s.metadata.namespace.clone().unwrap_or_else(|| ns.to_owned()),
+        s.metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| ns.to_owned()),
         s.metadata.name.clone().unwrap_or_default(),
     )
 }
@@ -209,7 +224,10 @@ async fn list_all(
         let list = api
             .list(&ListParams::default().labels(&config.label_selector))
             .await?;
-        versions.push((ns.clone(), list.metadata.resource_version.unwrap_or_default()));
+        versions.push((
+            ns.clone(),
+            list.metadata.resource_version.unwrap_or_default(),
+        ));
         for s in list.items {
             all.insert(key(ns, &s), s);
         }

@@ -56,8 +56,12 @@ pub async fn check(
 }
 
 /// Probes every target returned by `targets` each interval until `shutdown`.
-pub async fn run<F>(book: Arc<HealthBook>, config: MonitorConfig, targets: F, shutdown: CancellationToken)
-where
+pub async fn run<F>(
+    book: Arc<HealthBook>,
+    config: MonitorConfig,
+    targets: F,
+    shutdown: CancellationToken,
+) where
     F: Fn() -> Vec<(String, Arc<dyn Publisher>)> + Send + 'static,
 {
     loop {
@@ -73,5 +77,140 @@ where
                 check(book, &name, p.as_ref(), timeout).await;
             })
             .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use publish::{Delivery, ProbeResult, PublishOutcome};
+
+    use super::*;
+    use crate::{HealthConfig, HealthStatus};
+
+    /// A target that answers probes as scripted: `Ok(delay)` succeeds after `delay`,
+    /// `Err(())` fails.
+    #[derive(Debug, Default)]
+    struct Scripted(Mutex<Vec<Result<Duration, ()>>>);
+
+    #[async_trait::async_trait]
+    impl Publisher for Scripted {
+        async fn publish(&self, _: &Delivery) -> PublishOutcome {
+            unreachable!("probes only")
+        }
+
+        async fn probe(&self) -> ProbeResult {
+            let next = self.0.lock().unwrap().remove(0);
+            let started = std::time::Instant::now();
+            match next {
+                Ok(delay) => {
+                    tokio::time::sleep(delay).await;
+                    ProbeResult {
+                        ok: true,
+                        latency: started.elapsed(),
+                        detail: "ok".into(),
+                    }
+                }
+                Err(()) => ProbeResult {
+                    ok: false,
+                    latency: started.elapsed(),
+                    detail: "HTTP 503".into(),
+                },
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn every_transition_with_a_slow_failing_recovering_target() {
+        let book = HealthBook::new(HealthConfig {
+            degraded_latency: Duration::from_millis(100),
+            ..Default::default()
+        });
+        let fast = Ok(Duration::ZERO);
+        let slow = Ok(Duration::from_millis(150));
+        let script = vec![
+            fast,
+            slow,
+            fast,
+            Err(()),
+            Err(()),
+            Err(()),
+            Err(()),
+            fast,
+            Err(()),
+            fast,
+            // a probe that hangs past the timeout is a failure
+            Ok(Duration::from_secs(10)),
+            Ok(Duration::from_secs(10)),
+            Ok(Duration::from_secs(10)),
+            fast,
+        ];
+        let target = Scripted(Mutex::new(script));
+        assert_eq!(book.get("t").status, HealthStatus::Unknown);
+        let timeout = Duration::from_millis(300);
+        let expected = [
+            (HealthStatus::Healthy, 0, "unknown -> healthy"),
+            (HealthStatus::Degraded, 0, "healthy -> degraded (slow)"),
+            (HealthStatus::Healthy, 0, "degraded -> healthy"),
+            (HealthStatus::Degraded, 1, "healthy -> degraded (1 failure)"),
+            (HealthStatus::Degraded, 2, "degraded (2 failures)"),
+            (
+                HealthStatus::Unhealthy,
+                3,
+                "degraded -> unhealthy (3 failures)",
+            ),
+            (HealthStatus::Unhealthy, 4, "stays unhealthy"),
+            (HealthStatus::Healthy, 0, "unhealthy -> healthy (recovered)"),
+            (HealthStatus::Degraded, 1, "fails again"),
+            (HealthStatus::Healthy, 0, "degraded -> healthy"),
+            (HealthStatus::Degraded, 1, "timeout 1"),
+            (HealthStatus::Degraded, 2, "timeout 2"),
+            (HealthStatus::Unhealthy, 3, "timeout 3"),
+            (HealthStatus::Healthy, 0, "recovered"),
+        ];
+        for (status, failures, step) in expected {
+            let h = check(&book, "t", &target, timeout).await;
+            assert_eq!(
+                (h.status, h.consecutive_failures),
+                (status, failures),
+                "{step}"
+            );
+            assert_eq!(h.last_source, Some(CheckSource::Probe));
+            assert!(h.last_check.is_some() && h.last_latency_ms.is_some());
+        }
+        let h = book.get("t");
+        assert_eq!(h.total_checks, 14);
+        assert_eq!(h.success_rate, Some(6.0 / 14.0));
+        assert!(h.last_error.unwrap().contains("timed out"));
+    }
+
+    #[tokio::test]
+    async fn run_probes_every_target_each_interval() {
+        let book = Arc::new(HealthBook::new(HealthConfig::default()));
+        let a: Arc<dyn Publisher> = Arc::new(Scripted(Mutex::new(vec![Ok(Duration::ZERO); 100])));
+        let b: Arc<dyn Publisher> = Arc::new(Scripted(Mutex::new(vec![Err(()); 100])));
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(run(
+            book.clone(),
+            MonitorConfig {
+                interval: Duration::from_millis(20),
+                timeout: Duration::from_secs(1),
+                concurrency: 2,
+            },
+            move || vec![("a".to_owned(), a.clone()), ("b".to_owned(), b.clone())],
+            shutdown.clone(),
+        ));
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while book.get("b").consecutive_failures < 3 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(book.status("a"), HealthStatus::Healthy);
+        assert_eq!(book.status("b"), HealthStatus::Unhealthy);
+        shutdown.cancel();
+        task.await.unwrap();
     }
 }

@@ -56,7 +56,8 @@ pub fn parse_secret(
         }
     };
     if let Some(doc) = text("target.json")? {
-        let value = parse_json_or_yaml(&doc).map_err(|e| syntax(format!("key `target.json`: {e}")))?;
+        let value =
+            parse_json_or_yaml(&doc).map_err(|e| syntax(format!("key `target.json`: {e}")))?;
         return Ok((one(value, &source)?, SecretFormat::TargetJson));
     }
     if let Some(doc) = text("config")? {
@@ -204,7 +205,10 @@ fn flat(
             return Err(field_err(
                 &name,
                 key,
-                format!("unknown key; a flat-format Secret has {}", FLAT_KEYS.join(", ")),
+                format!(
+                    "unknown key; a flat-format Secret has {}",
+                    FLAT_KEYS.join(", ")
+                ),
             ));
         }
     }
@@ -264,10 +268,7 @@ mod tests {
         .unwrap();
         assert_eq!(f, SecretFormat::Flat);
         assert_eq!(d.target.headers.len(), 3);
-        assert_eq!(
-            d.target.headers["Authorization"].expose(),
-            "Bearer s3cret"
-        );
+        assert_eq!(d.target.headers["Authorization"].expose(), "Bearer s3cret");
         let (pd, _) = parse_secret(
             "ns",
             "pd",
@@ -288,31 +289,54 @@ mod tests {
     fn invalid_secrets_name_the_source_and_never_echo_secrets() {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("other", "x")], "ns/bad: no target definition"),
-            (&[("target.json", "{")], "ns/bad: key `target.json`: invalid JSON"),
+            (
+                &[("target.json", "{")],
+                "ns/bad: key `target.json`: invalid JSON",
+            ),
             (&[("config", "!!notbase64!!")], "ns/bad: key `config`"),
             (
                 &[("name", "a"), ("type", "webhook")],
                 "ns/bad: target \"a\": field `url`: is required",
             ),
             (
-                &[("name", "a"), ("type", "webhook"), ("url", "http://x"), ("enabled", "perhaps")],
+                &[
+                    ("name", "a"),
+                    ("type", "webhook"),
+                    ("url", "http://x"),
+                    ("enabled", "perhaps"),
+                ],
                 "field `enabled`",
             ),
             (
-                &[("name", "a"), ("type", "webhook"), ("url", "http://x"), ("headers", "Authorization: s3cret")],
+                &[
+                    ("name", "a"),
+                    ("type", "webhook"),
+                    ("url", "http://x"),
+                    ("headers", "Authorization: s3cret"),
+                ],
                 "field `headers`",
             ),
             (
-                &[("name", "a"), ("type", "webhook"), ("url", "http://x"), ("passwd", "s3cret")],
+                &[
+                    ("name", "a"),
+                    ("type", "webhook"),
+                    ("url", "http://x"),
+                    ("passwd", "s3cret"),
+                ],
                 "field `passwd`: unknown key",
             ),
             (
-                &[("target.json", r#"{"name":"a","type":"email","url":"http://x"}"#)],
+                &[(
+                    "target.json",
+                    r#"{"name":"a","type":"email","url":"http://x"}"#,
+                )],
                 "field `type`",
             ),
         ];
         for (pairs, expected) in cases {
-            let e = parse_secret("ns", "bad", &data(pairs)).unwrap_err().to_string();
+            let e = parse_secret("ns", "bad", &data(pairs))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(expected), "expected {expected:?} in {e:?}");
             assert!(!e.contains("s3cret"), "{e}");
         }

@@ -33,6 +33,8 @@ struct Inner {
     secrets: Mutex<BTreeMap<(String, String), Value>>,
     version: AtomicU64,
     events: Mutex<Option<broadcast::Sender<(String, Value)>>>,
+    /// Every event sent, with its resource version, for watches that start behind.
+    history: Mutex<Vec<(u64, String, Value)>>,
     down: AtomicBool,
     gone_next_watch: AtomicBool,
     lists: AtomicU64,
@@ -47,6 +49,12 @@ impl Fake {
             .unwrap()
             .get_or_insert_with(|| broadcast::channel(256).0)
             .clone()
+    }
+
+    fn emit(&self, version: u64, ns: &str, event: Value) {
+        let mut history = self.0.history.lock().unwrap();
+        history.push((version, ns.to_owned(), event.clone()));
+        let _ = self.tx().send((ns.to_owned(), event));
     }
 
     fn secret(ns: &str, name: &str, data: &[(&str, &str)], version: u64) -> Value {
@@ -80,9 +88,7 @@ impl Fake {
             .insert((ns.to_owned(), name.to_owned()), s.clone())
             .is_some();
         let kind = if existed { "MODIFIED" } else { "ADDED" };
-        let _ = self
-            .tx()
-            .send((ns.to_owned(), json!({"type": kind, "object": s})));
+        self.emit(v, ns, json!({"type": kind, "object": s}));
     }
 
     fn delete(&self, ns: &str, name: &str) {
@@ -95,9 +101,7 @@ impl Fake {
             .remove(&(ns.to_owned(), name.to_owned()))
         {
             s["metadata"]["resourceVersion"] = json!(v.to_string());
-            let _ = self
-                .tx()
-                .send((ns.to_owned(), json!({"type": "DELETED", "object": s})));
+            self.emit(v, ns, json!({"type": "DELETED", "object": s}));
         }
     }
 
@@ -146,7 +150,26 @@ async fn secrets(
                 "reason": "Expired", "code": 410}});
             return Response::new(Body::from(format!("{line}\n")));
         }
-        let rx = fake.tx().subscribe();
+        let since: u64 = q
+            .get("resourceVersion")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let (rx, replay) = {
+            let history = fake.0.history.lock().unwrap();
+            let rx = fake.tx().subscribe();
+            let replay: String = history
+                .iter()
+                .filter(|(v, n, _)| *v > since && *n == ns)
+                .map(|(_, _, e)| format!("{e}\n"))
+                .collect();
+            (rx, replay)
+        };
+        // A bookmark first, so the response starts at once (as the real API server's does).
+        let bookmark = json!({"type": "BOOKMARK", "object": {"kind": "Secret", "apiVersion": "v1",
+            "metadata": {"resourceVersion": since.to_string()}}});
+        let head = futures::stream::once(async move {
+            Ok::<_, std::io::Error>(format!("{bookmark}\n{replay}"))
+        });
         let stream = futures::stream::unfold((rx, ns), |(mut rx, ns)| async move {
             loop {
                 match rx.recv().await {
@@ -155,7 +178,10 @@ async fn secrets(
                         let line = format!("{event}\n");
                         if gone {
                             // send it, then end the stream
-                            return Some((Ok::<_, std::io::Error>(line), (rx, "<closed>".to_owned())));
+                            return Some((
+                                Ok::<_, std::io::Error>(line),
+                                (rx, "<closed>".to_owned()),
+                            ));
                         }
                         return Some((Ok(line), (rx, ns)));
                     }
@@ -165,7 +191,7 @@ async fn secrets(
                 }
             }
         });
-        return Response::new(Body::from_stream(stream));
+        return Response::new(Body::from_stream(futures::StreamExt::chain(head, stream)));
     }
     fake.0.lists.fetch_add(1, Ordering::SeqCst);
     let items: Vec<Value> = fake
@@ -236,10 +262,18 @@ async fn list_watch_add_modify_delete_and_formats() {
     fake.put(
         "team-b",
         "target-c",
-        &[("name", "c"), ("type", "pagerduty"), ("routing_key", "0123456789abcdef0123456789abcdef")],
+        &[
+            ("name", "c"),
+            ("type", "pagerduty"),
+            ("routing_key", "0123456789abcdef0123456789abcdef"),
+        ],
     );
     fake.put("team-a", "broken", &[("target.json", "{\"name\":\"x\"")]);
-    fake.put("team-c", "not-watched", &[("target.json", &hook("z", "http://z"))]);
+    fake.put(
+        "team-c",
+        "not-watched",
+        &[("target.json", &hook("z", "http://z"))],
+    );
     let url = start_fake(fake.clone()).await;
     let shutdown = CancellationToken::new();
     let mut h = targets::kube::watch_secrets(
@@ -257,9 +291,16 @@ async fn list_watch_add_modify_delete_and_formats() {
         assert_eq!(names(&d), ["a", "b", "c"]);
         assert_eq!(d.invalid.len(), 1);
         assert_eq!(d.invalid[0].source, "team-a/broken");
-        assert!(d.invalid[0].error.contains("invalid JSON"), "{:?}", d.invalid);
+        assert!(
+            d.invalid[0].error.contains("invalid JSON"),
+            "{:?}",
+            d.invalid
+        );
         assert_eq!(d.specs[0].source, "team-a/target-a");
-        assert_eq!(d.specs[2].target.options["routing_key"], "0123456789abcdef0123456789abcdef");
+        assert_eq!(
+            d.specs[2].target.options["routing_key"],
+            "0123456789abcdef0123456789abcdef"
+        );
     }
     let status = h.status();
     assert_eq!((status.valid, status.invalid), (3, 1));
@@ -267,10 +308,18 @@ async fn list_watch_add_modify_delete_and_formats() {
     assert!(status.next_refresh.is_some());
 
     // watch: add
-    fake.put("team-a", "target-d", &[("name", "d"), ("type", "webhook"), ("url", "http://d/x")]);
+    fake.put(
+        "team-a",
+        "target-d",
+        &[("name", "d"), ("type", "webhook"), ("url", "http://d/x")],
+    );
     until(&mut h, "added d", |d| names(d).contains(&"d".to_owned())).await;
     // watch: modify
-    fake.put("team-a", "target-d", &[("name", "d"), ("type", "webhook"), ("url", "http://d2/x")]);
+    fake.put(
+        "team-a",
+        "target-d",
+        &[("name", "d"), ("type", "webhook"), ("url", "http://d2/x")],
+    );
     until(&mut h, "modified d", |d| {
         d.specs.iter().any(|s| s.target.url == "http://d2/x")
     })
@@ -278,16 +327,28 @@ async fn list_watch_add_modify_delete_and_formats() {
     // an invalid change is skipped; the others keep working
     fake.put("team-b", "target-b", &[("config", "bm90IGpzb24=")]);
     until(&mut h, "b became invalid", |d| {
-        !names(d).contains(&"b".to_owned()) && d.invalid.iter().any(|i| i.source == "team-b/target-b")
+        !names(d).contains(&"b".to_owned())
+            && d.invalid.iter().any(|i| i.source == "team-b/target-b")
     })
     .await;
-    assert_eq!(names(&h.targets.borrow()), ["a", "c", "d"]);
+    assert_eq!(
+        names(&h.targets.borrow()),
+        ["a", "d", "c"],
+        "ordered by namespace/secret"
+    );
     // watch: delete
     fake.delete("team-a", "target-d");
     until(&mut h, "deleted d", |d| !names(d).contains(&"d".to_owned())).await;
     // a duplicate name is skipped, naming both sources
-    fake.put("team-b", "dup", &[("target.json", &hook("a", "http://other"))]);
-    until(&mut h, "duplicate", |d| d.invalid.iter().any(|i| i.error.contains("defined twice"))).await;
+    fake.put(
+        "team-b",
+        "dup",
+        &[("target.json", &hook("a", "http://other"))],
+    );
+    until(&mut h, "duplicate", |d| {
+        d.invalid.iter().any(|i| i.error.contains("defined twice"))
+    })
+    .await;
     // nothing secret in the reasons
     for i in &h.targets.borrow().invalid {
         assert!(!i.error.contains("s3cret"), "{i:?}");
@@ -317,7 +378,10 @@ async fn gone_resyncs_and_unreachable_api_keeps_last_good_set() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     fake.expire_watches();
     until(&mut h, "resync after 410", |d| names(d) == ["a", "b"]).await;
-    assert!(fake.0.lists.load(Ordering::SeqCst) > lists, "listed again after 410 Gone");
+    assert!(
+        fake.0.lists.load(Ordering::SeqCst) > lists,
+        "listed again after 410 Gone"
+    );
     assert!(h.status().events >= 1);
 
     // The API goes away: the set is kept, errors recorded, retries back off.
@@ -331,7 +395,10 @@ async fn gone_resyncs_and_unreachable_api_keeps_last_good_set() {
     .await;
     assert!(failing.is_ok(), "status {:?}", h.status());
     let status = h.status();
-    assert!(status.last_error.as_deref().unwrap().contains("503"), "{status:?}");
+    assert!(
+        status.last_error.as_deref().unwrap().contains("503"),
+        "{status:?}"
+    );
     assert_eq!(names(&h.targets.borrow()), ["a", "b"], "last good set kept");
     // backoff: 4 failures take at least 50 + 100 + 200 ms
     let before = h.status().consecutive_failures;
@@ -340,7 +407,11 @@ async fn gone_resyncs_and_unreachable_api_keeps_last_good_set() {
     assert!(after - before <= 2, "backed off: {before} -> {after}");
 
     // The API comes back with a change: picked up, error cleared.
-    fake.put_silently("default", "c", &[("name", "c"), ("type", "webhook"), ("url", "http://c")]);
+    fake.put_silently(
+        "default",
+        "c",
+        &[("name", "c"), ("type", "webhook"), ("url", "http://c")],
+    );
     fake.0.down.store(false, Ordering::SeqCst);
     until(&mut h, "recovered", |d| names(d) == ["a", "b", "c"]).await;
     let status = h.status();
@@ -349,9 +420,16 @@ async fn gone_resyncs_and_unreachable_api_keeps_last_good_set() {
 
     // A watch that answers 410 at once also re-lists.
     fake.0.gone_next_watch.store(true, Ordering::SeqCst);
-    fake.put_silently("default", "e", &[("name", "e"), ("type", "webhook"), ("url", "http://e")]);
+    fake.put_silently(
+        "default",
+        "e",
+        &[("name", "e"), ("type", "webhook"), ("url", "http://e")],
+    );
     h.refresh();
-    until(&mut h, "manual refresh", |d| names(d).contains(&"e".to_owned())).await;
+    until(&mut h, "manual refresh", |d| {
+        names(d).contains(&"e".to_owned())
+    })
+    .await;
     shutdown.cancel();
 }
 
@@ -372,6 +450,7 @@ async fn periodic_resync_finds_missed_changes() {
     until(&mut h, "initial", |d| names(d) == ["a"]).await;
     fake.put_silently("default", "b", &[("target.json", &hook("b", "http://b/x"))]);
     until(&mut h, "resync", |d| names(d) == ["a", "b"]).await;
-    assert!(fake.0.watches.load(Ordering::SeqCst) >= 2);
+    assert!(fake.0.lists.load(Ordering::SeqCst) >= 2, "listed again");
+    assert!(h.status().events >= 1, "the resync is counted");
     shutdown.cancel();
 }

@@ -1,0 +1,309 @@
+//! Keeps the [`Registry`] in step with where targets are defined: the targets file (hot
+//! reload) and, when enabled, Kubernetes Secrets; runs the active health probes; and answers
+//! the refresh / status API.
+
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
+};
+
+use serde::{Deserialize, Serialize};
+use targets::{Discovered, InvalidTarget, RefreshStatus, SourceHandle, monitor::MonitorConfig};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::{Config, Registry};
+
+/// `discovery:` in the config file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscoverySettings {
+    /// How often the targets file is checked for changes (default 5 s).
+    #[serde(with = "publish::serde_duration")]
+    pub file_poll_interval: Duration,
+    /// Shortest time between two manual refreshes (default 1 min).
+    #[serde(with = "publish::serde_duration")]
+    pub manual_refresh_interval: Duration,
+    /// Kubernetes Secret discovery (off by default).
+    pub kubernetes: KubernetesSettings,
+    /// Active health probes.
+    pub probes: ProbeSettings,
+}
+
+impl Default for DiscoverySettings {
+    fn default() -> Self {
+        Self {
+            file_poll_interval: Duration::from_secs(5),
+            manual_refresh_interval: Duration::from_secs(60),
+            kubernetes: KubernetesSettings::default(),
+            probes: ProbeSettings::default(),
+        }
+    }
+}
+
+/// `discovery.kubernetes:`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KubernetesSettings {
+    /// Watch Secrets (needs RBAC get/list/watch on Secrets, see `deploy/kubernetes`).
+    pub enabled: bool,
+    /// Namespaces to watch (default: the pod's namespace, or `default`).
+    pub namespaces: Vec<String>,
+    /// Label selector of target Secrets.
+    pub label_selector: String,
+    /// Full re-list period (default 5 min).
+    #[serde(with = "publish::serde_duration")]
+    pub resync_interval: Duration,
+    /// Longest retry delay while the API is unreachable (default 1 min).
+    #[serde(with = "publish::serde_duration")]
+    pub max_backoff: Duration,
+    /// API server URL; default: in-cluster configuration or kubeconfig.
+    pub api_url: Option<String>,
+}
+
+impl Default for KubernetesSettings {
+    fn default() -> Self {
+        let d = targets::kube::KubeConfig::default();
+        Self {
+            enabled: false,
+            namespaces: Vec::new(),
+            label_selector: d.label_selector,
+            resync_interval: d.resync,
+            max_backoff: d.backoff_max,
+            api_url: None,
+        }
+    }
+}
+
+/// `discovery.probes:`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProbeSettings {
+    /// Probe every target this often (default 2 min); `0s` turns probes off.
+    #[serde(with = "publish::serde_duration")]
+    pub interval: Duration,
+    /// A probe slower than this fails (default 5 s).
+    #[serde(with = "publish::serde_duration")]
+    pub timeout: Duration,
+    /// Probes at once (default 8).
+    pub concurrency: usize,
+}
+
+impl Default for ProbeSettings {
+    fn default() -> Self {
+        let d = MonitorConfig::default();
+        Self {
+            interval: d.interval,
+            timeout: d.timeout,
+            concurrency: d.concurrency,
+        }
+    }
+}
+
+/// The running discovery sources.
+#[derive(Debug)]
+pub struct Discovery {
+    sources: Vec<SourceHandle>,
+    min_manual: Duration,
+    last_manual: Mutex<Option<Instant>>,
+    /// Probe timeout, for `POST .../check`.
+    pub probe_timeout: Duration,
+}
+
+/// Refresh statuses of every source plus the merged result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// One entry per source.
+    pub sources: Vec<RefreshStatus>,
+    /// Targets in force.
+    pub valid: usize,
+    /// Definitions skipped.
+    pub invalid: usize,
+    /// Why each was skipped.
+    pub invalid_targets: Vec<InvalidTarget>,
+}
+
+impl Discovery {
+    /// No sources (targets fixed at start-up).
+    pub fn fixed() -> Self {
+        Self {
+            sources: Vec::new(),
+            min_manual: Duration::from_secs(60),
+            last_manual: Mutex::new(None),
+            probe_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Starts the configured sources and the task that applies their sets to `registry`,
+    /// and the active health probes.
+    pub async fn start(
+        config: &Config,
+        registry: Arc<Registry>,
+        health: Arc<targets::HealthBook>,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Arc<Self>> {
+        let settings = &config.discovery;
+        let mut sources = Vec::new();
+        if let Some(path) = &config.targets {
+            sources.push(targets::watch_file(
+                path.clone(),
+                settings.file_poll_interval,
+                shutdown.clone(),
+            ));
+        }
+        if settings.kubernetes.enabled {
+            let k = &settings.kubernetes;
+            let client = match &k.api_url {
+                Some(url) => kube::Client::try_from(kube::Config::new(url.parse()?))?,
+                None => kube::Client::try_default().await?,
+            };
+            let namespaces = if k.namespaces.is_empty() {
+                vec![
+                    std::fs::read_to_string(
+                        "/var/run/secrets/kubernetes.io/serviceaccount/namespace",
+                    )
+                    .map(|s| s.trim().to_owned())
+                    .unwrap_or_else(|_| "default".to_owned()),
+                ]
+            } else {
+                k.namespaces.clone()
+            };
+            info!(namespaces = ?namespaces, selector = %k.label_selector, "watching target Secrets");
+            sources.push(targets::kube::watch_secrets(
+                client,
+                targets::kube::KubeConfig {
+                    namespaces,
+                    label_selector: k.label_selector.clone(),
+                    resync: k.resync_interval,
+                    backoff_max: k.max_backoff,
+                    ..Default::default()
+                },
+                shutdown.clone(),
+            ));
+        }
+        let discovery = Arc::new(Self {
+            sources: sources.clone(),
+            min_manual: settings.manual_refresh_interval,
+            last_manual: Mutex::new(None),
+            probe_timeout: settings.probes.timeout,
+        });
+        if !sources.is_empty() {
+            tokio::spawn(apply_loop(
+                sources,
+                registry.clone(),
+                health.clone(),
+                shutdown.clone(),
+            ));
+        }
+        if !settings.probes.interval.is_zero() {
+            let registry = registry.clone();
+            tokio::spawn(targets::monitor::run(
+                health,
+                MonitorConfig {
+                    interval: settings.probes.interval,
+                    timeout: settings.probes.timeout,
+                    concurrency: settings.probes.concurrency,
+                },
+                move || {
+                    let enabled: Vec<String> = registry
+                        .specs()
+                        .iter()
+                        .filter(|s| s.target.enabled)
+                        .map(|s| s.target.name.to_string())
+                        .collect();
+                    registry
+                        .publishers()
+                        .into_iter()
+                        .filter(|(n, _)| enabled.contains(n))
+                        .collect()
+                },
+                shutdown,
+            ));
+        }
+        Ok(discovery)
+    }
+
+    /// Asks every source for a full refresh, at most once per `manual_refresh_interval`;
+    /// `Err(wait)` when asked too soon.
+    pub fn refresh(&self) -> Result<(), Duration> {
+        let mut last = self
+            .last_manual
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(at) = *last {
+            let since = at.elapsed();
+            if since < self.min_manual {
+                metrics::counter!("alert_history_publishing_refresh_manual_total", "result" => "rate_limited").increment(1);
+                return Err(self.min_manual - since);
+            }
+        }
+        *last = Some(Instant::now());
+        metrics::counter!("alert_history_publishing_refresh_manual_total", "result" => "accepted")
+            .increment(1);
+        for s in &self.sources {
+            s.refresh();
+        }
+        Ok(())
+    }
+
+    /// Where every source stands.
+    pub fn status(&self, registry: &Registry) -> Status {
+        let invalid_targets = registry.invalid();
+        Status {
+            sources: self.sources.iter().map(SourceHandle::status).collect(),
+            valid: registry.specs().len(),
+            invalid: invalid_targets.len(),
+            invalid_targets,
+        }
+    }
+}
+
+/// Merges the sources' sets (in order: file first; a name defined twice is skipped the second
+/// time) and applies the result whenever one changes.
+async fn apply_loop(
+    mut sources: Vec<SourceHandle>,
+    registry: Arc<Registry>,
+    health: Arc<targets::HealthBook>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let sets: Vec<Discovered> = sources
+            .iter_mut()
+            .map(|s| s.targets.borrow_and_update().clone())
+            .collect();
+        let mut specs: Vec<targets::TargetSpec> = Vec::new();
+        let mut invalid = Vec::new();
+        for set in sets {
+            invalid.extend(set.invalid);
+            for spec in set.specs {
+                if let Some(first) = specs.iter().find(|s| s.target.name == spec.target.name) {
+                    invalid.push(InvalidTarget {
+                        error: format!(
+                            "target {:?} is defined twice: in {} and in {}",
+                            spec.target.name.as_str(),
+                            first.source,
+                            spec.source
+                        ),
+                        source: spec.source,
+                    });
+                } else {
+                    specs.push(spec);
+                }
+            }
+        }
+        let applied = registry.apply(specs, invalid);
+        for name in &applied.removed {
+            health.forget(name);
+        }
+        let changes = sources.iter_mut().map(|s| Box::pin(s.targets.changed()));
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            (r, _, _) = futures::future::select_all(changes) => {
+                if r.is_err() {
+                    warn!("a target source stopped");
+                    return;
+                }
+            }
+        }
+    }
+}
