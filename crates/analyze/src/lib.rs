@@ -1,1 +1,382 @@
-//! analyze (in progress).
+//! Layer 3 of the publishing metrics system: **analyze**.
+//!
+//! A bounded [`History`] of [`Point`]s (one per sampling interval; the service samples every
+//! 10 s and keeps 24 h by default) and [`analyze`], which compares the newest point with the
+//! points before it.
+//!
+//! ## Method
+//!
+//! For each series, over the points *before* the newest one:
+//! - **EMA** with smoothing factor α ([`TrendConfig::alpha`], default 0.3):
+//!   `ema₀ = x₀`, `emaᵢ = α·xᵢ + (1 − α)·emaᵢ₋₁`;
+//! - **σ** = population standard deviation of the same points;
+//! - `change_pct = (current − ema) / ema × 100` (0 when the EMA is 0).
+//!
+//! ## Classification (thresholds in [`TrendConfig`])
+//!
+//! - Success rate: `increasing` when `change_pct > +5`, `decreasing` when `< −5`, else `stable`.
+//! - Latency: `degrading` when `change_pct > +15`, `improving` when `< −15`, else `stable`.
+//! - Error spike (failed attempts per interval): detected when `current > ema + 3σ` and at least
+//!   [`TrendConfig::min_points`] earlier points exist.
+//! - Queue growth: rate per minute between consecutive points; its EMA (all rates, newest
+//!   included) above `+queue_growth_tolerance` jobs/min is `increasing`, below the negative
+//!   tolerance `decreasing`, else `stable`.
+//!
+//! With fewer than [`TrendConfig::min_points`] earlier points every trend is `stable`.
+//!
+//! **Invariant:** pure computation; the caller owns the clock and the sampling.
+
+use std::collections::VecDeque;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// One sample of the system.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Point {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Success rate (0–100) of attempts in this interval (or overall, as the caller decides).
+    pub success_rate: f64,
+    /// Typical delivery latency (p50) in ms; `None` without deliveries.
+    pub latency_ms: Option<f64>,
+    /// Failed attempts in this interval.
+    pub errors: f64,
+    /// Pending jobs.
+    pub queue_size: f64,
+}
+
+/// A bounded time series (oldest dropped first).
+#[derive(Debug, Clone)]
+pub struct History {
+    points: VecDeque<Point>,
+    capacity: usize,
+}
+
+impl History {
+    /// Keeps at most `capacity` points (at least 2).
+    pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(2);
+        Self {
+            points: VecDeque::with_capacity(capacity.min(100_000)),
+            capacity,
+        }
+    }
+
+    /// Capacity for `retention` at one point per `interval`.
+    pub fn for_retention(retention: std::time::Duration, interval: std::time::Duration) -> Self {
+        let n = retention.as_secs_f64() / interval.as_secs_f64().max(0.001);
+        Self::new(n.ceil() as usize)
+    }
+
+    /// Appends a point, dropping the oldest beyond capacity.
+    pub fn push(&mut self, p: Point) {
+        while self.points.len() >= self.capacity {
+            self.points.pop_front();
+        }
+        self.points.push_back(p);
+    }
+
+    /// Points held.
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    /// No points.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    /// Most points kept.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The points, oldest first.
+    pub fn points(&self) -> impl ExactSizeIterator<Item = &Point> {
+        self.points.iter()
+    }
+}
+
+/// Thresholds of the classification.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrendConfig {
+    /// EMA smoothing factor (0 < α ≤ 1).
+    pub alpha: f64,
+    /// Success-rate change (% of the EMA) beyond which it is a trend.
+    pub success_rate_pct: f64,
+    /// Latency change (% of the EMA) beyond which it is a trend.
+    pub latency_pct: f64,
+    /// σ above the EMA that make an error spike.
+    pub spike_sigmas: f64,
+    /// Jobs per minute of smoothed queue growth that make a trend.
+    pub queue_growth_tolerance: f64,
+    /// Earlier points needed before anything but `stable` is reported.
+    pub min_points: usize,
+}
+
+impl Default for TrendConfig {
+    fn default() -> Self {
+        Self {
+            alpha: 0.3,
+            success_rate_pct: 5.0,
+            latency_pct: 15.0,
+            spike_sigmas: 3.0,
+            queue_growth_tolerance: 1.0,
+            min_points: 3,
+        }
+    }
+}
+
+/// EMA and population σ of `xs` (`None` when empty).
+pub fn ema_std(xs: impl Iterator<Item = f64>, alpha: f64) -> Option<(f64, f64)> {
+    let (mut ema, mut n, mut mean, mut m2) = (None::<f64>, 0.0, 0.0, 0.0);
+    for x in xs {
+        ema = Some(match ema {
+            None => x,
+            Some(e) => alpha * x + (1.0 - alpha) * e,
+        });
+        // Welford.
+        n += 1.0;
+        let d = x - mean;
+        mean += d / n;
+        m2 += d * (x - mean);
+    }
+    ema.map(|e| (e, (m2 / n).sqrt()))
+}
+
+fn change_pct(current: f64, ema: f64) -> f64 {
+    if ema == 0.0 {
+        0.0
+    } else {
+        (current - ema) / ema.abs() * 100.0
+    }
+}
+
+fn round(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Success-rate trend.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SuccessRateTrend {
+    /// `increasing` / `stable` / `decreasing`.
+    pub trend: &'static str,
+    /// Newest value (%).
+    pub current: f64,
+    /// EMA of earlier values.
+    pub ema: f64,
+    /// σ of earlier values.
+    pub std_dev: f64,
+    /// % change from the EMA.
+    pub change_pct: f64,
+}
+
+/// Latency trend.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LatencyTrend {
+    /// `improving` / `stable` / `degrading`.
+    pub trend: &'static str,
+    /// Newest p50 (ms).
+    pub current_ms: f64,
+    /// EMA of earlier values.
+    pub ema_ms: f64,
+    /// σ of earlier values.
+    pub std_dev_ms: f64,
+    /// % change from the EMA.
+    pub change_pct: f64,
+}
+
+/// Error spike.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorSpike {
+    /// current > EMA + k·σ.
+    pub detected: bool,
+    /// Failed attempts in the newest interval.
+    pub current_errors: u64,
+    /// EMA of earlier intervals.
+    pub ema_errors: f64,
+    /// EMA + k·σ.
+    pub threshold: f64,
+    /// σ of earlier intervals.
+    pub std_dev: f64,
+}
+
+/// Queue growth.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueGrowth {
+    /// Jobs per minute between the last two points.
+    pub rate_per_min: f64,
+    /// `increasing` / `stable` / `decreasing`.
+    pub trend: &'static str,
+    /// EMA of all rates.
+    pub ema_rate: f64,
+}
+
+/// All trends.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Trends {
+    /// Success rate.
+    pub success_rate: SuccessRateTrend,
+    /// Latency.
+    pub latency: LatencyTrend,
+    /// Error spike.
+    pub error_spike: ErrorSpike,
+    /// Queue growth.
+    pub queue_growth: QueueGrowth,
+}
+
+/// Trends with their summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Analysis {
+    /// Time of the newest point (now, without points).
+    pub timestamp: DateTime<Utc>,
+    /// Points analysed.
+    pub samples: usize,
+    /// The trends.
+    pub trends: Trends,
+    /// One human-readable line.
+    pub summary: String,
+}
+
+fn classify(
+    change: f64,
+    bound: f64,
+    up: &'static str,
+    down: &'static str,
+    enough: bool,
+) -> &'static str {
+    if !enough {
+        "stable"
+    } else if change > bound {
+        up
+    } else if change < -bound {
+        down
+    } else {
+        "stable"
+    }
+}
+
+/// Analyses the history (see the crate docs for the method).
+pub fn analyze(history: &History, config: &TrendConfig, now: DateTime<Utc>) -> Analysis {
+    let n = history.points.len();
+    let alpha = config.alpha.clamp(f64::MIN_POSITIVE, 1.0);
+    let earlier = || history.points.iter().take(n.saturating_sub(1));
+    let last = history.points.back();
+    let enough = n > config.min_points;
+
+    let current = last.map_or(100.0, |p| p.success_rate);
+    let (ema, sd) = ema_std(earlier().map(|p| p.success_rate), alpha).unwrap_or((current, 0.0));
+    let change = change_pct(current, ema);
+    let success_rate = SuccessRateTrend {
+        trend: classify(
+            change,
+            config.success_rate_pct,
+            "increasing",
+            "decreasing",
+            enough,
+        ),
+        current: round(current),
+        ema: round(ema),
+        std_dev: round(sd),
+        change_pct: round(change),
+    };
+
+    let current_ms = last.and_then(|p| p.latency_ms);
+    let lat_earlier: Vec<f64> = earlier().filter_map(|p| p.latency_ms).collect();
+    let (ema_ms, sd_ms) =
+        ema_std(lat_earlier.iter().copied(), alpha).unwrap_or((current_ms.unwrap_or(0.0), 0.0));
+    let lat_change = current_ms.map_or(0.0, |c| change_pct(c, ema_ms));
+    let latency = LatencyTrend {
+        trend: classify(
+            lat_change,
+            config.latency_pct,
+            "degrading",
+            "improving",
+            current_ms.is_some() && lat_earlier.len() >= config.min_points,
+        ),
+        current_ms: round(current_ms.unwrap_or(0.0)),
+        ema_ms: round(ema_ms),
+        std_dev_ms: round(sd_ms),
+        change_pct: round(lat_change),
+    };
+
+    let current_errors = last.map_or(0.0, |p| p.errors);
+    let (ema_e, sd_e) =
+        ema_std(earlier().map(|p| p.errors), alpha).unwrap_or((current_errors, 0.0));
+    let threshold = ema_e + config.spike_sigmas * sd_e;
+    let error_spike = ErrorSpike {
+        detected: enough && current_errors > threshold,
+        current_errors: current_errors.max(0.0) as u64,
+        ema_errors: round(ema_e),
+        threshold: round(threshold),
+        std_dev: round(sd_e),
+    };
+
+    let rates = history
+        .points
+        .iter()
+        .zip(history.points.iter().skip(1))
+        .filter_map(|(a, b)| {
+            let minutes = (b.at - a.at).num_milliseconds() as f64 / 60_000.0;
+            (minutes > 0.0).then(|| (b.queue_size - a.queue_size) / minutes)
+        });
+    let mut rate_now = 0.0;
+    let (ema_rate, _) = ema_std(rates.inspect(|r| rate_now = *r), alpha).unwrap_or((0.0, 0.0));
+    let queue_growth = QueueGrowth {
+        rate_per_min: round(rate_now),
+        trend: classify(
+            ema_rate,
+            config.queue_growth_tolerance,
+            "increasing",
+            "decreasing",
+            enough,
+        ),
+        ema_rate: round(ema_rate),
+    };
+
+    let trends = Trends {
+        success_rate,
+        latency,
+        error_spike,
+        queue_growth,
+    };
+    Analysis {
+        timestamp: last.map_or(now, |p| p.at),
+        samples: n,
+        summary: summary(&trends, n),
+        trends,
+    }
+}
+
+fn summary(t: &Trends, samples: usize) -> String {
+    let state = if t.error_spike.detected
+        || t.success_rate.trend == "decreasing"
+        || t.latency.trend == "degrading"
+        || t.queue_growth.trend == "increasing"
+    {
+        "System needs attention"
+    } else {
+        "System stable"
+    };
+    let spikes = if t.error_spike.detected {
+        format!(
+            "error spike detected ({} errors > threshold {})",
+            t.error_spike.current_errors, t.error_spike.threshold
+        )
+    } else {
+        "no error spikes".to_owned()
+    };
+    format!(
+        "{state}: {:.1}% success rate ({}), {:.0}ms latency ({}), {spikes}, queue growth {:.1} jobs/min ({}) over {samples} samples",
+        t.success_rate.current,
+        t.success_rate.trend,
+        t.latency.current_ms,
+        t.latency.trend,
+        t.queue_growth.rate_per_min,
+        t.queue_growth.trend,
+    )
+}
+
+#[cfg(test)]
+mod tests;

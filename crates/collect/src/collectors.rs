@@ -7,10 +7,15 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use queue::{BreakerState, EngineHandle, QueueStats};
+use queue::{EngineHandle, QueueStats};
 use targets::HealthBook;
 
 use crate::{BUCKETS, CollectError, Collector, Sample, Tap, label};
+
+/// A value with the time it was read.
+type Stamped<T> = (T, DateTime<Utc>);
+/// When a run finished and how long it took.
+type Run = (DateTime<Utc>, Duration);
 
 /// One configured target, as collectors see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +44,7 @@ impl TargetList for Vec<TargetInfo> {
 /// never waits for the database).
 #[derive(Debug, Clone, Default)]
 pub struct QueueCache {
-    inner: Arc<RwLock<Option<(QueueStats, DateTime<Utc>)>>>,
+    inner: Arc<RwLock<Option<Stamped<QueueStats>>>>,
 }
 
 impl QueueCache {
@@ -105,15 +110,15 @@ impl Collector for QueueCollector {
             },
         );
         let (mut delivered, mut retried, mut dead) = (0, 0, 0);
-        self.tap
-            .counters("alert_history_publishing_jobs_processed_total", |k, v| {
-                match label(k, "state") {
-                    Some("delivered") => delivered += v,
-                    Some("retry") => retried += v,
-                    Some("dead") => dead += v,
-                    _ => {}
-                }
-            });
+        self.tap.counters(
+            "alert_history_publishing_jobs_processed_total",
+            |k, v| match label(k, "state") {
+                Some("delivered") => delivered += v,
+                Some("retry") => retried += v,
+                Some("dead") => dead += v,
+                _ => {}
+            },
+        );
         out.push(Sample::new("queue_jobs_submitted", submitted as f64));
         out.push(Sample::new("queue_jobs_completed", delivered as f64));
         out.push(Sample::new("queue_jobs_retried", retried as f64));
@@ -172,11 +177,16 @@ impl Collector for DeliveryCollector {
                     );
                 }
                 out.push(
-                    Sample::new("job_latency_seconds_bucket", count.saturating_sub(inside) as f64)
-                        .label("target", target)
-                        .label("le", "+Inf"),
+                    Sample::new(
+                        "job_latency_seconds_bucket",
+                        count.saturating_sub(inside) as f64,
+                    )
+                    .label("target", target)
+                    .label("le", "+Inf"),
                 );
-                out.push(Sample::new("job_latency_seconds_count", count as f64).label("target", target));
+                out.push(
+                    Sample::new("job_latency_seconds_count", count as f64).label("target", target),
+                );
                 out.push(Sample::new("job_latency_seconds_sum", h.sum()).label("target", target));
             });
         Ok(())
@@ -212,19 +222,30 @@ impl Collector for HealthCollector {
                     .label("type", t.kind.clone()),
             );
             if let Some(rate) = h.success_rate {
-                out.push(Sample::new("health_success_rate", rate * 100.0).label("target", t.name.clone()));
+                out.push(
+                    Sample::new("health_success_rate", rate * 100.0)
+                        .label("target", t.name.clone()),
+                );
             }
             out.push(
-                Sample::new("health_consecutive_failures", f64::from(h.consecutive_failures))
-                    .label("target", t.name.clone()),
+                Sample::new(
+                    "health_consecutive_failures",
+                    f64::from(h.consecutive_failures),
+                )
+                .label("target", t.name.clone()),
             );
             if let Some(ms) = h.last_latency_ms {
-                out.push(Sample::new("health_latency_ms", ms as f64).label("target", t.name.clone()));
+                out.push(
+                    Sample::new("health_latency_ms", ms as f64).label("target", t.name.clone()),
+                );
             }
             if let Some(at) = h.last_check {
                 out.push(
-                    Sample::new("health_last_check_timestamp", at.timestamp_millis() as f64 / 1000.0)
-                        .label("target", t.name.clone()),
+                    Sample::new(
+                        "health_last_check_timestamp",
+                        at.timestamp_millis() as f64 / 1000.0,
+                    )
+                    .label("target", t.name.clone()),
                 );
             }
         }
@@ -251,9 +272,14 @@ impl Collector for BreakerCollector {
         for (target, state) in self.engine.breakers() {
             out.push(Sample::new("circuit_breaker_state", state.gauge()).label("target", target));
         }
-        out.push(Sample::new("workers_active", self.engine.active_workers() as f64));
-        out.push(Sample::new("workers_total", self.engine.concurrency() as f64));
-        let _ = BreakerState::Closed;
+        out.push(Sample::new(
+            "workers_active",
+            self.engine.active_workers() as f64,
+        ));
+        out.push(Sample::new(
+            "workers_total",
+            self.engine.concurrency() as f64,
+        ));
         Ok(())
     }
 }
@@ -261,7 +287,7 @@ impl Collector for BreakerCollector {
 /// What discovery last found (set by whoever loads targets).
 #[derive(Debug, Clone, Default)]
 pub struct DiscoveryInfo {
-    inner: Arc<RwLock<Option<(DateTime<Utc>, Duration)>>>,
+    inner: Arc<RwLock<Option<Run>>>,
 }
 
 impl DiscoveryInfo {
@@ -315,7 +341,10 @@ impl Collector for DiscoveryCollector {
             out.push(Sample::new("discovery_targets", n as f64).label("type", kind));
         }
         if let Some((at, latency)) = self.info.last() {
-            out.push(Sample::new("discovery_latency_ms", latency.as_secs_f64() * 1000.0));
+            out.push(Sample::new(
+                "discovery_latency_ms",
+                latency.as_secs_f64() * 1000.0,
+            ));
             out.push(Sample::new(
                 "discovery_last_timestamp",
                 at.timestamp_millis() as f64 / 1000.0,
@@ -470,14 +499,16 @@ impl Collector for ParallelCollector {
     }
 
     async fn collect(&self, out: &mut Vec<Sample>) -> Result<(), CollectError> {
-        self.tap
-            .counters("alert_history_publishing_parallel_requests_total", |k, v| {
+        self.tap.counters(
+            "alert_history_publishing_parallel_requests_total",
+            |k, v| {
                 out.push(
                     Sample::new("parallel_requests", v as f64)
                         .label("endpoint", label(k, "endpoint").unwrap_or_default())
                         .label("result", label(k, "result").unwrap_or_default()),
                 );
-            });
+            },
+        );
         self.tap
             .counters("alert_history_publishing_parallel_targets_total", |k, v| {
                 out.push(

@@ -122,7 +122,9 @@ mod tests {
             "failing"
         }
         async fn collect(&self, _: &mut Vec<Sample>) -> Result<(), CollectError> {
-            Err(CollectError::Unavailable("queue stats not loaded yet".into()))
+            Err(CollectError::Unavailable(
+                "queue stats not loaded yet".into(),
+            ))
         }
     }
 
@@ -138,7 +140,11 @@ mod tests {
         assert_eq!(snap.collector_count, 4);
         assert_eq!(snap.value("a", &[]), Some(1.0));
         assert_eq!(snap.value("b", &[]), Some(2.0));
-        assert_eq!(snap.value("slow_partial", &[]), None, "partial output dropped");
+        assert_eq!(
+            snap.value("slow_partial", &[]),
+            None,
+            "partial output dropped"
+        );
         assert_eq!(
             snap.errors.get("slow").map(String::as_str),
             Some("deadline of 100ms exceeded")

@@ -114,7 +114,9 @@ impl MetricsSnapshot {
         key: &'a str,
         value: &'a str,
     ) -> impl Iterator<Item = &'a Sample> + 'a {
-        self.samples.iter().filter(move |s| s.get(key) == Some(value))
+        self.samples
+            .iter()
+            .filter(move |s| s.get(key) == Some(value))
     }
 }
 
@@ -127,7 +129,10 @@ mod tests {
         let s = Sample::new("health_status", 1.0)
             .label("target", "rootly-prod")
             .label("type", "rootly");
-        assert_eq!(s.key(), r#"health_status{target="rootly-prod",type="rootly"}"#);
+        assert_eq!(
+            s.key(),
+            r#"health_status{target="rootly-prod",type="rootly"}"#
+        );
         assert_eq!(Sample::new("queue_size", 3.0).key(), "queue_size");
         assert_eq!(
             metric_key("x", &[("target", "a\"b".to_owned())]),
@@ -139,6 +144,9 @@ mod tests {
         };
         let v = serde_json::to_value(&snap).unwrap_or_default();
         assert_eq!(v["metrics"]["queue_size"], 0.0);
-        assert_eq!(v["metrics"][r#"health_status{target="rootly-prod",type="rootly"}"#], 1.0);
+        assert_eq!(
+            v["metrics"][r#"health_status{target="rootly-prod",type="rootly"}"#],
+            1.0
+        );
     }
 }

@@ -78,9 +78,11 @@ struct TapGauge(AtomicU64);
 
 impl GaugeFn for TapGauge {
     fn increment(&self, value: f64) {
-        let _ = self.0.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
-            Some((f64::from_bits(b) + value).to_bits())
-        });
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                Some((f64::from_bits(b) + value).to_bits())
+            });
     }
     fn decrement(&self, value: f64) {
         self.increment(-value);
@@ -244,8 +246,10 @@ mod tests {
             metrics::counter!("alert_history_publishing_jobs_processed_total", "target" => "a", "state" => "delivered").increment(2);
             metrics::counter!("alert_history_publishing_jobs_processed_total", "target" => "a", "state" => "delivered").increment(1);
             metrics::counter!("other_total").increment(5);
-            metrics::histogram!("alert_history_publishing_job_duration_seconds", "target" => "a").record(0.2);
-            metrics::histogram!("alert_history_publishing_job_duration_seconds", "target" => "a").record(100.0);
+            metrics::histogram!("alert_history_publishing_job_duration_seconds", "target" => "a")
+                .record(0.2);
+            metrics::histogram!("alert_history_publishing_job_duration_seconds", "target" => "a")
+                .record(100.0);
             metrics::gauge!("alert_history_publishing_dlq_size").set(4.0);
         });
         let mut seen = Vec::new();
@@ -255,9 +259,12 @@ mod tests {
         assert_eq!(seen, vec![(Some("delivered".to_owned()), 3)]);
         assert!(tap.counters_with_prefix("other").is_empty());
         let mut h = None;
-        tap.histograms("alert_history_publishing_job_duration_seconds", |_, hist| {
-            h = Some((hist.count(), hist.sum(), hist.buckets()[5]));
-        });
+        tap.histograms(
+            "alert_history_publishing_job_duration_seconds",
+            |_, hist| {
+                h = Some((hist.count(), hist.sum(), hist.buckets()[5]));
+            },
+        );
         assert_eq!(h, Some((2, 100.2, 1)));
         let mut g = 0.0;
         tap.gauges("alert_history_publishing_dlq_size", |_, v| g = v);

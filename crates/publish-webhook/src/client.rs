@@ -21,10 +21,17 @@ impl WebhookPublisher {
             ..Default::default()
         })?;
         let signing_key = match &config.options.signing {
-            Some(signing) => Some(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &signing.key()?)),
+            Some(signing) => Some(ring::hmac::Key::new(
+                ring::hmac::HMAC_SHA256,
+                &signing.key()?,
+            )),
             None => None,
         };
-        Ok(Self { config, client, signing_key })
+        Ok(Self {
+            config,
+            client,
+            signing_key,
+        })
     }
 
     /// The configuration.
@@ -56,7 +63,8 @@ impl WebhookPublisher {
         };
         if let Some(key) = &self.signing_key {
             let timestamp = chrono::Utc::now().timestamp().to_string();
-            let mut signed = Vec::with_capacity(delivery.id.len() + timestamp.len() + body.len() + 2);
+            let mut signed =
+                Vec::with_capacity(delivery.id.len() + timestamp.len() + body.len() + 2);
             signed.extend_from_slice(delivery.id.as_bytes());
             signed.push(b'.');
             signed.extend_from_slice(timestamp.as_bytes());

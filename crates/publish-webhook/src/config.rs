@@ -66,8 +66,16 @@ impl Signing {
         match secret.strip_prefix("whsec_") {
             Some(b64) => base64::engine::general_purpose::STANDARD
                 .decode(b64)
-                .map_err(|_| ConfigError::new("options.signing.secret", "a whsec_ secret must be base64 after the prefix")),
-            None if secret.is_empty() => Err(ConfigError::new("options.signing.secret", "must not be empty")),
+                .map_err(|_| {
+                    ConfigError::new(
+                        "options.signing.secret",
+                        "a whsec_ secret must be base64 after the prefix",
+                    )
+                }),
+            None if secret.is_empty() => Err(ConfigError::new(
+                "options.signing.secret",
+                "must not be empty",
+            )),
             None => Ok(secret.as_bytes().to_vec()),
         }
     }

@@ -19,7 +19,9 @@ fn target(url: &str, secret: &str) -> Target {
 }
 
 fn delivery() -> Delivery {
-    let labels: publish::Labels = [("alertname".to_owned(), "Signed".to_owned())].into_iter().collect();
+    let labels: publish::Labels = [("alertname".to_owned(), "Signed".to_owned())]
+        .into_iter()
+        .collect();
     Delivery {
         id: "0123456789abcdef0123456789abcdef".into(),
         alert: publish::Alert {
@@ -59,21 +61,36 @@ sys.exit(0 if hmac.compare_digest("v1," + expected, sig) else 1)
 
 #[tokio::test]
 async fn bodies_are_signed_standard_webhooks_style() {
-    for secret in ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "plain-shared-secret"] {
+    for secret in [
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "plain-shared-secret",
+    ] {
         let sink = testkit::WebhookSink::start().await;
         let publisher = publish_webhook::build(&target(&sink.url("/hook"), secret)).unwrap();
         publisher.publish(&delivery()).await.unwrap();
-        let got = sink.wait_for_delivered(1, Duration::from_secs(5)).await.remove(0);
+        let got = sink
+            .wait_for_delivered(1, Duration::from_secs(5))
+            .await
+            .remove(0);
         let id = got.header("webhook-id").unwrap();
         let ts = got.header("webhook-timestamp").unwrap();
         let sig = got.header("webhook-signature").unwrap();
         assert_eq!(id, "0123456789abcdef0123456789abcdef");
         assert!((chrono::Utc::now().timestamp() - ts.parse::<i64>().unwrap()).abs() < 60);
-        assert!(python_verifies(secret, id, ts, &got.body, sig), "{secret}: signature {sig} does not verify");
+        assert!(
+            python_verifies(secret, id, ts, &got.body, sig),
+            "{secret}: signature {sig} does not verify"
+        );
         let mut tampered = got.body.to_vec();
         tampered[0] = b' ';
-        assert!(!python_verifies(secret, id, ts, &tampered, sig), "a changed body must not verify");
-        assert!(!python_verifies("other-secret", id, ts, &got.body, sig), "another secret must not verify");
+        assert!(
+            !python_verifies(secret, id, ts, &tampered, sig),
+            "a changed body must not verify"
+        );
+        assert!(
+            !python_verifies("other-secret", id, ts, &got.body, sig),
+            "another secret must not verify"
+        );
     }
 }
 

@@ -20,23 +20,39 @@ impl ApiClient {
             .user_agent(concat!("alert-publisher-cli/", env!("CARGO_PKG_VERSION")))
             .timeout(std::time::Duration::from_secs(60))
             .build()?;
-        Ok(Self { base: base.trim_end_matches('/').to_owned(), token, http })
+        Ok(Self {
+            base: base.trim_end_matches('/').to_owned(),
+            token,
+            http,
+        })
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
-        let mut req = self.http.request(method.clone(), format!("{}{path}", self.base));
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
         if let Some(token) = &self.token {
             req = req.bearer_auth(token);
         }
         if let Some(body) = body {
             req = req.json(&body);
         }
-        let resp = req.send().await.with_context(|| format!("cannot reach {}", self.base))?;
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {}", self.base))?;
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
         let json: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         if !status.is_success() {
-            let message = json["error"]["message"].as_str().map_or_else(|| json.to_string(), str::to_owned);
+            let message = json["error"]["message"]
+                .as_str()
+                .map_or_else(|| json.to_string(), str::to_owned);
             bail!("{method} {path}: {status}: {message}");
         }
         Ok(json)
@@ -44,10 +60,18 @@ impl ApiClient {
 
     /// `targets list`: one line per target.
     pub async fn targets_list(&self) -> anyhow::Result<String> {
-        let v = self.call(reqwest::Method::GET, "/api/v2/publishing/targets", None).await?;
-        let mut out = format!("{:<32} {:<10} {:<8} {:<10} {}\n", "NAME", "TYPE", "ENABLED", "HEALTH", "URL");
+        let v = self
+            .call(reqwest::Method::GET, "/api/v2/publishing/targets", None)
+            .await?;
+        let mut out = format!(
+            "{:<32} {:<10} {:<8} {:<10} {}\n",
+            "NAME", "TYPE", "ENABLED", "HEALTH", "URL"
+        );
         for t in v["targets"].as_array().into_iter().flatten() {
-            let health = t["health"].as_str().or_else(|| t["health"]["status"].as_str()).unwrap_or("-");
+            let health = t["health"]
+                .as_str()
+                .or_else(|| t["health"]["status"].as_str())
+                .unwrap_or("-");
             out.push_str(&format!(
                 "{:<32} {:<10} {:<8} {:<10} {}\n",
                 t["name"].as_str().unwrap_or("?"),
@@ -62,7 +86,13 @@ impl ApiClient {
 
     /// `targets test NAME`: delivers a test alert through the target's real publisher.
     pub async fn targets_test(&self, name: &str) -> anyhow::Result<String> {
-        let v = self.call(reqwest::Method::POST, &format!("/api/v2/publishing/targets/{name}/test"), None).await?;
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/v2/publishing/targets/{name}/test"),
+                None,
+            )
+            .await?;
         Ok(serde_json::to_string_pretty(&v)?)
     }
 
@@ -73,7 +103,10 @@ impl ApiClient {
             None => "/api/v2/publishing/dlq".to_owned(),
         };
         let v = self.call(reqwest::Method::GET, &path, None).await?;
-        let mut out = format!("{:<8} {:<24} {:<24} {:<9} {:<10} {}\n", "ID", "TARGET", "ALERT", "STATUS", "KIND", "LAST ERROR");
+        let mut out = format!(
+            "{:<8} {:<24} {:<24} {:<9} {:<10} {}\n",
+            "ID", "TARGET", "ALERT", "STATUS", "KIND", "LAST ERROR"
+        );
         for j in v["jobs"].as_array().into_iter().flatten() {
             out.push_str(&format!(
                 "{:<8} {:<24} {:<24} {:<9} {:<10} {}\n",
@@ -89,18 +122,38 @@ impl ApiClient {
     }
 
     /// `dlq replay`: one dead letter by id, or every one of a target.
-    pub async fn dlq_replay(&self, id: Option<i64>, target: Option<&str>) -> anyhow::Result<String> {
+    pub async fn dlq_replay(
+        &self,
+        id: Option<i64>,
+        target: Option<&str>,
+    ) -> anyhow::Result<String> {
         let v = match (id, target) {
-            (Some(id), _) => self.call(reqwest::Method::POST, &format!("/api/v2/publishing/dlq/{id}/replay"), None).await?,
+            (Some(id), _) => {
+                self.call(
+                    reqwest::Method::POST,
+                    &format!("/api/v2/publishing/dlq/{id}/replay"),
+                    None,
+                )
+                .await?
+            }
             (None, Some(t)) => {
-                self.call(reqwest::Method::POST, "/api/v2/publishing/dlq/replay", Some(serde_json::json!({ "target": t }))).await?
+                self.call(
+                    reqwest::Method::POST,
+                    "/api/v2/publishing/dlq/replay",
+                    Some(serde_json::json!({ "target": t })),
+                )
+                .await?
             }
             (None, None) => bail!("name a dead letter id or --target"),
         };
         let replayed = v["replayed"].as_array().map_or(0, Vec::len);
         let mut out = format!("replayed {replayed}\n");
         for s in v["skipped"].as_array().into_iter().flatten() {
-            out.push_str(&format!("skipped {}: {}\n", s["id"], s["reason"].as_str().unwrap_or("")));
+            out.push_str(&format!(
+                "skipped {}: {}\n",
+                s["id"],
+                s["reason"].as_str().unwrap_or("")
+            ));
         }
         Ok(out)
     }

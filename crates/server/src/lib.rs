@@ -5,9 +5,13 @@
 
 mod api;
 pub mod app;
+pub mod cli;
 pub mod config;
+pub mod discovery;
 pub mod error;
 pub mod registry;
+pub mod stats;
+mod targets_api;
 
 use std::{
     path::PathBuf,
@@ -56,13 +60,29 @@ pub fn metrics_handle() -> PrometheusHandle {
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &buckets)
                 .unwrap_or_else(|_| PrometheusBuilder::new());
-            match builder.install_recorder() {
-                Ok(handle) => handle,
+            // The exporter and the stats tap see every metric (collectors read the tap).
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            let fanout = metrics_util::layers::FanoutBuilder::default()
+                .add_recorder(recorder)
+                .add_recorder(metrics_tap().recorder())
+                .build();
+            match metrics::set_global_recorder(fanout) {
+                Ok(()) => {
+                    stats::describe_metrics();
+                    handle
+                }
                 // Another recorder is installed (only possible in tests): keep a private one.
                 Err(_) => PrometheusBuilder::new().build_recorder().handle(),
             }
         })
         .clone()
+}
+
+/// The in-memory tap of the service's own metrics that the stats collectors read.
+pub fn metrics_tap() -> collect::Tap {
+    static TAP: OnceLock<collect::Tap> = OnceLock::new();
+    TAP.get_or_init(collect::Tap::new).clone()
 }
 
 /// A URL without user info, query or fragment — those can carry credentials (Slack webhook
@@ -172,7 +192,27 @@ pub async fn serve(
             ..Default::default()
         },
     )
-    .with_observer(health.clone());
+    .with_observer(Arc::new(stats::Observers(vec![
+        health.clone(),
+        Arc::new(stats::NotificationMetrics(registry.clone())),
+    ])));
+    let discovery = discovery::Discovery::start(
+        &config,
+        registry.clone(),
+        health.0.clone(),
+        shutdown.clone(),
+    )
+    .await?;
+    registry.set_discovery(discovery);
+    let stats = Arc::new(stats::Stats::new(
+        config.stats.clone(),
+        metrics_tap(),
+        registry.clone(),
+        health.0.clone(),
+        engine.handle(),
+    ));
+    stats.targets_loaded(chrono::Utc::now(), std::time::Duration::ZERO);
+    tokio::spawn(stats.clone().run(store.clone(), shutdown.clone()));
     let ready = Arc::new(AtomicBool::new(true));
     let state = AppState {
         store,
@@ -194,7 +234,7 @@ pub async fn serve(
     let engine_task = tokio::spawn(engine.run(async move { engine_shutdown.cancelled().await }));
     let http_shutdown = shutdown.clone();
     let ready_flag = ready.clone();
-    axum::serve(listener, app(state))
+    axum::serve(listener, app(state).layer(axum::Extension(stats)))
         .with_graceful_shutdown(async move {
             http_shutdown.cancelled().await;
             ready_flag.store(false, std::sync::atomic::Ordering::Relaxed);

@@ -74,10 +74,20 @@ enum DlqCommand {
 #[derive(Debug, clap::Args)]
 struct ApiOpts {
     /// The running service.
-    #[arg(long, env = "ALERT_PUBLISHER_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "ALERT_PUBLISHER_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
     url: String,
     /// API key (bearer token).
-    #[arg(long, env = "ALERT_PUBLISHER_TOKEN", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "ALERT_PUBLISHER_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
     token: Option<String>,
 }
 

@@ -510,7 +510,14 @@ async fn vendor_state_and_deferral(store: Arc<dyn JobStore>, _db: Db) {
     // A rate limit says "not yet": no attempt is counted.
     let at = now() + chrono::Duration::milliseconds(50);
     store.defer(&j, at, now()).await.unwrap();
-    assert!(store.claim(1, at - chrono::Duration::milliseconds(1), LEASE).await.unwrap().is_empty(), "not before its time");
+    assert!(
+        store
+            .claim(1, at - chrono::Duration::milliseconds(1), LEASE)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not before its time"
+    );
     // deferral times are rounded up to the next millisecond
     let at = at + chrono::Duration::milliseconds(1);
     let j = store.claim(1, at, LEASE).await.unwrap().remove(0);

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod cli;
 mod durability;
 mod e2e_webhook;
 mod engine;
@@ -13,3 +14,5 @@ mod rootly;
 mod scale_out;
 mod slack;
 mod startup;
+mod stats;
+mod targets_discovery;

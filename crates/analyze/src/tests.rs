@@ -1,0 +1,187 @@
+use chrono::TimeZone;
+
+use super::*;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+/// A history of one point per minute from parallel series.
+fn history(success: &[f64], latency: &[f64], errors: &[f64], queue: &[f64]) -> History {
+    let n = success
+        .len()
+        .max(latency.len())
+        .max(errors.len())
+        .max(queue.len());
+    let mut h = History::new(100);
+    for i in 0..n {
+        h.push(Point {
+            at: t0() + chrono::Duration::minutes(i as i64),
+            success_rate: success.get(i).copied().unwrap_or(100.0),
+            latency_ms: latency.get(i).copied(),
+            errors: errors.get(i).copied().unwrap_or(0.0),
+            queue_size: queue.get(i).copied().unwrap_or(0.0),
+        });
+    }
+    h
+}
+
+fn run(h: &History) -> Analysis {
+    analyze(h, &TrendConfig::default(), t0())
+}
+
+fn close(a: f64, b: f64) {
+    assert!((a - b).abs() < 0.006, "{a} != {b}");
+}
+
+#[test]
+fn stable_series_with_ema_and_sigma() {
+    let a = run(&history(
+        &[95.0, 96.0, 94.0, 95.0, 95.5],
+        &[100.0, 110.0, 90.0, 100.0, 105.0],
+        &[],
+        &[],
+    ));
+    let s = &a.trends.success_rate;
+    assert_eq!(s.trend, "stable");
+    // ema: 95 → 95.3 → 94.91 → 94.937; σ of [95, 96, 94, 95] = √0.5
+    close(s.ema, 94.94);
+    close(s.std_dev, 0.71);
+    close(s.change_pct, 0.59);
+    assert_eq!(s.current, 95.5);
+    let l = &a.trends.latency;
+    assert_eq!(l.trend, "stable");
+    // ema: 100 → 103 → 99.1 → 99.37; σ of [100, 110, 90, 100] = √50
+    close(l.ema_ms, 99.37);
+    close(l.std_dev_ms, 7.07);
+    assert!(!a.trends.error_spike.detected);
+    assert_eq!(a.trends.queue_growth.trend, "stable");
+    assert!(
+        a.summary.starts_with(
+            "System stable: 95.5% success rate (stable), 105ms latency (stable), no error spikes"
+        ),
+        "{}",
+        a.summary
+    );
+}
+
+#[test]
+fn rising_and_falling_success_rate() {
+    let up = run(&history(&[90.0, 90.0, 90.0, 90.0, 100.0], &[], &[], &[]));
+    assert_eq!(up.trends.success_rate.trend, "increasing");
+    close(up.trends.success_rate.change_pct, 11.11);
+    close(up.trends.success_rate.std_dev, 0.0);
+    let down = run(&history(&[100.0, 100.0, 100.0, 100.0, 90.0], &[], &[], &[]));
+    assert_eq!(down.trends.success_rate.trend, "decreasing");
+    close(down.trends.success_rate.change_pct, -10.0);
+    assert!(down.summary.starts_with("System needs attention"));
+    let edge = run(&history(&[100.0, 100.0, 100.0, 100.0, 95.0], &[], &[], &[]));
+    assert_eq!(
+        edge.trends.success_rate.trend, "stable",
+        "exactly −5 % is within the band"
+    );
+}
+
+#[test]
+fn latency_degrading_and_improving() {
+    let l = |last| {
+        run(&history(&[], &[100.0, 100.0, 100.0, 100.0, last], &[], &[]))
+            .trends
+            .latency
+    };
+    assert_eq!(l(130.0).trend, "degrading");
+    close(l(130.0).change_pct, 30.0);
+    assert_eq!(l(80.0).trend, "improving");
+    assert_eq!(l(110.0).trend, "stable");
+    assert_eq!(l(115.0).trend, "stable", "exactly +15 % is within the band");
+}
+
+#[test]
+fn error_spike_beyond_three_sigma() {
+    let spike = run(&history(&[], &[], &[2.0, 4.0, 2.0, 4.0, 30.0], &[]))
+        .trends
+        .error_spike;
+    // ema: 2 → 2.6 → 2.42 → 2.894; σ = 1; threshold = 5.894
+    assert!(spike.detected);
+    close(spike.ema_errors, 2.89);
+    close(spike.std_dev, 1.0);
+    close(spike.threshold, 5.89);
+    assert_eq!(spike.current_errors, 30);
+    let normal = run(&history(&[], &[], &[2.0, 4.0, 2.0, 4.0, 5.0], &[]))
+        .trends
+        .error_spike;
+    assert!(!normal.detected);
+}
+
+#[test]
+fn queue_growth_rate_and_trend() {
+    let grow = run(&history(&[], &[], &[], &[0.0, 10.0, 20.0, 30.0, 40.0]))
+        .trends
+        .queue_growth;
+    assert_eq!(grow.trend, "increasing");
+    close(grow.rate_per_min, 10.0);
+    close(grow.ema_rate, 10.0);
+    let drain = run(&history(&[], &[], &[], &[40.0, 30.0, 20.0, 10.0, 0.0]))
+        .trends
+        .queue_growth;
+    assert_eq!(drain.trend, "decreasing");
+    close(drain.rate_per_min, -10.0);
+    let flat = run(&history(&[], &[], &[], &[5.0, 5.0, 5.5, 5.0, 5.0]))
+        .trends
+        .queue_growth;
+    assert_eq!(flat.trend, "stable");
+}
+
+#[test]
+fn too_few_points_is_stable() {
+    let a = run(&history(
+        &[100.0, 50.0],
+        &[10.0, 1000.0],
+        &[0.0, 100.0],
+        &[0.0, 1000.0],
+    ));
+    assert_eq!(a.trends.success_rate.trend, "stable");
+    assert_eq!(a.trends.latency.trend, "stable");
+    assert!(!a.trends.error_spike.detected);
+    assert_eq!(a.trends.queue_growth.trend, "stable");
+    let empty = run(&History::new(10));
+    assert_eq!(empty.samples, 0);
+    assert_eq!(empty.trends.success_rate.current, 100.0);
+}
+
+#[test]
+fn history_is_bounded() {
+    let h = History::for_retention(
+        std::time::Duration::from_secs(24 * 3600),
+        std::time::Duration::from_secs(10),
+    );
+    assert_eq!(h.capacity(), 8640);
+    let mut h = History::new(3);
+    for i in 0..10 {
+        h.push(Point {
+            at: t0(),
+            success_rate: f64::from(i),
+            latency_ms: None,
+            errors: 0.0,
+            queue_size: 0.0,
+        });
+    }
+    assert_eq!(h.len(), 3);
+    assert_eq!(h.points().next().map(|p| p.success_rate), Some(7.0));
+}
+
+#[test]
+fn custom_thresholds() {
+    let h = history(&[90.0, 90.0, 90.0, 90.0, 93.0], &[], &[], &[]);
+    assert_eq!(run(&h).trends.success_rate.trend, "stable");
+    let tight = TrendConfig {
+        success_rate_pct: 2.0,
+        ..Default::default()
+    };
+    assert_eq!(
+        analyze(&h, &tight, t0()).trends.success_rate.trend,
+        "increasing"
+    );
+}

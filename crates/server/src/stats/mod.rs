@@ -1,0 +1,327 @@
+//! The publishing stats API (`/api/v2/publishing/{metrics,stats,stats/{target},health,trends}`)
+//! and the wiring of the metrics layers: collect → aggregate → analyze.
+//!
+//! A background task refreshes the queue counts from the store and samples the statistics
+//! into the trend history on a fixed interval; HTTP handlers only read cached state. Answers
+//! are computed at most once per `cache_ttl` and carry an ETag.
+
+mod describe;
+mod handlers;
+mod settings;
+
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use aggregate::{PublishingStats, ScoreWeights};
+use analyze::{Analysis, History, Point};
+use collect::{Collector, MetricsSnapshot, QueueCache, Tap, TargetInfo, TargetList};
+use queue::{DeliveryObserver, EngineHandle, JobStore, Observation};
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+pub use describe::describe_metrics;
+pub(crate) use handlers::routes;
+pub use settings::StatsSettings;
+
+/// Targets of the registry as collectors see them.
+#[derive(Debug)]
+pub struct RegistryTargets(pub Arc<crate::Registry>);
+
+impl TargetList for RegistryTargets {
+    fn targets(&self) -> Vec<TargetInfo> {
+        self.0
+            .specs()
+            .iter()
+            .map(|s| TargetInfo {
+                name: s.target.name.to_string(),
+                kind: s.target.kind.to_string(),
+                enabled: s.target.enabled,
+            })
+            .collect()
+    }
+}
+
+/// Several observers fed the same outcomes.
+#[derive(Debug)]
+pub struct Observers(pub Vec<Arc<dyn DeliveryObserver>>);
+
+impl DeliveryObserver for Observers {
+    fn observe(&self, o: &Observation) {
+        for observer in &self.0 {
+            observer.observe(o);
+        }
+    }
+}
+
+/// Alertmanager-style delivery counters: `alert_publisher_notifications_total`,
+/// `alert_publisher_notifications_failed_total{reason}` and
+/// `alert_publisher_notification_latency_seconds`, labelled by target and integration (type).
+#[derive(Debug)]
+pub struct NotificationMetrics(pub Arc<crate::Registry>);
+
+impl DeliveryObserver for NotificationMetrics {
+    fn observe(&self, o: &Observation) {
+        let specs = self.0.specs();
+        let integration = specs
+            .iter()
+            .find(|s| s.target.name.as_str() == o.target)
+            .map_or("unknown", |s| s.target.kind.as_str());
+        metrics::counter!("alert_publisher_notifications_total", "target" => o.target.clone(), "integration" => integration).increment(1);
+        metrics::histogram!("alert_publisher_notification_latency_seconds", "target" => o.target.clone(), "integration" => integration).record(o.latency.as_secs_f64());
+        if !o.success {
+            let reason = o.error_kind.clone().unwrap_or_else(|| "other".to_owned());
+            metrics::counter!("alert_publisher_notifications_failed_total", "target" => o.target.clone(), "integration" => integration, "reason" => reason).increment(1);
+        }
+    }
+}
+
+/// One computed view, shared by the endpoints until it expires.
+#[derive(Debug)]
+pub(crate) struct View {
+    pub(crate) snapshot: MetricsSnapshot,
+    pub(crate) stats: PublishingStats,
+    pub(crate) targets: Vec<TargetInfo>,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    processed: u64,
+    delivered: u64,
+    failed: u64,
+}
+
+/// The stats service: collectors, caches and the trend history.
+#[derive(Debug)]
+pub struct Stats {
+    collectors: Vec<Arc<dyn Collector>>,
+    settings: StatsSettings,
+    weights: ScoreWeights,
+    targets: Arc<dyn TargetList>,
+    queue: QueueCache,
+    refresh: collect::RefreshInfo,
+    discovery: collect::DiscoveryInfo,
+    history: Mutex<History>,
+    last: Mutex<Option<Counters>>,
+    view: tokio::sync::Mutex<Option<(Instant, Arc<View>)>>,
+}
+
+impl Stats {
+    /// Wires every collector over the service's state.
+    pub fn new(
+        settings: StatsSettings,
+        tap: Tap,
+        registry: Arc<crate::Registry>,
+        health: Arc<targets::HealthBook>,
+        engine: EngineHandle,
+    ) -> Self {
+        let targets: Arc<dyn TargetList> = Arc::new(RegistryTargets(registry));
+        let queue = QueueCache::default();
+        let refresh = collect::RefreshInfo::default();
+        let discovery = collect::DiscoveryInfo::default();
+        let collectors: Vec<Arc<dyn Collector>> = vec![
+            Arc::new(collect::QueueCollector {
+                cache: queue.clone(),
+                capacity: settings.queue_capacity,
+                tap: tap.clone(),
+            }),
+            Arc::new(collect::DeliveryCollector { tap: tap.clone() }),
+            Arc::new(collect::HealthCollector {
+                book: health,
+                targets: targets.clone(),
+            }),
+            Arc::new(collect::BreakerCollector { engine }),
+            Arc::new(collect::DiscoveryCollector {
+                targets: targets.clone(),
+                info: discovery.clone(),
+            }),
+            Arc::new(collect::RefreshCollector {
+                info: refresh.clone(),
+            }),
+            Arc::new(collect::PublisherCollector { tap: tap.clone() }),
+            Arc::new(collect::ParallelCollector { tap }),
+        ];
+        let history = History::for_retention(settings.retention, settings.interval);
+        Self {
+            collectors,
+            settings,
+            weights: ScoreWeights::default(),
+            targets,
+            queue,
+            refresh,
+            discovery,
+            history: Mutex::new(history),
+            last: Mutex::new(None),
+            view: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Records the initial target load (discovery and refresh collectors report it).
+    pub fn targets_loaded(&self, at: chrono::DateTime<chrono::Utc>, latency: Duration) {
+        let n = self.targets.targets().len();
+        self.discovery.record(at, latency);
+        self.refresh.succeeded(at, n, None);
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &StatsSettings {
+        &self.settings
+    }
+
+    /// Collects and aggregates now, bypassing the cache.
+    pub(crate) async fn compute(&self) -> View {
+        let snapshot = collect::collect_all(&self.collectors, self.settings.deadline).await;
+        let stats = aggregate::aggregate(&snapshot, &self.weights);
+        View {
+            snapshot,
+            stats,
+            targets: self.targets.targets(),
+        }
+    }
+
+    /// The cached view, recomputed when older than `cache_ttl`.
+    pub(crate) async fn view(&self) -> Arc<View> {
+        let mut cached = self.view.lock().await;
+        if let Some((at, v)) = cached.as_ref()
+            && at.elapsed() < self.settings.cache_ttl
+        {
+            return v.clone();
+        }
+        let v = Arc::new(self.compute().await);
+        *cached = Some((Instant::now(), v.clone()));
+        v
+    }
+
+    /// The trend analysis of the history so far.
+    pub fn trends(&self) -> Analysis {
+        let history = self
+            .history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        analyze::analyze(
+            &history,
+            &self.settings.trends.to_config(),
+            chrono::Utc::now(),
+        )
+    }
+
+    /// Takes one sample into the history and exports the derived gauges.
+    pub async fn sample(&self) {
+        let view = self.compute().await;
+        let jobs = &view.stats.system.jobs;
+        let now = Counters {
+            processed: jobs.processed,
+            delivered: jobs.succeeded,
+            failed: jobs.failed,
+        };
+        let point = {
+            let mut last = self
+                .last
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let prev = last.take().unwrap_or_default();
+            let processed = now.processed.saturating_sub(prev.processed);
+            let delivered = now.delivered.saturating_sub(prev.delivered);
+            let point = Point {
+                at: view.snapshot.timestamp,
+                success_rate: if processed == 0 {
+                    100.0
+                } else {
+                    delivered as f64 / processed as f64 * 100.0
+                },
+                latency_ms: view.stats.system.latency.p50_ms,
+                errors: now.failed.saturating_sub(prev.failed) as f64,
+                queue_size: view.stats.system.queue.size as f64,
+            };
+            *last = Some(now);
+            point
+        };
+        self.history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(point);
+        let analysis = self.trends();
+        export_gauges(&view.stats, &analysis);
+    }
+
+    /// Runs until `shutdown`: refreshes queue counts every `queue_refresh` and samples the
+    /// history every `interval`.
+    pub async fn run(self: Arc<Self>, store: Arc<dyn JobStore>, shutdown: CancellationToken) {
+        let mut refresh = tokio::time::interval(self.settings.queue_refresh);
+        refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut sample = tokio::time::interval(self.settings.interval);
+        sample.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = refresh.tick() => self.refresh_queue(store.as_ref()).await,
+                _ = sample.tick() => {
+                    self.refresh_queue(store.as_ref()).await;
+                    self.sample().await;
+                }
+            }
+        }
+    }
+
+    /// Reads the queue counts from the store into the cache.
+    pub async fn refresh_queue(&self, store: &dyn JobStore) {
+        match store.stats().await {
+            Ok(stats) => {
+                for priority in ["high", "medium", "low"] {
+                    let n = stats
+                        .pending_by_priority
+                        .get(priority)
+                        .copied()
+                        .unwrap_or(0);
+                    metrics::gauge!("alert_history_publishing_queue_size", "priority" => priority)
+                        .set(n as f64);
+                }
+                metrics::gauge!("alert_history_publishing_jobs_in_flight")
+                    .set(stats.in_flight as f64);
+                metrics::gauge!("alert_history_publishing_dlq_size").set(stats.dead as f64);
+                self.queue.set(stats, chrono::Utc::now());
+            }
+            Err(e) => warn!(error = %e, "cannot read queue counts for stats"),
+        }
+    }
+}
+
+fn trend_value(trend: &str) -> f64 {
+    match trend {
+        "increasing" | "degrading" => 1.0,
+        "decreasing" | "improving" => -1.0,
+        _ => 0.0,
+    }
+}
+
+fn export_gauges(stats: &PublishingStats, analysis: &Analysis) {
+    metrics::gauge!("alert_history_publishing_health_score").set(stats.score.score);
+    let c = &stats.system.targets;
+    for (state, n) in [
+        ("healthy", c.healthy),
+        ("degraded", c.degraded),
+        ("unhealthy", c.unhealthy),
+        ("unknown", c.unknown),
+    ] {
+        metrics::gauge!("alert_history_publishing_targets", "state" => state).set(n as f64);
+    }
+    metrics::gauge!("alert_history_publishing_queue_capacity")
+        .set(stats.system.queue.capacity as f64);
+    metrics::gauge!("alert_history_publishing_queue_utilization_ratio")
+        .set(stats.system.queue.utilization / 100.0);
+    let t = &analysis.trends;
+    metrics::gauge!("alert_history_publishing_trend", "series" => "success_rate")
+        .set(trend_value(t.success_rate.trend));
+    metrics::gauge!("alert_history_publishing_trend", "series" => "latency")
+        .set(trend_value(t.latency.trend));
+    metrics::gauge!("alert_history_publishing_trend", "series" => "queue_growth")
+        .set(trend_value(t.queue_growth.trend));
+    metrics::gauge!("alert_history_publishing_error_spike").set(if t.error_spike.detected {
+        1.0
+    } else {
+        0.0
+    });
+    metrics::gauge!("alert_history_publishing_queue_growth_rate_per_minute")
+        .set(t.queue_growth.rate_per_min);
+}

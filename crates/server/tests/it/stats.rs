@@ -1,0 +1,482 @@
+//! The publishing stats API against ground truth: a known mix of deliveries through simulated
+//! targets, and `/stats`, `/stats/{target}`, `/health` and the Prometheus counters must equal
+//! the counts the test kept. Also: `promtool check metrics` on the live exposition, and every
+//! metric the Grafana dashboard and the alert rules use exists after the run.
+
+use std::{collections::BTreeSet, path::Path, process::Command, time::Duration};
+
+use serde_json::{Value, json};
+use testkit::{Behaviour, WebhookSink};
+
+use crate::support::{Service, write_targets};
+
+const FAST_STATS: &str = "stats:\n  interval: 200ms\n  queue_refresh: 50ms\n  cache_ttl: 10ms\n";
+
+/// The value of a Prometheus sample line `name{labels} value` whose labels include `want`.
+fn prom_value(text: &str, name: &str, want: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .filter(|l| {
+            want.iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+struct Mix {
+    good: WebhookSink,
+    flaky: WebhookSink,
+    broken: WebhookSink,
+    down: WebhookSink,
+}
+
+async fn targets(dir: &Path) -> Mix {
+    let good = WebhookSink::start().await;
+    let flaky = WebhookSink::start().await;
+    flaky.script([Behaviour::Status(500), Behaviour::Status(503)]);
+    let broken = WebhookSink::start().await;
+    broken.set_default(Behaviour::Status(400));
+    let down = WebhookSink::start().await;
+    down.set_default(Behaviour::Status(503));
+    write_targets(
+        dir,
+        &format!(
+            "- name: good\n  type: webhook\n  url: {}\n\
+             - name: flaky\n  type: webhook\n  url: {}\n\
+             - name: broken\n  type: webhook\n  url: {}\n\
+             - name: down\n  type: webhook\n  url: {}\n  delivery:\n    retry:\n      max_attempts: 3\n",
+            good.url("/h"),
+            flaky.url("/h"),
+            broken.url("/h"),
+            down.url("/h"),
+        ),
+    );
+    Mix {
+        good,
+        flaky,
+        broken,
+        down,
+    }
+}
+
+fn alerts() -> Value {
+    json!([
+        {"labels": {"alertname": "DiskFull", "instance": "a", "severity": "critical"}, "annotations": {"summary": "disk a"}},
+        {"labels": {"alertname": "DiskFull", "instance": "b", "severity": "warning"}, "annotations": {"summary": "disk b"}},
+    ])
+}
+
+/// Runs the mix to completion; returns the service.
+async fn run_mix(dir: &Path) -> (Service, Mix) {
+    let mix = targets(dir).await;
+    let service = Service::start(dir, FAST_STATS).await;
+    let (status, body) = service.post("/api/v2/alerts", alerts().to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    // Ground truth: 2 alerts × 4 targets = 8 jobs.
+    // good: 2 delivered. flaky: 500, 503, then 2 delivered (2 retries).
+    // broken: 400 → 2 dead (invalid). down: 503 × 3 attempts each → 4 retries, 2 dead.
+    service
+        .wait_json("/api/v2/publishing/stats", Duration::from_secs(20), |s| {
+            s["system"]["jobs"]["processed"] == 14 && s["queue"]["size"] == 0
+        })
+        .await;
+    (service, mix)
+}
+
+#[tokio::test]
+async fn stats_health_and_prometheus_equal_ground_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let (service, mix) = run_mix(dir.path()).await;
+    // What the simulated targets saw.
+    assert_eq!(mix.good.requests().len(), 2);
+    assert_eq!(mix.flaky.requests().len(), 4);
+    assert_eq!(mix.broken.requests().len(), 2);
+    assert_eq!(mix.down.requests().len(), 6);
+
+    let s = service
+        .wait_json("/api/v2/publishing/stats", Duration::from_secs(5), |s| {
+            s["queue"]["dlq_size"] == 4
+        })
+        .await;
+    let jobs = &s["system"]["jobs"];
+    assert_eq!(jobs["processed"], 14);
+    assert_eq!(jobs["succeeded"], 4);
+    assert_eq!(jobs["retried"], 6);
+    assert_eq!(jobs["dead_lettered"], 4);
+    assert_eq!(jobs["failed"], 10);
+    let rate = jobs["success_rate"].as_f64().unwrap();
+    assert!((rate - 4.0 / 14.0 * 100.0).abs() < 1e-9, "{rate}");
+    assert_eq!(s["queue"]["jobs_submitted"], 8);
+    assert_eq!(s["queue"]["jobs_completed"], 4);
+    assert_eq!(s["queue"]["jobs_failed"], 4);
+    assert_eq!(s["queue"]["size"], 0);
+    let h = &s["health"];
+    assert_eq!(
+        (
+            h["total_targets"].clone(),
+            h["healthy"].clone(),
+            h["unhealthy"].clone(),
+            h["unknown"].clone()
+        ),
+        (json!(4), json!(2), json!(1), json!(1)),
+        "good and flaky healthy, down unhealthy, broken unknown (bad requests say nothing of health): {h}"
+    );
+    assert_eq!(s["discovery"]["total_targets"], 4);
+    assert_eq!(s["system"]["latency"]["count"], 14);
+
+    // Per target.
+    let per = |t: &'static str| {
+        let service = &service;
+        async move {
+            service
+                .get_json(&format!("/api/v2/publishing/stats/{t}"))
+                .await
+        }
+    };
+    let expect = [
+        ("good", 2, 2, 0, 0, "healthy"),
+        ("flaky", 4, 2, 2, 0, "healthy"),
+        ("broken", 2, 0, 0, 2, "unknown"),
+        ("down", 6, 0, 4, 2, "unhealthy"),
+    ];
+    for (name, processed, succeeded, retried, dead, health) in expect {
+        let t = per(name).await;
+        assert_eq!(t["target_name"], name);
+        assert_eq!(t["type"], "webhook");
+        assert_eq!(
+            (
+                t["jobs"]["processed"].clone(),
+                t["jobs"]["succeeded"].clone(),
+                t["jobs"]["retried"].clone(),
+                t["jobs"]["dead_lettered"].clone()
+            ),
+            (
+                json!(processed),
+                json!(succeeded),
+                json!(retried),
+                json!(dead)
+            ),
+            "{name}: {t}"
+        );
+        assert_eq!(t["health"]["status"], health, "{name}: {t}");
+        assert_eq!(t["latency"]["count"], processed, "{name}");
+    }
+    assert_eq!(per("broken").await["dead_letters_by_reason"]["invalid"], 2);
+    assert_eq!(per("down").await["dead_letters_by_reason"]["server"], 2);
+    assert_eq!(per("down").await["health"]["consecutive_failures"], 6);
+
+    // Unknown target: exact match only, 404 with the error envelope.
+    for missing in ["nope", "Good", "goo"] {
+        let resp = reqwest::get(service.url(&format!("/api/v2/publishing/stats/{missing}")))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 404);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "target_not_found");
+        assert_eq!(body["error"]["details"]["target"], missing);
+    }
+
+    // Health: one target down → degraded, 503.
+    let resp = reqwest::get(service.url("/api/v2/publishing/health"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    let health: Value = resp.json().await.unwrap();
+    assert_eq!(health["status"], "degraded");
+    let checks = health["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 4);
+    let down = checks.iter().find(|c| c["target"] == "down").unwrap();
+    assert_eq!(down["status"], "unhealthy");
+    assert_eq!(down["type"], "webhook");
+    assert_eq!(down["success_rate"], 0.0);
+
+    // Prometheus counters equal the same ground truth.
+    let text = reqwest::get(service.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let processed = |t, st| {
+        prom_value(
+            &text,
+            "alert_history_publishing_jobs_processed_total",
+            &[("target", t), ("state", st)],
+        )
+    };
+    assert_eq!(processed("good", "delivered"), 2.0);
+    assert_eq!(processed("flaky", "retry"), 2.0);
+    assert_eq!(processed("flaky", "delivered"), 2.0);
+    assert_eq!(processed("broken", "dead"), 2.0);
+    assert_eq!(processed("down", "retry"), 4.0);
+    assert_eq!(processed("down", "dead"), 2.0);
+    assert_eq!(
+        prom_value(&text, "alert_publisher_notifications_total", &[]),
+        14.0
+    );
+    assert_eq!(
+        prom_value(&text, "alert_publisher_notifications_failed_total", &[]),
+        10.0
+    );
+    assert_eq!(
+        prom_value(
+            &text,
+            "alert_publisher_notifications_failed_total",
+            &[("target", "down"), ("reason", "server")]
+        ),
+        6.0
+    );
+    assert_eq!(
+        prom_value(
+            &text,
+            "alert_publisher_notifications_failed_total",
+            &[("target", "broken"), ("reason", "invalid")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        prom_value(
+            &text,
+            "alert_publisher_notification_latency_seconds_count",
+            &[("integration", "webhook")]
+        ),
+        14.0
+    );
+    assert_eq!(
+        prom_value(&text, "alert_history_publishing_dlq_writes_total", &[]),
+        4.0
+    );
+    assert_eq!(
+        prom_value(&text, "alert_history_publishing_dlq_size", &[]),
+        4.0
+    );
+    assert_eq!(
+        prom_value(
+            &text,
+            "alert_history_publishing_target_health_status",
+            &[("target", "down")]
+        ),
+        3.0
+    );
+
+    // The raw snapshot.
+    let resp = reqwest::get(service.url("/api/v2/publishing/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let ms: f64 = resp.headers()["x-collection-duration-ms"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(ms >= 0.0);
+    let snap: Value = resp.json().await.unwrap();
+    assert_eq!(snap["collector_count"], 8);
+    assert_eq!(snap["errors"], json!({}));
+    assert_eq!(
+        snap["metrics"][r#"health_status{target="down",type="webhook"}"#],
+        3.0
+    );
+    assert_eq!(snap["metrics"]["queue_jobs_submitted"], 8.0);
+
+    // Trends: samples accumulate; every field present.
+    let trends = service
+        .wait_json("/api/v2/publishing/trends", Duration::from_secs(5), |t| {
+            t["samples"].as_u64().unwrap_or(0) >= 2
+        })
+        .await;
+    for field in ["success_rate", "latency", "error_spike", "queue_growth"] {
+        assert!(trends["trends"][field].is_object(), "{field}: {trends}");
+    }
+    assert!(trends["summary"].as_str().unwrap().contains("success rate"));
+}
+
+#[tokio::test]
+async fn answers_carry_an_etag_and_honour_if_none_match() {
+    let dir = tempfile::tempdir().unwrap();
+    write_targets(dir.path(), "");
+    let service = Service::start(
+        dir.path(),
+        "stats:\n  cache_ttl: 1h\n  queue_refresh: 50ms\n",
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let first = client
+        .get(service.url("/api/v2/publishing/stats"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    let again = client
+        .get(service.url("/api/v2/publishing/stats"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    // No targets: healthy, 200.
+    let health = client
+        .get(service.url("/api/v2/publishing/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+fn promtool(args: &[&str], stdin: Option<&str>) -> (bool, String) {
+    use std::io::Write;
+    let mut child = Command::new("promtool")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run promtool");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn deploy(path: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../deploy")
+        .join(path)
+}
+
+/// Metric names (families) referenced by PromQL in a text.
+fn names_in(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for prefix in ["alert_history_publishing_", "alert_publisher_"] {
+        let mut rest = text;
+        while let Some(i) = rest.find(prefix) {
+            let tail = &rest[i..];
+            let end = tail
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(tail.len());
+            out.insert(tail[..end].to_owned());
+            rest = &tail[end..];
+        }
+    }
+    out
+}
+
+/// Families in an exposition (`_bucket`/`_sum`/`_count` lines count for their histogram too).
+fn exposed(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for l in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let name = l.split(['{', ' ']).next().unwrap_or_default().to_owned();
+        for suffix in ["_bucket", "_sum", "_count"] {
+            if let Some(base) = name.strip_suffix(suffix) {
+                out.insert(base.to_owned());
+            }
+        }
+        out.insert(name);
+    }
+    out
+}
+
+#[tokio::test]
+async fn exposition_passes_promtool_and_has_every_metric_the_dashboard_and_rules_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let (service, _mix) = run_mix(dir.path()).await;
+    // Parallel publishing too, so its families exist.
+    let (status, body) = service
+        .post(
+            "/api/v2/publishing/parallel/all",
+            json!({"alert": {"labels": {"alertname": "P"}, "status": "firing"}}).to_string(),
+        )
+        .await;
+    assert!(status < 500, "parallel publish: {status} {body}");
+    // Let the sampler export trend gauges.
+    service
+        .wait_json("/api/v2/publishing/trends", Duration::from_secs(5), |t| {
+            t["samples"].as_u64().unwrap_or(0) >= 2
+        })
+        .await;
+    let text = reqwest::get(service.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    let (ok, out) = promtool(&["check", "metrics"], Some(&text));
+    assert!(
+        ok && out.trim().is_empty(),
+        "promtool check metrics:\n{out}"
+    );
+
+    let have = exposed(&text);
+    let dashboard = std::fs::read_to_string(deploy("grafana/alert-publisher.json")).unwrap();
+    let rules = std::fs::read_to_string(deploy("prometheus/alert-publisher-rules.yaml")).unwrap();
+    let used: BTreeSet<String> = names_in(&dashboard)
+        .into_iter()
+        .chain(names_in(&rules))
+        .collect();
+    assert!(
+        used.len() >= 10,
+        "dashboard and rules use our metrics: {used:?}"
+    );
+    let missing: Vec<_> = used.iter().filter(|n| !have.contains(*n)).collect();
+    assert!(
+        missing.is_empty(),
+        "used but not exposed: {missing:?}\n{text}"
+    );
+}
+
+#[test]
+fn alert_rules_pass_promtool_check_and_unit_tests() {
+    let rules = deploy("prometheus/alert-publisher-rules.yaml");
+    let (ok, out) = promtool(&["check", "rules", rules.to_str().unwrap()], None);
+    assert!(ok, "promtool check rules:\n{out}");
+    let tests = deploy("prometheus/alert-publisher-rules.test.yaml");
+    let (ok, out) = promtool(&["test", "rules", tests.to_str().unwrap()], None);
+    assert!(ok, "promtool test rules:\n{out}");
+    assert!(out.contains("SUCCESS"), "{out}");
+}
+
+#[test]
+fn dashboard_is_valid_json_with_the_required_panels() {
+    let text = std::fs::read_to_string(deploy("grafana/alert-publisher.json")).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let titles: Vec<String> = v["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["title"].as_str().unwrap_or_default().to_lowercase())
+        .collect();
+    for want in [
+        "throughput",
+        "latency",
+        "errors by reason",
+        "queue by priority",
+        "dead-letter",
+        "circuit breakers",
+        "target health",
+        "trends",
+    ] {
+        assert!(
+            titles.iter().any(|t| t.contains(want)),
+            "no panel about {want}: {titles:?}"
+        );
+    }
+}
