@@ -24,6 +24,7 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     details: Option<serde_json::Value>,
+    top_level: Option<(&'static str, serde_json::Value)>,
 }
 
 impl ApiError {
@@ -34,12 +35,20 @@ impl ApiError {
             code,
             message: message.into(),
             details: None,
+            top_level: None,
         }
     }
 
     /// Adds structured details (inside `error.details`).
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
         self.details = Some(details);
+        self
+    }
+
+    /// Adds a field next to `error` (for bodies an older API documented, such as the stats
+    /// guide's `{"error": …, "target": …}`).
+    pub fn with_top_level(mut self, key: &'static str, value: serde_json::Value) -> Self {
+        self.top_level = Some((key, value));
         self
     }
 
@@ -75,7 +84,10 @@ impl IntoResponse for ApiError {
         if let (Some(details), Some(map)) = (self.details, error.as_object_mut()) {
             map.insert("details".to_owned(), details);
         }
-        let body = json!({ "error": error });
+        let mut body = json!({ "error": error });
+        if let (Some((key, value)), Some(map)) = (self.top_level, body.as_object_mut()) {
+            map.insert(key.to_owned(), value);
+        }
         let mut resp = (self.status, Json(body)).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut().insert(

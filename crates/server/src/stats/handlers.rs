@@ -180,9 +180,12 @@ async fn target_stats(
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "target_not_found",
-            format!("target {target:?} not found; GET /api/v2/publishing/health lists the targets"),
+            format!(
+                "Target not found: {target:?} (GET /api/v2/publishing/health lists the targets)"
+            ),
         )
-        .with_details(json!({ "target": target })));
+        .with_details(json!({ "target": target }))
+        .with_top_level("target", json!(target)));
     }
     let empty = TargetStats::empty(&target, configured.map_or("", |t| t.kind.as_str()));
     let t = stats.unwrap_or(&empty);

@@ -175,6 +175,17 @@ async fn stats_health_and_prometheus_equal_ground_truth() {
         assert_eq!(resp.status(), 404);
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["error"]["code"], "target_not_found");
+        assert!(
+            body["target"].is_string(),
+            "the guide's `target` field: {body}"
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Target not found"),
+            "{body}"
+        );
         assert_eq!(body["error"]["details"]["target"], missing);
     }
 
