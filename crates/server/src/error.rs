@@ -23,8 +23,8 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
-    details: Option<serde_json::Value>,
-    top_level: Option<(&'static str, serde_json::Value)>,
+    details: Option<Box<serde_json::Value>>,
+    top_level: Option<Box<(&'static str, serde_json::Value)>>,
 }
 
 impl ApiError {
@@ -41,14 +41,14 @@ impl ApiError {
 
     /// Adds structured details (inside `error.details`).
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
     /// Adds a field next to `error` (for bodies an older API documented, such as the stats
     /// guide's `{"error": …, "target": …}`).
     pub fn with_top_level(mut self, key: &'static str, value: serde_json::Value) -> Self {
-        self.top_level = Some((key, value));
+        self.top_level = Some(Box::new((key, value)));
         self
     }
 
@@ -82,10 +82,11 @@ impl IntoResponse for ApiError {
         let mut error =
             json!({"code": self.code, "message": self.message, "request_id": current_request_id()});
         if let (Some(details), Some(map)) = (self.details, error.as_object_mut()) {
-            map.insert("details".to_owned(), details);
+            map.insert("details".to_owned(), *details);
         }
         let mut body = json!({ "error": error });
-        if let (Some((key, value)), Some(map)) = (self.top_level, body.as_object_mut()) {
+        if let (Some(extra), Some(map)) = (self.top_level, body.as_object_mut()) {
+            let (key, value) = *extra;
             map.insert(key.to_owned(), value);
         }
         let mut resp = (self.status, Json(body)).into_response();
