@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use testkit::{Behaviour, WebhookSink};
 
-use crate::support::{Service, write_targets};
+use crate::support::{Service, metric, metrics, write_targets};
 
 fn notification(name: &str, i: usize, severity: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({
@@ -19,22 +19,6 @@ fn notification(name: &str, i: usize, severity: &str) -> Vec<u8> {
                     "endsAt": "0001-01-01T00:00:00Z", "generatorURL": ""}]
     }))
     .unwrap()
-}
-
-fn metric(text: &str, prefix: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(prefix))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
-async fn metrics(service: &Service) -> String {
-    reqwest::get(service.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
 
 const BREAKER: &str = "delivery:\n  poll_interval: 50ms\n  circuit_breaker:\n    failure_threshold: 3\n    open_for: 1s\n    success_threshold: 2\n  retry:\n    initial_delay: 50ms\n    max_delay: 200ms\n    max_attempts: 1000\n    retry_after_floor: 50ms\n";

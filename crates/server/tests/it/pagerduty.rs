@@ -14,7 +14,7 @@ use testkit::{
     Alertmanager, AlertmanagerConfig, PagerDutySim, PagerDutySimConfig, PdAlertStatus, PdFault,
 };
 
-use crate::support::{Service, write_targets};
+use crate::support::{Service, metric, metrics, write_targets};
 
 const WAIT: Duration = Duration::from_secs(20);
 const KEY: &str = "e2eROUTINGkey0123456789abcdefXYZ";
@@ -51,23 +51,6 @@ fn webhook(alerts: &[Value]) -> Vec<u8> {
         "externalURL": "http://alertmanager.example:9093", "truncatedAlerts": 0, "alerts": alerts
     }))
     .unwrap()
-}
-
-async fn metrics(service: &Service) -> String {
-    reqwest::get(service.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
-/// The value of the series `line` (name with its labels, as rendered) in `/metrics`.
-fn metric(text: &str, line: &str) -> Option<f64> {
-    text.lines().find_map(|l| {
-        l.strip_prefix(line)
-            .and_then(|rest| rest.trim().parse().ok())
-    })
 }
 
 #[tokio::test]

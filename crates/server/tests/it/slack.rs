@@ -16,7 +16,7 @@ use testkit::{
     SlackMessage, SlackSim, SlackSimConfig, SlackVia,
 };
 
-use crate::support::{Service, write_targets};
+use crate::support::{Service, metric, metrics, write_targets};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -47,23 +47,6 @@ fn webhook(labels: &[Value]) -> Vec<u8> {
         "externalURL": "http://alertmanager.example:9093", "truncatedAlerts": 0, "alerts": alerts
     }))
     .unwrap()
-}
-
-async fn metrics(service: &Service) -> String {
-    reqwest::get(service.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
-/// The value of the series `line` (name with its labels, as rendered) in `/metrics`.
-fn metric(text: &str, line: &str) -> Option<f64> {
-    text.lines().find_map(|l| {
-        l.strip_prefix(line)
-            .and_then(|rest| rest.trim().parse().ok())
-    })
 }
 
 /// The message about the alert with fingerprint `fp` (its fingerprint is in the context block).

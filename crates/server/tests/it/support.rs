@@ -229,3 +229,21 @@ pub(crate) fn fixture_body(name: &str) -> Vec<u8> {
     let v: serde_json::Value = serde_json::from_str(&text).expect("fixture is JSON");
     serde_json::to_vec(&v["body"]).expect("encode body")
 }
+
+/// The service's `/metrics` text.
+pub(crate) async fn metrics(service: &Service) -> String {
+    reqwest::get(service.url("/metrics"))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics body")
+}
+
+/// The value of the series `series` (a name with its labels, as rendered) in `/metrics` text.
+pub(crate) fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        l.strip_prefix(series)
+            .and_then(|rest| rest.trim().parse().ok())
+    })
+}
