@@ -14,7 +14,7 @@ fn utf16(s: &str) -> usize {
     s.encode_utf16().count()
 }
 
-/// Every limit of the issue, checked independently of the encoder: the simulated Slack's
+/// Every Block Kit limit we promise, checked independently of the encoder: the simulated Slack's
 /// validator plus the `text` budget.
 fn assert_within_limits(body: &Value, what: &str) {
     let violations = testkit::validate_slack_message(body);
