@@ -214,7 +214,8 @@ impl Engine {
                         claimed = jobs.len();
                         for job in jobs {
                             // Rate limits are decided here, in claim (priority) order.
-                            if let Some(wait) = self.rate_gate(&job) {
+                            let delivery = delivery_of(&job);
+                            if let Some(wait) = self.rate_gate(&job, delivery.as_ref()) {
                                 let store = self.store.clone();
                                 let target = job.target.clone();
                                 tasks.spawn(async move {
@@ -239,7 +240,7 @@ impl Engine {
                             };
                             self.shared.active.fetch_add(1, Ordering::Relaxed);
                             tasks.spawn(async move {
-                                worker.deliver(job).await;
+                                worker.deliver(job, delivery).await;
                                 worker.shared.active.fetch_sub(1, Ordering::Relaxed);
                                 drop(permit);
                             });
@@ -305,30 +306,38 @@ impl Engine {
 
     /// The wait a proactive rate limit imposes on `job` (its own target limit, then the
     /// publisher's vendor limit), or `None` when it may go now.
-    fn rate_gate(&self, job: &Job) -> Option<Duration> {
+    fn rate_gate(&self, job: &Job, delivery: Option<&Delivery>) -> Option<Duration> {
         let publisher = self.publishers.publisher(&job.target)?;
         let policy = self.publishers.policy(&job.target);
-        let payload: JobPayload = serde_json::from_str(&job.payload).ok()?;
-        let delivery = Delivery {
-            id: job.delivery_key.clone(),
-            alert: payload.alert,
-            context: payload.context,
-            attempt: job.attempt,
-            vendor_state: job
-                .vendor_state
-                .as_deref()
-                .and_then(|s| serde_json::from_str(s).ok()),
-        };
+        let delivery = delivery?;
         let own = policy.rate_limit.as_ref().map(|r| RateLimit {
             key: format!("target:{}", job.target),
             per_minute: r.per_minute,
             burst: r.burst,
         });
         own.iter()
-            .chain(publisher.rate_limit(&delivery).iter())
+            .chain(publisher.rate_limit(delivery).iter())
             .find_map(|limit| self.shared.limiters.check(limit, job.id))
     }
+}
 
+/// The delivery a job describes, parsed once per claim; `None` when the stored payload cannot
+/// be read.
+fn delivery_of(job: &Job) -> Option<Delivery> {
+    let payload: JobPayload = serde_json::from_str(&job.payload).ok()?;
+    Some(Delivery {
+        id: job.delivery_key.clone(),
+        alert: payload.alert,
+        context: payload.context,
+        attempt: job.attempt,
+        vendor_state: job
+            .vendor_state
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok()),
+    })
+}
+
+impl Engine {
     fn publish_worker_gauges(&self) {
         let active = self.shared.active.load(Ordering::Relaxed);
         metrics::gauge!("alert_history_publishing_workers_active").set(active as f64);
@@ -515,12 +524,11 @@ enum Attempted {
 }
 
 impl Worker {
-    async fn deliver(&self, job: Job) {
+    async fn deliver(&self, job: Job, delivery: Option<Delivery>) {
         let started = Instant::now();
         let target = job.target.clone();
         let policy = self.publishers.policy(&target);
-        let payload: Option<JobPayload> = serde_json::from_str(&job.payload).ok();
-        let (completion, observation) = match self.attempt(&job, payload.as_ref(), &policy).await {
+        let (completion, observation) = match self.attempt(&job, delivery.as_ref(), &policy).await {
             Attempted::Done(c, o) => (c, o),
             Attempted::Wait(wait, why) => {
                 let metric = if why == "rate_limit" {
@@ -576,9 +584,13 @@ impl Worker {
         // least once).
         let recorded = self.commit(&job, completion.clone(), latency).await;
         if recorded
-            && let (Completion::Dead { .. }, Some(fallback), Some(payload)) =
-                (&completion, &policy.fallback, payload)
+            && let (Completion::Dead { .. }, Some(fallback), Some(delivery)) =
+                (&completion, &policy.fallback, delivery)
         {
+            let payload = JobPayload {
+                alert: delivery.alert,
+                context: delivery.context,
+            };
             self.to_fallback(&job, fallback, payload).await;
         }
         self.wake.notify_one();
@@ -650,7 +662,7 @@ impl Worker {
     async fn attempt(
         &self,
         job: &Job,
-        payload: Option<&JobPayload>,
+        delivery: Option<&Delivery>,
         policy: &TargetPolicy,
     ) -> Attempted {
         let dead = |kind: &str, reason: String| {
@@ -665,7 +677,7 @@ impl Worker {
                 None,
             )
         };
-        let Some(payload) = payload else {
+        let Some(delivery) = delivery else {
             return dead("other", "stored payload cannot be read".to_owned());
         };
         let Some(publisher) = self.publishers.publisher(&job.target) else {
@@ -678,18 +690,8 @@ impl Worker {
         {
             return Attempted::Wait(wait, "circuit_open");
         }
-        let delivery = Delivery {
-            id: job.delivery_key.clone(),
-            alert: payload.alert.clone(),
-            context: payload.context.clone(),
-            attempt: job.attempt,
-            vendor_state: job
-                .vendor_state
-                .as_deref()
-                .and_then(|s| serde_json::from_str(s).ok()),
-        };
         let started = Instant::now();
-        let result = publisher.publish(&delivery).await;
+        let result = publisher.publish(delivery).await;
         let observation = Observation {
             target: job.target.clone(),
             success: result.is_ok(),
