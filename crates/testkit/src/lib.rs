@@ -8,6 +8,7 @@
 //!   `prometheus-alertmanager`, or `ALERTMANAGER_BIN`).
 
 mod alertmanager;
+mod http;
 mod pagerduty;
 mod postgres;
 mod rootly;

@@ -29,6 +29,7 @@
 //! Tests read [`PagerDutySim::alerts`], [`PagerDutySim::change_events`] and every request
 //! ([`PagerDutySim::requests`]); failures are scripted with [`PdFault`].
 
+use crate::http::DropConnection;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
@@ -40,13 +41,10 @@ use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 /// PagerDuty's size limit of one event, in bytes.
 pub const PD_MAX_EVENT_BYTES: usize = 512 * 1024;
@@ -260,17 +258,6 @@ impl fmt::Debug for PagerDutySim {
     }
 }
 
-#[derive(Debug)]
-struct DropConnection;
-
-impl fmt::Display for DropConnection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("scripted connection reset")
-    }
-}
-
-impl std::error::Error for DropConnection {}
-
 impl PagerDutySim {
     /// Starts with the default (PagerDuty's own) limits.
     ///
@@ -304,7 +291,7 @@ impl PagerDutySim {
             }),
             changed: watch::Sender::new(0),
         });
-        let server = tokio::spawn(serve(listener, Arc::clone(&state)));
+        let server = tokio::spawn(crate::http::serve(listener, Arc::clone(&state), handle));
         PagerDutySim {
             inner: Arc::new(Inner {
                 addr,
@@ -413,26 +400,6 @@ impl PagerDutySim {
             data.alerts,
             summary.len()
         );
-    }
-}
-
-async fn serve(listener: TcpListener, state: Arc<State>) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    let state = Arc::clone(&state);
-                    connections.spawn(async move {
-                        let service = service_fn(move |req| handle(Arc::clone(&state), req));
-                        let _ = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await;
-                    });
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! [`WebhookSink`]: a scriptable, recording HTTP endpoint on loopback.
 
+use crate::http::DropConnection;
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
@@ -11,12 +12,9 @@ use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 /// A recording HTTP/1.1 endpoint listening on `127.0.0.1` (random port).
 ///
@@ -208,19 +206,6 @@ impl State {
     }
 }
 
-/// Error returned from the hyper service to make hyper close the connection
-/// without writing a response.
-#[derive(Debug)]
-struct DropConnection;
-
-impl fmt::Display for DropConnection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("scripted connection drop")
-    }
-}
-
-impl std::error::Error for DropConnection {}
-
 impl WebhookSink {
     /// Binds `127.0.0.1:0` and starts serving in a background task.
     ///
@@ -262,7 +247,7 @@ impl WebhookSink {
             }),
             changed: watch::Sender::new(0),
         });
-        let server = tokio::spawn(serve(listener, Arc::clone(&state)));
+        let server = tokio::spawn(crate::http::serve(listener, Arc::clone(&state), handle));
         WebhookSink {
             inner: Arc::new(Inner {
                 addr,
@@ -403,35 +388,6 @@ fn delivered_of(data: &Data) -> Vec<Recorded> {
         .filter(|e| e.done && e.recorded.is_delivered())
         .map(|e| e.recorded.clone())
         .collect()
-}
-
-async fn serve(listener: TcpListener, state: Arc<State>) {
-    // Connections live in this JoinSet so that aborting the server task also
-    // aborts every open (keep-alive) connection.
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    let state = Arc::clone(&state);
-                    connections.spawn(async move {
-                        let service = service_fn(move |req| handle(Arc::clone(&state), req));
-                        // Errors are expected (scripted drops, clients going away).
-                        let _ = http1::Builder::new()
-                            .keep_alive(true)
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
-                Err(e) => {
-                    eprintln!("WebhookSink: accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
 }
 
 async fn handle(
