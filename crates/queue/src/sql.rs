@@ -61,8 +61,7 @@ struct Sql {
     claim: String,
     done: String,
     delivered_state: String,
-    retry: String,
-    dead: String,
+    failed: String,
     attempt_insert: String,
     defer: String,
     requeue_expired: String,
@@ -161,13 +160,11 @@ impl Sql {
                 "UPDATE notification_state SET last_delivered_status = ?, last_delivered_at = ?, \
                  vendor_state = COALESCE(?, vendor_state) WHERE target = ? AND fingerprint = ?",
             ),
-            retry: number(
-                "UPDATE jobs SET state = 'pending', lease_until = NULL, lease_owner = NULL, updated_at = ?, next_run_at = ?, \
-                 last_error_kind = ?, last_error = ?, last_status_code = ? WHERE id = ? AND state = 'in_flight' AND lease_owner = ?",
-            ),
-            dead: number(
-                "UPDATE jobs SET state = 'dead', lease_until = NULL, lease_owner = NULL, updated_at = ?, \
-                 last_error_kind = ?, last_error = ?, last_status_code = ? WHERE id = ? AND state = 'in_flight' AND lease_owner = ?",
+            // A failed attempt: back to pending at `next_run_at` (retry) or dead (next_run_at NULL).
+            failed: number(
+                "UPDATE jobs SET state = ?, lease_until = NULL, lease_owner = NULL, updated_at = ?, \
+                 next_run_at = COALESCE(?, next_run_at), last_error_kind = ?, last_error = ?, last_status_code = ? \
+                 WHERE id = ? AND state = 'in_flight' AND lease_owner = ?",
             ),
             attempt_insert: number(
                 "INSERT INTO attempts (job_id, attempt, at, outcome, status_code, latency_ms, error_kind, error) \
@@ -457,11 +454,16 @@ impl SqlStore {
                 }
                 ("delivered", updated, code, None, None)
             }
-            Completion::Retry { at, failure } => {
+            Completion::Retry { failure, .. } | Completion::Dead { failure } => {
+                let (state, outcome, at) = match completion {
+                    Completion::Retry { at, .. } => ("pending", "retry", Some(ms(*at))),
+                    _ => ("dead", "dead", None),
+                };
                 let code = failure.status_code.map(i64::from);
-                let updated = sqlx::query(&self.sql.retry)
+                let updated = sqlx::query(&self.sql.failed)
+                    .bind(state)
                     .bind(now_ms)
-                    .bind(ms(*at))
+                    .bind(at)
                     .bind(failure.kind.as_str())
                     .bind(failure.reason.as_str())
                     .bind(code)
@@ -471,27 +473,7 @@ impl SqlStore {
                     .await?
                     .rows_affected();
                 (
-                    "retry",
-                    updated,
-                    code,
-                    Some(failure.kind.as_str()),
-                    Some(failure.reason.as_str()),
-                )
-            }
-            Completion::Dead { failure } => {
-                let code = failure.status_code.map(i64::from);
-                let updated = sqlx::query(&self.sql.dead)
-                    .bind(now_ms)
-                    .bind(failure.kind.as_str())
-                    .bind(failure.reason.as_str())
-                    .bind(code)
-                    .bind(job.id)
-                    .bind(owner)
-                    .execute(&mut **tx)
-                    .await?
-                    .rows_affected();
-                (
-                    "dead",
+                    outcome,
                     updated,
                     code,
                     Some(failure.kind.as_str()),
