@@ -2,7 +2,12 @@
 //! database), one implementation over sqlx's `Any` driver with a few dialect-specific
 //! statements (claims use `FOR UPDATE SKIP LOCKED` on PostgreSQL).
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    path::Path,
+    sync::Arc,
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
@@ -10,6 +15,8 @@ use sqlx::{
     AnyPool, Executor, Row,
     any::{AnyPoolOptions, AnyRow},
 };
+
+use tokio::sync::oneshot;
 
 use crate::{
     Attempt, Completion, EnqueueReport, Finished, Job, JobFilter, JobPayload, JobRecord, JobState,
@@ -53,16 +60,10 @@ impl Default for StoreOptions {
 /// Statements, written once with `?` placeholders and numbered for PostgreSQL.
 #[derive(Debug)]
 struct Sql {
-    state_lock_insert: String,
-    state_select: String,
-    state_update: String,
-    job_insert: String,
     supersede: String,
     claim: String,
-    done: String,
     delivered_state: String,
     failed: String,
-    attempt_insert: String,
     defer: String,
     requeue_expired: String,
     requeue_all: String,
@@ -83,6 +84,41 @@ struct Sql {
     ping: String,
 }
 
+/// Writes `?` placeholders as `$1, $2, …` for PostgreSQL.
+fn numbered(dialect: Dialect, sql: &str) -> String {
+    if dialect != Dialect::Postgres {
+        return sql.to_owned();
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Rows per multi-row statement: few round trips, bind parameters far below both databases'
+/// limits.
+const CHUNK: usize = 200;
+
+/// `n` row tuples of `row` (e.g. `(?, ?)`), comma separated.
+fn rows(row: &str, n: usize) -> String {
+    let mut out = String::with_capacity((row.len() + 2) * n);
+    for i in 0..n {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(row);
+    }
+    out
+}
+
 const JOB_COLUMNS: &str = "id, target, fingerprint, status, priority, state, attempts, created_at, updated_at, \
     next_run_at, last_error_kind, last_error, last_status_code, replayed_at, replayed_as, payload";
 
@@ -93,23 +129,7 @@ const FILTER: &str = "(? IS NULL OR state = ?) AND (? IS NULL OR target = ?) AND
 impl Sql {
     fn new(dialect: Dialect) -> Self {
         let pg = dialect == Dialect::Postgres;
-        let number = |sql: &str| -> String {
-            if !pg {
-                return sql.to_owned();
-            }
-            let mut out = String::with_capacity(sql.len() + 16);
-            let mut n = 0;
-            for c in sql.chars() {
-                if c == '?' {
-                    n += 1;
-                    out.push('$');
-                    out.push_str(&n.to_string());
-                } else {
-                    out.push(c);
-                }
-            }
-            out
-        };
+        let number = |sql: &str| numbered(dialect, sql);
         let blocked = "NOT EXISTS (SELECT 1 FROM jobs e WHERE e.target = j.target AND e.fingerprint = j.fingerprint \
                        AND e.id < j.id AND e.state IN ('pending', 'in_flight'))";
         let claim = if pg {
@@ -131,31 +151,12 @@ impl Sql {
                  (SELECT n.vendor_state FROM notification_state n WHERE n.target = jobs.target AND n.fingerprint = jobs.fingerprint) AS vendor_state"
             )
         };
-        let lock = if pg { " FOR UPDATE" } else { "" };
         Self {
-            state_lock_insert: number(
-                "INSERT INTO notification_state (target, fingerprint, last_status, last_enqueued_at) VALUES (?, ?, '', 0) \
-                 ON CONFLICT (target, fingerprint) DO NOTHING",
-            ),
-            state_select: number(&format!(
-                "SELECT last_status, last_enqueued_at FROM notification_state WHERE target = ? AND fingerprint = ?{lock}"
-            )),
-            state_update: number(
-                "UPDATE notification_state SET last_status = ?, last_enqueued_at = ? WHERE target = ? AND fingerprint = ?",
-            ),
-            job_insert: number(
-                "INSERT INTO jobs (delivery_key, target, fingerprint, status, priority, state, attempts, sort_key, \
-                 created_at, updated_at, next_run_at, payload) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?) RETURNING id",
-            ),
             supersede: number(
                 "UPDATE jobs SET state = 'superseded', superseded_by = ?, updated_at = ? \
                  WHERE target = ? AND fingerprint = ? AND state = 'pending' AND id < ?",
             ),
             claim: number(&claim),
-            done: number(
-                "UPDATE jobs SET state = 'done', lease_until = NULL, lease_owner = NULL, updated_at = ?, last_status_code = ? \
-                 WHERE id = ? AND state = 'in_flight' AND lease_owner = ?",
-            ),
             delivered_state: number(
                 "UPDATE notification_state SET last_delivered_status = ?, last_delivered_at = ?, \
                  vendor_state = COALESCE(?, vendor_state) WHERE target = ? AND fingerprint = ?",
@@ -165,10 +166,6 @@ impl Sql {
                 "UPDATE jobs SET state = ?, lease_until = NULL, lease_owner = NULL, updated_at = ?, \
                  next_run_at = COALESCE(?, next_run_at), last_error_kind = ?, last_error = ?, last_status_code = ? \
                  WHERE id = ? AND state = 'in_flight' AND lease_owner = ?",
-            ),
-            attempt_insert: number(
-                "INSERT INTO attempts (job_id, attempt, at, outcome, status_code, latency_ms, error_kind, error) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             ),
             defer: number(
                 "UPDATE jobs SET state = 'pending', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
@@ -239,6 +236,7 @@ pub struct SqlStore {
     dialect: Dialect,
     instance: Arc<str>,
     sql: Arc<Sql>,
+    ingest: Arc<EnqueueQueue>,
 }
 
 fn ms(t: DateTime<Utc>) -> i64 {
@@ -255,6 +253,11 @@ fn dur_ms(d: Duration) -> i64 {
 
 fn delivery_key() -> String {
     format!("{:032x}", fastrand::u128(..))
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn decode<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, sqlx::Error> {
@@ -356,6 +359,7 @@ impl SqlStore {
             dialect,
             instance: options.instance.as_str().into(),
             sql: Arc::new(Sql::new(dialect)),
+            ingest: Arc::default(),
         }
     }
 
@@ -416,159 +420,453 @@ fn record(row: &AnyRow) -> Result<JobRecord, sqlx::Error> {
     })
 }
 
+/// One caller's jobs waiting for the next enqueue transaction.
+#[derive(Debug)]
+struct PendingEnqueue {
+    jobs: Vec<NewJob>,
+    now: DateTime<Utc>,
+    reply: oneshot::Sender<Result<EnqueueReport, StoreError>>,
+}
+
+/// Group commit for ingest: callers that arrive while a transaction is being written wait for
+/// it, and the next transaction takes all of them at once (one sync for many requests).
+#[derive(Debug, Default)]
+struct EnqueueQueue {
+    pending: std::sync::Mutex<Vec<PendingEnqueue>>,
+    writing: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// What the store knows about one (target, fingerprint) while an enqueue batch is applied.
+#[derive(Debug)]
+struct PairState {
+    status: String,
+    at: i64,
+    /// Jobs of this pair may be waiting in the store (supersede them).
+    may_wait: bool,
+    /// Jobs this batch adds for the pair.
+    added: usize,
+    /// The request of the last job added (it is credited with the supersedes).
+    request: usize,
+}
+
+/// A job this batch adds.
+#[derive(Debug)]
+struct Insert<'a> {
+    request: usize,
+    job: &'a NewJob,
+    now: i64,
+    delivery_key: String,
+    payload: String,
+}
+
 impl SqlStore {
-    /// Records one outcome (and the attempt) inside `tx`.
-    async fn complete_in(
+    /// Applies several callers' enqueues in one transaction; one report per caller.
+    async fn enqueue_batch(
         &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        job: &Job,
-        completion: &Completion,
-        latency: Duration,
+        requests: &[(Vec<NewJob>, DateTime<Utc>)],
+    ) -> Result<Vec<EnqueueReport>, StoreError> {
+        let mut reports = vec![EnqueueReport::default(); requests.len()];
+        // One lock order for every transaction (PostgreSQL row locks); the sort is stable, so
+        // arrival order is kept per key.
+        let mut jobs: Vec<(usize, i64, &NewJob)> = requests
+            .iter()
+            .enumerate()
+            .flat_map(|(i, (jobs, now))| jobs.iter().map(move |j| (i, ms(*now), j)))
+            .collect();
+        jobs.sort_by(|a, b| pair_of(a.2).cmp(&pair_of(b.2)));
+        let mut pairs: Vec<(&str, &str)> = jobs.iter().map(|(_, _, j)| pair_of(j)).collect();
+        pairs.dedup();
+
+        let mut tx = self.writer.begin().await?;
+        let mut known: HashMap<(&str, &str), PairState> = HashMap::with_capacity(pairs.len());
+        for chunk in pairs.chunks(CHUNK) {
+            if self.dialect == Dialect::Postgres {
+                // Rows to lock, so replicas enqueueing the same alert take turns.
+                let sql = numbered(
+                    self.dialect,
+                    &format!(
+                        "INSERT INTO notification_state (target, fingerprint, last_status, last_enqueued_at) VALUES {} \
+                     ON CONFLICT (target, fingerprint) DO NOTHING",
+                        rows("(?, ?, '', 0)", chunk.len())
+                    ),
+                );
+                let mut q = sqlx::query(&sql).persistent(false);
+                for (t, f) in chunk {
+                    q = q.bind(*t).bind(*f);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            let for_update = if self.dialect == Dialect::Postgres {
+                " ORDER BY target, fingerprint FOR UPDATE"
+            } else {
+                ""
+            };
+            let sql = numbered(
+                self.dialect,
+                &format!(
+                    "SELECT target, fingerprint, last_status, last_enqueued_at FROM notification_state \
+                 WHERE (target, fingerprint) IN (VALUES {}){for_update}",
+                    rows("(?, ?)", chunk.len())
+                ),
+            );
+            let mut q = sqlx::query(&sql).persistent(false);
+            for (t, f) in chunk {
+                q = q.bind(*t).bind(*f);
+            }
+            for row in q.fetch_all(&mut *tx).await? {
+                let target: String = row.try_get("target")?;
+                let fingerprint: String = row.try_get("fingerprint")?;
+                // Borrow the caller's strings for the map key.
+                let Some(key) = chunk
+                    .iter()
+                    .find(|(t, f)| *t == target && *f == fingerprint)
+                    .copied()
+                else {
+                    continue;
+                };
+                let status: String = row.try_get("last_status")?;
+                known.insert(
+                    key,
+                    PairState {
+                        may_wait: !status.is_empty(),
+                        status,
+                        at: row.try_get("last_enqueued_at")?,
+                        added: 0,
+                        request: 0,
+                    },
+                );
+            }
+        }
+
+        let mut inserts: Vec<Insert<'_>> = Vec::with_capacity(jobs.len());
+        for (request, now_ms, job) in &jobs {
+            let status = job.payload.alert.status.as_str();
+            let state = known.entry(pair_of(job)).or_insert_with(|| PairState {
+                status: String::new(),
+                at: 0,
+                may_wait: false,
+                added: 0,
+                request: 0,
+            });
+            let within_repeat = now_ms - state.at < dur_ms(job.repeat_interval);
+            if state.status == status && (status == "resolved" || within_repeat) {
+                reports[*request].deduplicated += 1;
+                continue;
+            }
+            status.clone_into(&mut state.status);
+            state.at = *now_ms;
+            state.added += 1;
+            state.request = *request;
+            inserts.push(Insert {
+                request: *request,
+                job,
+                now: *now_ms,
+                delivery_key: delivery_key(),
+                payload: serde_json::to_string(&job.payload)?,
+            });
+        }
+
+        // The jobs, in arrival order per key: ids grow in VALUES order.
+        let mut ids: HashMap<String, i64> = HashMap::with_capacity(inserts.len());
+        for chunk in inserts.chunks(CHUNK) {
+            let sql = numbered(
+                self.dialect,
+                &format!(
+                    "INSERT INTO jobs (delivery_key, target, fingerprint, status, priority, state, attempts, sort_key, \
+                 created_at, updated_at, next_run_at, payload) VALUES {} RETURNING id, delivery_key",
+                    rows("(?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?)", chunk.len())
+                ),
+            );
+            let mut q = sqlx::query(&sql).persistent(false);
+            for ins in chunk {
+                let alert = &ins.job.payload.alert;
+                q = q
+                    .bind(ins.delivery_key.as_str())
+                    .bind(ins.job.target.as_str())
+                    .bind(alert.fingerprint.as_str())
+                    .bind(alert.status.as_str())
+                    .bind(ins.job.priority as i64)
+                    .bind(ins.now - dur_ms(ins.job.priority.boost()))
+                    .bind(ins.now)
+                    .bind(ins.now)
+                    .bind(ins.now)
+                    .bind(ins.payload.as_str());
+            }
+            for row in q.fetch_all(&mut *tx).await? {
+                ids.insert(row.try_get("delivery_key")?, row.try_get("id")?);
+            }
+        }
+        let mut newest: HashMap<(&str, &str), i64> = HashMap::new();
+        for ins in &inserts {
+            let id = *ids.get(&ins.delivery_key).ok_or_else(|| {
+                StoreError::Database(sqlx::Error::Protocol(
+                    "an inserted job was not returned".to_owned(),
+                ))
+            })?;
+            reports[ins.request].inserted += 1;
+            reports[ins.request].ids.push(id);
+            newest.insert(pair_of(ins.job), id);
+        }
+
+        // Older waiting jobs of the same alert and target are replaced by the newest one. Only
+        // pairs that had jobs before or got several now can have any.
+        for (pair, state) in &known {
+            if state.added == 0 || !(state.may_wait || state.added > 1) {
+                continue;
+            }
+            let Some(&id) = newest.get(pair) else {
+                continue;
+            };
+            let superseded = sqlx::query(&self.sql.supersede)
+                .bind(id)
+                .bind(state.at)
+                .bind(pair.0)
+                .bind(pair.1)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            reports[state.request].superseded += superseded as usize;
+        }
+
+        let changed: Vec<(&(&str, &str), &PairState)> =
+            known.iter().filter(|(_, s)| s.added > 0).collect();
+        for chunk in changed.chunks(CHUNK) {
+            let sql = numbered(
+                self.dialect,
+                &format!(
+                    "INSERT INTO notification_state (target, fingerprint, last_status, last_enqueued_at) VALUES {} \
+                 ON CONFLICT (target, fingerprint) DO UPDATE SET last_status = excluded.last_status, \
+                 last_enqueued_at = excluded.last_enqueued_at",
+                    rows("(?, ?, ?, ?)", chunk.len())
+                ),
+            );
+            let mut q = sqlx::query(&sql).persistent(false);
+            for ((t, f), s) in chunk {
+                q = q.bind(*t).bind(*f).bind(s.status.as_str()).bind(s.at);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(reports)
+    }
+
+    /// Records many outcomes (and their attempts) in one transaction, with multi-row
+    /// statements for the common cases.
+    async fn complete_batch(
+        &self,
+        items: &[Finished],
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Vec<bool>, StoreError> {
         let now_ms = ms(now);
         let owner = &*self.instance;
-        let (outcome, updated, status_code, kind, reason) = match completion {
-            Completion::Delivered {
-                status_code,
-                vendor_state,
-            } => {
-                let code = status_code.map(i64::from);
-                let updated = sqlx::query(&self.sql.done)
+        let mut recorded = vec![false; items.len()];
+        let mut delivered: BTreeMap<Option<i64>, Vec<usize>> = BTreeMap::new();
+        let mut failed = Vec::new();
+        for (i, f) in items.iter().enumerate() {
+            match &f.completion {
+                Completion::Delivered { status_code, .. } => delivered
+                    .entry(status_code.map(i64::from))
+                    .or_default()
+                    .push(i),
+                Completion::Retry { .. } | Completion::Dead { .. } => failed.push(i),
+            }
+        }
+        let mut tx = self.writer.begin().await?;
+        for (code, indices) in &delivered {
+            for chunk in indices.chunks(CHUNK) {
+                let sql = numbered(
+                    self.dialect,
+                    &format!(
+                        "UPDATE jobs SET state = 'done', lease_until = NULL, lease_owner = NULL, updated_at = ?, \
+                     last_status_code = ? WHERE state = 'in_flight' AND lease_owner = ? AND id IN ({}) RETURNING id",
+                        rows("?", chunk.len())
+                    ),
+                );
+                let mut q = sqlx::query(&sql)
+                    .persistent(false)
                     .bind(now_ms)
-                    .bind(code)
-                    .bind(job.id)
-                    .bind(owner)
-                    .execute(&mut **tx)
+                    .bind(*code)
+                    .bind(owner);
+                for &i in chunk {
+                    q = q.bind(items[i].job.id);
+                }
+                let done: HashSet<i64> = q
+                    .fetch_all(&mut *tx)
                     .await?
-                    .rows_affected();
-                if updated > 0 {
+                    .iter()
+                    .map(|r| r.try_get::<i64, _>(0))
+                    .collect::<Result<_, _>>()?;
+                for &i in chunk {
+                    recorded[i] = done.contains(&items[i].job.id);
+                }
+            }
+        }
+        // What each target was last told: one statement per status for the plain deliveries,
+        // one per delivery that brought vendor state.
+        let mut plain: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, f) in items.iter().enumerate() {
+            let Completion::Delivered { vendor_state, .. } = &f.completion else {
+                continue;
+            };
+            if !recorded[i] {
+                continue;
+            }
+            match vendor_state {
+                None => plain.entry(f.job.status.as_str()).or_default().push(i),
+                Some(vendor_state) => {
                     sqlx::query(&self.sql.delivered_state)
-                        .bind(job.status.as_str())
+                        .bind(f.job.status.as_str())
                         .bind(now_ms)
-                        .bind(vendor_state.as_deref())
-                        .bind(job.target.as_str())
-                        .bind(job.fingerprint.as_str())
-                        .execute(&mut **tx)
+                        .bind(vendor_state.as_str())
+                        .bind(f.job.target.as_str())
+                        .bind(f.job.fingerprint.as_str())
+                        .execute(&mut *tx)
                         .await?;
                 }
-                ("delivered", updated, code, None, None)
             }
-            Completion::Retry { failure, .. } | Completion::Dead { failure } => {
-                let (state, outcome, at) = match completion {
-                    Completion::Retry { at, .. } => ("pending", "retry", Some(ms(*at))),
-                    _ => ("dead", "dead", None),
+        }
+        for (status, indices) in &plain {
+            for chunk in indices.chunks(CHUNK) {
+                let sql = numbered(
+                    self.dialect,
+                    &format!(
+                        "UPDATE notification_state SET last_delivered_status = ?, last_delivered_at = ? \
+                     WHERE (target, fingerprint) IN (VALUES {})",
+                        rows("(?, ?)", chunk.len())
+                    ),
+                );
+                let mut q = sqlx::query(&sql)
+                    .persistent(false)
+                    .bind(*status)
+                    .bind(now_ms);
+                for &i in chunk {
+                    q = q
+                        .bind(items[i].job.target.as_str())
+                        .bind(items[i].job.fingerprint.as_str());
+                }
+                q.execute(&mut *tx).await?;
+            }
+        }
+        // A failed attempt: back to pending at `next_run_at` (retry) or dead.
+        for &i in &failed {
+            let f = &items[i];
+            let (state, at, failure) = match &f.completion {
+                Completion::Retry { at, failure } => ("pending", Some(ms(*at)), failure),
+                Completion::Dead { failure } => ("dead", None, failure),
+                Completion::Delivered { .. } => continue,
+            };
+            recorded[i] = sqlx::query(&self.sql.failed)
+                .bind(state)
+                .bind(now_ms)
+                .bind(at)
+                .bind(failure.kind.as_str())
+                .bind(failure.reason.as_str())
+                .bind(failure.status_code.map(i64::from))
+                .bind(f.job.id)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                > 0;
+        }
+        // The audit trail: every attempt, also those whose lease was lost.
+        let indices: Vec<usize> = (0..items.len()).collect();
+        for chunk in indices.chunks(CHUNK) {
+            let sql = numbered(
+                self.dialect,
+                &format!(
+                    "INSERT INTO attempts (job_id, attempt, at, outcome, status_code, latency_ms, error_kind, error) VALUES {}",
+                    rows("(?, ?, ?, ?, ?, ?, ?, ?)", chunk.len())
+                ),
+            );
+            let mut q = sqlx::query(&sql).persistent(false);
+            for &i in chunk {
+                let f = &items[i];
+                let (outcome, code, kind, reason) = match &f.completion {
+                    Completion::Delivered { status_code, .. } => {
+                        ("delivered", status_code.map(i64::from), None, None)
+                    }
+                    Completion::Retry { failure, .. } => (
+                        "retry",
+                        failure.status_code.map(i64::from),
+                        Some(failure.kind.as_str()),
+                        Some(failure.reason.as_str()),
+                    ),
+                    Completion::Dead { failure } => (
+                        "dead",
+                        failure.status_code.map(i64::from),
+                        Some(failure.kind.as_str()),
+                        Some(failure.reason.as_str()),
+                    ),
                 };
-                let code = failure.status_code.map(i64::from);
-                let updated = sqlx::query(&self.sql.failed)
-                    .bind(state)
+                q = q
+                    .bind(f.job.id)
+                    .bind(i64::from(f.job.attempt))
                     .bind(now_ms)
-                    .bind(at)
-                    .bind(failure.kind.as_str())
-                    .bind(failure.reason.as_str())
+                    .bind(if recorded[i] { outcome } else { "lease_lost" })
                     .bind(code)
-                    .bind(job.id)
-                    .bind(owner)
-                    .execute(&mut **tx)
-                    .await?
-                    .rows_affected();
-                (
-                    outcome,
-                    updated,
-                    code,
-                    Some(failure.kind.as_str()),
-                    Some(failure.reason.as_str()),
-                )
+                    .bind(dur_ms(f.latency))
+                    .bind(kind)
+                    .bind(reason);
             }
-        };
-        sqlx::query(&self.sql.attempt_insert)
-            .bind(job.id)
-            .bind(i64::from(job.attempt))
-            .bind(now_ms)
-            .bind(if updated > 0 { outcome } else { "lease_lost" })
-            .bind(status_code)
-            .bind(dur_ms(latency))
-            .bind(kind)
-            .bind(reason)
-            .execute(&mut **tx)
-            .await?;
-        Ok(updated > 0)
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(recorded)
     }
+}
+
+fn pair_of(job: &NewJob) -> (&str, &str) {
+    (job.target.as_str(), job.payload.alert.fingerprint.as_str())
 }
 
 #[async_trait]
 impl JobStore for SqlStore {
     async fn enqueue(
         &self,
-        mut jobs: Vec<NewJob>,
+        jobs: Vec<NewJob>,
         now: DateTime<Utc>,
     ) -> Result<EnqueueReport, StoreError> {
-        let now_ms = ms(now);
-        let mut report = EnqueueReport::default();
-        // One lock order for every transaction (PostgreSQL row locks), arrival order kept per key.
-        jobs.sort_by(|a, b| {
-            (&a.target, a.payload.alert.fingerprint.as_str())
-                .cmp(&(&b.target, b.payload.alert.fingerprint.as_str()))
-        });
-        let mut tx = self.writer.begin().await?;
-        for job in jobs {
-            let alert = &job.payload.alert;
-            let fingerprint = alert.fingerprint.as_str();
-            let status = alert.status.as_str();
-            sqlx::query(&self.sql.state_lock_insert)
-                .bind(&job.target)
-                .bind(fingerprint)
-                .execute(&mut *tx)
-                .await?;
-            let prev = sqlx::query(&self.sql.state_select)
-                .bind(&job.target)
-                .bind(fingerprint)
-                .fetch_one(&mut *tx)
-                .await?;
-            let last_status: String = prev.try_get("last_status")?;
-            let last_at: i64 = prev.try_get("last_enqueued_at")?;
-            let within_repeat = now_ms - last_at < dur_ms(job.repeat_interval);
-            if last_status == status && (status == "resolved" || within_repeat) {
-                report.deduplicated += 1;
-                continue;
-            }
-            let payload = serde_json::to_string(&job.payload)?;
-            let id: i64 = sqlx::query(&self.sql.job_insert)
-                .bind(delivery_key())
-                .bind(job.target.as_str())
-                .bind(fingerprint)
-                .bind(status)
-                .bind(job.priority as i64)
-                .bind(now_ms - dur_ms(job.priority.boost()))
-                .bind(now_ms)
-                .bind(now_ms)
-                .bind(now_ms)
-                .bind(payload)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?;
-            let superseded = sqlx::query(&self.sql.supersede)
-                .bind(id)
-                .bind(now_ms)
-                .bind(job.target.as_str())
-                .bind(fingerprint)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            report.superseded += superseded as usize;
-            sqlx::query(&self.sql.state_update)
-                .bind(status)
-                .bind(now_ms)
-                .bind(job.target.as_str())
-                .bind(fingerprint)
-                .execute(&mut *tx)
-                .await?;
-            report.inserted += 1;
-            report.ids.push(id);
+        let (reply, answer) = oneshot::channel();
+        lock(&self.ingest.pending).push(PendingEnqueue { jobs, now, reply });
+        let writing = Arc::clone(&self.ingest.writing).lock_owned().await;
+        // Whoever wrote before us may have taken our jobs along; else we take everyone's.
+        let batch = std::mem::take(&mut *lock(&self.ingest.pending));
+        if batch.is_empty() {
+            drop(writing);
+        } else {
+            // Written by a task of its own: a caller that goes away (a client hanging up) must
+            // not abort the transaction the others wait for.
+            let store = self.clone();
+            tokio::spawn(async move {
+                let _writing = writing;
+                let (requests, replies): (Vec<_>, Vec<_>) = batch
+                    .into_iter()
+                    .map(|p| ((p.jobs, p.now), p.reply))
+                    .unzip();
+                metrics::histogram!("alert_publisher_enqueue_batch_requests")
+                    .record(requests.len() as f64);
+                match store.enqueue_batch(&requests).await {
+                    Ok(reports) => {
+                        for (reply, report) in replies.into_iter().zip(reports) {
+                            let _ = reply.send(Ok(report));
+                        }
+                    }
+                    Err(e) => {
+                        let e = Arc::new(e);
+                        for reply in replies {
+                            let _ = reply.send(Err(StoreError::Shared(Arc::clone(&e))));
+                        }
+                    }
+                }
+            });
         }
-        tx.commit().await?;
-        Ok(report)
+        answer.await.unwrap_or_else(|_| {
+            Err(StoreError::Database(sqlx::Error::Protocol(
+                "the enqueue transaction was abandoned".to_owned(),
+            )))
+        })
     }
 
     async fn claim(
@@ -618,12 +916,17 @@ impl JobStore for SqlStore {
         latency: Duration,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        let updated = self
-            .complete_in(&mut tx, job, &completion, latency, now)
-            .await?;
-        tx.commit().await?;
-        Ok(updated)
+        let item = Finished {
+            job: job.clone(),
+            completion,
+            latency,
+        };
+        Ok(self
+            .complete_batch(std::slice::from_ref(&item), now)
+            .await?
+            .first()
+            .copied()
+            .unwrap_or(false))
     }
 
     async fn complete_many(
@@ -631,16 +934,7 @@ impl JobStore for SqlStore {
         items: &[Finished],
         now: DateTime<Utc>,
     ) -> Result<Vec<bool>, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        let mut out = Vec::with_capacity(items.len());
-        for f in items {
-            out.push(
-                self.complete_in(&mut tx, &f.job, &f.completion, f.latency, now)
-                    .await?,
-            );
-        }
-        tx.commit().await?;
-        Ok(out)
+        self.complete_batch(items, now).await
     }
 
     async fn defer(

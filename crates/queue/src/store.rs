@@ -22,6 +22,9 @@ pub enum StoreError {
     /// Schema migration failed.
     #[error("job store migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The shared transaction this request was part of failed.
+    #[error(transparent)]
+    Shared(std::sync::Arc<StoreError>),
     /// A payload could not be encoded.
     #[error("job store: cannot encode payload: {0}")]
     Encode(#[from] serde_json::Error),
