@@ -266,7 +266,14 @@ impl Engine {
                 }
                 continue;
             }
-            let sleep = match self.store.next_due().await {
+            // Every worker busy: a finishing one wakes the loop, the store need not be asked.
+            let saturated = !worth_claiming && !tasks.is_empty();
+            let due = if saturated {
+                Ok(None)
+            } else {
+                self.store.next_due().await
+            };
+            let sleep = match due {
                 Ok(Some(due)) => (due - Utc::now())
                     .to_std()
                     .unwrap_or(Duration::ZERO)

@@ -139,16 +139,15 @@ impl Sql {
                        ORDER BY j.sort_key, j.id LIMIT ? FOR UPDATE OF j SKIP LOCKED) ready \
                  WHERE jobs.id = ready.id \
                  RETURNING jobs.id, jobs.delivery_key, jobs.target, jobs.fingerprint, jobs.status, jobs.priority, jobs.attempts, \
-                 jobs.created_at, jobs.payload, jobs.sort_key, \
-                 (SELECT n.vendor_state FROM notification_state n WHERE n.target = jobs.target AND n.fingerprint = jobs.fingerprint) AS vendor_state"
+                 jobs.created_at, jobs.payload, jobs.sort_key"
             )
         } else {
             format!(
                 "UPDATE jobs SET state = 'in_flight', attempts = attempts + 1, lease_until = ?, lease_owner = ?, updated_at = ? \
-                 WHERE id IN (SELECT j.id FROM jobs j WHERE j.state = 'pending' AND j.next_run_at <= ? AND {blocked} \
+                 WHERE id IN (SELECT j.id FROM jobs j INDEXED BY jobs_claim_order \
+                              WHERE j.state = 'pending' AND j.next_run_at <= ? AND {blocked} \
                               ORDER BY j.sort_key, j.id LIMIT ?) \
-                 RETURNING id, delivery_key, target, fingerprint, status, priority, attempts, created_at, payload, sort_key, \
-                 (SELECT n.vendor_state FROM notification_state n WHERE n.target = jobs.target AND n.fingerprint = jobs.fingerprint) AS vendor_state"
+                 RETURNING id, delivery_key, target, fingerprint, status, priority, attempts, created_at, payload, sort_key"
             )
         };
         Self {
@@ -181,8 +180,12 @@ impl Sql {
                 "UPDATE jobs SET state = 'pending', lease_until = NULL, lease_owner = NULL, updated_at = ?, \
                  next_run_at = CASE WHEN next_run_at < ? THEN next_run_at ELSE ? END WHERE state = 'in_flight'",
             ),
+            // Walks the (state, next_run_at) index in order and stops at the first job that is
+            // not waiting behind an earlier one of the same alert: usually the very first.
             next_due: format!(
-                "SELECT MIN(j.next_run_at) FROM jobs j WHERE j.state = 'pending' AND {blocked}"
+                "SELECT j.next_run_at FROM jobs j{} WHERE j.state = 'pending' AND {blocked} \
+                 ORDER BY j.next_run_at LIMIT 1",
+                if pg { "" } else { " INDEXED BY jobs_ready" }
             ),
             stats: "SELECT state, priority, COUNT(*) AS n FROM jobs GROUP BY state, priority"
                 .to_owned(),
@@ -497,15 +500,17 @@ impl SqlStore {
                 q.execute(&mut *tx).await?;
             }
             let for_update = if self.dialect == Dialect::Postgres {
-                " ORDER BY target, fingerprint FOR UPDATE"
+                " ORDER BY n.target, n.fingerprint FOR UPDATE OF n"
             } else {
                 ""
             };
+            // A join on the key: SQLite answers `(a, b) IN (VALUES …)` with a scan.
             let sql = numbered(
                 self.dialect,
                 &format!(
-                    "SELECT target, fingerprint, last_status, last_enqueued_at FROM notification_state \
-                 WHERE (target, fingerprint) IN (VALUES {}){for_update}",
+                    "SELECT n.target, n.fingerprint, n.last_status, n.last_enqueued_at \
+                     FROM (VALUES {}) AS v JOIN notification_state n \
+                     ON n.target = v.column1 AND n.fingerprint = v.column2{for_update}",
                     rows("(?, ?)", chunk.len())
                 ),
             );
@@ -732,7 +737,8 @@ impl SqlStore {
                     self.dialect,
                     &format!(
                         "UPDATE notification_state SET last_delivered_status = ?, last_delivered_at = ? \
-                     WHERE (target, fingerprint) IN (VALUES {})",
+                         FROM (VALUES {}) AS v \
+                         WHERE notification_state.target = v.column1 AND notification_state.fingerprint = v.column2",
                         rows("(?, ?)", chunk.len())
                     ),
                 );
@@ -876,7 +882,7 @@ impl JobStore for SqlStore {
         lease: Duration,
     ) -> Result<Vec<Job>, StoreError> {
         let now_ms = ms(now);
-        let rows = sqlx::query(&self.sql.claim)
+        let claimed = sqlx::query(&self.sql.claim)
             .bind(now_ms + dur_ms(lease))
             .bind(&*self.instance)
             .bind(now_ms)
@@ -884,7 +890,7 @@ impl JobStore for SqlStore {
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(&self.writer)
             .await?;
-        let mut jobs = rows
+        let mut jobs = claimed
             .iter()
             .map(|row| {
                 let status: String = row.try_get("status")?;
@@ -900,13 +906,36 @@ impl JobStore for SqlStore {
                         attempt: row.try_get::<i64, _>("attempts")? as u32,
                         created_at: from_ms(row.try_get("created_at")?),
                         payload: row.try_get("payload")?,
-                        vendor_state: row.try_get("vendor_state")?,
+                        vendor_state: None,
                     },
                 ))
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
         jobs.sort_by_key(|(key, job)| (*key, job.id));
-        Ok(jobs.into_iter().map(|(_, j)| j).collect())
+        let mut jobs: Vec<Job> = jobs.into_iter().map(|(_, j)| j).collect();
+        // What each target was told before (message ids and the like), for the claimed jobs.
+        for chunk in jobs.chunks_mut(CHUNK) {
+            let sql = numbered(
+                self.dialect,
+                &format!(
+                    "SELECT j.id, n.vendor_state FROM jobs j JOIN notification_state n \
+                     ON n.target = j.target AND n.fingerprint = j.fingerprint \
+                     WHERE j.id IN ({}) AND n.vendor_state IS NOT NULL",
+                    rows("?", chunk.len())
+                ),
+            );
+            let mut q = sqlx::query(&sql).persistent(false);
+            for job in chunk.iter() {
+                q = q.bind(job.id);
+            }
+            for row in q.fetch_all(&self.writer).await? {
+                let id: i64 = row.try_get(0)?;
+                if let Some(job) = chunk.iter_mut().find(|j| j.id == id) {
+                    job.vendor_state = row.try_get(1)?;
+                }
+            }
+        }
+        Ok(jobs)
     }
 
     async fn complete(
@@ -981,9 +1010,12 @@ impl JobStore for SqlStore {
         // On the writer: its page cache stays warm (a reader's is dropped on every write), and
         // the engine asks this often.
         let row = sqlx::query(&self.sql.next_due)
-            .fetch_one(&self.writer)
+            .fetch_optional(&self.writer)
             .await?;
-        Ok(row.try_get::<Option<i64>, _>(0)?.map(from_ms))
+        Ok(row
+            .map(|r| r.try_get::<i64, _>(0))
+            .transpose()?
+            .map(from_ms))
     }
 
     async fn stats(&self) -> Result<QueueStats, StoreError> {
