@@ -66,6 +66,11 @@ pub fn describe_metrics() {
         Unit::Count,
         "Finished attempts committed per store round trip."
     );
+    describe_histogram!(
+        "alert_publisher_enqueue_batch_requests",
+        Unit::Count,
+        "Ingest requests whose jobs were committed together in one store transaction."
+    );
     // Delivery.
     describe_counter!(
         "alert_history_publishing_jobs_processed_total",
