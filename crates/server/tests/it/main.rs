@@ -4,6 +4,7 @@
 mod support;
 
 mod cli;
+mod demo;
 mod durability;
 mod e2e_webhook;
 mod engine;
