@@ -39,6 +39,7 @@ const SLACK_WRONG_TOKEN: &str = "xoxb-LEAKslackWRONG7e8f";
 const SLACK_ECHO_TOKEN: &str = "xoxb-LEAKslackECHO9a0b";
 const SLACK_HOOK: &str = "LEAKslackHOOKpath1c2d";
 const SLACK_GONE_HOOK: &str = "LEAKslackGONEpath3e4f";
+const SLACK_ECHO_HOOK: &str = "LEAKslackECHOhook5b6c";
 // Rootly.
 const ROOTLY_KEY: &str = "LEAKrootlyKEYgood5a6b";
 const ROOTLY_HEADER_KEY: &str = "LEAKrootlyKEYheader7c8d";
@@ -63,6 +64,7 @@ fn markers() -> Vec<String> {
         SLACK_ECHO_TOKEN,
         SLACK_HOOK,
         SLACK_GONE_HOOK,
+        SLACK_ECHO_HOOK,
         ROOTLY_KEY,
         ROOTLY_HEADER_KEY,
         ROOTLY_WRONG_KEY,
@@ -161,6 +163,12 @@ async fn no_secret_of_any_target_leaves_the_service() {
         headers: vec![("content-type".into(), "application/json".into())],
         body: format!(r#"{{"ok":false,"error":"invalid_auth","token":"{SLACK_ECHO_TOKEN}"}}"#),
     });
+    let slack_hook_echo = WebhookSink::start().await;
+    slack_hook_echo.script([echo(
+        503,
+        format!("upstream down for /services/T0ECHO/B0ECHO/{SLACK_ECHO_HOOK}"),
+    )]);
+    slack_hook_echo.set_default(echo(404, format!("no_service: {SLACK_ECHO_HOOK}")));
     let rootly_echo = WebhookSink::start().await;
     rootly_echo.set_default(Behaviour::Respond {
         status: 401,
@@ -250,6 +258,9 @@ async fn no_secret_of_any_target_leaves_the_service() {
   type: slack
   url: http://hooks.slack.com/services/T0SIM/B0SIM/{SLACK_GONE_HOOK}
   options: {{proxy: {proxy}}}
+- name: slack-hook-echo
+  type: slack
+  url: {slack_hook_echo}
 - name: rootly-options
   type: rootly
   url: {rootly_url}
@@ -275,6 +286,8 @@ async fn no_secret_of_any_target_leaves_the_service() {
         pd_b = pd_b.url(),
         slack_api = slack.api_url(),
         slack_echo = slack_echo.url(""),
+        slack_hook_echo =
+            slack_hook_echo.url(&format!("/services/T0ECHO/B0ECHO/{SLACK_ECHO_HOOK}")),
         rootly_url = rootly.url(),
         rootly_echo = rootly_echo.url(""),
     );
@@ -314,6 +327,7 @@ async fn no_secret_of_any_target_leaves_the_service() {
         "slack-wrong-token",
         "slack-echo",
         "slack-hook-gone",
+        "slack-hook-echo",
         "rootly-wrong-key",
         "rootly-echo",
     ] {
@@ -544,6 +558,7 @@ async fn no_secret_of_any_target_leaves_the_service() {
     assert!(signed.requests()[0].header("webhook-signature").is_some());
     assert!(sent(&url_creds, URL_QUERY));
     assert!(sent(&slack_echo, SLACK_ECHO_TOKEN));
+    assert!(sent(&slack_hook_echo, SLACK_ECHO_HOOK));
     assert!(sent(&rootly_echo, ROOTLY_ECHO_KEY));
     let basic_header = format!(
         "Basic {}",
