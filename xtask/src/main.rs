@@ -17,6 +17,9 @@ commands:
   ci      everything CI checks: tools present, fmt, clippy (deny warnings), all tests
           (unit, integration, end-to-end with a real Alertmanager), repository rules
   e2e     only the end-to-end tests of the service
+  demo    a newcomer's tour: the service with simulated PagerDuty, Slack, Rootly and webhook
+          targets, sample alerts (through Alertmanager if installed), what each target received
+          and where to look next; runs until Ctrl-C, `--once` exits after printing
   bench   the load harness (release build): throughput vs Alertmanager, latency, stats API,
           memory, storm; `--quick` runs small sizes (under a minute); table in target/bench/
   help    this text";
@@ -39,6 +42,7 @@ fn run() -> anyhow::Result<()> {
         Some("ci") => ci(),
         Some("e2e") => e2e(),
         Some("bench") => bench(&args[1..]),
+        Some("demo") => demo(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             eprintln!("{USAGE}");
             Ok(())
@@ -161,5 +165,35 @@ fn e2e() -> anyhow::Result<()> {
     step(
         "end-to-end tests",
         cargo().args(["test", "--package", "server", "--test", "it"]),
+    )
+}
+
+/// Where cargo puts build output (`CARGO_TARGET_DIR` when set).
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from)
+}
+
+fn demo(args: &[String]) -> anyhow::Result<()> {
+    step(
+        "build",
+        cargo().args([
+            "build",
+            "--package",
+            "server",
+            "--bin",
+            "alert-publisher",
+            "--package",
+            "testkit",
+            "--bin",
+            "ap-demo",
+        ]),
+    )?;
+    let bin = target_dir().join("debug");
+    step(
+        "demo",
+        Command::new(bin.join("ap-demo"))
+            .arg("--binary")
+            .arg(bin.join("alert-publisher"))
+            .args(args),
     )
 }

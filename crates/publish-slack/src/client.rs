@@ -4,7 +4,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use publish::{
-    ConfigError, Delivered, Delivery, ProbeResult, PublishOutcome, Publisher, RateLimit, Secret,
+    ConfigError, Delivered, Delivery, ProbeResult, PublishOutcome, Publisher, RateLimit, Scrubber,
+    Secret,
 };
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use tracing::warn;
@@ -67,6 +68,7 @@ pub struct SlackPublisher {
     client: reqwest::Client,
     encode: EncodeOptions,
     bucket: String,
+    scrubber: Scrubber,
 }
 
 impl SlackPublisher {
@@ -94,11 +96,16 @@ impl SlackPublisher {
                 &format!("{}\n{}", token.expose(), channel.trim_start_matches('#')),
             ),
         };
+        let scrubber = Scrubber::new(match &config.mode {
+            Mode::Webhook { url } => webhook_url_parts(url.expose()),
+            Mode::Api { token, .. } => vec![token.expose().to_owned()],
+        });
         Ok(Self {
             config,
             client,
             encode,
             bucket,
+            scrubber,
         })
     }
 
@@ -316,39 +323,9 @@ fn bearer(token: &Secret) -> HeaderValue {
 }
 
 /// The token-mode settings, borrowed from the config.
-#[derive(Debug, Clone, Copy)]
-struct Api<'a> {
-    base: &'a str,
-    token: &'a Secret,
-    channel: &'a str,
-}
-
-#[async_trait]
-impl Publisher for SlackPublisher {
-    async fn publish(&self, delivery: &Delivery) -> PublishOutcome {
-        match &self.config.mode {
-            Mode::Webhook { url } => self.publish_webhook(delivery, url).await,
-            Mode::Api {
-                base,
-                token,
-                channel,
-            } => {
-                self.publish_api(
-                    Api {
-                        base,
-                        token,
-                        channel,
-                    },
-                    delivery,
-                )
-                .await
-            }
-        }
-    }
-
-    /// Token mode: `auth.test` (checks the token, posts nothing). Webhook mode: a TCP connection
-    /// to the webhook's host (or the proxy), since any request to a webhook would post.
-    async fn probe(&self) -> ProbeResult {
+impl SlackPublisher {
+    /// What [`Publisher::probe`] reports, before scrubbing.
+    async fn probe_unscrubbed(&self) -> ProbeResult {
         match &self.config.mode {
             Mode::Webhook { url } => {
                 let to = self.config.proxy.as_deref().unwrap_or(url.expose());
@@ -402,6 +379,47 @@ impl Publisher for SlackPublisher {
             }
         }
     }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Api<'a> {
+    base: &'a str,
+    token: &'a Secret,
+    channel: &'a str,
+}
+
+#[async_trait]
+impl Publisher for SlackPublisher {
+    async fn publish(&self, delivery: &Delivery) -> PublishOutcome {
+        // Slack (or a proxy in front of it) may echo the token or the webhook path it was sent.
+        let outcome = match &self.config.mode {
+            Mode::Webhook { url } => self.publish_webhook(delivery, url).await,
+            Mode::Api {
+                base,
+                token,
+                channel,
+            } => {
+                self.publish_api(
+                    Api {
+                        base,
+                        token,
+                        channel,
+                    },
+                    delivery,
+                )
+                .await
+            }
+        };
+        outcome.map_err(|e| self.scrubber.error(e))
+    }
+
+    /// Token mode: `auth.test` (checks the token, posts nothing). Webhook mode: a TCP connection
+    /// to the webhook's host (or the proxy), since any request to a webhook would post.
+    async fn probe(&self) -> ProbeResult {
+        let mut result = self.probe_unscrubbed().await;
+        result.detail = self.scrubber.text(&result.detail);
+        result
+    }
 
     /// About one message per second per channel by default (`options.rate_limit`): every
     /// delivery to the same channel with the same token (or to the same webhook) shares a
@@ -413,4 +431,22 @@ impl Publisher for SlackPublisher {
             burst: self.config.rate_limit.burst,
         })
     }
+}
+
+/// The parts of an incoming-webhook URL that are the credential: the URL, its path, and each
+/// path segment after `/services/` (the last one is the secret).
+fn webhook_url_parts(url: &str) -> Vec<String> {
+    let mut parts = vec![url.to_owned()];
+    if let Ok(parsed) = reqwest::Url::parse(url) {
+        parts.push(parsed.path().to_owned());
+        parts.extend(
+            parsed
+                .path()
+                .trim_start_matches("/services/")
+                .split('/')
+                .filter(|segment| segment.len() >= 8)
+                .map(str::to_owned),
+        );
+    }
+    parts
 }

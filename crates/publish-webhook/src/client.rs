@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use base64::Engine;
-use publish::{ConfigError, Delivery, ProbeResult, PublishOutcome, Publisher};
+use publish::{ConfigError, Delivery, ProbeResult, PublishOutcome, Publisher, Scrubber};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 
 use crate::{Auth, WebhookConfig, classify, encode};
@@ -11,6 +11,7 @@ pub struct WebhookPublisher {
     config: WebhookConfig,
     client: reqwest::Client,
     signing_key: Option<ring::hmac::Key>,
+    scrubber: Scrubber,
 }
 
 impl WebhookPublisher {
@@ -27,10 +28,12 @@ impl WebhookPublisher {
             )),
             None => None,
         };
+        let scrubber = Scrubber::new(secret_values(&config));
         Ok(Self {
             config,
             client,
             signing_key,
+            scrubber,
         })
     }
 
@@ -84,18 +87,66 @@ impl WebhookPublisher {
 #[async_trait]
 impl Publisher for WebhookPublisher {
     async fn publish(&self, delivery: &Delivery) -> PublishOutcome {
-        let resp = self
-            .request(delivery)
-            .send()
-            .await
-            .map_err(publish::classify::transport)?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = resp.bytes().await.unwrap_or_default();
-        classify::response(status, &headers, &body)
+        let outcome = match self.request(delivery).send().await {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let headers = resp.headers().clone();
+                let body = resp.bytes().await.unwrap_or_default();
+                classify::response(status, &headers, &body)
+            }
+            Err(e) => Err(publish::classify::transport(e)),
+        };
+        // An endpoint may echo what it was sent (a token, a URL with its query) in its answer.
+        outcome.map_err(|e| self.scrubber.error(e))
     }
 
     async fn probe(&self) -> ProbeResult {
-        publish::http::probe_connect(self.config.url.as_str(), self.config.options.timeout).await
+        let mut result =
+            publish::http::probe_connect(self.config.url.as_str(), self.config.options.timeout)
+                .await;
+        result.detail = self.scrubber.text(&result.detail);
+        result
     }
+}
+
+/// Every secret this target sends, in the forms an endpoint could echo it back: auth values
+/// (and the encoded basic credentials), the signing secret, header values, and the URL's
+/// userinfo and query values (raw and percent-decoded).
+fn secret_values(config: &WebhookConfig) -> Vec<String> {
+    let mut values = Vec::new();
+    match &config.options.auth {
+        None => {}
+        Some(Auth::Bearer { token }) => values.push(token.expose().to_owned()),
+        Some(Auth::Basic { username, password }) => {
+            values.push(password.expose().to_owned());
+            values.push(
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{username}:{}", password.expose())),
+            );
+        }
+        Some(Auth::ApiKey { key, .. }) => values.push(key.expose().to_owned()),
+    }
+    if let Some(signing) = &config.options.signing {
+        values.push(signing.secret.expose().to_owned());
+    }
+    values.extend(config.headers.iter().map(|(_, v)| v.expose().to_owned()));
+    let url = &config.url;
+    values.push(url.username().to_owned());
+    values.extend(url.password().map(str::to_owned));
+    if let Some(query) = url.query() {
+        values.extend(
+            query
+                .split('&')
+                .filter_map(|pair| pair.split_once('=').map(|(_, v)| v.to_owned())),
+        );
+        values.extend(url.query_pairs().map(|(_, v)| v.into_owned()));
+    }
+    // Userinfo comes percent-encoded from the URL parser; the value a server echoes may not.
+    for user_info in [url.username(), url.password().unwrap_or_default()] {
+        values.extend(
+            url::form_urlencoded::parse(format!("v={user_info}").as_bytes())
+                .map(|(_, v)| v.into_owned()),
+        );
+    }
+    values
 }

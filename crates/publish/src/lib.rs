@@ -27,5 +27,5 @@ pub use alert::{
 pub use config::{ConfigError, header, options, parse_duration, positive, rate, serde_duration};
 pub use outcome::{Delivered, ErrorKind, PublishError, PublishOutcome};
 pub use publisher::{Delivery, ProbeResult, Publisher, RateLimit};
-pub use secret::{Secret, is_secret_key, redact_json};
+pub use secret::{Scrubber, Secret, is_secret_key, redact_json};
 pub use target::{Format, Target, TargetName, TargetNameError, TargetType};

@@ -51,6 +51,77 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+/// Removes known secret values from text a target sent back (an error body that echoes the
+/// token it was given, say) before that text is logged, stored or shown.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Scrubber(Vec<String>);
+
+impl Scrubber {
+    /// Values shorter than this are not scrubbed: they would mangle ordinary text and are no
+    /// credential anyone relies on.
+    pub const MIN_LEN: usize = 4;
+
+    /// A scrubber for these values (empty and very short ones are ignored; longer values are
+    /// replaced first, so a value containing another is removed whole).
+    pub fn new<I, S>(values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut values: Vec<String> = values
+            .into_iter()
+            .map(Into::into)
+            .filter(|v| v.len() >= Self::MIN_LEN)
+            .collect();
+        values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        values.dedup();
+        Self(values)
+    }
+
+    /// `text` with every known value replaced by [`Secret::REDACTED`].
+    pub fn text(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for value in &self.0 {
+            if out.contains(value.as_str()) {
+                out = out.replace(value.as_str(), Secret::REDACTED);
+            }
+        }
+        out
+    }
+
+    /// The error with its reason scrubbed.
+    pub fn error(&self, err: crate::PublishError) -> crate::PublishError {
+        match err {
+            crate::PublishError::Retryable {
+                kind,
+                reason,
+                status_code,
+                retry_after,
+            } => crate::PublishError::Retryable {
+                kind,
+                reason: self.text(&reason),
+                status_code,
+                retry_after,
+            },
+            crate::PublishError::Permanent {
+                kind,
+                reason,
+                status_code,
+            } => crate::PublishError::Permanent {
+                kind,
+                reason: self.text(&reason),
+                status_code,
+            },
+        }
+    }
+}
+
+impl fmt::Debug for Scrubber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Scrubber({} values)", self.0.len())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,6 +132,21 @@ mod tests {
         assert_eq!(format!("{s} {s:?}"), "<redacted> <redacted>");
         assert_eq!(serde_json::to_string(&s).unwrap(), "\"<redacted>\"");
         assert_eq!(s.expose(), "hunter2-token");
+    }
+
+    #[test]
+    fn scrubber_removes_every_known_value_and_nothing_else() {
+        let s = Scrubber::new(["tok-123", "", "ab", "tok-123-long"]);
+        assert_eq!(
+            s.text("got tok-123-long then tok-123 and ab"),
+            "got <redacted> then <redacted> and ab"
+        );
+        assert_eq!(format!("{s:?}"), "Scrubber(2 values)");
+        let err = s.error(crate::PublishError::permanent(
+            crate::ErrorKind::Auth,
+            "HTTP 401: tok-123 rejected",
+        ));
+        assert_eq!(err.to_string(), "HTTP 401: <redacted> rejected");
     }
 }
 

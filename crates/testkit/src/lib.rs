@@ -6,8 +6,10 @@
 //! * [`Alertmanager`] — a real Prometheus Alertmanager process on loopback
 //!   for end-to-end tests (needs the Debian package
 //!   `prometheus-alertmanager`, or `ALERTMANAGER_BIN`).
+//! * [`Demo`] — the newcomer's tour behind `cargo xtask demo` (`ap-demo`).
 
 mod alertmanager;
+mod demo;
 mod http;
 mod pagerduty;
 mod postgres;
@@ -18,6 +20,7 @@ mod slack;
 pub use alertmanager::{
     ALERTMANAGER_BIN_ENV, Alertmanager, AlertmanagerConfig, alertmanager_binary, free_port,
 };
+pub use demo::{Demo, DemoOptions};
 pub use pagerduty::{
     PD_MAX_EVENT_BYTES, PagerDutySim, PagerDutySimConfig, PdAlert, PdAlertStatus, PdChangeEvent,
     PdFault, PdRequest,

@@ -4,10 +4,12 @@
 mod support;
 
 mod cli;
+mod demo;
 mod durability;
 mod e2e_webhook;
 mod engine;
 mod ingest;
+mod leaks;
 mod pagerduty;
 mod retry;
 mod rootly;

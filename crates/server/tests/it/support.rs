@@ -27,7 +27,8 @@ pub(crate) fn write_targets(dir: &Path, yaml: &str) {
 
 impl Service {
     /// Starts the service on a free port with `dir/targets.yaml` (if present), the store
-    /// `dir/store.db`, fast retry settings and `extra_yaml` appended to the config (top-level
+    /// `dir/store.db`, fast retry settings, `info,queue=debug` logs unless `extra_yaml` has a
+    /// `log:` block, and `extra_yaml` appended to the config (top-level
     /// keys other than `delivery`, or a whole `delivery:` block replacing the default one; a
     /// block without `circuit_breaker` gets a 300 ms circuit-open time so tests stay short).
     /// Waits until `/readyz` answers 200.
@@ -38,7 +39,10 @@ impl Service {
     /// Like [`Service::start`] on a given port (to restart on the same URL).
     pub(crate) async fn start_on(dir: &Path, port: u16, extra_yaml: &str) -> Service {
         let targets = dir.join("targets.yaml");
-        let mut config = format!("listen: 127.0.0.1:{port}\nlog:\n  level: info,queue=debug\n");
+        let mut config = format!("listen: 127.0.0.1:{port}\n");
+        if !extra_yaml.contains("log:") {
+            config.push_str("log:\n  level: info,queue=debug\n");
+        }
         if !extra_yaml.contains("store:") {
             config.push_str(&format!("store: {}\n", dir.join("store.db").display()));
         }
