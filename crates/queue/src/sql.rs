@@ -854,16 +854,20 @@ impl SqlStore {
         now: DateTime<Utc>,
         lease: Duration,
     ) -> Result<Vec<AnyRow>, StoreError> {
-        let mut conn = self.writer.acquire().await?;
+        let conn = self.writer.acquire().await?;
+        // Closed, not handed back to the pool, if this is dropped before synced commits are
+        // restored (a caller that goes away half way).
+        let mut guard = Unsynced(Some(conn));
+        let conn = guard.0.as_mut().ok_or_else(abandoned)?;
         conn.execute("PRAGMA synchronous = NORMAL").await?;
         let claimed = self
             .claim_query(limit, now, lease)
-            .fetch_all(&mut *conn)
+            .fetch_all(&mut **conn)
             .await;
         if let Err(e) = conn.execute("PRAGMA synchronous = FULL").await {
-            // Never hand back a connection that commits without syncing.
             warn!(error = %e, "cannot restore synchronous commits; reopening the connection");
-            let _ = conn.close().await;
+        } else if let Some(conn) = guard.0.take() {
+            drop(conn);
         }
         Ok(claimed?)
     }
@@ -876,6 +880,24 @@ async fn analyze(pool: &AnyPool) {
     if let Err(e) = pool.execute("ANALYZE jobs, notification_state").await {
         warn!(error = %e, "refreshing the queue tables' statistics failed");
     }
+}
+
+/// A writer connection whose commits may not be synced: dropped with it still inside, it is
+/// closed rather than returned to the pool.
+struct Unsynced(Option<sqlx::pool::PoolConnection<sqlx::Any>>);
+
+impl Drop for Unsynced {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.as_mut() {
+            conn.close_on_drop();
+        }
+    }
+}
+
+fn abandoned() -> StoreError {
+    StoreError::Database(sqlx::Error::Protocol(
+        "the connection was abandoned".to_owned(),
+    ))
 }
 
 fn pair_of(job: &NewJob) -> (&str, &str) {
@@ -937,13 +959,7 @@ impl JobStore for SqlStore {
         lease: Duration,
     ) -> Result<Vec<Job>, StoreError> {
         let claimed = if self.claims_unsynced {
-            // In a task of its own, so the connection is never left unsynced half way.
-            let store = self.clone();
-            tokio::spawn(async move { store.claim_unsynced(limit, now, lease).await })
-                .await
-                .map_err(|e| {
-                    StoreError::Database(sqlx::Error::Protocol(format!("claim task: {e}")))
-                })??
+            self.claim_unsynced(limit, now, lease).await?
         } else {
             self.claim_query(limit, now, lease)
                 .fetch_all(&self.writer)
