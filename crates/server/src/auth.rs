@@ -97,20 +97,24 @@ pub const ACCESS: &[(&str, &str, Access)] = &[
 ];
 
 /// What `method` on the matched `route` needs. A route that is not in [`ACCESS`] needs admin;
-/// a path that matched no route (answered 404) needs any valid key.
-pub fn required(method: &Method, route: Option<&str>) -> Access {
-    let Some(route) = route else {
-        return VIEWER;
-    };
+/// a `path` that matched no route (answered 404) needs what the table says for that exact
+/// path, otherwise any valid key.
+pub fn required(method: &Method, route: Option<&str>, path: &str) -> Access {
     let method = if method == Method::HEAD {
         "GET"
     } else {
         method.as_str()
     };
-    ACCESS
-        .iter()
-        .find(|(m, r, _)| *m == method && *r == route)
-        .map_or(ADMIN, |(_, _, a)| *a)
+    let lookup = |route: &str| {
+        ACCESS
+            .iter()
+            .find(|(m, r, _)| *m == method && *r == route)
+            .map(|(_, _, a)| *a)
+    };
+    match route {
+        Some(route) => lookup(route).unwrap_or(ADMIN),
+        None => lookup(path).unwrap_or(VIEWER),
+    }
 }
 
 /// `auth:` in the config file.
@@ -609,7 +613,8 @@ mod tests {
     #[test]
     fn table_lookup() {
         let check = |m: Method, route: Option<&str>, want: Access| {
-            assert_eq!(required(&m, route), want, "{m} {route:?}");
+            let path = route.unwrap_or("/unknown");
+            assert_eq!(required(&m, route, path), want, "{m} {route:?}");
         };
         check(Method::GET, Some("/healthz"), Public);
         check(Method::HEAD, Some("/metrics"), VIEWER);
@@ -619,6 +624,7 @@ mod tests {
         check(Method::GET, Some("/api/v2/publishing/queue/submit"), ADMIN);
         check(Method::GET, Some("/new/endpoint"), ADMIN);
         check(Method::GET, None, VIEWER);
+        assert_eq!(required(&Method::GET, None, "/api/v2/openapi.json"), Public);
         assert!(Role::Viewer < Role::Operator && Role::Operator < Role::Admin);
     }
 

@@ -104,7 +104,7 @@ pub(crate) async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: N
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned());
-    let access = auth::required(req.method(), route.as_deref());
+    let access = auth::required(req.method(), route.as_deref(), req.uri().path());
     let limiter = match access {
         Access::Public => None,
         Access::Ingest => guard.ingest_limiter.as_ref(),

@@ -3,12 +3,14 @@
 
 mod support;
 
+mod auth;
 mod cli;
 mod durability;
 mod e2e_webhook;
 mod engine;
 mod ingest;
 mod pagerduty;
+mod ratelimit;
 mod retry;
 mod rootly;
 mod scale_out;
