@@ -143,6 +143,20 @@ impl Default for AuthSettings {
     }
 }
 
+impl AuthSettings {
+    /// Drops the plain-text tokens and passwords once their digests are loaded (file paths
+    /// stay, so the settings still describe where keys come from).
+    pub fn forget_secrets(&mut self) {
+        for key in &mut self.keys {
+            key.token = None;
+        }
+        self.ingest.bearer_token = None;
+        if let Some(basic) = &mut self.ingest.basic {
+            basic.password = None;
+        }
+    }
+}
+
 /// One API key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -131,9 +131,9 @@ pub(crate) async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: N
                 .insert(header::RETRY_AFTER, HeaderValue::from(d.retry_after_secs));
             resp
         }
-        _ => match check_access(&guard, access, &req) {
-            Err(resp) => resp,
-            Ok(()) => next.run(req).await,
+        _ => match refusal(&guard, access, &req) {
+            Some(resp) => resp,
+            None => next.run(req).await,
         },
     };
     if let Some(d) = decision {
@@ -142,30 +142,31 @@ pub(crate) async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: N
     resp
 }
 
-fn check_access(guard: &Guard, access: Access, req: &Request) -> Result<(), Response> {
+/// The answer refusing the request, or None when it may proceed.
+fn refusal(guard: &Guard, access: Access, req: &Request) -> Option<Response> {
     match access {
-        Access::Public => Ok(()),
+        Access::Public => None,
         Access::Ingest => match &guard.ingest {
             Some(ia) if !ia.allows(req.headers()) => {
                 metrics::counter!("alert_publisher_auth_failures_total", "reason" => "ingest")
                     .increment(1);
                 debug!(path = %req.uri().path(), "ingest request without valid credentials");
-                Err(unauthorized(
+                Some(unauthorized(
                     ia.challenge(),
                     "ingest needs the configured credentials (bearer token or basic auth)",
                 ))
             }
-            _ => Ok(()),
+            _ => None,
         },
         Access::Role(needed) => {
             if !guard.keys.enabled() {
-                return Ok(());
+                return None;
             }
             let Some((name, role)) = auth::bearer(req.headers()).and_then(|t| guard.keys.verify(t))
             else {
                 metrics::counter!("alert_publisher_auth_failures_total", "reason" => "unauthenticated").increment(1);
                 debug!(method = %req.method(), path = %req.uri().path(), "request without a valid api key");
-                return Err(unauthorized(
+                return Some(unauthorized(
                     "Bearer",
                     "missing or invalid API key; send Authorization: Bearer <key>",
                 ));
@@ -174,18 +175,20 @@ fn check_access(guard: &Guard, access: Access, req: &Request) -> Result<(), Resp
                 metrics::counter!("alert_publisher_auth_failures_total", "reason" => "forbidden")
                     .increment(1);
                 debug!(key = %name, %role, %needed, path = %req.uri().path(), "api key lacks the role");
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
-                    format!(
-                        "{} {} needs the {needed} role; key {name:?} has {role}",
-                        req.method(),
-                        req.uri().path()
-                    ),
-                )
-                .into_response());
+                return Some(
+                    ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "forbidden",
+                        format!(
+                            "{} {} needs the {needed} role; key {name:?} has {role}",
+                            req.method(),
+                            req.uri().path()
+                        ),
+                    )
+                    .into_response(),
+                );
             }
-            Ok(())
+            None
         }
     }
 }

@@ -166,7 +166,10 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let registry = Arc::new(registry);
+    let mut config = config;
     let guard = Arc::new(guard::Guard::new(&config)?);
+    // From here on only digests of the tokens are kept.
+    config.auth.forget_secrets();
     if guard.keys.enabled() {
         info!(keys = guard.keys.len(), "api keys loaded");
     } else {
