@@ -365,6 +365,14 @@ mod tests {
         assert!(y.contains("repeat_interval: 1h"), "{y}");
         assert!(y.contains("url: \"http://127.0.0.1:1/webhook\""), "{y}");
         assert!(y.contains("credentials: \"s3cr\\\"et\""), "{y}");
+        let mut c = AlertmanagerConfig::new("http://127.0.0.1:1/webhook");
+        c.basic_auth = Some(("am".to_owned(), "pw".to_owned()));
+        let y = c.to_yaml();
+        assert!(
+            y.contains("http_config:\n          basic_auth:\n            username: \"am\"\n            password: \"pw\""),
+            "{y}"
+        );
+        assert!(!y.contains("authorization"), "{y}");
         assert!(
             !AlertmanagerConfig::new("http://x/")
                 .to_yaml()
