@@ -227,6 +227,12 @@ fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
         fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
             Err(E::custom("must be a quoted string"))
         }
+        fn visit_i128<E: serde::de::Error>(self, _: i128) -> Result<Self::Value, E> {
+            Err(E::custom("must be a quoted string"))
+        }
+        fn visit_u128<E: serde::de::Error>(self, _: u128) -> Result<Self::Value, E> {
+            Err(E::custom("must be a quoted string"))
+        }
         fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
             Err(E::custom("must be a quoted string"))
         }

@@ -120,7 +120,13 @@ pub(crate) async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: N
     });
     let mut resp = match decision {
         Some(d) if !d.allowed => {
-            metrics::counter!("alert_publisher_rate_limited_total", "limiter" => if access == Access::Ingest { "ingest" } else { "api" }).increment(1);
+            let limiter = if access == Access::Ingest {
+                "ingest"
+            } else {
+                "api"
+            };
+            metrics::counter!("alert_publisher_rate_limited_total", "limiter" => limiter)
+                .increment(1);
             let mut resp = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",

@@ -222,6 +222,11 @@ async fn main() -> ExitCode {
             }
         };
     }
+    // API keys and ingest credentials are checked before anything starts (and by check-config).
+    if let Err(e) = server::guard::Guard::new(&config) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     match cli.command {
         Some(Command::Targets { .. } | Command::Dlq { .. }) => ExitCode::SUCCESS,
         Some(Command::CheckConfig) => match server::load_registry(&config) {

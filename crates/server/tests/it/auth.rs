@@ -636,3 +636,39 @@ async fn alertmanager_basic_credentials_open_ingest() {
     )
     .await;
 }
+
+#[test]
+fn bad_keys_fail_check_config_naming_file_and_field_never_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.yaml");
+    let check = |keys_yaml: &str, want: &str| {
+        std::fs::write(&keys, keys_yaml).unwrap();
+        let out = std::process::Command::new(binary())
+            .arg("check-config")
+            .env("ALERT_PUBLISHER_API_KEYS_FILE", &keys)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("keys.yaml") && stderr.contains(want),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("tiny-secret"), "{stderr}");
+        assert!(!stderr.contains("9876543210"), "{stderr}");
+    };
+    check(
+        &key_line("a", "root", "long-enough-secret-0123"),
+        "`[0].role`",
+    );
+    check(&key_line("a", "admin", "tiny-secret"), "`[0].token`");
+    check(
+        "- name: a\n  role: admin\n  token: 98765432109876543210\n",
+        "`[0].token`",
+    );
+    check(
+        &(key_line("a", "admin", "long-enough-secret-0123")
+            + &key_line("a", "viewer", "long-enough-secret-4567")),
+        "two keys are named",
+    );
+}
