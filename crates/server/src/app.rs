@@ -9,10 +9,10 @@ use std::{
 };
 
 use axum::{
-    Json, Router,
+    Extension, Json, Router,
     body::Bytes,
     extract::{Request, State},
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderName, HeaderValue, Method, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -22,11 +22,18 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use publish::{Alert, GroupContext};
 use queue::{EngineHandle, JobStore, NewJob, Publishers};
 use serde::{Deserialize, Serialize};
-use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer, trace::TraceLayer};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    compression::CompressionLayer,
+    cors::{AllowOrigin, CorsLayer},
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
 use tracing::{info, warn};
 
 use crate::{
     error::{ApiError, REQUEST_ID},
+    guard::Guard,
     registry::Registry,
 };
 
@@ -51,18 +58,31 @@ pub struct AppState {
     pub shutdown: tokio_util::sync::CancellationToken,
 }
 
-/// The router with every endpoint and the middleware stack.
+/// The router with every endpoint and the middleware stack, open: no API keys, no ingest
+/// credentials, no rate limits.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    app_with_guard(state, Arc::new(Guard::open()))
+}
+
+/// The router with every endpoint, guarded by `guard` (keys, roles, rate limits), with
+/// compression and CORS as the guard's configuration says.
+pub fn app_with_guard(state: AppState, guard: Arc<Guard>) -> Router {
+    let router = Router::new()
         .route("/webhook", post(webhook))
         .route("/api/v2/alerts", post(api_alerts))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(prometheus))
+        .route("/api/v2/config", get(crate::guard::config))
         .merge(crate::api::routes())
         .merge(crate::targets_api::routes())
         .merge(crate::stats::routes())
         .fallback(not_found)
+        // Innermost, so that it sees the matched route.
+        .layer(middleware::from_fn_with_state(
+            guard.clone(),
+            crate::guard::guard,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
@@ -70,7 +90,35 @@ pub fn app(state: AppState) -> Router {
         .layer(CatchPanicLayer::new())
         .layer(TraceLayer::new_for_http())
         .layer(middleware::from_fn(request_id))
-        .with_state(state)
+        .layer(Extension(guard.clone()))
+        .with_state(state);
+    let router = if guard.compression {
+        router.layer(CompressionLayer::new())
+    } else {
+        router
+    };
+    if guard.cors_origins.is_empty() {
+        router
+    } else {
+        let origins: Vec<HeaderValue> = guard
+            .cors_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        router.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([Method::GET, Method::POST, Method::DELETE])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+                .expose_headers([
+                    HeaderName::from_static("x-request-id"),
+                    HeaderName::from_static("x-ratelimit-limit"),
+                    HeaderName::from_static("x-ratelimit-remaining"),
+                    HeaderName::from_static("x-ratelimit-reset"),
+                ])
+                .max_age(Duration::from_secs(600)),
+        )
+    }
 }
 
 /// Gives every request an id (the caller's `X-Request-Id` when it sent a sane one), makes it

@@ -7,7 +7,7 @@ use std::{
 };
 
 use queue::RetryPolicy;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -15,7 +15,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_STORE: &str = "./data/alert-publisher.db";
 
 /// Everything the service is configured with.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Address to listen on.
@@ -23,6 +23,7 @@ pub struct Config {
     /// Target definitions: a file or a directory. None: no targets.
     pub targets: Option<PathBuf>,
     /// Job store: a SQLite path or `sqlite:` URL.
+    #[serde(serialize_with = "serialize_store")]
     pub store: String,
     /// Ingest settings.
     pub ingest: IngestConfig,
@@ -36,10 +37,59 @@ pub struct Config {
     pub stats: crate::stats::StatsSettings,
     /// Logging.
     pub log: LogConfig,
+    /// API keys and ingest credentials.
+    pub auth: crate::auth::AuthSettings,
+    /// Per-client rate limits.
+    pub rate_limit: crate::ratelimit::RateLimitSettings,
+    /// HTTP response settings: compression and CORS.
+    pub http: HttpSettings,
+}
+
+fn serialize_store<S: serde::Serializer>(store: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::store_display(store))
+}
+
+/// A URL without credentials (for the redacted configuration).
+pub(crate) fn serialize_url<S: serde::Serializer>(
+    url: &Option<String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(u) => s.serialize_str(&crate::redact_url(u)),
+        None => s.serialize_none(),
+    }
+}
+
+/// `http:` in the config file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Compress responses (gzip) when the client accepts it (default true).
+    pub compression: bool,
+    /// Cross-origin requests from browsers (off by default).
+    pub cors: CorsSettings,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            compression: true,
+            cors: CorsSettings::default(),
+        }
+    }
+}
+
+/// `http.cors:`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsSettings {
+    /// Origins allowed to call the API from a browser, e.g. `https://grafana.example.com`;
+    /// empty (the default) sends no CORS headers at all.
+    pub allowed_origins: Vec<String>,
 }
 
 /// Target health thresholds (see `targets::health`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HealthSettings {
     /// A check or delivery slower than this makes the target degraded.
@@ -87,12 +137,15 @@ impl Default for Config {
             discovery: crate::discovery::DiscoverySettings::default(),
             stats: crate::stats::StatsSettings::default(),
             log: LogConfig::default(),
+            auth: crate::auth::AuthSettings::default(),
+            rate_limit: crate::ratelimit::RateLimitSettings::default(),
+            http: HttpSettings::default(),
         }
     }
 }
 
 /// Ingest settings.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IngestConfig {
     /// Largest accepted request body in bytes (default 10 MiB).
@@ -108,7 +161,7 @@ impl Default for IngestConfig {
 }
 
 /// Delivery settings.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeliveryConfig {
     /// Deliveries in flight at once.
@@ -170,7 +223,7 @@ impl Default for DeliveryConfig {
 }
 
 /// Log output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -181,7 +234,7 @@ pub enum LogFormat {
 }
 
 /// Logging settings.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// text or json.
@@ -223,6 +276,12 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The configuration as JSON with every secret redacted (tokens, passwords, credentials
+    /// in URLs).
+    pub fn redacted(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+
     /// Reads a YAML (or JSON) config file.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

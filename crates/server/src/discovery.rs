@@ -15,7 +15,7 @@ use tracing::{info, warn};
 use crate::{Config, Registry};
 
 /// `discovery:` in the config file.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DiscoverySettings {
     /// How often the targets file is checked for changes (default 5 s).
@@ -42,7 +42,7 @@ impl Default for DiscoverySettings {
 }
 
 /// `discovery.kubernetes:`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KubernetesSettings {
     /// Watch Secrets (needs RBAC get/list/watch on Secrets, see `deploy/kubernetes`).
@@ -58,6 +58,7 @@ pub struct KubernetesSettings {
     #[serde(with = "publish::serde_duration")]
     pub max_backoff: Duration,
     /// API server URL; default: in-cluster configuration or kubeconfig.
+    #[serde(serialize_with = "crate::config::serialize_url")]
     pub api_url: Option<String>,
 }
 
@@ -76,7 +77,7 @@ impl Default for KubernetesSettings {
 }
 
 /// `discovery.probes:`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProbeSettings {
     /// Probe every target this often (default 2 min); `0s` turns probes off.

@@ -5,10 +5,13 @@
 
 mod api;
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod discovery;
 pub mod error;
+pub mod guard;
+pub mod ratelimit;
 pub mod registry;
 pub mod stats;
 mod targets_api;
@@ -24,7 +27,7 @@ use queue::{Engine, EngineConfig, JobStore, SqlStore, StoreOptions};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-pub use app::{AppState, IngestResponse, app};
+pub use app::{AppState, IngestResponse, app, app_with_guard};
 pub use config::Config;
 pub use registry::Registry;
 
@@ -163,6 +166,23 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let registry = Arc::new(registry);
+    let mut config = config;
+    let guard = Arc::new(guard::Guard::new(&config)?);
+    // From here on only digests of the tokens are kept.
+    config.auth.forget_secrets();
+    if guard.keys.enabled() {
+        info!(keys = guard.keys.len(), "api keys loaded");
+    } else {
+        tracing::warn!(
+            "no api keys configured: the API is open to anyone who can reach it (set auth.keys or auth.keys_file)"
+        );
+    }
+    tokio::spawn(
+        guard
+            .keys
+            .clone()
+            .watch(config.auth.reload_interval, shutdown.clone()),
+    );
     let store = open_store(&config.store, &config).await?;
     let recovered = store
         .requeue_in_flight(chrono::Utc::now(), store.exclusive())
@@ -234,13 +254,17 @@ pub async fn serve(
     let engine_task = tokio::spawn(engine.run(async move { engine_shutdown.cancelled().await }));
     let http_shutdown = shutdown.clone();
     let ready_flag = ready.clone();
-    axum::serve(listener, app(state).layer(axum::Extension(stats)))
-        .with_graceful_shutdown(async move {
-            http_shutdown.cancelled().await;
-            ready_flag.store(false, std::sync::atomic::Ordering::Relaxed);
-            info!("shutting down: no longer accepting requests");
-        })
-        .await?;
+    let router = app_with_guard(state, guard).layer(axum::Extension(stats));
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        http_shutdown.cancelled().await;
+        ready_flag.store(false, std::sync::atomic::Ordering::Relaxed);
+        info!("shutting down: no longer accepting requests");
+    })
+    .await?;
     engine_task.await?;
     info!("alert-publisher stopped");
     Ok(())

@@ -125,6 +125,9 @@ struct ServeOpts {
     /// Job store: a SQLite file path or sqlite: URL [default: ./data/alert-publisher.db].
     #[arg(long, env = "ALERT_PUBLISHER_STORE", global = true)]
     store: Option<String>,
+    /// API keys file (YAML list of keys), re-read while running.
+    #[arg(long, env = "ALERT_PUBLISHER_API_KEYS_FILE", global = true)]
+    api_keys_file: Option<PathBuf>,
     /// Log format.
     #[arg(long, env = "ALERT_PUBLISHER_LOG_FORMAT", global = true)]
     log_format: Option<LogFormat>,
@@ -146,6 +149,9 @@ fn resolve(opts: ServeOpts) -> anyhow::Result<Config> {
     }
     if let Some(store) = opts.store {
         config.store = store;
+    }
+    if let Some(file) = opts.api_keys_file {
+        config.auth.keys_file = Some(file);
     }
     if let Some(format) = opts.log_format {
         config.log.format = format;
@@ -215,6 +221,11 @@ async fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         };
+    }
+    // API keys and ingest credentials are checked before anything starts (and by check-config).
+    if let Err(e) = server::guard::Guard::new(&config) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
     }
     match cli.command {
         Some(Command::Targets { .. } | Command::Dlq { .. }) => ExitCode::SUCCESS,

@@ -55,6 +55,8 @@ pub struct AlertmanagerConfig {
     pub send_resolved: bool,
     /// If set, the webhook sends `Authorization: Bearer <token>`.
     pub bearer_token: Option<String>,
+    /// If set, the webhook sends HTTP basic credentials (user name, password).
+    pub basic_auth: Option<(String, String)>,
     /// Webhook `max_alerts`. Default 0 (unlimited).
     pub max_alerts: u32,
     /// More webhook URLs of the same receiver, each sent the same notifications (so a test can
@@ -73,6 +75,7 @@ impl AlertmanagerConfig {
             repeat_interval: Duration::from_secs(3600),
             send_resolved: true,
             bearer_token: None,
+            basic_auth: None,
             max_alerts: 0,
             also_send_to: Vec::new(),
         }
@@ -103,11 +106,18 @@ impl AlertmanagerConfig {
         let _ = writeln!(yaml, "      - url: {}", quote(&self.webhook_url));
         let _ = writeln!(yaml, "        send_resolved: {}", self.send_resolved);
         let _ = writeln!(yaml, "        max_alerts: {}", self.max_alerts);
-        if let Some(token) = &self.bearer_token {
+        if self.bearer_token.is_some() || self.basic_auth.is_some() {
             let _ = writeln!(yaml, "        http_config:");
+        }
+        if let Some(token) = &self.bearer_token {
             let _ = writeln!(yaml, "          authorization:");
             let _ = writeln!(yaml, "            type: Bearer");
             let _ = writeln!(yaml, "            credentials: {}", quote(token));
+        }
+        if let Some((username, password)) = &self.basic_auth {
+            let _ = writeln!(yaml, "          basic_auth:");
+            let _ = writeln!(yaml, "            username: {}", quote(username));
+            let _ = writeln!(yaml, "            password: {}", quote(password));
         }
         for url in &self.also_send_to {
             let _ = writeln!(yaml, "      - url: {}", quote(url));
@@ -355,6 +365,14 @@ mod tests {
         assert!(y.contains("repeat_interval: 1h"), "{y}");
         assert!(y.contains("url: \"http://127.0.0.1:1/webhook\""), "{y}");
         assert!(y.contains("credentials: \"s3cr\\\"et\""), "{y}");
+        let mut c = AlertmanagerConfig::new("http://127.0.0.1:1/webhook");
+        c.basic_auth = Some(("am".to_owned(), "pw".to_owned()));
+        let y = c.to_yaml();
+        assert!(
+            y.contains("http_config:\n          basic_auth:\n            username: \"am\"\n            password: \"pw\""),
+            "{y}"
+        );
+        assert!(!y.contains("authorization"), "{y}");
         assert!(
             !AlertmanagerConfig::new("http://x/")
                 .to_yaml()

@@ -5,6 +5,22 @@ use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 
 /// Describes every family (call once, after the recorder is installed).
 pub fn describe_metrics() {
+    // Access control.
+    describe_gauge!(
+        "alert_publisher_rate_limit_clients",
+        Unit::Count,
+        "Clients tracked by a rate limiter, by limiter (api, ingest); bounded by rate_limit.max_clients."
+    );
+    describe_counter!(
+        "alert_publisher_rate_limited_total",
+        Unit::Count,
+        "Requests refused with 429, by limiter (api, ingest)."
+    );
+    describe_counter!(
+        "alert_publisher_auth_failures_total",
+        Unit::Count,
+        "Requests refused by authentication, by reason (unauthenticated, forbidden, ingest)."
+    );
     // Ingest and queue.
     describe_counter!(
         "alert_publisher_alerts_received_total",

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 /// Stats and trend settings (`stats:` in the config file).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StatsSettings {
     /// How often a sample is added to the trend history.
@@ -44,7 +44,7 @@ impl Default for StatsSettings {
 }
 
 /// Trend thresholds (`stats.trends`); see the `analyze` crate.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrendSettings {
     /// EMA smoothing factor α (0 < α ≤ 1).

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod auth;
 mod cli;
 mod demo;
 mod durability;
@@ -11,6 +12,7 @@ mod engine;
 mod ingest;
 mod leaks;
 mod pagerduty;
+mod ratelimit;
 mod retry;
 mod rootly;
 mod scale_out;

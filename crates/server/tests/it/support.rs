@@ -49,6 +49,13 @@ impl Service {
         if targets.exists() {
             config.push_str(&format!("targets: {}\n", targets.display()));
         }
+        // Tests poll the API from one address far more often than the default limits allow;
+        // only the rate-limit tests turn limiting on.
+        if !extra_yaml.contains("rate_limit:") {
+            config.push_str(
+                "rate_limit:\n  api:\n    enabled: false\n  ingest:\n    enabled: false\n",
+            );
+        }
         if !extra_yaml.contains("delivery:") {
             config.push_str(
                 "delivery:\n  poll_interval: 100ms\n  shutdown_timeout: 5s\n  circuit_breaker:\n    open_for: 300ms\n  retry:\n    initial_delay: 100ms\n    max_delay: 1s\n    max_attempts: 6\n    retry_after_floor: 100ms\n",
@@ -110,6 +117,11 @@ impl Service {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The process id while it runs.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// The port it listens on.

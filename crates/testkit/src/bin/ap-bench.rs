@@ -100,7 +100,7 @@ impl Service {
             str::to_owned,
         );
         let config = format!(
-            "listen: 127.0.0.1:{port}\nstore: {store}\ntargets: {}\nlog:\n  level: warn\n{extra}",
+            "listen: 127.0.0.1:{port}\nstore: {store}\ntargets: {}\nlog:\n  level: warn\nrate_limit:\n  api:\n    enabled: false\n  ingest:\n    enabled: false\n{extra}",
             dir.path().join("targets.yaml").display()
         );
         std::fs::write(dir.path().join("config.yaml"), config).expect("config");
