@@ -3,7 +3,8 @@
 //! This crate owns the [`Alert`] model (and parsing of the Alertmanager webhook v4 payload and
 //! the Prometheus alert array), the [`Target`] a publisher is built from, the [`Publisher`]
 //! trait, the outcome classification ([`Delivered`], [`PublishError`]), the shared HTTP client
-//! builder, truncation helpers and secret redaction.
+//! builder with its outbound guard ([`outbound`]: which addresses a target URL may reach),
+//! truncation helpers and secret redaction.
 //!
 //! **Invariant:** no queue, no storage, no server types. Publishers classify outcomes; they do
 //! not decide how often to retry.
@@ -13,6 +14,7 @@ pub mod classify;
 mod config;
 pub mod http;
 mod outcome;
+pub mod outbound;
 pub mod parallel;
 mod publisher;
 mod secret;
