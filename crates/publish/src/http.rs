@@ -116,7 +116,7 @@ pub async fn probe_connect_guarded(
         };
         tokio::time::timeout(timeout, connect)
             .await
-        .map_err(|_| format!("connect to {host}:{port} timed out"))??;
+            .map_err(|_| format!("connect to {host}:{port} timed out"))??;
         Ok::<_, String>(format!("connected to {host}:{port}"))
     }
     .await;

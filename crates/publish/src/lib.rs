@@ -13,8 +13,8 @@ mod alert;
 pub mod classify;
 mod config;
 pub mod http;
-mod outcome;
 pub mod outbound;
+mod outcome;
 pub mod parallel;
 mod publisher;
 mod secret;
@@ -29,5 +29,5 @@ pub use alert::{
 pub use config::{ConfigError, header, options, parse_duration, positive, rate, serde_duration};
 pub use outcome::{Delivered, ErrorKind, PublishError, PublishOutcome};
 pub use publisher::{Delivery, ProbeResult, Publisher, RateLimit};
-pub use secret::{Secret, is_secret_key, redact_json};
+pub use secret::{Secret, is_secret_key, redact_json, redact_url_credentials};
 pub use target::{Format, Target, TargetName, TargetNameError, TargetType};

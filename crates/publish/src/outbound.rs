@@ -390,8 +390,7 @@ impl StaticResolver {
 
     /// `host` resolves to `addrs`.
     pub fn with(mut self, host: &str, addrs: &[IpAddr]) -> Self {
-        self.names
-            .insert(host.to_ascii_lowercase(), addrs.to_vec());
+        self.names.insert(host.to_ascii_lowercase(), addrs.to_vec());
         self
     }
 }
@@ -474,8 +473,10 @@ impl Outbound {
         }
     }
 
-    /// Resolves `host` (a name or a literal address) and checks every address; refuses if
-    /// any one is not allowed.
+    /// Resolves `host` (a name or a literal address) and keeps only the allowed addresses;
+    /// refuses (naming the first refused address) when none is left. Refused addresses are
+    /// never handed out, so a name that also resolves to a private address (DNS rebinding)
+    /// can only be reached at its allowed ones.
     pub async fn resolve(&self, host: &str) -> Result<Vec<IpAddr>, ResolveError> {
         let literal = host.trim_start_matches('[').trim_end_matches(']');
         let addrs = match literal.parse::<IpAddr>() {
@@ -486,10 +487,24 @@ impl Outbound {
                 .await
                 .map_err(ResolveError::Lookup)?,
         };
-        for addr in &addrs {
-            self.check_ip(host, *addr)?;
+        let mut first_refusal = None;
+        let mut allowed = Vec::with_capacity(addrs.len());
+        for addr in addrs {
+            match self.check_ip(host, addr) {
+                Ok(()) => allowed.push(addr),
+                Err(refused) => {
+                    first_refusal.get_or_insert(refused);
+                }
+            }
         }
-        Ok(addrs)
+        match first_refusal {
+            Some(refused) if allowed.is_empty() => Err(refused.into()),
+            _ if allowed.is_empty() => Err(ResolveError::Lookup(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{host} has no address"),
+            ))),
+            _ => Ok(allowed),
+        }
     }
 
     /// A resolver for [`reqwest::ClientBuilder::dns_resolver`] that refuses names with an
@@ -537,15 +552,14 @@ impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let guard = self.0.clone();
         Box::pin(async move {
-            let addrs = guard
-                .resolve(name.as_str())
-                .await
-                .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> {
+            let addrs = guard.resolve(name.as_str()).await.map_err(
+                |e| -> Box<dyn std::error::Error + Send + Sync> {
                     match e {
                         ResolveError::Refused(r) => Box::new(r),
                         ResolveError::Lookup(io) => Box::new(io),
                     }
-                })?;
+                },
+            )?;
             let addrs: reqwest::dns::Addrs =
                 Box::new(addrs.into_iter().map(|ip| SocketAddr::new(ip, 0)));
             Ok(addrs)
@@ -724,8 +738,11 @@ mod tests {
             e.to_string(),
             "address 10.0.0.5 of internal.test is not allowed (private)"
         );
-        let e = guard.resolve("mixed.test").await.unwrap_err();
-        assert!(e.to_string().contains("127.0.0.1"), "{e}");
+        assert_eq!(
+            guard.resolve("mixed.test").await.unwrap(),
+            ["8.8.8.8".parse::<IpAddr>().unwrap()],
+            "only the allowed address is handed out"
+        );
         assert_eq!(
             guard.resolve("public.test").await.unwrap(),
             ["8.8.8.8".parse::<IpAddr>().unwrap()]
