@@ -232,7 +232,11 @@ fn tls_files_are_checked_at_load() {
             "options.tls.ca_bundle",
             "holds no PEM certificate",
         ),
-        (json!({"ca": garbage}), "options.tls.ca", "unknown field `ca`"),
+        (
+            json!({"ca": garbage}),
+            "options.tls.ca",
+            "unknown field `ca`",
+        ),
     ] {
         let e = publish_webhook::build_with(
             &target("https://tls.test/", json!({"tls": tls})),

@@ -56,6 +56,16 @@ fn invalid_target_files_fail_startup_naming_file_target_and_field() {
             "auth.yaml",
             "target \"hook\": field `options.auth`",
         ),
+        (
+            "name: meta\ntype: webhook\nurl: http://169.254.169.254/latest/\n",
+            "meta.yaml",
+            "target \"meta\": field `url`: address 169.254.169.254 of 169.254.169.254 is not allowed (cloud metadata)",
+        ),
+        (
+            "name: local\ntype: webhook\nurl: http://127.0.0.1:9/\n",
+            "local.yaml",
+            "target \"local\": field `url`: address 127.0.0.1 of 127.0.0.1 is not allowed (loopback)",
+        ),
     ];
     for (yaml, file, expected) in cases {
         for sub in ["serve", "check-config"] {

@@ -20,6 +20,13 @@ pub(crate) fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_alert-publisher")
 }
 
+/// An outbound guard that allows loopback, where the test sinks listen.
+pub(crate) fn loopback() -> publish::outbound::Outbound {
+    publish::outbound::Outbound::new(
+        publish::outbound::OutboundPolicy::allowing(&["127.0.0.0/8"]).expect("valid network"),
+    )
+}
+
 /// Writes `targets.yaml` into `dir`.
 pub(crate) fn write_targets(dir: &Path, yaml: &str) {
     std::fs::write(dir.join("targets.yaml"), yaml).expect("write targets.yaml");
@@ -27,7 +34,8 @@ pub(crate) fn write_targets(dir: &Path, yaml: &str) {
 
 impl Service {
     /// Starts the service on a free port with `dir/targets.yaml` (if present), the store
-    /// `dir/store.db`, fast retry settings and `extra_yaml` appended to the config (top-level
+    /// `dir/store.db`, fast retry settings, loopback allowed for webhook targets (unless
+    /// `extra_yaml` has its own `outbound:`) and `extra_yaml` appended to the config (top-level
     /// keys other than `delivery`, or a whole `delivery:` block replacing the default one; a
     /// block without `circuit_breaker` gets a 300 ms circuit-open time so tests stay short).
     /// Waits until `/readyz` answers 200.
@@ -44,6 +52,10 @@ impl Service {
         }
         if targets.exists() {
             config.push_str(&format!("targets: {}\n", targets.display()));
+        }
+        // The test sinks listen on loopback, which the default outbound policy refuses.
+        if !extra_yaml.contains("outbound:") {
+            config.push_str("outbound:\n  allow: [127.0.0.0/8]\n");
         }
         if !extra_yaml.contains("delivery:") {
             config.push_str(
