@@ -262,12 +262,12 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let bits = u128::from(ip);
     let low32 = Ipv4Addr::from(bits as u32);
     let s = ip.segments();
-    if in6(ip, Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0), 96) {
-        Some(low32) // IPv4-mapped ::ffff:a.b.c.d
-    } else if in6(ip, Ipv6Addr::UNSPECIFIED, 96) && bits > 1 {
-        Some(low32) // IPv4-compatible ::a.b.c.d (deprecated)
-    } else if in6(ip, Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0), 96) {
-        Some(low32) // NAT64 well-known prefix
+    // IPv4-mapped ::ffff:a.b.c.d, IPv4-compatible ::a.b.c.d (deprecated), NAT64 64:ff9b::/96.
+    let mapped = in6(ip, Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0), 96);
+    let compatible = in6(ip, Ipv6Addr::UNSPECIFIED, 96) && bits > 1;
+    let nat64 = in6(ip, Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0), 96);
+    if mapped || compatible || nat64 {
+        Some(low32)
     } else if s[0] == 0x2002 {
         Some(Ipv4Addr::from(((bits >> 80) & 0xffff_ffff) as u32)) // 6to4
     } else if s[0] == 0x2001 && s[1] == 0 {
