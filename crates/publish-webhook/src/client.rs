@@ -1,6 +1,9 @@
 use async_trait::async_trait;
 use base64::Engine;
-use publish::{ConfigError, Delivery, ProbeResult, PublishOutcome, Publisher, Scrubber};
+use publish::{
+    ConfigError, Delivery, ErrorKind, ProbeResult, PublishError, PublishOutcome, Publisher,
+    Scrubber, outbound::Outbound,
+};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 
 use crate::{Auth, WebhookConfig, classify, encode};
@@ -11,15 +14,60 @@ pub struct WebhookPublisher {
     config: WebhookConfig,
     client: reqwest::Client,
     signing_key: Option<ring::hmac::Key>,
+    outbound: Outbound,
     scrubber: Scrubber,
 }
 
 impl WebhookPublisher {
-    /// A publisher with its own HTTP client.
+    /// A publisher with its own HTTP client, under the default outbound policy (loopback,
+    /// private, link-local and metadata addresses refused).
     pub fn new(config: WebhookConfig) -> Result<Self, ConfigError> {
-        let client = publish::http::build(&publish::http::ClientConfig {
+        Self::with_outbound(config, Outbound::default())
+    }
+
+    /// A publisher with its own HTTP client whose requests `outbound` guards: the URL's scheme
+    /// and literal IP host are checked now and before each request, names when they are
+    /// resolved, and every followed redirect.
+    pub fn with_outbound(config: WebhookConfig, outbound: Outbound) -> Result<Self, ConfigError> {
+        outbound
+            .check_url(&config.url)
+            .map_err(|e| ConfigError::new("url", e.to_string()))?;
+        if let Some(proxy) = &config.options.proxy {
+            // A literal proxy address is connected to without a lookup: check it here.
+            outbound
+                .check_host(proxy.url())
+                .map_err(|e| ConfigError::new("options.proxy", e.to_string()))?;
+        }
+        let (identity, extra_roots) = match &config.options.tls {
+            Some(tls) => (tls.identity()?, tls.roots()?),
+            None => (None, Vec::new()),
+        };
+        let client = publish::http::client(&publish::http::ClientConfig {
             timeout: config.options.timeout,
+            proxy: config.options.proxy.as_ref().map(|p| p.expose().to_owned()),
+            outbound: Some(outbound.clone()),
+            max_redirects: if config.options.follow_redirects {
+                crate::config::MAX_REDIRECTS
+            } else {
+                0
+            },
+            identity,
+            extra_roots,
             ..Default::default()
+        })
+        .map_err(|e| {
+            // Never the error's own text: it could quote the proxy URL.
+            let field = if config.options.proxy.is_some() {
+                "options.proxy"
+            } else {
+                "options.tls"
+            };
+            let what = if e.is_builder() {
+                "invalid client setting"
+            } else {
+                "client error"
+            };
+            ConfigError::new(field, format!("cannot build HTTP client: {what}"))
         })?;
         let signing_key = match &config.options.signing {
             Some(signing) => Some(ring::hmac::Key::new(
@@ -33,6 +81,7 @@ impl WebhookPublisher {
             config,
             client,
             signing_key,
+            outbound,
             scrubber,
         })
     }
@@ -87,6 +136,9 @@ impl WebhookPublisher {
 #[async_trait]
 impl Publisher for WebhookPublisher {
     async fn publish(&self, delivery: &Delivery) -> PublishOutcome {
+        self.outbound
+            .check_url(&self.config.url)
+            .map_err(|e| PublishError::permanent(ErrorKind::Config, format!("refused: {e}")))?;
         let outcome = match self.request(delivery).send().await {
             Ok(resp) => {
                 let status = resp.status().as_u16();
@@ -101,9 +153,20 @@ impl Publisher for WebhookPublisher {
     }
 
     async fn probe(&self) -> ProbeResult {
-        let mut result =
-            publish::http::probe_connect(self.config.url.as_str(), self.config.options.timeout)
-                .await;
+        // Through a proxy, the proxy is what this service connects to.
+        let url = match &self.config.options.proxy {
+            Some(proxy) => proxy.url().as_str(),
+            None => self.config.url.as_str(),
+        };
+        let mut result = publish::http::probe_connect_guarded(
+            url,
+            self.config.options.timeout,
+            Some(&self.outbound),
+        )
+        .await;
+        if self.config.options.proxy.is_some() {
+            result.detail = publish::redact_url_credentials(&result.detail);
+        }
         result.detail = self.scrubber.text(&result.detail);
         result
     }
@@ -130,6 +193,14 @@ fn secret_values(config: &WebhookConfig) -> Vec<String> {
         values.push(signing.secret.expose().to_owned());
     }
     values.extend(config.headers.iter().map(|(_, v)| v.expose().to_owned()));
+    if let Some(password) = config
+        .options
+        .proxy
+        .as_ref()
+        .and_then(|p| p.url().password())
+    {
+        values.push(password.to_owned());
+    }
     let url = &config.url;
     values.push(url.username().to_owned());
     values.extend(url.password().map(str::to_owned));

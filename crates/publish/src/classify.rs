@@ -38,10 +38,15 @@ pub fn http_status(status: u16, retry_after: Option<Duration>, detail: &str) -> 
 }
 
 /// Classifies a transport error. Connect errors, timeouts and broken connections are
-/// retryable; errors building the request are permanent. The URL is never part of the reason
-/// (it can hold a token, as Slack webhook URLs do).
+/// retryable; errors building the request are permanent, and so is a request the outbound
+/// guard refused (the reason is the refusal: "address 10.0.0.5 of internal.test is not
+/// allowed (private)"). The URL is never part of the reason (it can hold a token, as Slack
+/// webhook URLs do).
 pub fn transport(err: reqwest::Error) -> PublishError {
     let err = err.without_url();
+    if let Some(refused) = crate::outbound::refusal(&err) {
+        return PublishError::permanent(ErrorKind::Config, format!("refused: {refused}"));
+    }
     let mut chain = err.to_string();
     let mut source = std::error::Error::source(&err);
     while let Some(s) = source {

@@ -17,6 +17,15 @@ pub struct ClientConfig {
     pub pool_max_idle_per_host: usize,
     /// Optional proxy URL for every request.
     pub proxy: Option<String>,
+    /// The outbound guard: names are resolved through it and redirects are checked by it.
+    /// `None`: unguarded (vendor publishers, which talk to fixed vendor hosts).
+    pub outbound: Option<crate::outbound::Outbound>,
+    /// Redirects followed (each hop checked by `outbound`); 0 follows none.
+    pub max_redirects: usize,
+    /// Client certificate and key presented when the server asks for one (mutual TLS).
+    pub identity: Option<reqwest::Identity>,
+    /// CA certificates trusted in addition to the built-in roots.
+    pub extra_roots: Vec<reqwest::Certificate>,
 }
 
 impl Default for ClientConfig {
@@ -26,11 +35,16 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(5),
             pool_max_idle_per_host: 32,
             proxy: None,
+            outbound: None,
+            max_redirects: 0,
+            identity: None,
+            extra_roots: Vec::new(),
         }
     }
 }
 
-/// Builds a client. Fails only on an invalid proxy URL or a TLS backend error.
+/// Builds a client. Fails only on an invalid proxy URL, an unusable client certificate or a
+/// TLS backend error.
 pub fn client(config: &ClientConfig) -> Result<reqwest::Client, reqwest::Error> {
     let mut builder = reqwest::Client::builder()
         .user_agent(USER_AGENT)
@@ -45,28 +59,64 @@ pub fn client(config: &ClientConfig) -> Result<reqwest::Client, reqwest::Error> 
     if let Some(proxy) = &config.proxy {
         builder = builder.proxy(reqwest::Proxy::all(proxy)?);
     }
+    if let Some(outbound) = &config.outbound {
+        builder = builder
+            .https_only(outbound.policy().https_only)
+            .dns_resolver(outbound.dns_resolver())
+            .redirect(outbound.redirect_policy(config.max_redirects));
+    } else if config.max_redirects > 0 {
+        builder = builder.redirect(reqwest::redirect::Policy::limited(config.max_redirects));
+    }
+    if let Some(identity) = &config.identity {
+        builder = builder.identity(identity.clone());
+    }
+    for root in &config.extra_roots {
+        builder = builder.add_root_certificate(root.clone());
+    }
     builder.build()
 }
 
 /// A side-effect-free reachability check: resolves the URL's host and opens (then closes) a
 /// TCP connection to it. Nothing is sent.
 pub async fn probe_connect(url: &str, timeout: Duration) -> crate::ProbeResult {
+    probe_connect_guarded(url, timeout, None).await
+}
+
+/// [`probe_connect`] through an outbound guard: the host's addresses are checked before
+/// anything is connected to, and only checked addresses are connected to.
+pub async fn probe_connect_guarded(
+    url: &str,
+    timeout: Duration,
+    outbound: Option<&crate::outbound::Outbound>,
+) -> crate::ProbeResult {
     let started = std::time::Instant::now();
     let result = async {
         let parsed = reqwest::Url::parse(url).map_err(|e| format!("invalid url: {e}"))?;
         let host = parsed.host_str().ok_or("url has no host")?.to_owned();
         let port = parsed.port_or_known_default().ok_or("url has no port")?;
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        tokio::time::timeout(
-            timeout,
-            tokio::net::TcpStream::connect((host.as_str(), port)),
-        )
-        .await
-        .map_err(|_| format!("connect to {host}:{port} timed out"))?
-        .map_err(|e| format!("connect to {host}:{port} failed: {e}"))?;
+        let connect = async {
+            match outbound {
+                Some(guard) => {
+                    let addrs = guard.resolve(&host).await.map_err(|e| e.to_string())?;
+                    let addrs: Vec<std::net::SocketAddr> = addrs
+                        .into_iter()
+                        .map(|ip| std::net::SocketAddr::new(ip, port))
+                        .collect();
+                    tokio::net::TcpStream::connect(addrs.as_slice())
+                        .await
+                        .map_err(|e| format!("connect to {host}:{port} failed: {e}"))
+                }
+                None => {
+                    let bare = host.trim_start_matches('[').trim_end_matches(']');
+                    tokio::net::TcpStream::connect((bare, port))
+                        .await
+                        .map_err(|e| format!("connect to {host}:{port} failed: {e}"))
+                }
+            }
+        };
+        tokio::time::timeout(timeout, connect)
+            .await
+            .map_err(|_| format!("connect to {host}:{port} timed out"))??;
         Ok::<_, String>(format!("connected to {host}:{port}"))
     }
     .await;

@@ -3,7 +3,8 @@
 //! This crate owns the [`Alert`] model (and parsing of the Alertmanager webhook v4 payload and
 //! the Prometheus alert array), the [`Target`] a publisher is built from, the [`Publisher`]
 //! trait, the outcome classification ([`Delivered`], [`PublishError`]), the shared HTTP client
-//! builder, truncation helpers and secret redaction.
+//! builder with its outbound guard ([`outbound`]: which addresses a target URL may reach),
+//! truncation helpers and secret redaction.
 //!
 //! **Invariant:** no queue, no storage, no server types. Publishers classify outcomes; they do
 //! not decide how often to retry.
@@ -12,6 +13,7 @@ mod alert;
 pub mod classify;
 mod config;
 pub mod http;
+pub mod outbound;
 mod outcome;
 pub mod parallel;
 mod publisher;
@@ -27,5 +29,5 @@ pub use alert::{
 pub use config::{ConfigError, header, options, parse_duration, positive, rate, serde_duration};
 pub use outcome::{Delivered, ErrorKind, PublishError, PublishOutcome};
 pub use publisher::{Delivery, ProbeResult, Publisher, RateLimit};
-pub use secret::{Scrubber, Secret, is_secret_key, redact_json};
+pub use secret::{Scrubber, Secret, is_secret_key, redact_json, redact_url_credentials};
 pub use target::{Format, Target, TargetName, TargetNameError, TargetType};

@@ -168,8 +168,29 @@ pub fn is_secret_key(key: &str) -> bool {
     .any(|needle| k.contains(needle))
 }
 
+/// `url` with the password of its user info (`scheme://user:password@host`) replaced by
+/// [`Secret::REDACTED`] (a user name without a password is redacted whole). Anything else
+/// is returned as it is.
+pub fn redact_url_credentials(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    let userinfo = &rest[..at];
+    let shown = match userinfo.split_once(':') {
+        Some((user, _)) => format!("{user}:{}", Secret::REDACTED),
+        None => Secret::REDACTED.to_owned(),
+    };
+    format!("{}{shown}{}", &url[..scheme_end + 3], &rest[at..])
+}
+
 /// A copy of `value` with every string under a credential-like key replaced by
-/// [`Secret::REDACTED`], recursively. For showing target options.
+/// [`Secret::REDACTED`], recursively, and the credentials of any URL redacted
+/// ([`redact_url_credentials`]). For showing target options.
 pub fn redact_json(value: &serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match value {
@@ -188,6 +209,7 @@ pub fn redact_json(value: &serde_json::Value) -> serde_json::Value {
                 .collect(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(redact_json).collect()),
+        Value::String(s) => Value::String(redact_url_credentials(s)),
         other => other.clone(),
     }
 }
@@ -225,15 +247,34 @@ mod redact_tests {
             "timeout": "5s",
             "auth": {"type": "bearer", "token": "t0k"},
             "routing_key": "R0UT1NG",
-            "nested": [{"api_key": "k3y", "channel": "#ops"}]
+            "nested": [{"api_key": "k3y", "channel": "#ops"}],
+            "proxy": "http://ops:pr0xyPass@proxy.internal:3128"
         });
         let r = redact_json(&v).to_string();
-        for secret in ["t0k", "R0UT1NG", "k3y"] {
+        assert!(
+            r.contains("http://ops:<redacted>@proxy.internal:3128"),
+            "{r}"
+        );
+        for secret in ["t0k", "R0UT1NG", "k3y", "pr0xyPass"] {
             assert!(!r.contains(secret), "{secret} leaked in {r}");
         }
         assert!(
             r.contains("#ops") && r.contains("5s") && r.contains("bearer"),
             "{r}"
         );
+    }
+
+    #[test]
+    fn url_credentials() {
+        for (url, shown) in [
+            ("http://u:p@h:1/x", "http://u:<redacted>@h:1/x"),
+            ("https://tok@h/x", "https://<redacted>@h/x"),
+            ("https://h/x?a=b@c", "https://h/x?a=b@c"),
+            ("http://h:3128", "http://h:3128"),
+            ("not a url", "not a url"),
+            ("http://u:p@ss@h/", "http://u:<redacted>@h/"),
+        ] {
+            assert_eq!(redact_url_credentials(url), shown, "{url}");
+        }
     }
 }

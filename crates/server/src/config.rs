@@ -35,6 +35,8 @@ pub struct Config {
     pub discovery: crate::discovery::DiscoverySettings,
     /// Publishing stats and trends.
     pub stats: crate::stats::StatsSettings,
+    /// Which addresses webhook targets may reach, and whether they must use https.
+    pub outbound: publish::outbound::OutboundPolicy,
     /// Logging.
     pub log: LogConfig,
     /// API keys and ingest credentials.
@@ -136,6 +138,7 @@ impl Default for Config {
             health: HealthSettings::default(),
             discovery: crate::discovery::DiscoverySettings::default(),
             stats: crate::stats::StatsSettings::default(),
+            outbound: publish::outbound::OutboundPolicy::default(),
             log: LogConfig::default(),
             auth: crate::auth::AuthSettings::default(),
             rate_limit: crate::ratelimit::RateLimitSettings::default(),
@@ -324,6 +327,14 @@ mod tests {
         assert_eq!(c.delivery.retry.max_attempts, 3);
         assert_eq!(c.delivery.retry.initial_delay, Duration::from_millis(200));
         assert_eq!(c.delivery.retry.max_delay, RetryPolicy::default().max_delay);
+        assert!(c.outbound.allow.is_empty() && !c.outbound.https_only);
+        let c = Config::from_yaml(
+            "outbound:\n  https_only: true\n  allow: [127.0.0.0/8, '::1/128']\n",
+            "c.yaml",
+        )
+        .unwrap();
+        assert!(c.outbound.https_only);
+        assert_eq!(c.outbound.allow.len(), 2);
     }
 
     #[test]
@@ -339,6 +350,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("unknown field `listn`"), "{e}");
+        let e = Config::from_yaml("outbound: {allow: [10.0.0.0/33]}\n", "c.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("config file c.yaml: field `outbound.allow[0]`")
+                && e.contains("not an IP network"),
+            "{e}"
+        );
         let e = Config::from_yaml("delivery: {repeat_interval: soon}\n", "c.yaml")
             .unwrap_err()
             .to_string();

@@ -154,7 +154,11 @@ pub fn load_registry(config: &Config) -> anyhow::Result<Registry> {
         Some(path) => targets::load(path)?,
         None => Vec::new(),
     };
-    Ok(Registry::build(specs, config.delivery.default_policy())?)
+    Ok(Registry::build_with(
+        specs,
+        config.delivery.default_policy(),
+        publish::outbound::Outbound::new(config.outbound.clone()),
+    )?)
 }
 
 /// Runs the service until `shutdown` is cancelled: binds, recovers unfinished jobs, serves

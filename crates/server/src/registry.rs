@@ -18,18 +18,22 @@ use std::{
 };
 
 use arc_swap::ArcSwap;
-use publish::{Publisher, TargetType};
+use publish::{Publisher, TargetType, outbound::Outbound};
 use queue::{Publishers, TargetPolicy};
 use serde::Serialize;
 use targets::{InvalidTarget, LoadError, TargetSpec};
 use tracing::{info, warn};
 
-/// Builds the publisher for one target definition.
-pub fn build_publisher(spec: &TargetSpec) -> Result<Arc<dyn Publisher>, LoadError> {
+/// Builds the publisher for one target definition. Webhook targets are guarded by
+/// `outbound`; the vendor publishers talk to their vendors' fixed hosts and are not.
+pub fn build_publisher(
+    spec: &TargetSpec,
+    outbound: &Outbound,
+) -> Result<Arc<dyn Publisher>, LoadError> {
     let to_load = |e: publish::ConfigError| LoadError::field(spec, e.field, e.message);
     match spec.target.kind {
         TargetType::Webhook => Ok(Arc::new(
-            publish_webhook::build(&spec.target).map_err(to_load)?,
+            publish_webhook::build_with(&spec.target, outbound).map_err(to_load)?,
         )),
         TargetType::Slack => Ok(Arc::new(
             publish_slack::build(&spec.target).map_err(to_load)?,
@@ -59,6 +63,7 @@ pub struct Registry {
     defaults: Arc<TargetPolicy>,
     applying: Mutex<()>,
     discovery: OnceLock<Arc<crate::discovery::Discovery>>,
+    outbound: Outbound,
 }
 
 /// What [`Registry::apply`] changed.
@@ -88,13 +93,26 @@ fn policy_of(defaults: &TargetPolicy, spec: &TargetSpec) -> Result<TargetPolicy,
 }
 
 impl Registry {
-    /// Builds every target's publisher and policy (its `delivery` block over `defaults`);
-    /// the first invalid target is the error.
+    /// Builds every target's publisher and policy (its `delivery` block over `defaults`)
+    /// under the default outbound policy; the first invalid target is the error.
     pub fn build(specs: Vec<TargetSpec>, defaults: TargetPolicy) -> Result<Self, LoadError> {
+        Self::build_with(specs, defaults, Outbound::default())
+    }
+
+    /// Like [`Registry::build`], with webhook targets guarded by `outbound` (now and at every
+    /// later [`Registry::apply`]).
+    pub fn build_with(
+        specs: Vec<TargetSpec>,
+        defaults: TargetPolicy,
+        outbound: Outbound,
+    ) -> Result<Self, LoadError> {
         let mut publishers = HashMap::with_capacity(specs.len());
         let mut policies = HashMap::with_capacity(specs.len());
         for spec in &specs {
-            publishers.insert(spec.target.name.to_string(), build_publisher(spec)?);
+            publishers.insert(
+                spec.target.name.to_string(),
+                build_publisher(spec, &outbound)?,
+            );
             policies.insert(
                 spec.target.name.to_string(),
                 Arc::new(policy_of(&defaults, spec)?),
@@ -121,6 +139,7 @@ impl Registry {
             defaults: Arc::new(defaults),
             applying: Mutex::new(()),
             discovery: OnceLock::new(),
+            outbound,
         })
     }
 
@@ -142,7 +161,7 @@ impl Registry {
                 .and_then(|_| Some((old.publishers.get(&name)?, old.policies.get(&name)?)));
             let built = match reuse {
                 Some((p, pol)) => Ok((p.clone(), pol.clone())),
-                None => build_publisher(&spec)
+                None => build_publisher(&spec, &self.outbound)
                     .and_then(|p| Ok((p, Arc::new(policy_of(&self.defaults, &spec)?)))),
             };
             match built {

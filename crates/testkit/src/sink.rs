@@ -62,6 +62,9 @@ pub struct Recorded {
     pub method: String,
     /// The request path plus `?query` if there was one, e.g. `"/hook?x=1"`.
     pub path: String,
+    /// The request target as sent: the origin form (`/hook?x=1`), or the absolute form
+    /// (`http://host/hook`) when the sink is used as an HTTP proxy.
+    pub target: String,
     /// All request headers in arrival order; names are lowercase. Values that
     /// are not valid UTF-8 are converted lossily.
     pub headers: Vec<(String, String)>,
@@ -435,6 +438,7 @@ async fn handle(
             recorded: Recorded {
                 method: parts.method.as_str().to_owned(),
                 path,
+                target: parts.uri.to_string(),
                 headers,
                 body,
                 answered: behaviour.answer(),

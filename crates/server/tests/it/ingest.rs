@@ -18,7 +18,7 @@ use queue::{JobFilter, JobStore, SqlStore, StoreOptions};
 use server::{AppState, Registry, app};
 use tower::ServiceExt;
 
-use crate::support::fixture_body;
+use crate::support::{fixture_body, loopback};
 
 struct Harness {
     _dir: tempfile::TempDir,
@@ -34,7 +34,8 @@ async fn harness(targets_yaml: &str, max_body_bytes: usize) -> Harness {
             .unwrap(),
     );
     let specs = targets::parse_document(targets_yaml, false, "targets.yaml").unwrap();
-    let registry = Arc::new(Registry::build(specs, queue::TargetPolicy::default()).unwrap());
+    let registry =
+        Arc::new(Registry::build_with(specs, queue::TargetPolicy::default(), loopback()).unwrap());
     let engine = queue::Engine::new(
         store.clone(),
         registry.clone(),
@@ -388,7 +389,8 @@ async fn a_store_that_cannot_take_the_jobs_gets_503_and_the_sender_retries() {
     };
     let store = Arc::new(SqlStore::open_sqlite(&path, options).await.unwrap());
     let specs = targets::parse_document(ONE_TARGET, false, "targets.yaml").unwrap();
-    let registry = Arc::new(Registry::build(specs, queue::TargetPolicy::default()).unwrap());
+    let registry =
+        Arc::new(Registry::build_with(specs, queue::TargetPolicy::default(), loopback()).unwrap());
     let engine = queue::Engine::new(
         store.clone(),
         registry.clone(),

@@ -11,6 +11,7 @@ mod e2e_webhook;
 mod engine;
 mod ingest;
 mod leaks;
+mod outbound;
 mod pagerduty;
 mod ratelimit;
 mod retry;

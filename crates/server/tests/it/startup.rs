@@ -56,6 +56,16 @@ fn invalid_target_files_fail_startup_naming_file_target_and_field() {
             "auth.yaml",
             "target \"hook\": field `options.auth`",
         ),
+        (
+            "name: meta\ntype: webhook\nurl: http://169.254.169.254/latest/\n",
+            "meta.yaml",
+            "target \"meta\": field `url`: address 169.254.169.254 of 169.254.169.254 is not allowed (cloud metadata)",
+        ),
+        (
+            "name: local\ntype: webhook\nurl: http://127.0.0.1:9/\n",
+            "local.yaml",
+            "target \"local\": field `url`: address 127.0.0.1 of 127.0.0.1 is not allowed (loopback)",
+        ),
     ];
     for (yaml, file, expected) in cases {
         for sub in ["serve", "check-config"] {
@@ -134,4 +144,46 @@ async fn sigterm_finishes_in_flight_deliveries_and_leaves_nothing_behind() {
         (Some(1), Some(0)),
         "{stats}"
     );
+}
+
+#[test]
+fn https_only_rejects_http_webhook_urls_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    let targets = dir.path().join("targets.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "outbound:\n  https_only: true\ntargets: {}\n",
+            targets.display()
+        ),
+    )
+    .unwrap();
+    let check = |url: &str| {
+        std::fs::write(
+            &targets,
+            format!("name: plain\ntype: webhook\nurl: {url}\n"),
+        )
+        .unwrap();
+        let out = Command::new(binary())
+            .arg("check-config")
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = check("http://hooks.example.com/x");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "target \"plain\": field `url`: http:// URLs are not allowed (outbound.https_only is set)"
+        ),
+        "{stderr}"
+    );
+    let (code, stderr) = check("https://hooks.example.com/x");
+    assert_eq!(code, Some(0), "{stderr}");
 }

@@ -20,6 +20,13 @@ pub(crate) fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_alert-publisher")
 }
 
+/// An outbound guard that allows loopback, where the test sinks listen.
+pub(crate) fn loopback() -> publish::outbound::Outbound {
+    publish::outbound::Outbound::new(
+        publish::outbound::OutboundPolicy::allowing(&["127.0.0.0/8"]).expect("valid network"),
+    )
+}
+
 /// Writes `targets.yaml` into `dir`.
 pub(crate) fn write_targets(dir: &Path, yaml: &str) {
     std::fs::write(dir.join("targets.yaml"), yaml).expect("write targets.yaml");
@@ -28,7 +35,9 @@ pub(crate) fn write_targets(dir: &Path, yaml: &str) {
 impl Service {
     /// Starts the service on a free port with `dir/targets.yaml` (if present), the store
     /// `dir/store.db`, fast retry settings, `info,queue=debug` logs unless `extra_yaml` has a
-    /// `log:` block, and `extra_yaml` appended to the config (top-level
+    /// `log:` block, rate limiting off (unless `extra_yaml` has `rate_limit:`), loopback allowed
+    /// for webhook targets (unless `extra_yaml` has its own `outbound:`) and `extra_yaml`
+    /// appended to the config (top-level
     /// keys other than `delivery`, or a whole `delivery:` block replacing the default one; a
     /// block without `circuit_breaker` gets a 300 ms circuit-open time so tests stay short).
     /// Waits until `/readyz` answers 200.
@@ -55,6 +64,10 @@ impl Service {
             config.push_str(
                 "rate_limit:\n  api:\n    enabled: false\n  ingest:\n    enabled: false\n",
             );
+        }
+        // The test sinks listen on loopback, which the default outbound policy refuses.
+        if !extra_yaml.contains("outbound:") {
+            config.push_str("outbound:\n  allow: [127.0.0.0/8]\n");
         }
         if !extra_yaml.contains("delivery:") {
             config.push_str(

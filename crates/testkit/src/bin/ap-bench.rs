@@ -99,8 +99,9 @@ impl Service {
             || dir.path().join("store.db").display().to_string(),
             str::to_owned,
         );
+        // The sinks listen on loopback, which the default outbound policy refuses.
         let config = format!(
-            "listen: 127.0.0.1:{port}\nstore: {store}\ntargets: {}\nlog:\n  level: warn\nrate_limit:\n  api:\n    enabled: false\n  ingest:\n    enabled: false\n{extra}",
+            "listen: 127.0.0.1:{port}\nstore: {store}\ntargets: {}\nlog:\n  level: warn\nrate_limit:\n  api:\n    enabled: false\n  ingest:\n    enabled: false\noutbound:\n  allow: [127.0.0.0/8]\n{extra}",
             dir.path().join("targets.yaml").display()
         );
         std::fs::write(dir.path().join("config.yaml"), config).expect("config");

@@ -2,7 +2,9 @@
 
 use std::{process::Command, time::Duration};
 
-use publish::{Delivery, Publisher, Target};
+use publish::{Publisher, Target};
+
+use crate::{delivery, loopback};
 
 fn target(url: &str, secret: &str) -> Target {
     let parsed: serde_json::Map<String, serde_json::Value> =
@@ -15,27 +17,6 @@ fn target(url: &str, secret: &str) -> Target {
         format: publish::Format::Webhook,
         headers: Default::default(),
         options: parsed,
-    }
-}
-
-fn delivery() -> Delivery {
-    let labels: publish::Labels = [("alertname".to_owned(), "Signed".to_owned())]
-        .into_iter()
-        .collect();
-    Delivery {
-        id: "0123456789abcdef0123456789abcdef".into(),
-        alert: publish::Alert {
-            status: publish::AlertStatus::Firing,
-            fingerprint: publish::Fingerprint::from_labels(&labels),
-            labels,
-            annotations: Default::default(),
-            starts_at: chrono::Utc::now(),
-            ends_at: None,
-            generator_url: String::new(),
-        },
-        context: Default::default(),
-        attempt: 1,
-        vendor_state: None,
     }
 }
 
@@ -66,7 +47,8 @@ async fn bodies_are_signed_standard_webhooks_style() {
         "plain-shared-secret",
     ] {
         let sink = testkit::WebhookSink::start().await;
-        let publisher = publish_webhook::build(&target(&sink.url("/hook"), secret)).unwrap();
+        let publisher =
+            publish_webhook::build_with(&target(&sink.url("/hook"), secret), &loopback()).unwrap();
         publisher.publish(&delivery()).await.unwrap();
         let got = sink
             .wait_for_delivered(1, Duration::from_secs(5))
@@ -96,6 +78,7 @@ async fn bodies_are_signed_standard_webhooks_style() {
 
 #[test]
 fn a_bad_whsec_secret_is_a_config_error() {
-    let e = publish_webhook::build(&target("http://127.0.0.1:9/", "whsec_***")).unwrap_err();
+    let e = publish_webhook::build_with(&target("http://127.0.0.1:9/", "whsec_***"), &loopback())
+        .unwrap_err();
     assert_eq!(e.field, "options.signing.secret");
 }
