@@ -59,6 +59,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(prometheus))
+        .route(crate::openapi::DOCUMENT_PATH, get(crate::openapi::openapi_json))
         .merge(crate::api::routes())
         .merge(crate::targets_api::routes())
         .merge(crate::stats::routes())
@@ -130,7 +131,7 @@ pub(crate) async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiEr
 }
 
 /// What ingest answers.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct IngestResponse {
     /// Always `accepted` on 2xx: every job below is durably stored.
     pub status: String,
@@ -223,7 +224,23 @@ fn reject(source: &'static str, e: publish::ParseError) -> ApiError {
     ApiError::invalid(e.to_string())
 }
 
-async fn webhook(
+/// Accepts an Alertmanager webhook notification
+///
+/// Answers once every job (alert × target) is durably stored. Any `Content-Type` is
+/// accepted; unknown fields are ignored; each alert's own `status` decides firing or resolved.
+#[utoipa::path(
+    post,
+    path = "/webhook",
+    tag = "ingest",
+    request_body(content = crate::openapi::schema::AlertmanagerWebhook, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Every job is stored", body = IngestResponse),
+        (status = 400, description = "`invalid_payload`: the body is not a webhook payload; the message names the field", body = crate::openapi::schema::ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body exceeds `ingest.max_body_bytes`", body = crate::openapi::schema::ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry later (`Retry-After`)", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn webhook(
     State(state): State<AppState>,
     req: Request,
 ) -> Result<Json<IngestResponse>, ApiError> {
@@ -232,7 +249,22 @@ async fn webhook(
     ingest(&state, "webhook", msg.alerts, msg.context).await
 }
 
-async fn api_alerts(
+/// Accepts alerts in the Prometheus/Alertmanager API form
+///
+/// An array of alerts; an `endsAt` in the past means resolved. Answers once every job is stored.
+#[utoipa::path(
+    post,
+    path = "/api/v2/alerts",
+    tag = "ingest",
+    request_body(content = Vec<crate::openapi::schema::ApiAlert>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Every job is stored", body = IngestResponse),
+        (status = 400, description = "`invalid_payload`: the body is not an alert array; the message names the field", body = crate::openapi::schema::ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body exceeds `ingest.max_body_bytes`", body = crate::openapi::schema::ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry later (`Retry-After`)", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn api_alerts(
     State(state): State<AppState>,
     req: Request,
 ) -> Result<Json<IngestResponse>, ApiError> {
@@ -245,11 +277,28 @@ async fn api_alerts(
     ingest(&state, "api", alerts, context).await
 }
 
-async fn healthz() -> &'static str {
+/// Liveness: the process runs
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "`ok`", body = String, content_type = "text/plain")),
+)]
+pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
 
-async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+/// Readiness: the store answers and shutdown has not begun
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "`ready`", body = String, content_type = "text/plain"),
+        (status = 503, description = "`shutting_down` or `store_unavailable`", body = crate::openapi::schema::ErrorBody),
+    ),
+)]
+pub(crate) async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
     if !state.ready.load(Ordering::Relaxed) {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -265,7 +314,14 @@ async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError>
     Ok("ready")
 }
 
-async fn prometheus(State(state): State<AppState>) -> Response {
+/// Prometheus metrics in the text exposition format
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Text exposition format 0.0.4", body = String, content_type = "text/plain")),
+)]
+pub(crate) async fn prometheus(State(state): State<AppState>) -> Response {
     if let Ok(stats) = state.store.stats().await {
         for priority in ["high", "medium", "low"] {
             let n = stats

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod discovery;
 pub mod error;
+pub mod openapi;
 pub mod registry;
 pub mod stats;
 mod targets_api;
