@@ -403,7 +403,10 @@ pub(crate) async fn purge(
     };
     let age = publish::parse_duration(&older_than)
         .map_err(|e| ApiError::invalid(format!("older_than: {e}")))?;
-    let before = Utc::now() - chrono::Duration::from_std(age).unwrap_or_default();
+    let before = chrono::Duration::from_std(age)
+        .ok()
+        .and_then(|age| Utc::now().checked_sub_signed(age))
+        .ok_or_else(|| ApiError::invalid(format!("older_than: {older_than:?} is too large")))?;
     let filter = JobFilter {
         before: Some(before),
         target: q.target,

@@ -12,6 +12,15 @@ use utoipa::{
     openapi::{OneOfBuilder, Ref, RefOr, Schema},
 };
 
+/// A label set with at least one label.
+fn labels() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::Object)
+        .additional_properties(Some(String::schema()))
+        .min_properties(Some(1))
+        .build()
+}
+
 /// The error envelope of every error answer.
 #[derive(ToSchema)]
 pub(crate) struct ErrorBody {
@@ -45,15 +54,18 @@ pub(crate) enum AlertStatus {
 #[schema(rename_all = "camelCase")]
 pub(crate) struct WebhookAlert {
     pub(crate) status: AlertStatus,
-    /// Identifying labels.
+    /// Identifying labels (at least one).
+    #[schema(schema_with = labels)]
     pub(crate) labels: BTreeMap<String, String>,
-    pub(crate) annotations: Option<BTreeMap<String, String>>,
+    #[schema(required = false)]
+    pub(crate) annotations: BTreeMap<String, String>,
     pub(crate) starts_at: DateTime<Utc>,
     /// Go's zero time (`0001-01-01T00:00:00Z`) while the alert has not ended.
     pub(crate) ends_at: Option<DateTime<Utc>>,
-    #[schema(rename = "generatorURL")]
-    pub(crate) generator_url: Option<String>,
+    #[schema(rename = "generatorURL", required = false)]
+    pub(crate) generator_url: String,
     /// Identity of the alert; derived from the labels when absent.
+    #[schema(pattern = "^[0-9a-fA-F]{16}$")]
     pub(crate) fingerprint: Option<String>,
 }
 
@@ -62,31 +74,41 @@ pub(crate) struct WebhookAlert {
 #[schema(rename_all = "camelCase")]
 pub(crate) struct AlertmanagerWebhook {
     /// `4`.
+    #[schema(pattern = "^4$")]
     pub(crate) version: String,
-    pub(crate) receiver: Option<String>,
-    pub(crate) status: Option<AlertStatus>,
+    #[schema(required = false)]
+    pub(crate) receiver: String,
+    #[schema(required = false)]
+    pub(crate) status: AlertStatus,
     pub(crate) alerts: Vec<WebhookAlert>,
-    pub(crate) group_labels: Option<BTreeMap<String, String>>,
-    pub(crate) common_labels: Option<BTreeMap<String, String>>,
-    pub(crate) common_annotations: Option<BTreeMap<String, String>>,
-    #[schema(rename = "externalURL")]
-    pub(crate) external_url: Option<String>,
-    pub(crate) group_key: Option<String>,
-    pub(crate) truncated_alerts: Option<u64>,
+    #[schema(required = false)]
+    pub(crate) group_labels: BTreeMap<String, String>,
+    #[schema(required = false)]
+    pub(crate) common_labels: BTreeMap<String, String>,
+    #[schema(required = false)]
+    pub(crate) common_annotations: BTreeMap<String, String>,
+    #[schema(rename = "externalURL", required = false)]
+    pub(crate) external_url: String,
+    #[schema(required = false)]
+    pub(crate) group_key: String,
+    #[schema(required = false)]
+    pub(crate) truncated_alerts: u64,
 }
 
 /// An alert in the Prometheus API form. An `endsAt` in the past means resolved.
 #[derive(ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub(crate) struct ApiAlert {
-    /// Identifying labels (non-empty).
+    /// Identifying labels (at least one).
+    #[schema(schema_with = labels)]
     pub(crate) labels: BTreeMap<String, String>,
-    pub(crate) annotations: Option<BTreeMap<String, String>>,
+    #[schema(required = false)]
+    pub(crate) annotations: BTreeMap<String, String>,
     /// Now when absent.
     pub(crate) starts_at: Option<DateTime<Utc>>,
     pub(crate) ends_at: Option<DateTime<Utc>>,
-    #[schema(rename = "generatorURL")]
-    pub(crate) generator_url: Option<String>,
+    #[schema(rename = "generatorURL", required = false)]
+    pub(crate) generator_url: String,
 }
 
 /// State of a job.
@@ -263,8 +285,9 @@ pub(crate) struct ReplayResponse {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct PurgeQuery {
-    /// Required: dead letters last changed before now minus this (`24h`; `0s`: all).
-    pub(crate) older_than: Option<String>,
+    /// Dead letters last changed before now minus this (`24h`; `0s`: all).
+    #[param(pattern = "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)?$")]
+    pub(crate) older_than: String,
     pub(crate) target: Option<String>,
     pub(crate) error_kind: Option<String>,
 }
@@ -292,6 +315,7 @@ pub(crate) struct ParallelRequest {
     pub(crate) targets: Option<Vec<String>>,
     pub(crate) strategy: Option<Strategy>,
     /// Per-target timeout (default `10s`).
+    #[schema(pattern = "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)?$")]
     pub(crate) timeout: Option<String>,
     /// Targets in flight at once (default 16).
     #[schema(minimum = 1)]
@@ -491,9 +515,11 @@ pub(crate) struct HealthList {
 #[derive(ToSchema)]
 pub(crate) struct TestRequest {
     /// Extra labels.
-    pub(crate) labels: Option<BTreeMap<String, String>>,
+    #[schema(required = false)]
+    pub(crate) labels: BTreeMap<String, String>,
     /// Extra annotations.
-    pub(crate) annotations: Option<BTreeMap<String, String>>,
+    #[schema(required = false)]
+    pub(crate) annotations: BTreeMap<String, String>,
     /// `firing` (default) or `resolved`.
     pub(crate) status: Option<AlertStatus>,
 }
