@@ -204,12 +204,9 @@ fn target_dir() -> PathBuf {
 fn schemathesis_bin() -> anyhow::Result<PathBuf> {
     let venv = target_dir().join("schemathesis-venv");
     let st = venv.join("bin").join("st");
-    let installed = Command::new(&st)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| {
-            o.status.success() && String::from_utf8_lossy(&o.stdout).contains(SCHEMATHESIS_VERSION)
-        });
+    let installed = Command::new(&st).arg("--version").output().is_ok_and(|o| {
+        o.status.success() && String::from_utf8_lossy(&o.stdout).contains(SCHEMATHESIS_VERSION)
+    });
     if !installed {
         step(
             "python venv",
@@ -298,7 +295,10 @@ fn schemathesis() -> anyhow::Result<()> {
     if result.is_ok() {
         let _ = std::fs::remove_dir_all(&dir);
     } else {
-        eprintln!("==> schemathesis: service log and config kept in {}", dir.display());
+        eprintln!(
+            "==> schemathesis: service log and config kept in {}",
+            dir.display()
+        );
     }
     result?;
     eprintln!(

@@ -330,7 +330,10 @@ struct ReplayRequest {
         (status = 503, description = "`store_unavailable`: retry later", body = crate::openapi::schema::ErrorBody),
     )
 )]
-pub(crate) async fn replay_many(State(state): State<AppState>, req: Request) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn replay_many(
+    State(state): State<AppState>,
+    req: Request,
+) -> Result<Json<Value>, ApiError> {
     let r: ReplayRequest = json_body(&state, req).await?;
     if r.ids.is_none()
         && r.target.is_none()

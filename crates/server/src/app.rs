@@ -59,7 +59,10 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(prometheus))
-        .route(crate::openapi::DOCUMENT_PATH, get(crate::openapi::openapi_json))
+        .route(
+            crate::openapi::DOCUMENT_PATH,
+            get(crate::openapi::openapi_json),
+        )
         .merge(crate::api::routes())
         .merge(crate::targets_api::routes())
         .merge(crate::stats::routes())

@@ -180,9 +180,7 @@ impl Modify for Access {
                 error_json("`unauthorized`: no credentials, or unknown ones")
                     .header(
                         "WWW-Authenticate",
-                        HeaderBuilder::new()
-                            .description(Some("`Bearer`"))
-                            .build(),
+                        HeaderBuilder::new().description(Some("`Bearer`")).build(),
                     )
                     .build(),
             ),
@@ -228,13 +226,11 @@ impl Modify for Access {
 }
 
 fn annotate(op: &mut Operation, role: Role) {
-    op.extensions
-        .get_or_insert_with(Default::default)
-        .merge(
-            ExtensionsBuilder::new()
-                .add("x-required-role", role.as_str())
-                .build(),
-        );
+    op.extensions.get_or_insert_with(Default::default).merge(
+        ExtensionsBuilder::new()
+            .add("x-required-role", role.as_str())
+            .build(),
+    );
     let responses = &mut op.responses.responses;
     let reference = |name: &str| RefOr::Ref(Ref::new(format!("#/components/responses/{name}")));
     op.security = Some(match role {
@@ -351,8 +347,9 @@ mod tests {
         let json_path = docs().join("openapi.json");
         let md_path = docs().join("api.md");
         let api_md = std::fs::read_to_string(&md_path).unwrap();
-        let expected_md = with_endpoint_table(&api_md)
-            .unwrap_or_else(|| panic!("docs/api.md lacks the markers {TABLE_BEGIN:?} … {TABLE_END:?}"));
+        let expected_md = with_endpoint_table(&api_md).unwrap_or_else(|| {
+            panic!("docs/api.md lacks the markers {TABLE_BEGIN:?} … {TABLE_END:?}")
+        });
         let expected_json = document_json();
         if update {
             std::fs::write(&json_path, &expected_json).unwrap();
@@ -392,19 +389,18 @@ mod tests {
         )
         .unwrap();
         let mut routes = BTreeSet::new();
-        for file in [
-            "app.rs",
-            "api.rs",
-            "targets_api.rs",
-            "stats/handlers.rs",
-        ] {
+        for file in ["app.rs", "api.rs", "targets_api.rs", "stats/handlers.rs"] {
             let text = std::fs::read_to_string(src.join(file)).unwrap();
             for c in route.captures_iter(&text) {
                 let path = c.get(2).map_or(DOCUMENT_PATH, |m| m.as_str());
                 routes.insert((c[3].to_uppercase(), path.to_owned()));
             }
         }
-        assert!(routes.len() >= 30, "found only {} routes: {routes:?}", routes.len());
+        assert!(
+            routes.len() >= 30,
+            "found only {} routes: {routes:?}",
+            routes.len()
+        );
         assert_eq!(routes, operations());
     }
 
@@ -441,8 +437,14 @@ mod tests {
             }
         }
         assert_eq!(required_role("GET", "/healthz"), Role::Public);
-        assert_eq!(required_role("DELETE", "/api/v2/publishing/dlq/purge"), Role::Admin);
-        assert_eq!(required_role("POST", "/api/v2/publishing/queue/submit"), Role::Operator);
+        assert_eq!(
+            required_role("DELETE", "/api/v2/publishing/dlq/purge"),
+            Role::Admin
+        );
+        assert_eq!(
+            required_role("POST", "/api/v2/publishing/queue/submit"),
+            Role::Operator
+        );
         assert_eq!(required_role("GET", "/metrics"), Role::Viewer);
     }
 }

@@ -8,6 +8,7 @@ mod durability;
 mod e2e_webhook;
 mod engine;
 mod ingest;
+mod openapi;
 mod pagerduty;
 mod retry;
 mod rootly;
