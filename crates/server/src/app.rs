@@ -71,7 +71,7 @@ pub fn app(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
-        .layer(CatchPanicLayer::new())
+        .layer(CatchPanicLayer::custom(panicked))
         .layer(TraceLayer::new_for_http())
         .layer(middleware::from_fn(request_id))
         .with_state(state)
@@ -97,6 +97,17 @@ async fn request_id(req: Request, next: Next) -> Response {
         resp.headers_mut().insert("x-request-id", v);
     }
     resp
+}
+
+/// A handler panicked: the error envelope, not the bare text of the panic layer.
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    warn!("request handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "internal error while serving the request; the service log has the details",
+    )
+    .into_response()
 }
 
 async fn not_found(req: Request) -> ApiError {
@@ -346,4 +357,24 @@ pub(crate) async fn prometheus(State(state): State<AppState>) -> Response {
         state.metrics.render(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_answers_500_with_the_error_envelope() {
+        let resp = REQUEST_ID
+            .scope("r-1".to_owned(), async { panicked(Box::new("boom")) })
+            .await;
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "internal_error");
+        assert_eq!(body["error"]["request_id"], "r-1");
+        assert!(!body.to_string().contains("boom"));
+    }
 }

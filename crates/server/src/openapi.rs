@@ -3,7 +3,7 @@
 //!
 //! Every operation gets, from one table ([`required_role`]): the role it needs
 //! (`x-required-role`), its security requirement, `401`/`403` answers (all but the public
-//! ones) and a `429` answer with the rate-limit headers. `docs/openapi.json` and the endpoint
+//! ones), a `429` answer with the rate-limit headers, and the `500` a panic answers. `docs/openapi.json` and the endpoint
 //! table in `docs/api.md` are written from this document (`cargo xtask openapi`); a test fails
 //! when either is stale.
 
@@ -209,6 +209,12 @@ impl Modify for Access {
                     .build(),
             ),
         );
+        components.responses.insert(
+            "InternalError".to_owned(),
+            RefOr::T(
+                error_json("`internal_error`: a bug; the service log has the details").build(),
+            ),
+        );
         for (path, item) in doc.paths.paths.iter_mut() {
             for (method, op) in [
                 ("GET", item.get.as_mut()),
@@ -246,6 +252,7 @@ fn annotate(op: &mut Operation, role: Role) {
         responses.insert("403".to_owned(), reference("Forbidden"));
     }
     responses.insert("429".to_owned(), reference("TooManyRequests"));
+    responses.insert("500".to_owned(), reference("InternalError"));
 }
 
 /// The document.
@@ -413,6 +420,7 @@ mod tests {
             let role = required_role(&method, &path);
             assert_eq!(op["x-required-role"], role.as_str(), "{method} {path}");
             assert!(responses.contains_key("429"), "{method} {path}");
+            assert!(responses.contains_key("500"), "{method} {path}");
             assert_eq!(
                 responses.contains_key("401") && responses.contains_key("403"),
                 role != Role::Public,
