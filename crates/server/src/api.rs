@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::{
     Json, Router,
-    extract::{Path, Query, Request, State, rejection::QueryRejection},
+    extract::{Query, Request, State, rejection::QueryRejection},
     http::StatusCode,
     routing::{delete, get, post},
 };
@@ -20,7 +20,7 @@ use targets::HealthStatus;
 use tracing::info;
 
 use crate::{
-    app::{AppState, read_body},
+    app::{AppState, PathParam, read_body},
     error::ApiError,
 };
 
@@ -212,7 +212,7 @@ fn parse_id(id: &str) -> Result<i64, ApiError> {
 )]
 pub(crate) async fn get_job(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
 ) -> Result<Json<queue::JobRecord>, ApiError> {
     let id = parse_id(&id)?;
     match state.store.get(id).await.map_err(unavailable)? {
@@ -236,7 +236,7 @@ pub(crate) async fn get_job(
 )]
 pub(crate) async fn get_dead(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
 ) -> Result<Json<queue::JobRecord>, ApiError> {
     let id = parse_id(&id)?;
     match state.store.get(id).await.map_err(unavailable)? {
@@ -268,7 +268,7 @@ fn replay_json(report: &queue::ReplayReport) -> Value {
 )]
 pub(crate) async fn replay_one(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     let report = state

@@ -110,6 +110,25 @@ fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     .into_response()
 }
 
+/// A path parameter; a malformed one (not UTF-8 once decoded) answers 400 with the error
+/// envelope rather than axum's plain-text rejection.
+#[derive(Debug)]
+pub(crate) struct PathParam(pub(crate) String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PathParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(p)| PathParam(p))
+            .map_err(|e| ApiError::invalid(format!("path: {}", e.body_text())))
+    }
+}
+
 async fn not_found(req: Request) -> ApiError {
     ApiError::not_found(format!("no endpoint {} {}", req.method(), req.uri().path()))
 }

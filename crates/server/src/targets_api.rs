@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, time::Instant};
 
 use axum::{
     Json, Router,
-    extract::{Path, Query, State, rejection::QueryRejection},
+    extract::{Query, State, rejection::QueryRejection},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -17,7 +17,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use targets::TargetSpec;
 
-use crate::{app::AppState, error::ApiError};
+use crate::{
+    app::{AppState, PathParam},
+    error::ApiError,
+};
 
 /// Routes under `/api/v2/publishing/targets`.
 pub(crate) fn routes() -> Router<AppState> {
@@ -128,12 +131,13 @@ fn find(state: &AppState, name: &str) -> Result<TargetSpec, ApiError> {
     params(("name" = String, Path, description = "Target name")),
     responses(
         (status = 200, description = "The target", body = crate::openapi::schema::Target),
+        (status = 400, description = "`invalid_payload`: the name is not valid UTF-8", body = crate::openapi::schema::ErrorBody),
         (status = 404, description = "`not_found`: no such target", body = crate::openapi::schema::ErrorBody),
     )
 )]
 pub(crate) async fn one(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParam(name): PathParam,
 ) -> Result<Json<Value>, ApiError> {
     let spec = find(&state, &name)?;
     Ok(Json(target_json(&state, &spec)))
@@ -220,12 +224,13 @@ pub(crate) async fn health_all(State(state): State<AppState>) -> Json<Value> {
     params(("name" = String, Path, description = "Target name")),
     responses(
         (status = 200, description = "The target's health", body = crate::openapi::schema::TargetHealth),
+        (status = 400, description = "`invalid_payload`: the name is not valid UTF-8", body = crate::openapi::schema::ErrorBody),
         (status = 404, description = "`not_found`: no such target", body = crate::openapi::schema::ErrorBody),
     )
 )]
 pub(crate) async fn health_one(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParam(name): PathParam,
 ) -> Result<Json<Value>, ApiError> {
     find(&state, &name)?;
     Ok(Json(json!(state.health.get(&name))))
@@ -240,12 +245,13 @@ pub(crate) async fn health_one(
     params(("name" = String, Path, description = "Target name")),
     responses(
         (status = 200, description = "The target's health after the probe", body = crate::openapi::schema::TargetHealth),
+        (status = 400, description = "`invalid_payload`: the name is not valid UTF-8", body = crate::openapi::schema::ErrorBody),
         (status = 404, description = "`not_found`: no such target", body = crate::openapi::schema::ErrorBody),
     )
 )]
 pub(crate) async fn check(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParam(name): PathParam,
 ) -> Result<Json<Value>, ApiError> {
     find(&state, &name)?;
     let publisher = state
@@ -283,13 +289,13 @@ struct TestRequest {
     request_body(content = Option<crate::openapi::schema::TestRequest>, content_type = "application/json", description = "Optional"),
     responses(
         (status = 200, description = "The outcome of the delivery", body = crate::openapi::schema::TestResult),
-        (status = 400, description = "`invalid_payload`: the body is wrong", body = crate::openapi::schema::ErrorBody),
+        (status = 400, description = "`invalid_payload`: the body is wrong, or the name is not valid UTF-8", body = crate::openapi::schema::ErrorBody),
         (status = 404, description = "`not_found`: no such target", body = crate::openapi::schema::ErrorBody),
     )
 )]
 pub(crate) async fn test(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParam(name): PathParam,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     find(&state, &name)?;

@@ -8,7 +8,6 @@ use std::{
 use aggregate::{PublishingStats, Status, TargetStats};
 use axum::{
     Extension, Router,
-    extract::Path,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
@@ -17,7 +16,10 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::{Stats, View};
-use crate::{app::AppState, error::ApiError};
+use crate::{
+    app::{AppState, PathParam},
+    error::ApiError,
+};
 
 /// Routes of the stats API; handlers find the [`Stats`] service in a request extension.
 pub(crate) fn routes() -> Router<AppState> {
@@ -199,6 +201,7 @@ pub(crate) async fn stats(svc: Svc, headers: HeaderMap) -> Result<Response, ApiE
     responses(
         (status = 200, description = "Statistics of the target", body = crate::openapi::schema::TargetStatsBody),
         (status = 304, description = "Not modified: `If-None-Match` matches the `ETag`"),
+        (status = 400, description = "`invalid_payload`: the name is not valid UTF-8", body = crate::openapi::schema::ErrorBody),
         (status = 404, description = "`target_not_found`", body = crate::openapi::schema::TargetNotFound),
         (status = 503, description = "`stats_unavailable`: the stats service is not running", body = crate::openapi::schema::ErrorBody),
     )
@@ -206,7 +209,7 @@ pub(crate) async fn stats(svc: Svc, headers: HeaderMap) -> Result<Response, ApiE
 pub(crate) async fn target_stats(
     svc: Svc,
     headers: HeaderMap,
-    Path(target): Path<String>,
+    PathParam(target): PathParam,
 ) -> Result<Response, ApiError> {
     let view = service(svc)?.view().await;
     let configured = view.targets.iter().find(|t| t.name == target);

@@ -48,6 +48,19 @@ async fn the_served_document_is_the_committed_one_and_documents_real_answers() {
             "/api/v2/publishing/targets/nope",
             404,
         ),
+        // Not UTF-8 once decoded: the envelope, not axum's plain-text rejection.
+        (
+            "get",
+            "/api/v2/publishing/targets/{name}",
+            "/api/v2/publishing/targets/%FF",
+            400,
+        ),
+        (
+            "get",
+            "/api/v2/publishing/queue/jobs/{id}",
+            "/api/v2/publishing/queue/jobs/%FF",
+            400,
+        ),
         (
             "get",
             "/api/v2/publishing/stats/{target}",
