@@ -232,7 +232,9 @@ fn free_port() -> anyhow::Result<u16> {
 
 /// Writes the configuration the fuzzed service runs with into `dir` and returns its path:
 /// the SQLite store in `dir` and two webhook targets (one disabled) at a closed loopback
-/// port, so deliveries fail fast and nothing leaves the machine.
+/// port, so deliveries fail fast and nothing leaves the machine. No API keys: the API is open.
+/// Per-IP rate limiting must be off here (the run sends thousands of requests from one
+/// address): every key that limits requests belongs in this one place.
 fn fuzz_config(dir: &Path, port: u16, closed_port: u16) -> anyhow::Result<PathBuf> {
     let targets = dir.join("targets.yaml");
     std::fs::write(

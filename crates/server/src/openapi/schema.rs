@@ -564,6 +564,77 @@ pub(crate) enum Status {
     Unhealthy,
 }
 
+/// Delivery attempts and outcomes since start.
+#[derive(ToSchema)]
+pub(crate) struct JobsStats {
+    /// Attempts.
+    pub(crate) processed: u64,
+    /// Delivered.
+    pub(crate) succeeded: u64,
+    /// Retried plus dead-lettered attempts.
+    pub(crate) failed: u64,
+    pub(crate) retried: u64,
+    pub(crate) dead_lettered: u64,
+    /// succeeded / processed × 100 (100 without attempts).
+    pub(crate) success_rate: f64,
+}
+
+/// Delivery latency (null quantiles without data).
+#[derive(ToSchema)]
+pub(crate) struct LatencyStats {
+    pub(crate) count: u64,
+    #[schema(required)]
+    pub(crate) mean_ms: Option<f64>,
+    #[schema(required)]
+    pub(crate) p50_ms: Option<f64>,
+    #[schema(required)]
+    pub(crate) p95_ms: Option<f64>,
+    #[schema(required)]
+    pub(crate) p99_ms: Option<f64>,
+}
+
+/// Queue summary.
+#[derive(ToSchema)]
+pub(crate) struct QueueSummary {
+    pub(crate) size: u64,
+    pub(crate) by_priority: BTreeMap<String, u64>,
+    pub(crate) in_flight: u64,
+    pub(crate) dlq_size: u64,
+    pub(crate) capacity: u64,
+    /// Percent of the capacity.
+    pub(crate) utilization: f64,
+    pub(crate) jobs_submitted: u64,
+}
+
+/// Targets by health.
+#[derive(ToSchema)]
+pub(crate) struct HealthCounts {
+    pub(crate) total_targets: u64,
+    pub(crate) healthy: u64,
+    pub(crate) degraded: u64,
+    pub(crate) unhealthy: u64,
+    pub(crate) unknown: u64,
+}
+
+/// The whole system.
+#[derive(ToSchema)]
+pub(crate) struct SystemStats {
+    pub(crate) jobs: JobsStats,
+    pub(crate) latency: LatencyStats,
+    pub(crate) queue: QueueSummary,
+    pub(crate) targets: HealthCounts,
+    pub(crate) circuit_breakers_open: u64,
+}
+
+/// The health score and its components (each 0–1).
+#[derive(ToSchema)]
+pub(crate) struct HealthScore {
+    /// 0–100.
+    pub(crate) score: f64,
+    pub(crate) status: Status,
+    pub(crate) components: BTreeMap<String, f64>,
+}
+
 /// Publishing statistics (see docs/api.md for every section).
 #[derive(ToSchema)]
 pub(crate) struct StatsBody {
@@ -576,10 +647,8 @@ pub(crate) struct StatsBody {
     pub(crate) refresh: Value,
     #[schema(value_type = Object)]
     pub(crate) discovery: Value,
-    #[schema(value_type = Object)]
-    pub(crate) system: Value,
-    #[schema(value_type = Object)]
-    pub(crate) score: Value,
+    pub(crate) system: SystemStats,
+    pub(crate) score: HealthScore,
     /// Target name → its statistics.
     #[schema(value_type = Object)]
     pub(crate) targets: Value,
@@ -612,10 +681,8 @@ pub(crate) struct TargetStatsBody {
     pub(crate) enabled: Option<bool>,
     pub(crate) timestamp: DateTime<Utc>,
     pub(crate) health: TargetStatsHealth,
-    #[schema(value_type = Object)]
-    pub(crate) jobs: Value,
-    #[schema(value_type = Object)]
-    pub(crate) latency: Value,
+    pub(crate) jobs: JobsStats,
+    pub(crate) latency: LatencyStats,
     pub(crate) dead_letters_by_reason: BTreeMap<String, u64>,
     pub(crate) circuit_breaker: BreakerState,
     /// This target's samples of the snapshot.
