@@ -2,9 +2,11 @@
 //! if it passes locally, CI passes.
 
 use std::{
+    io::{Read, Write},
+    net::{TcpListener, TcpStream},
     path::{Path, PathBuf},
-    process::Command,
-    time::Instant,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context, bail};
@@ -20,6 +22,10 @@ commands:
   demo    a newcomer's tour: the service with simulated PagerDuty, Slack, Rootly and webhook
           targets, sample alerts (through Alertmanager if installed), what each target received
           and where to look next; runs until Ctrl-C, `--once` exits after printing
+  openapi rewrite docs/openapi.json and the endpoint table of docs/api.md from the code
+  schemathesis
+          fuzz a running debug build against its OpenAPI document (schemathesis, installed
+          into a venv under the target directory); part of `ci`
   bench   the load harness (release build): throughput vs Alertmanager, latency, stats API,
           memory, storm; `--quick` runs small sizes (under a minute); table in target/bench/
   help    this text";
@@ -41,6 +47,8 @@ fn run() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("e2e") => e2e(),
+        Some("openapi") => openapi(),
+        Some("schemathesis") => schemathesis(),
         Some("bench") => bench(&args[1..]),
         Some("demo") => demo(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
@@ -123,6 +131,7 @@ fn ci() -> anyhow::Result<()> {
             .args(["test", "--workspace", "--locked"])
             .env("CI", "true"),
     )?;
+    schemathesis()?;
     eprintln!(
         "==> ci: all checks passed in {:.0}s",
         started.elapsed().as_secs_f64()
@@ -196,4 +205,187 @@ fn demo(args: &[String]) -> anyhow::Result<()> {
             .arg(bin.join("alert-publisher"))
             .args(args),
     )
+}
+
+fn openapi() -> anyhow::Result<()> {
+    step(
+        "openapi",
+        cargo()
+            .args([
+                "test",
+                "--package",
+                "server",
+                "--lib",
+                "openapi::tests::committed_document_and_endpoint_table_are_current",
+            ])
+            .env("UPDATE_OPENAPI", "1"),
+    )?;
+    eprintln!("==> openapi: docs/openapi.json and docs/api.md rewritten; review and commit them");
+    Ok(())
+}
+
+/// The pinned schemathesis release.
+const SCHEMATHESIS_VERSION: &str = "4.32.5";
+
+/// The `st` executable of the pinned version, installed into `<target>/schemathesis-venv`
+/// unless it is there already.
+fn schemathesis_bin() -> anyhow::Result<PathBuf> {
+    let venv = target_dir().join("schemathesis-venv");
+    let st = venv.join("bin").join("st");
+    let installed = Command::new(&st).arg("--version").output().is_ok_and(|o| {
+        o.status.success() && String::from_utf8_lossy(&o.stdout).contains(SCHEMATHESIS_VERSION)
+    });
+    if !installed {
+        step(
+            "python venv",
+            Command::new("python3").args(["-m", "venv"]).arg(&venv),
+        )
+        .context("python3 with the venv module is needed (apt-get install python3-venv)")?;
+        step(
+            "install schemathesis",
+            Command::new(venv.join("bin").join("pip")).args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                &format!("schemathesis=={SCHEMATHESIS_VERSION}"),
+            ]),
+        )?;
+    }
+    Ok(std::path::absolute(&st)?)
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Writes the configuration the fuzzed service runs with into `dir` and returns its path:
+/// the SQLite store in `dir` and two webhook targets (one disabled) at a closed loopback
+/// port, so deliveries fail fast and nothing leaves the machine. No API keys: the API is open.
+/// Per-IP rate limiting must be off here (the run sends thousands of requests from one
+/// address): every key that limits requests belongs in this one place.
+fn fuzz_config(dir: &Path, port: u16, closed_port: u16) -> anyhow::Result<PathBuf> {
+    let targets = dir.join("targets.yaml");
+    std::fs::write(
+        &targets,
+        format!(
+            "- name: hook-a\n  type: webhook\n  url: http://127.0.0.1:{closed_port}/a\n\
+             - name: hook-b\n  type: webhook\n  url: http://127.0.0.1:{closed_port}/b\n  enabled: false\n"
+        ),
+    )?;
+    let config = dir.join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:{port}\n\
+             store: {store}\n\
+             targets: {targets}\n\
+             log:\n  level: warn\n\
+             rate_limit:\n  api:\n    enabled: false\n  ingest:\n    enabled: false\n\
+             outbound:\n  allow: [127.0.0.0/8]\n\
+             delivery:\n  retry:\n    initial_delay: 100ms\n    max_attempts: 2\n",
+            store = dir.join("store.db").display(),
+            targets = targets.display(),
+        ),
+    )?;
+    Ok(config)
+}
+
+/// Stops the service however the fuzz run ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn http_status(port: u16, path: &str) -> Option<u16> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+/// Fuzzes a running service against its own OpenAPI document: no 5xx (beyond the documented
+/// gateway answers in `xtask/schemathesis.toml`), every status, content type and body as
+/// documented.
+fn schemathesis() -> anyhow::Result<()> {
+    let started = Instant::now();
+    let st = schemathesis_bin()?;
+    step(
+        "build alert-publisher",
+        cargo().args(["build", "--package", "server", "--bin", "alert-publisher"]),
+    )?;
+    let binary = std::path::absolute(target_dir().join("debug").join("alert-publisher"))?;
+    let dir = std::env::temp_dir().join(format!("alert-publisher-fuzz-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let result = fuzz(&st, &binary, &dir);
+    if result.is_ok() {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        eprintln!(
+            "==> schemathesis: service log and config kept in {}",
+            dir.display()
+        );
+    }
+    result?;
+    eprintln!(
+        "==> schemathesis: ok in {:.1}s (install, build and fuzz)",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn fuzz(st: &Path, binary: &Path, dir: &Path) -> anyhow::Result<()> {
+    let port = free_port()?;
+    let config = fuzz_config(dir, port, free_port()?)?;
+    let log = std::fs::File::create(dir.join("service.log"))?;
+    let server = Server(
+        Command::new(binary)
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?,
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http_status(port, "/readyz") != Some(200) {
+        if Instant::now() > deadline {
+            bail!("the service did not become ready on port {port} within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let config_file = std::path::absolute("xtask/schemathesis.toml")?;
+    let result = step(
+        "schemathesis",
+        Command::new(st)
+            .arg("--config-file")
+            .arg(&config_file)
+            .arg("run")
+            .arg(format!("http://127.0.0.1:{port}/api/v2/openapi.json"))
+            .args([
+                "--checks",
+                "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+                "--max-examples",
+                "25",
+                "--workers",
+                "2",
+                "--request-timeout",
+                "20",
+                "--seed",
+                "20261123",
+                "--no-color",
+            ])
+            // Hypothesis keeps its example database in the working directory.
+            .current_dir(dir),
+    );
+    drop(server);
+    result
 }

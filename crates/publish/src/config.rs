@@ -65,10 +65,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             ));
         }
     };
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("invalid duration {s:?}"));
-    }
-    Ok(Duration::from_secs_f64(secs))
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("invalid duration {s:?}"))
 }
 
 /// serde helpers: a duration written as text (`10s`) or a number of seconds.
@@ -156,5 +153,8 @@ mod tests {
         }
         assert!(parse_duration("10 parsecs").unwrap_err().contains("unit"));
         assert!(parse_duration("fast").is_err());
+        // Too large for a duration: an error, not a panic.
+        assert!(parse_duration("999999999999999999999999999999").is_err());
+        assert!(parse_duration("18446744073709551616s").is_err());
     }
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::{
     Json, Router,
-    extract::{Path, Query, Request, State, rejection::QueryRejection},
+    extract::{Query, Request, State, rejection::QueryRejection},
     http::StatusCode,
     routing::{delete, get, post},
 };
@@ -20,7 +20,7 @@ use targets::HealthStatus;
 use tracing::info;
 
 use crate::{
-    app::{AppState, read_body},
+    app::{AppState, PathParam, read_body},
     error::ApiError,
 };
 
@@ -61,7 +61,17 @@ async fn json_body<T: serde::de::DeserializeOwned>(
         .map_err(|e| ApiError::invalid(format!("invalid request at `{}`: {}", e.path(), e.inner())))
 }
 
-async fn queue_stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// Job counts by state, workers and circuit breakers
+#[utoipa::path(
+    get,
+    path = "/api/v2/publishing/queue/stats",
+    tag = "queue",
+    responses(
+        (status = 200, description = "Counts", body = crate::openapi::schema::QueueStats),
+        (status = 503, description = "`store_unavailable`: retry later", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn queue_stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let stats = state.store.stats().await.map_err(unavailable)?;
     let breakers: serde_json::Map<String, Value> = state
         .engine
@@ -80,7 +90,7 @@ async fn queue_stats(State(state): State<AppState>) -> Result<Json<Value>, ApiEr
 /// Query parameters of the job and dead-letter lists.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct JobQuery {
+pub(crate) struct JobQuery {
     state: Option<String>,
     target: Option<String>,
     error_kind: Option<String>,
@@ -144,14 +154,38 @@ async fn jobs(
     Ok(Json(json!({ "jobs": jobs, "count": jobs.len() })))
 }
 
-async fn list_jobs(
+/// Jobs, newest first
+#[utoipa::path(
+    get,
+    path = "/api/v2/publishing/queue/jobs",
+    tag = "queue",
+    params(crate::openapi::schema::JobQuery),
+    responses(
+        (status = 200, description = "Jobs", body = crate::openapi::schema::JobList),
+        (status = 400, description = "`invalid_payload`: a query parameter is wrong; the message names it", body = crate::openapi::schema::ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry later", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn list_jobs(
     State(state): State<AppState>,
     query: Result<Query<JobQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     jobs(&state, query, None).await
 }
 
-async fn list_dlq(
+/// Dead letters with their last error, newest first
+#[utoipa::path(
+    get,
+    path = "/api/v2/publishing/dlq",
+    tag = "dlq",
+    params(crate::openapi::schema::JobQuery),
+    responses(
+        (status = 200, description = "Dead letters", body = crate::openapi::schema::JobList),
+        (status = 400, description = "`invalid_payload`: a query parameter is wrong; the message names it", body = crate::openapi::schema::ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry later", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn list_dlq(
     State(state): State<AppState>,
     query: Result<Query<JobQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -163,9 +197,22 @@ fn parse_id(id: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::invalid(format!("job id must be an integer (got {id:?})")))
 }
 
-async fn get_job(
+/// One job with its attempt history
+#[utoipa::path(
+    get,
+    path = "/api/v2/publishing/queue/jobs/{id}",
+    tag = "queue",
+    params(("id" = i64, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The job with `history`", body = crate::openapi::schema::Job),
+        (status = 400, description = "`invalid_payload`: the id is not an integer", body = crate::openapi::schema::ErrorBody),
+        (status = 404, description = "`not_found`: no such job", body = crate::openapi::schema::ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry later", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn get_job(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
 ) -> Result<Json<queue::JobRecord>, ApiError> {
     let id = parse_id(&id)?;
     match state.store.get(id).await.map_err(unavailable)? {
@@ -174,9 +221,22 @@ async fn get_job(
     }
 }
 
-async fn get_dead(
+/// One dead letter with its attempt history
+#[utoipa::path(
+    get,
+    path = "/api/v2/publishing/dlq/{id}",
+    tag = "dlq",
+    params(("id" = i64, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The dead letter with `history`", body = crate::openapi::schema::Job),
+        (status = 400, description = "`invalid_payload`: the id is not an integer", body = crate::openapi::schema::ErrorBody),
+        (status = 404, description = "`not_found`: no such dead letter", body = crate::openapi::schema::ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry later", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn get_dead(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
 ) -> Result<Json<queue::JobRecord>, ApiError> {
     let id = parse_id(&id)?;
     match state.store.get(id).await.map_err(unavailable)? {
@@ -192,9 +252,23 @@ fn replay_json(report: &queue::ReplayReport) -> Value {
     })
 }
 
-async fn replay_one(
+/// Replays one dead letter as a new pending job
+#[utoipa::path(
+    post,
+    path = "/api/v2/publishing/dlq/{id}/replay",
+    tag = "dlq",
+    params(("id" = i64, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "Replayed", body = crate::openapi::schema::ReplayResponse),
+        (status = 400, description = "`invalid_payload`: the id is not an integer", body = crate::openapi::schema::ErrorBody),
+        (status = 404, description = "`not_found`: no such dead letter, or it was replayed already", body = crate::openapi::schema::ErrorBody),
+        (status = 409, description = "`replay_refused`: a newer notification for the same alert and target exists", body = crate::openapi::schema::ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry later", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn replay_one(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     let report = state
@@ -243,7 +317,23 @@ struct ReplayRequest {
     limit: Option<u32>,
 }
 
-async fn replay_many(State(state): State<AppState>, req: Request) -> Result<Json<Value>, ApiError> {
+/// Replays every matching dead letter
+#[utoipa::path(
+    post,
+    path = "/api/v2/publishing/dlq/replay",
+    tag = "dlq",
+    request_body(content = crate::openapi::schema::ReplayRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "What was replayed and what was skipped, with reasons", body = crate::openapi::schema::ReplayResponse),
+        (status = 400, description = "`invalid_payload`: the body is wrong; the message names the field", body = crate::openapi::schema::ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = crate::openapi::schema::ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry later", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn replay_many(
+    State(state): State<AppState>,
+    req: Request,
+) -> Result<Json<Value>, ApiError> {
     let r: ReplayRequest = json_body(&state, req).await?;
     if r.ids.is_none()
         && r.target.is_none()
@@ -286,13 +376,25 @@ async fn replay_many(State(state): State<AppState>, req: Request) -> Result<Json
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PurgeQuery {
+pub(crate) struct PurgeQuery {
     older_than: Option<String>,
     target: Option<String>,
     error_kind: Option<String>,
 }
 
-async fn purge(
+/// Deletes matching dead letters last changed before now minus `older_than`
+#[utoipa::path(
+    delete,
+    path = "/api/v2/publishing/dlq/purge",
+    tag = "dlq",
+    params(crate::openapi::schema::PurgeQuery),
+    responses(
+        (status = 200, description = "How many were deleted", body = crate::openapi::schema::PurgeResponse),
+        (status = 400, description = "`invalid_payload`: `older_than` is missing or not a duration, or a parameter is unknown", body = crate::openapi::schema::ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry later", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn purge(
     State(state): State<AppState>,
     query: Result<Query<PurgeQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -304,7 +406,10 @@ async fn purge(
     };
     let age = publish::parse_duration(&older_than)
         .map_err(|e| ApiError::invalid(format!("older_than: {e}")))?;
-    let before = Utc::now() - chrono::Duration::from_std(age).unwrap_or_default();
+    let before = chrono::Duration::from_std(age)
+        .ok()
+        .and_then(|age| Utc::now().checked_sub_signed(age))
+        .ok_or_else(|| ApiError::invalid(format!("older_than: {older_than:?} is too large")))?;
     let filter = JobFilter {
         before: Some(before),
         target: q.target,
@@ -353,7 +458,24 @@ fn named_targets(state: &AppState, names: &[String]) -> Result<Vec<String>, ApiE
     Ok(out)
 }
 
-async fn submit(
+/// Submits one alert for durable delivery
+///
+/// Without `targets` the routing filters decide. Not subject to the repeat interval.
+#[utoipa::path(
+    post,
+    path = "/api/v2/publishing/queue/submit",
+    tag = "queue",
+    request_body(content = crate::openapi::schema::SubmitRequest, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Jobs stored", body = crate::openapi::schema::SubmitResponse),
+        (status = 400, description = "`invalid_payload`: the body is wrong; the message names the field", body = crate::openapi::schema::ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = crate::openapi::schema::ErrorBody),
+        (status = 404, description = "`not_found`: unknown target", body = crate::openapi::schema::ErrorBody),
+        (status = 422, description = "`target_disabled` or `no_matching_target`", body = crate::openapi::schema::ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry later", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn submit(
     State(state): State<AppState>,
     req: Request,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -592,21 +714,72 @@ fn parallel_error(e: ParallelError, strategy: Strategy) -> ApiError {
     }
 }
 
-async fn parallel_targets(
+/// Publishes one alert now to each named target at once
+#[utoipa::path(
+    post,
+    path = "/api/v2/publishing/parallel/targets",
+    tag = "parallel",
+    request_body(content = crate::openapi::schema::ParallelRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "At least one target delivered", body = crate::openapi::schema::ParallelResponse),
+        (status = 400, description = "`invalid_payload`: the body is wrong; the message names the field", body = crate::openapi::schema::ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = crate::openapi::schema::ErrorBody),
+        (status = 404, description = "`not_found`: unknown target", body = crate::openapi::schema::ErrorBody),
+        (status = 422, description = "`target_disabled` or `no_enabled_targets`", body = crate::openapi::schema::ErrorBody),
+        (status = 502, description = "`all_failed`: no target delivered; the report is in `error.details.report`", body = crate::openapi::schema::ErrorBody),
+        (status = 503, description = "`no_healthy_targets` (the strategy skipped every target) or `cancelled` (shutdown)", body = crate::openapi::schema::ErrorBody),
+        (status = 504, description = "`timeout`: the report is in `error.details.report`", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn parallel_targets(
     State(state): State<AppState>,
     req: Request,
 ) -> Result<Json<Value>, ApiError> {
     parallel(state, req, Selection::Named).await
 }
 
-async fn parallel_all(
+/// Publishes one alert now to every enabled target at once
+#[utoipa::path(
+    post,
+    path = "/api/v2/publishing/parallel/all",
+    tag = "parallel",
+    request_body(content = crate::openapi::schema::ParallelRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "At least one target delivered", body = crate::openapi::schema::ParallelResponse),
+        (status = 400, description = "`invalid_payload`: the body is wrong; the message names the field", body = crate::openapi::schema::ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = crate::openapi::schema::ErrorBody),
+        (status = 404, description = "`not_found`: unknown target", body = crate::openapi::schema::ErrorBody),
+        (status = 422, description = "`target_disabled` or `no_enabled_targets`", body = crate::openapi::schema::ErrorBody),
+        (status = 502, description = "`all_failed`: no target delivered; the report is in `error.details.report`", body = crate::openapi::schema::ErrorBody),
+        (status = 503, description = "`no_healthy_targets` (the strategy skipped every target) or `cancelled` (shutdown)", body = crate::openapi::schema::ErrorBody),
+        (status = 504, description = "`timeout`: the report is in `error.details.report`", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn parallel_all(
     State(state): State<AppState>,
     req: Request,
 ) -> Result<Json<Value>, ApiError> {
     parallel(state, req, Selection::All).await
 }
 
-async fn parallel_healthy(
+/// Publishes one alert now to every healthy enabled target at once
+#[utoipa::path(
+    post,
+    path = "/api/v2/publishing/parallel/healthy",
+    tag = "parallel",
+    request_body(content = crate::openapi::schema::ParallelRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "At least one target delivered", body = crate::openapi::schema::ParallelResponse),
+        (status = 400, description = "`invalid_payload`: the body is wrong; the message names the field", body = crate::openapi::schema::ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = crate::openapi::schema::ErrorBody),
+        (status = 404, description = "`not_found`: unknown target", body = crate::openapi::schema::ErrorBody),
+        (status = 422, description = "`target_disabled` or `no_enabled_targets`", body = crate::openapi::schema::ErrorBody),
+        (status = 502, description = "`all_failed`: no target delivered; the report is in `error.details.report`", body = crate::openapi::schema::ErrorBody),
+        (status = 503, description = "`no_healthy_targets` (the strategy skipped every target) or `cancelled` (shutdown)", body = crate::openapi::schema::ErrorBody),
+        (status = 504, description = "`timeout`: the report is in `error.details.report`", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn parallel_healthy(
     State(state): State<AppState>,
     req: Request,
 ) -> Result<Json<Value>, ApiError> {

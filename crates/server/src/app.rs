@@ -74,6 +74,10 @@ pub fn app_with_guard(state: AppState, guard: Arc<Guard>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(prometheus))
         .route("/api/v2/config", get(crate::guard::config))
+        .route(
+            crate::openapi::DOCUMENT_PATH,
+            get(crate::openapi::openapi_json),
+        )
         .merge(crate::api::routes())
         .merge(crate::targets_api::routes())
         .merge(crate::stats::routes())
@@ -87,7 +91,7 @@ pub fn app_with_guard(state: AppState, guard: Arc<Guard>) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
-        .layer(CatchPanicLayer::new())
+        .layer(CatchPanicLayer::custom(panicked))
         .layer(TraceLayer::new_for_http())
         .layer(middleware::from_fn(request_id))
         .layer(Extension(guard.clone()))
@@ -143,6 +147,36 @@ async fn request_id(req: Request, next: Next) -> Response {
     resp
 }
 
+/// A handler panicked: the error envelope, not the bare text of the panic layer.
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    warn!("request handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "internal error while serving the request; the service log has the details",
+    )
+    .into_response()
+}
+
+/// A path parameter; a malformed one (not UTF-8 once decoded) answers 400 with the error
+/// envelope rather than axum's plain-text rejection.
+#[derive(Debug)]
+pub(crate) struct PathParam(pub(crate) String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PathParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(p)| PathParam(p))
+            .map_err(|e| ApiError::invalid(format!("path: {}", e.body_text())))
+    }
+}
+
 async fn not_found(req: Request) -> ApiError {
     ApiError::not_found(format!("no endpoint {} {}", req.method(), req.uri().path()))
 }
@@ -178,7 +212,7 @@ pub(crate) async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiEr
 }
 
 /// What ingest answers.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct IngestResponse {
     /// Always `accepted` on 2xx: every job below is durably stored.
     pub status: String,
@@ -271,7 +305,23 @@ fn reject(source: &'static str, e: publish::ParseError) -> ApiError {
     ApiError::invalid(e.to_string())
 }
 
-async fn webhook(
+/// Accepts an Alertmanager webhook notification
+///
+/// Answers once every job (alert × target) is durably stored. Any `Content-Type` is
+/// accepted; unknown fields are ignored; each alert's own `status` decides firing or resolved.
+#[utoipa::path(
+    post,
+    path = "/webhook",
+    tag = "ingest",
+    request_body(content = crate::openapi::schema::AlertmanagerWebhook, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Every job is stored", body = IngestResponse),
+        (status = 400, description = "`invalid_payload`: the body is not a webhook payload; the message names the field", body = crate::openapi::schema::ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body exceeds `ingest.max_body_bytes`", body = crate::openapi::schema::ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry later (`Retry-After`)", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn webhook(
     State(state): State<AppState>,
     req: Request,
 ) -> Result<Json<IngestResponse>, ApiError> {
@@ -280,7 +330,22 @@ async fn webhook(
     ingest(&state, "webhook", msg.alerts, msg.context).await
 }
 
-async fn api_alerts(
+/// Accepts alerts in the Prometheus/Alertmanager API form
+///
+/// An array of alerts; an `endsAt` in the past means resolved. Answers once every job is stored.
+#[utoipa::path(
+    post,
+    path = "/api/v2/alerts",
+    tag = "ingest",
+    request_body(content = Vec<crate::openapi::schema::ApiAlert>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Every job is stored", body = IngestResponse),
+        (status = 400, description = "`invalid_payload`: the body is not an alert array; the message names the field", body = crate::openapi::schema::ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body exceeds `ingest.max_body_bytes`", body = crate::openapi::schema::ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry later (`Retry-After`)", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn api_alerts(
     State(state): State<AppState>,
     req: Request,
 ) -> Result<Json<IngestResponse>, ApiError> {
@@ -293,11 +358,28 @@ async fn api_alerts(
     ingest(&state, "api", alerts, context).await
 }
 
-async fn healthz() -> &'static str {
+/// Liveness: the process runs
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "`ok`", body = String, content_type = "text/plain")),
+)]
+pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
 
-async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+/// Readiness: the store answers and shutdown has not begun
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "`ready`", body = String, content_type = "text/plain"),
+        (status = 503, description = "`shutting_down` or `store_unavailable`", body = crate::openapi::schema::ErrorBody),
+    ),
+)]
+pub(crate) async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
     if !state.ready.load(Ordering::Relaxed) {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -313,7 +395,14 @@ async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError>
     Ok("ready")
 }
 
-async fn prometheus(State(state): State<AppState>) -> Response {
+/// Prometheus metrics in the text exposition format
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Text exposition format 0.0.4", body = String, content_type = "text/plain")),
+)]
+pub(crate) async fn prometheus(State(state): State<AppState>) -> Response {
     if let Ok(stats) = state.store.stats().await {
         for priority in ["high", "medium", "low"] {
             let n = stats
@@ -335,4 +424,24 @@ async fn prometheus(State(state): State<AppState>) -> Response {
         state.metrics.render(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_answers_500_with_the_error_envelope() {
+        let resp = REQUEST_ID
+            .scope("r-1".to_owned(), async { panicked(Box::new("boom")) })
+            .await;
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "internal_error");
+        assert_eq!(body["error"]["request_id"], "r-1");
+        assert!(!body.to_string().contains("boom"));
+    }
 }

@@ -199,7 +199,15 @@ fn refusal(guard: &Guard, access: Access, req: &Request) -> Option<Response> {
     }
 }
 
-/// `GET /api/v2/config`.
+/// The effective configuration, every secret redacted
+#[utoipa::path(
+    get,
+    path = "/api/v2/config",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Defaults, file, environment and flags merged; tokens, passwords and URL credentials are `<redacted>`", body = Object),
+    )
+)]
 pub(crate) async fn config(Extension(guard): Extension<Arc<Guard>>) -> Json<serde_json::Value> {
     Json(guard.config.clone())
 }

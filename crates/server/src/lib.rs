@@ -11,6 +11,7 @@ pub mod config;
 pub mod discovery;
 pub mod error;
 pub mod guard;
+pub mod openapi;
 pub mod ratelimit;
 pub mod registry;
 pub mod stats;

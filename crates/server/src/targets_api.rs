@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, time::Instant};
 
 use axum::{
     Json, Router,
-    extract::{Path, Query, State, rejection::QueryRejection},
+    extract::{Query, State, rejection::QueryRejection},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -17,7 +17,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use targets::TargetSpec;
 
-use crate::{app::AppState, error::ApiError};
+use crate::{
+    app::{AppState, PathParam},
+    error::ApiError,
+};
 
 /// Routes under `/api/v2/publishing/targets`.
 pub(crate) fn routes() -> Router<AppState> {
@@ -61,7 +64,7 @@ pub(crate) fn target_json(state: &AppState, s: &TargetSpec) -> Value {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
+pub(crate) struct ListQuery {
     #[serde(rename = "type")]
     kind: Option<TargetType>,
     enabled: Option<bool>,
@@ -69,7 +72,21 @@ struct ListQuery {
     offset: Option<usize>,
 }
 
-async fn list(
+/// Target definitions with health and circuit state
+///
+/// Header values, credential-like options and secret URL parts are redacted.
+#[utoipa::path(
+    get,
+    path = "/api/v2/publishing/targets",
+    tag = "targets",
+    operation_id = "list_targets",
+    params(crate::openapi::schema::TargetQuery),
+    responses(
+        (status = 200, description = "Targets, `total` and skipped definitions", body = crate::openapi::schema::TargetList),
+        (status = 400, description = "`invalid_payload`: a query parameter is wrong", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn list(
     State(state): State<AppState>,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -105,20 +122,53 @@ fn find(state: &AppState, name: &str) -> Result<TargetSpec, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no target {name:?}")))
 }
 
-async fn one(
+/// One target definition, redacted
+#[utoipa::path(
+    get,
+    path = "/api/v2/publishing/targets/{name}",
+    tag = "targets",
+    operation_id = "get_target",
+    params(("name" = String, Path, description = "Target name")),
+    responses(
+        (status = 200, description = "The target", body = crate::openapi::schema::Target),
+        (status = 400, description = "`invalid_payload`: the name is not valid UTF-8", body = crate::openapi::schema::ErrorBody),
+        (status = 404, description = "`not_found`: no such target", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn one(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParam(name): PathParam,
 ) -> Result<Json<Value>, ApiError> {
     let spec = find(&state, &name)?;
     Ok(Json(target_json(&state, &spec)))
 }
 
-async fn status(State(state): State<AppState>) -> Json<Value> {
+/// Discovery status per source
+#[utoipa::path(
+    get,
+    path = "/api/v2/publishing/targets/status",
+    tag = "targets",
+    operation_id = "discovery_status",
+    responses(
+        (status = 200, description = "Every source and the merged counts", body = crate::openapi::schema::DiscoveryStatus),
+    )
+)]
+pub(crate) async fn status(State(state): State<AppState>) -> Json<Value> {
     let discovery = state.registry.discovery();
     Json(serde_json::to_value(discovery.status(&state.registry)).unwrap_or_default())
 }
 
-async fn refresh(State(state): State<AppState>) -> Response {
+/// Makes every discovery source re-read now
+#[utoipa::path(
+    post,
+    path = "/api/v2/publishing/targets/refresh",
+    tag = "targets",
+    operation_id = "refresh_targets",
+    responses(
+        (status = 202, description = "Refresh requested; a second one within `discovery.manual_refresh_interval` gets 429", body = crate::openapi::schema::RefreshAccepted),
+    )
+)]
+pub(crate) async fn refresh(State(state): State<AppState>) -> Response {
     match state.registry.discovery().refresh() {
         Ok(()) => (
             StatusCode::ACCEPTED,
@@ -141,7 +191,17 @@ async fn refresh(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn health_all(State(state): State<AppState>) -> Json<Value> {
+/// Health of every target
+#[utoipa::path(
+    get,
+    path = "/api/v2/publishing/targets/health",
+    tag = "targets",
+    operation_id = "targets_health",
+    responses(
+        (status = 200, description = "Every target and a count per status", body = crate::openapi::schema::HealthList),
+    )
+)]
+pub(crate) async fn health_all(State(state): State<AppState>) -> Json<Value> {
     let targets: Vec<_> = state
         .registry
         .specs()
@@ -155,17 +215,43 @@ async fn health_all(State(state): State<AppState>) -> Json<Value> {
     Json(json!({"targets": targets, "summary": counts}))
 }
 
-async fn health_one(
+/// Health of one target
+#[utoipa::path(
+    get,
+    path = "/api/v2/publishing/targets/health/{name}",
+    tag = "targets",
+    operation_id = "target_health",
+    params(("name" = String, Path, description = "Target name")),
+    responses(
+        (status = 200, description = "The target's health", body = crate::openapi::schema::TargetHealth),
+        (status = 400, description = "`invalid_payload`: the name is not valid UTF-8", body = crate::openapi::schema::ErrorBody),
+        (status = 404, description = "`not_found`: no such target", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn health_one(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParam(name): PathParam,
 ) -> Result<Json<Value>, ApiError> {
     find(&state, &name)?;
     Ok(Json(json!(state.health.get(&name))))
 }
 
-async fn check(
+/// Probes one target now (side-effect free)
+#[utoipa::path(
+    post,
+    path = "/api/v2/publishing/targets/{name}/check",
+    tag = "targets",
+    operation_id = "check_target",
+    params(("name" = String, Path, description = "Target name")),
+    responses(
+        (status = 200, description = "The target's health after the probe", body = crate::openapi::schema::TargetHealth),
+        (status = 400, description = "`invalid_payload`: the name is not valid UTF-8", body = crate::openapi::schema::ErrorBody),
+        (status = 404, description = "`not_found`: no such target", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn check(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParam(name): PathParam,
 ) -> Result<Json<Value>, ApiError> {
     find(&state, &name)?;
     let publisher = state
@@ -191,9 +277,25 @@ struct TestRequest {
     status: Option<AlertStatus>,
 }
 
-async fn test(
+/// Delivers a test alert through the target's publisher
+///
+/// The alert is `alertname=AlertPublisherTest`; the result counts as a passive health result.
+#[utoipa::path(
+    post,
+    path = "/api/v2/publishing/targets/{name}/test",
+    tag = "targets",
+    operation_id = "test_target",
+    params(("name" = String, Path, description = "Target name")),
+    request_body(content = Option<crate::openapi::schema::TestRequest>, content_type = "application/json", description = "Optional"),
+    responses(
+        (status = 200, description = "The outcome of the delivery", body = crate::openapi::schema::TestResult),
+        (status = 400, description = "`invalid_payload`: the body is wrong, or the name is not valid UTF-8", body = crate::openapi::schema::ErrorBody),
+        (status = 404, description = "`not_found`: no such target", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn test(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParam(name): PathParam,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     find(&state, &name)?;

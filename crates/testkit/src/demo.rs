@@ -73,6 +73,9 @@ store: {store}
 targets: {targets}
 log:
   level: info
+# The simulated endpoints listen on loopback, which webhook targets may not reach by default.
+outbound:
+  allow: [127.0.0.0/8]
 delivery:
   poll_interval: 200ms
   retry: {{initial_delay: 500ms, max_delay: 5s, max_attempts: 5}}

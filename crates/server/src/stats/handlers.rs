@@ -8,7 +8,6 @@ use std::{
 use aggregate::{PublishingStats, Status, TargetStats};
 use axum::{
     Extension, Router,
-    extract::Path,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
@@ -17,7 +16,10 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::{Stats, View};
-use crate::{app::AppState, error::ApiError};
+use crate::{
+    app::{AppState, PathParam},
+    error::ApiError,
+};
 
 /// Routes of the stats API; handlers find the [`Stats`] service in a request extension.
 pub(crate) fn routes() -> Router<AppState> {
@@ -82,7 +84,18 @@ fn answer(
     resp
 }
 
-async fn metrics_snapshot(svc: Svc, headers: HeaderMap) -> Result<Response, ApiError> {
+/// The raw metrics snapshot the statistics are computed from
+#[utoipa::path(
+    get,
+    path = "/api/v2/publishing/metrics",
+    tag = "stats",
+    responses(
+        (status = 200, description = "The snapshot (header `X-Collection-Duration-Ms`)", body = crate::openapi::schema::MetricsSnapshot),
+        (status = 304, description = "Not modified: `If-None-Match` matches the `ETag`"),
+        (status = 503, description = "`stats_unavailable`: the stats service is not running", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn metrics_snapshot(svc: Svc, headers: HeaderMap) -> Result<Response, ApiError> {
     let view = service(svc)?.view().await;
     let body = serde_json::to_value(&view.snapshot).unwrap_or_default();
     let ms = format!("{:.3}", view.snapshot.collection_duration_ms);
@@ -157,7 +170,18 @@ fn stats_body(stats: &Stats, view: &View) -> Value {
     })
 }
 
-async fn stats(svc: Svc, headers: HeaderMap) -> Result<Response, ApiError> {
+/// Publishing statistics: health, queue, refresh, discovery, system, score, targets
+#[utoipa::path(
+    get,
+    path = "/api/v2/publishing/stats",
+    tag = "stats",
+    responses(
+        (status = 200, description = "Statistics", body = crate::openapi::schema::StatsBody),
+        (status = 304, description = "Not modified: `If-None-Match` matches the `ETag`"),
+        (status = 503, description = "`stats_unavailable`: the stats service is not running", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn stats(svc: Svc, headers: HeaderMap) -> Result<Response, ApiError> {
     let svc = service(svc)?;
     let view = svc.view().await;
     Ok(answer(
@@ -168,10 +192,24 @@ async fn stats(svc: Svc, headers: HeaderMap) -> Result<Response, ApiError> {
     ))
 }
 
-async fn target_stats(
+/// Statistics of one target (exact, case-sensitive name)
+#[utoipa::path(
+    get,
+    path = "/api/v2/publishing/stats/{target}",
+    tag = "stats",
+    params(("target" = String, Path, description = "Target name")),
+    responses(
+        (status = 200, description = "Statistics of the target", body = crate::openapi::schema::TargetStatsBody),
+        (status = 304, description = "Not modified: `If-None-Match` matches the `ETag`"),
+        (status = 400, description = "`invalid_payload`: the name is not valid UTF-8", body = crate::openapi::schema::ErrorBody),
+        (status = 404, description = "`target_not_found`", body = crate::openapi::schema::TargetNotFound),
+        (status = 503, description = "`stats_unavailable`: the stats service is not running", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn target_stats(
     svc: Svc,
     headers: HeaderMap,
-    Path(target): Path<String>,
+    PathParam(target): PathParam,
 ) -> Result<Response, ApiError> {
     let view = service(svc)?.view().await;
     let configured = view.targets.iter().find(|t| t.name == target);
@@ -235,7 +273,19 @@ pub(crate) fn overall(stats: &PublishingStats) -> Status {
     by_targets.max(stats.score.status)
 }
 
-async fn health(svc: Svc, headers: HeaderMap) -> Result<Response, ApiError> {
+/// Health of the publishing system: status, score and a check per target
+#[utoipa::path(
+    get,
+    path = "/api/v2/publishing/health",
+    tag = "stats",
+    operation_id = "publishing_health",
+    responses(
+        (status = 200, description = "Healthy", body = crate::openapi::schema::HealthBody),
+        (status = 304, description = "Not modified: `If-None-Match` matches the `ETag`"),
+        (status = 503, description = "Degraded or unhealthy (the health answer), or `stats_unavailable`", body = crate::openapi::schema::HealthUnavailable),
+    )
+)]
+pub(crate) async fn health(svc: Svc, headers: HeaderMap) -> Result<Response, ApiError> {
     let view = service(svc)?.view().await;
     let s = &view.stats;
     let status = overall(s);
@@ -276,7 +326,18 @@ async fn health(svc: Svc, headers: HeaderMap) -> Result<Response, ApiError> {
     Ok(answer(code, &headers, &body, &[]))
 }
 
-async fn trends(svc: Svc, headers: HeaderMap) -> Result<Response, ApiError> {
+/// Trends of success rate, latency, errors and queue growth
+#[utoipa::path(
+    get,
+    path = "/api/v2/publishing/trends",
+    tag = "stats",
+    responses(
+        (status = 200, description = "Trends", body = crate::openapi::schema::TrendsBody),
+        (status = 304, description = "Not modified: `If-None-Match` matches the `ETag`"),
+        (status = 503, description = "`stats_unavailable`: the stats service is not running", body = crate::openapi::schema::ErrorBody),
+    )
+)]
+pub(crate) async fn trends(svc: Svc, headers: HeaderMap) -> Result<Response, ApiError> {
     let svc = service(svc)?;
     let a = svc.trends();
     let body = json!({

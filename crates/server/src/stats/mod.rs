@@ -6,7 +6,7 @@
 //! are computed at most once per `cache_ttl` and carry an ETag.
 
 mod describe;
-mod handlers;
+pub(crate) mod handlers;
 mod settings;
 
 use std::{

@@ -11,6 +11,7 @@ mod e2e_webhook;
 mod engine;
 mod ingest;
 mod leaks;
+mod openapi;
 mod outbound;
 mod pagerduty;
 mod ratelimit;
