@@ -76,6 +76,9 @@ log:
 # The simulated endpoints listen on loopback, which webhook targets may not reach by default.
 outbound:
   allow: [127.0.0.0/8]
+# Room to follow every link the tour prints at once.
+rate_limit:
+  api: {{per_minute: 1000, burst: 100}}
 delivery:
   poll_interval: 200ms
   retry: {{initial_delay: 500ms, max_delay: 5s, max_attempts: 5}}

@@ -46,7 +46,10 @@ async fn keyed_router(config: &Config) -> (tempfile::TempDir, Router) {
         "targets.yaml",
     )
     .unwrap();
-    let registry = Arc::new(Registry::build(specs, queue::TargetPolicy::default()).unwrap());
+    let registry = Arc::new(
+        Registry::build_with(specs, queue::TargetPolicy::default(), crate::support::loopback())
+            .unwrap(),
+    );
     let engine = queue::Engine::new(
         store.clone(),
         registry.clone(),
