@@ -352,6 +352,25 @@ impl SqlStore {
                     Ok(())
                 })
             })
+            // A COMMIT that fails (disk full, I/O error) can leave SQLite inside the
+            // transaction; every later write would then join it, acknowledged but never
+            // committed. A connection still in a transaction when it comes back to the pool is
+            // closed (which rolls back) and replaced, never reused. (Two statements without
+            // I/O per write.)
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    match conn.execute("BEGIN").await {
+                        Ok(_) => {
+                            conn.execute("ROLLBACK").await?;
+                            Ok(true)
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "closing a store connection left inside a failed transaction");
+                            Ok(false)
+                        }
+                    }
+                })
+            })
             .connect(&sqlite_url(&path, "rwc"))
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
