@@ -58,7 +58,10 @@ pub(crate) fn check(data: &[u8]) {
             && value.chars().any(|c| c.is_ascii_digit())
             && value.chars().any(|c| c.is_ascii_alphabetic());
         if token && !elsewhere {
-            assert!(!message.contains(value), "{key} leaked into an error: {message}");
+            assert!(
+                !message.contains(value),
+                "{key} leaked into an error: {message}"
+            );
         }
     }
 }

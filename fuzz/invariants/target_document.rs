@@ -19,7 +19,10 @@ pub(crate) fn check(data: &[u8]) {
     match targets::parse_document(text, first % 2 == 1, SOURCE) {
         Err(e) => {
             let message = e.to_string();
-            assert!(message.contains(SOURCE), "error does not name the source: {message}");
+            assert!(
+                message.contains(SOURCE),
+                "error does not name the source: {message}"
+            );
         }
         Ok(specs) => {
             let mut names = std::collections::BTreeSet::new();
@@ -29,13 +32,19 @@ pub(crate) fn check(data: &[u8]) {
                     name.parse::<publish::TargetName>().is_ok(),
                     "invalid name accepted: {name:?}"
                 );
-                assert!(names.insert(name.to_owned()), "duplicate name accepted: {name:?}");
+                assert!(
+                    names.insert(name.to_owned()),
+                    "duplicate name accepted: {name:?}"
+                );
                 assert_eq!(spec.source, SOURCE);
                 let shown = format!("{:?}", spec.target.headers);
                 for (key, value) in &spec.target.headers {
                     let value = value.expose();
                     if value.len() >= 4 && !key.contains(value) && !"***".contains(value) {
-                        assert!(!shown.contains(value), "header {key} shown in Debug: {shown}");
+                        assert!(
+                            !shown.contains(value),
+                            "header {key} shown in Debug: {shown}"
+                        );
                     }
                 }
             }

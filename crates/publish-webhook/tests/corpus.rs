@@ -16,19 +16,22 @@ fn inputs(target: &str) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     for dir in ["seeds", "regressions"] {
         let dir = fuzz.join(dir).join(target);
-        let entries = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()));
+        let entries =
+            std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display()));
         for entry in entries {
             let path = entry.expect("directory entry").path();
             if path.is_file() && path.file_name().is_some_and(|n| n != ".gitkeep") {
-                let data = std::fs::read(&path)
-                    .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+                let data =
+                    std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
                 out.push((path, data));
             }
         }
     }
     out.sort();
-    assert!(!out.is_empty(), "no committed inputs for fuzz target {target}");
+    assert!(
+        !out.is_empty(),
+        "no committed inputs for fuzz target {target}"
+    );
     out
 }
 

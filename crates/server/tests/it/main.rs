@@ -3,6 +3,7 @@
 
 mod support;
 
+mod chaos;
 mod cli;
 mod durability;
 mod e2e_webhook;
