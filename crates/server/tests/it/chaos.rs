@@ -288,7 +288,7 @@ async fn sigkill_at_random_moments_during_a_storm_loses_no_accepted_alert() {
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     stop.store(true, Ordering::Relaxed);
-    let refused = storm.await.expect("storm task");
+    let refused = storm.await.expect("storm poster");
     let accepted = accepted.lock().unwrap().clone();
     let expected = expected_deliveries(&accepted);
     assert!(
@@ -432,10 +432,25 @@ async fn a_flapping_target_gets_everything_with_the_last_status_and_no_dead_lett
     stop.store(true, Ordering::Relaxed);
     flapper.await.unwrap();
     for (fp, status) in &want {
+        let seen: Vec<(String, testkit::Answer)> = sink
+            .requests()
+            .iter()
+            .filter(|r| carried(r).0 == *fp)
+            .map(|r| (carried(r).1, r.answered.clone()))
+            .collect();
         assert_eq!(
             last.get(fp).map(String::as_str),
             Some(*status),
-            "last delivered status of {fp}"
+            "last delivered status of {fp}; its requests: {seen:?}\njobs: {}",
+            service.get_json("/api/v2/publishing/jobs?limit=1000").await["jobs"]
+                .as_array()
+                .map(|jobs| jobs
+                    .iter()
+                    .filter(|j| j["fingerprint"] == fp.as_str())
+                    .map(|j| j.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n"))
+                .unwrap_or_default()
         );
     }
     let stats = service.get_json("/api/v2/publishing/queue/stats").await;
