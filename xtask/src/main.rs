@@ -28,6 +28,12 @@ commands:
           into a venv under the target directory); part of `ci`
   bench   the load harness (release build): throughput vs Alertmanager, latency, stats API,
           memory, storm; `--quick` runs small sizes (under a minute); table in target/bench/
+  chaos   the resilience suite (SIGKILL storms, flapping target, PostgreSQL restart, disk
+          full / read-only store, damaged store) with more kill trials: `--trials N`
+          (default 100), `--seed S`; `cargo xtask ci` runs it with 20 trials
+  fuzz    every fuzz target for `--time SECONDS` each (default 60); installs cargo-fuzz if
+          missing, builds on stable with RUSTC_BOOTSTRAP=1; fails on a crash and names the
+          reproducer (fuzz/artifacts/<target>/)
   help    this text";
 
 fn main() -> std::process::ExitCode {
@@ -51,6 +57,8 @@ fn run() -> anyhow::Result<()> {
         Some("schemathesis") => schemathesis(),
         Some("bench") => bench(&args[1..]),
         Some("demo") => demo(&args[1..]),
+        Some("chaos") => chaos(&args[1..]),
+        Some("fuzz") => fuzz(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             eprintln!("{USAGE}");
             Ok(())
@@ -323,7 +331,7 @@ fn schemathesis() -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("alert-publisher-fuzz-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    let result = fuzz(&st, &binary, &dir);
+    let result = schemathesis_run(&st, &binary, &dir);
     if result.is_ok() {
         let _ = std::fs::remove_dir_all(&dir);
     } else {
@@ -340,7 +348,96 @@ fn schemathesis() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn fuzz(st: &Path, binary: &Path, dir: &Path) -> anyhow::Result<()> {
+/// The value following `--name` in `args`, parsed.
+fn flag<T: std::str::FromStr>(args: &[String], name: &str) -> anyhow::Result<Option<T>> {
+    match args.iter().position(|a| a == name) {
+        None => Ok(None),
+        Some(i) => {
+            let value = args
+                .get(i + 1)
+                .with_context(|| format!("{name} needs a value"))?;
+            value
+                .parse()
+                .map(Some)
+                .map_err(|_| anyhow::anyhow!("{name}: not a valid value: {value:?}"))
+        }
+    }
+}
+
+fn chaos(args: &[String]) -> anyhow::Result<()> {
+    let trials: u32 = flag(args, "--trials")?.unwrap_or(100);
+    let mut test = cargo();
+    test.args(["test", "--package", "server", "--test", "it", "chaos::"])
+        .env("CHAOS_TRIALS", trials.to_string());
+    if let Some(seed) = flag::<u64>(args, "--seed")? {
+        test.env("CHAOS_SEED", seed.to_string());
+    }
+    test.args(["--", "--nocapture"]);
+    step("resilience suite", &mut test)
+}
+
+/// The fuzz targets, as named in `fuzz/Cargo.toml`.
+const FUZZ_TARGETS: [&str; 4] = ["webhook", "api_alerts", "target_document", "k8s_secret"];
+
+fn fuzz(args: &[String]) -> anyhow::Result<()> {
+    let seconds: u64 = flag(args, "--time")?.unwrap_or(60);
+    let started = Instant::now();
+    let installed = cargo()
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        step(
+            "install cargo-fuzz",
+            cargo().args(["install", "cargo-fuzz", "--locked"]),
+        )?;
+    }
+    // cargo-fuzz needs nightly flags (-Z sanitizer); RUSTC_BOOTSTRAP lets stable accept them,
+    // so a machine with only the stable toolchain can fuzz.
+    let fuzz_cargo = || {
+        let mut c = cargo();
+        c.current_dir("fuzz").env("RUSTC_BOOTSTRAP", "1");
+        c
+    };
+    step(
+        "build fuzz targets",
+        fuzz_cargo().args(["fuzz", "build", "-O"]),
+    )?;
+    let mut crashed = Vec::new();
+    for target in FUZZ_TARGETS {
+        let corpus = format!("corpus/{target}");
+        std::fs::create_dir_all(Path::new("fuzz").join(&corpus))
+            .with_context(|| format!("create fuzz/{corpus}"))?;
+        let result = step(
+            &format!("fuzz {target} for {seconds}s"),
+            fuzz_cargo().args(["fuzz", "run", "-O", target]).args([
+                corpus,
+                format!("seeds/{target}"),
+                format!("regressions/{target}"),
+                "--".to_owned(),
+                format!("-max_total_time={seconds}"),
+                "-print_final_stats=1".to_owned(),
+            ]),
+        );
+        if result.is_err() {
+            crashed.push(target);
+        }
+    }
+    if !crashed.is_empty() {
+        bail!(
+            "fuzzing found crashes in {crashed:?}: the reproducers are in fuzz/artifacts/<target>/ \
+             (replay with `cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run <target> <file>`); \
+             commit each as fuzz/regressions/<target>/<name> with the fix"
+        );
+    }
+    eprintln!(
+        "==> fuzz: no crashes in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn schemathesis_run(st: &Path, binary: &Path, dir: &Path) -> anyhow::Result<()> {
     let port = free_port()?;
     let config = fuzz_config(dir, port, free_port()?)?;
     let log = std::fs::File::create(dir.join("service.log"))?;

@@ -282,6 +282,45 @@ fn sqlite_url(path: &Path, mode: &str) -> String {
     format!("sqlite://{encoded}?mode={mode}")
 }
 
+/// Opens an existing SQLite file read-only, on one connection (a pool would retry a file that
+/// is not a database until its timeout and hide why), and runs `PRAGMA quick_check`: every
+/// page is read once, so start-up takes longer on a large store (about a second per few hundred
+/// MB on an SSD).
+async fn check_sqlite(path: &Path) -> Result<(), StoreError> {
+    use sqlx::Connection as _;
+    let damaged = |what: String| StoreError::Corrupt(format!("{}: {what}", path.display()));
+    // SQLITE_CORRUPT (11) and SQLITE_NOTADB (26), with their extended codes; anything else
+    // (permissions, I/O) is not the file's fault.
+    let classify = |e: sqlx::Error| match &e {
+        sqlx::Error::Database(d)
+            if d.code()
+                .and_then(|c| c.parse::<i32>().ok())
+                .is_some_and(|c| matches!(c & 0xff, 11 | 26)) =>
+        {
+            damaged(e.to_string())
+        }
+        _ => StoreError::Database(e),
+    };
+    let mut conn = sqlx::AnyConnection::connect(&sqlite_url(path, "ro"))
+        .await
+        .map_err(classify)?;
+    let verdict: Vec<String> = sqlx::query("PRAGMA quick_check")
+        .fetch_all(&mut conn)
+        .await
+        .map_err(classify)?
+        .iter()
+        .map(|row| row.try_get::<String, _>(0))
+        .collect::<Result<_, _>>()?;
+    conn.close().await.ok();
+    if verdict != ["ok"] {
+        return Err(damaged(format!(
+            "integrity check failed: {}",
+            verdict.join("; ")
+        )));
+    }
+    Ok(())
+}
+
 impl SqlStore {
     /// Opens (creating if needed) the SQLite database at `path` and applies migrations.
     pub async fn open_sqlite(path: &Path, options: StoreOptions) -> Result<Self, StoreError> {
@@ -305,6 +344,11 @@ impl SqlStore {
             },
             options.busy_timeout.as_millis()
         );
+        // An existing file is checked before anything writes to it (the pools set WAL mode and
+        // migrations create tables): a damaged file is reported, never changed or replaced.
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() > 0) {
+            check_sqlite(&path).await?;
+        }
         let writer_pragmas = pragmas.clone();
         let writer = AnyPoolOptions::new()
             .max_connections(1)
@@ -317,19 +361,28 @@ impl SqlStore {
                     Ok(())
                 })
             })
+            // A COMMIT that fails (disk full, I/O error) can leave SQLite inside the
+            // transaction; every later write would then join it, acknowledged but never
+            // committed. A connection still in a transaction when it comes back to the pool is
+            // closed (which rolls back) and replaced, never reused. (Two statements without
+            // I/O per write.)
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    match conn.execute("BEGIN").await {
+                        Ok(_) => {
+                            conn.execute("ROLLBACK").await?;
+                            Ok(true)
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "closing a store connection left inside a failed transaction");
+                            Ok(false)
+                        }
+                    }
+                })
+            })
             .connect(&sqlite_url(&path, "rwc"))
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
-        let verdict: String = sqlx::query("PRAGMA quick_check")
-            .fetch_one(&writer)
-            .await?
-            .try_get(0)?;
-        if verdict != "ok" {
-            return Err(StoreError::Corrupt(format!(
-                "{}: integrity check failed: {verdict}",
-                path.display()
-            )));
-        }
         let reader = AnyPoolOptions::new()
             .max_connections(options.connections.max(1))
             .acquire_timeout(Duration::from_secs(10))

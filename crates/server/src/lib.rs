@@ -191,7 +191,13 @@ pub async fn serve(
     let store = open_store(&config.store, &config).await?;
     let recovered = store
         .requeue_in_flight(chrono::Utc::now(), store.exclusive())
-        .await?;
+        .await
+        .with_context(|| {
+            format!(
+                "cannot write to job store {} (a read-only file system or file?)",
+                store_display(&config.store)
+            )
+        })?;
     if recovered > 0 {
         info!(
             jobs = recovered,

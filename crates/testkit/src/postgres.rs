@@ -54,7 +54,8 @@ fn pg_command(bin: &Path, program: &str) -> Command {
 }
 
 impl Postgres {
-    /// Creates and starts a cluster (trust auth, fsync off — a test cluster) on a free port.
+    /// Creates and starts a cluster (trust auth, fsync off — a test cluster that survives a
+    /// crash of PostgreSQL, not of the machine) on a free port.
     ///
     /// # Panics
     ///
@@ -111,14 +112,10 @@ impl Postgres {
             .arg(self.port.to_string())
             .arg("-k")
             .arg(self.dir.path())
-            .args([
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-            ])
+            // fsync off: the OS keeps what was written, enough for a process crash. Commits stay
+            // synchronous (written to the WAL before the client hears of them, cheap without
+            // fsync): with `synchronous_commit=off` a crash loses commits already acknowledged.
+            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
             .args(["-c", "full_page_writes=off", "-c", "max_connections=200"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -230,12 +227,19 @@ impl Postgres {
         self.url(name)
     }
 
-    /// Stops the server abruptly (SIGKILL), as a crash would.
+    /// Stops the server abruptly, as a crash would: an immediate shutdown (every backend quits
+    /// at once, no checkpoint; the restart runs crash recovery), then SIGKILL for anything left.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
-            // as root the child is `runuser`; kill the whole process group of postgres too
+            let _ = pg_command(&self.bin, "pg_ctl")
+                .arg("-D")
+                .arg(self.dir.path().join("data"))
+                .args(["-m", "immediate", "-w", "stop"])
+                .output();
+            // as root the child is `runuser`; kill postgres itself too (`--`: the pattern
+            // starts with a dash)
             let _ = Command::new("pkill")
-                .args(["-KILL", "-f", &format!("-p {} ", self.port)])
+                .args(["-KILL", "-f", "--", &format!("-p {} ", self.port)])
                 .status();
             let _ = child.kill();
             let _ = child.wait();
@@ -260,7 +264,7 @@ impl Drop for Postgres {
                 .args(["-m", "immediate", "stop"])
                 .output();
             let _ = Command::new("pkill")
-                .args(["-KILL", "-f", &format!("-p {} ", self.port)])
+                .args(["-KILL", "-f", "--", &format!("-p {} ", self.port)])
                 .status();
             let _ = child.kill();
             let _ = child.wait();

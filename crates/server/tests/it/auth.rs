@@ -47,8 +47,12 @@ async fn keyed_router(config: &Config) -> (tempfile::TempDir, Router) {
     )
     .unwrap();
     let registry = Arc::new(
-        Registry::build_with(specs, queue::TargetPolicy::default(), crate::support::loopback())
-            .unwrap(),
+        Registry::build_with(
+            specs,
+            queue::TargetPolicy::default(),
+            crate::support::loopback(),
+        )
+        .unwrap(),
     );
     let engine = queue::Engine::new(
         store.clone(),

@@ -4,6 +4,7 @@
 mod support;
 
 mod auth;
+mod chaos;
 mod cli;
 mod demo;
 mod durability;
