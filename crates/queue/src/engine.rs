@@ -488,12 +488,19 @@ struct Commit {
 async fn committer(store: Arc<dyn JobStore>, mut rx: mpsc::Receiver<Commit>) {
     const MAX_BATCH: usize = 256;
     let mut buf: Vec<Commit> = Vec::with_capacity(MAX_BATCH);
+    // Outcomes that finish within this long of the first one share its transaction: a few
+    // milliseconds of latency for far fewer disk syncs under load.
+    const LINGER: Duration = Duration::from_millis(2);
     while let Some(first) = rx.recv().await {
         buf.push(first);
+        let until = tokio::time::Instant::now() + LINGER;
         while buf.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(c) => buf.push(c),
-                Err(_) => break,
+                Err(_) => match tokio::time::timeout_at(until, rx.recv()).await {
+                    Ok(Some(c)) => buf.push(c),
+                    Ok(None) | Err(_) => break,
+                },
             }
         }
         let (items, replies): (Vec<Finished>, Vec<oneshot::Sender<bool>>) =
