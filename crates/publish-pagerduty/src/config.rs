@@ -132,7 +132,9 @@ pub enum DedupMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimitOptions {
-    /// Sustained events per minute (PagerDuty allows about 120 per routing key).
+    /// Sustained events per minute. PagerDuty allows about 120 per routing key in any sliding
+    /// minute, and a token bucket lets `burst + per_minute` through in one minute, so the
+    /// default keeps 110 + 10 = 120.
     pub per_minute: u32,
     /// Events allowed at once above the sustained rate.
     pub burst: u32,
@@ -141,7 +143,7 @@ pub struct RateLimitOptions {
 impl Default for RateLimitOptions {
     fn default() -> Self {
         Self {
-            per_minute: 120,
+            per_minute: 110,
             burst: 10,
         }
     }
@@ -546,6 +548,6 @@ mod tests {
                 .unwrap();
         assert_eq!(a.rate_limit(), b.rate_limit());
         assert!(!a.rate_limit().key.contains(KEY));
-        assert_eq!((a.rate_limit().per_minute, a.rate_limit().burst), (120, 10));
+        assert_eq!((a.rate_limit().per_minute, a.rate_limit().burst), (110, 10));
     }
 }
