@@ -133,8 +133,8 @@ pub enum DedupMode {
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimitOptions {
     /// Sustained events per minute. PagerDuty allows about 120 per routing key in any sliding
-    /// minute, and a token bucket lets `burst + per_minute` through in one minute, so the
-    /// default keeps 110 + 10 = 120.
+    /// minute, and a token bucket lets `burst + per_minute` through in one minute: the default
+    /// 100 + 10 stays under it with room for requests that arrive late.
     pub per_minute: u32,
     /// Events allowed at once above the sustained rate.
     pub burst: u32,
@@ -143,7 +143,7 @@ pub struct RateLimitOptions {
 impl Default for RateLimitOptions {
     fn default() -> Self {
         Self {
-            per_minute: 110,
+            per_minute: 100,
             burst: 10,
         }
     }
@@ -548,6 +548,6 @@ mod tests {
                 .unwrap();
         assert_eq!(a.rate_limit(), b.rate_limit());
         assert!(!a.rate_limit().key.contains(KEY));
-        assert_eq!((a.rate_limit().per_minute, a.rate_limit().burst), (110, 10));
+        assert_eq!((a.rate_limit().per_minute, a.rate_limit().burst), (100, 10));
     }
 }

@@ -12,8 +12,9 @@
 //! — never rejected for size. Answers are classified, never retried here: 202 delivered (the
 //! returned dedup key is kept as vendor state), 400 permanent with PagerDuty's `errors`, 429
 //! and 5xx retryable (`Retry-After` honoured by the queue). The publisher asks the delivery
-//! engine for a token bucket per routing key ([`Publisher::rate_limit`], 110 events/min
-//! with a burst of 10 by default: at most 120 in any minute, PagerDuty's sliding limit), shared by every target using that key. The health probe completes a
+//! engine for a token bucket per routing key ([`Publisher::rate_limit`], 100 events/min
+//! with a burst of 10 by default: at most 110 in any minute, under PagerDuty's sliding 120),
+//! shared by every target using that key. The health probe completes a
 //! TLS handshake with the events host and sends nothing.
 //!
 //! The routing key is a [`RoutingKey`]: it is never printed, logged, serialized, put into a
