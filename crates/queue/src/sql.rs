@@ -537,6 +537,9 @@ impl SqlStore {
         jobs.sort_by(|a, b| pair_of(a.2).cmp(&pair_of(b.2)));
         let mut pairs: Vec<(&str, &str)> = jobs.iter().map(|(_, _, j)| pair_of(j)).collect();
         pairs.dedup();
+        // Where each key is in `pairs`, so rows read back map to the caller's strings.
+        let position: HashMap<(&str, &str), usize> =
+            pairs.iter().enumerate().map(|(i, p)| (*p, i)).collect();
 
         let mut tx = self.writer.begin().await?;
         let mut known: HashMap<(&str, &str), PairState> = HashMap::with_capacity(pairs.len());
@@ -579,14 +582,10 @@ impl SqlStore {
             for row in q.fetch_all(&mut *tx).await? {
                 let target: String = row.try_get("target")?;
                 let fingerprint: String = row.try_get("fingerprint")?;
-                // Borrow the caller's strings for the map key.
-                let Some(key) = chunk
-                    .iter()
-                    .find(|(t, f)| *t == target && *f == fingerprint)
-                    .copied()
-                else {
+                let Some(&i) = position.get(&(target.as_str(), fingerprint.as_str())) else {
                     continue;
                 };
+                let key = pairs[i];
                 let status: String = row.try_get("last_status")?;
                 known.insert(
                     key,
