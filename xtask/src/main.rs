@@ -149,32 +149,37 @@ fn ci() -> anyhow::Result<()> {
 
 fn bench(args: &[String]) -> anyhow::Result<()> {
     check_tools()?;
-    step(
-        "release build",
-        cargo().args([
-            "build",
-            "--release",
-            "--package",
-            "server",
-            "--bin",
-            "alert-publisher",
-            "--package",
-            "testkit",
-            "--bin",
-            "ap-bench",
-        ]),
-    )?;
+    let bin = build_service_and("ap-bench", true)?;
     step(
         "load harness",
-        Command::new("target/release/ap-bench")
-            .args([
-                "--binary",
-                "target/release/alert-publisher",
-                "--out",
-                "target/bench",
-            ])
+        Command::new(bin.join("ap-bench"))
+            .arg("--binary")
+            .arg(bin.join("alert-publisher"))
+            .arg("--out")
+            .arg(target_dir().join("bench"))
             .args(args),
     )
+}
+
+/// Builds the service and one testkit binary (`harness`); returns the directory holding both.
+fn build_service_and(harness: &str, release: bool) -> anyhow::Result<PathBuf> {
+    let mut build = cargo();
+    build.arg("build");
+    if release {
+        build.arg("--release");
+    }
+    build.args([
+        "--package",
+        "server",
+        "--bin",
+        "alert-publisher",
+        "--package",
+        "testkit",
+        "--bin",
+        harness,
+    ]);
+    step(if release { "release build" } else { "build" }, &mut build)?;
+    Ok(target_dir().join(if release { "release" } else { "debug" }))
 }
 
 fn e2e() -> anyhow::Result<()> {
@@ -191,21 +196,7 @@ fn target_dir() -> PathBuf {
 }
 
 fn demo(args: &[String]) -> anyhow::Result<()> {
-    step(
-        "build",
-        cargo().args([
-            "build",
-            "--package",
-            "server",
-            "--bin",
-            "alert-publisher",
-            "--package",
-            "testkit",
-            "--bin",
-            "ap-demo",
-        ]),
-    )?;
-    let bin = target_dir().join("debug");
+    let bin = build_service_and("ap-demo", false)?;
     step(
         "demo",
         Command::new(bin.join("ap-demo"))
