@@ -13,7 +13,9 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// Connect timeout.
     pub connect_timeout: Duration,
-    /// Idle connections kept per host.
+    /// Idle connections kept per host. Connections are only opened by concurrent deliveries,
+    /// so the engine's concurrency bounds them; a cap below it would close and reopen
+    /// connections whenever one target takes more than its share of the workers.
     pub pool_max_idle_per_host: usize,
     /// Optional proxy URL for every request.
     pub proxy: Option<String>,
@@ -33,7 +35,7 @@ impl Default for ClientConfig {
         Self {
             timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
-            pool_max_idle_per_host: 32,
+            pool_max_idle_per_host: 1024,
             proxy: None,
             outbound: None,
             max_redirects: 0,

@@ -207,7 +207,8 @@ impl Engine {
             // Claim in batches: while most workers are busy, wait for a quarter of them to
             // free up instead of paying one claim transaction per finished delivery.
             let threshold = (self.shared.concurrency / 4).clamp(1, self.config.batch.max(1));
-            let worth_claiming = free >= threshold || (free > 0 && tasks.len() < threshold);
+            let worth_claiming = free >= threshold
+                || (free > 0 && self.shared.active.load(Ordering::Relaxed) < threshold);
             if worth_claiming {
                 match self.store.claim(free, Utc::now(), self.config.lease).await {
                     Ok(jobs) => {
@@ -238,11 +239,9 @@ impl Engine {
                                 shared: self.shared.clone(),
                                 commits: commits.clone(),
                             };
-                            self.shared.active.fetch_add(1, Ordering::Relaxed);
+                            let slot = Slot::new(permit, self.shared.clone());
                             tasks.spawn(async move {
-                                worker.deliver(job, delivery).await;
-                                worker.shared.active.fetch_sub(1, Ordering::Relaxed);
-                                drop(permit);
+                                worker.deliver(job, delivery, slot).await;
                             });
                         }
                         self.publish_worker_gauges();
@@ -466,6 +465,30 @@ impl Limiters {
     }
 }
 
+/// A delivery slot (one of `concurrency`), held from claim until the outcome is handed to the
+/// committer.
+#[derive(Debug)]
+struct Slot {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    shared: Arc<Shared>,
+}
+
+impl Slot {
+    fn new(permit: tokio::sync::OwnedSemaphorePermit, shared: Arc<Shared>) -> Self {
+        shared.active.fetch_add(1, Ordering::Relaxed);
+        Self {
+            _permit: permit,
+            shared,
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.shared.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 #[derive(Debug)]
 struct Worker {
     store: Arc<dyn JobStore>,
@@ -538,7 +561,7 @@ enum Attempted {
 }
 
 impl Worker {
-    async fn deliver(&self, job: Job, delivery: Option<Delivery>) {
+    async fn deliver(&self, job: Job, delivery: Option<Delivery>, slot: Slot) {
         let started = Instant::now();
         let target = job.target.clone();
         let policy = self.publishers.policy(&target);
@@ -596,7 +619,7 @@ impl Worker {
         // The outcome must be recorded; the committer retries a store hiccup briefly. If the
         // store stays down the job keeps its lease and is delivered again after it expires (at
         // least once).
-        let recorded = self.commit(&job, completion.clone(), latency).await;
+        let recorded = self.commit(&job, completion.clone(), latency, slot).await;
         if recorded
             && let (Completion::Dead { .. }, Some(fallback), Some(delivery)) =
                 (&completion, &policy.fallback, delivery)
@@ -612,16 +635,30 @@ impl Worker {
 
     /// Hands an outcome to the committer and waits until it is stored. False when it could not
     /// be stored (or the job was taken over after its lease expired).
-    async fn commit(&self, job: &Job, completion: Completion, latency: Duration) -> bool {
+    ///
+    /// The delivery slot is given back once the committer has the outcome: the job stays in
+    /// flight in the store until its outcome is written, so nothing can claim it twice, and the
+    /// next delivery need not wait for this one's disk sync. The committer's bounded channel
+    /// holds back new deliveries when the store falls behind.
+    async fn commit(
+        &self,
+        job: &Job,
+        completion: Completion,
+        latency: Duration,
+        slot: Slot,
+    ) -> bool {
         let (reply, answer) = oneshot::channel();
         let finished = Finished {
             job: job.clone(),
             completion,
             latency,
         };
-        if self.commits.send(Commit { finished, reply }).await.is_err() {
+        let sent = self.commits.send(Commit { finished, reply }).await;
+        drop(slot);
+        if sent.is_err() {
             return false;
         }
+        self.wake.notify_one();
         answer.await.unwrap_or(false)
     }
 
