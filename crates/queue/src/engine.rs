@@ -19,7 +19,8 @@ use tokio::{
 use tracing::{debug, error, info, warn};
 
 use crate::{
-    BreakerState, Completion, Failure, Finished, Job, JobPayload, JobStore, NewJob, TargetPolicy,
+    BreakerState, Completion, Failure, Finished, Handoff, Job, JobPayload, JobStore, NewJob,
+    TargetPolicy,
     breaker::{Admit, Breakers, Outcome, Transition},
 };
 
@@ -72,6 +73,9 @@ pub struct EngineConfig {
     pub retain_dead: Duration,
     /// How often the retention sweep runs.
     pub sweep_interval: Duration,
+    /// Fresh jobs held in memory for the workers (see [`crate::Handoff`]); 0 turns the hand-off
+    /// off, so every job is claimed from the store.
+    pub handoff_capacity: usize,
 }
 
 impl Default for EngineConfig {
@@ -85,6 +89,7 @@ impl Default for EngineConfig {
             retain_finished: Duration::from_secs(24 * 3600),
             retain_dead: Duration::from_secs(7 * 24 * 3600),
             sweep_interval: Duration::from_secs(600),
+            handoff_capacity: 8192,
         }
     }
 }
@@ -129,6 +134,9 @@ struct Shared {
     breakers: Breakers,
     active: AtomicUsize,
     concurrency: usize,
+    /// Places for delivered outcomes not yet written: twice the delivery slots, enough for the
+    /// committer's batches to stay full while the next deliveries run.
+    unrecorded: Arc<Semaphore>,
 }
 
 /// Claims due jobs and delivers them.
@@ -140,6 +148,7 @@ pub struct Engine {
     config: EngineConfig,
     wake: Arc<Notify>,
     shared: Arc<Shared>,
+    handoff: Option<Arc<Handoff>>,
 }
 
 impl Engine {
@@ -154,14 +163,24 @@ impl Engine {
             breakers: Breakers::default(),
             active: AtomicUsize::new(0),
             concurrency: config.concurrency.max(1),
+            unrecorded: Arc::new(Semaphore::new(2 * config.concurrency.max(1))),
+        });
+        let wake = Arc::new(Notify::new());
+        let handoff = (config.handoff_capacity > 0).then(|| {
+            Arc::new(Handoff::new(
+                config.handoff_capacity,
+                config.lease,
+                wake.clone(),
+            ))
         });
         Self {
             store,
             publishers,
             observer: None,
             config,
-            wake: Arc::new(Notify::new()),
+            wake,
             shared,
+            handoff,
         }
     }
 
@@ -188,8 +207,14 @@ impl Engine {
         let (commits, commit_rx) = mpsc::channel::<Commit>(self.shared.concurrency * 2);
         let committer = tokio::spawn(committer(self.store.clone(), commit_rx));
         let mut tasks: JoinSet<()> = JoinSet::new();
+        if let Some(handoff) = &self.handoff {
+            self.store.attach_handoff(handoff.clone());
+        }
         let mut last_reap = Instant::now();
         let mut last_sweep: Option<Instant> = None;
+        // Ask the store even if nothing said it holds claimable jobs (a retry came due).
+        let mut force_claim = true;
+        let mut store_due: Option<chrono::DateTime<Utc>> = None;
         tokio::pin!(shutdown);
         info!(
             concurrency = self.shared.concurrency,
@@ -200,6 +225,7 @@ impl Engine {
             while tasks.try_join_next().is_some() {}
             if last_reap.elapsed() >= self.config.poll_interval {
                 last_reap = Instant::now();
+                force_claim = true;
                 self.housekeeping(&mut last_sweep).await;
             }
             let free = semaphore.available_permits().min(self.config.batch);
@@ -209,45 +235,37 @@ impl Engine {
             let threshold = (self.shared.concurrency / 4).clamp(1, self.config.batch.max(1));
             let worth_claiming = free >= threshold
                 || (free > 0 && self.shared.active.load(Ordering::Relaxed) < threshold);
-            if worth_claiming {
-                match self.store.claim(free, Utc::now(), self.config.lease).await {
+            // Jobs handed off at enqueue wait in memory; the store is asked only when it may
+            // hold something claimable, and only for what goes ahead of the jobs in memory.
+            let head = self.handoff.as_ref().and_then(|h| h.head());
+            let ask_store = worth_claiming
+                && match &self.handoff {
+                    None => true,
+                    Some(handoff) => std::mem::take(&mut force_claim) | handoff.take_store_dirty(),
+                };
+            if ask_store {
+                match self
+                    .store
+                    .claim_ahead_of(free, Utc::now(), self.config.lease, head)
+                    .await
+                {
                     Ok(jobs) => {
                         claimed = jobs.len();
-                        for job in jobs {
-                            // Rate limits are decided here, in claim (priority) order.
-                            let delivery = delivery_of(&job);
-                            if let Some(wait) = self.rate_gate(&job, delivery.as_ref()) {
-                                let store = self.store.clone();
-                                let target = job.target.clone();
-                                tasks.spawn(async move {
-                                    metrics::counter!("alert_history_publishing_rate_limit_waits_total", "target" => target.clone()).increment(1);
-                                    let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-                                    if let Err(e) = store.defer(&job, at, Utc::now()).await {
-                                        error!(target = %target, job = job.id, error = %e, "deferring a rate-limited job failed; it is retried after its lease");
-                                    }
-                                });
-                                continue;
-                            }
-                            let Ok(permit) = semaphore.clone().acquire_owned().await else {
-                                break;
-                            };
-                            let worker = Worker {
-                                store: self.store.clone(),
-                                publishers: self.publishers.clone(),
-                                observer: self.observer.clone(),
-                                wake: self.wake.clone(),
-                                shared: self.shared.clone(),
-                                commits: commits.clone(),
-                            };
-                            let slot = Slot::new(permit, self.shared.clone());
-                            tasks.spawn(async move {
-                                worker.deliver(job, delivery, slot).await;
-                            });
+                        if claimed == free
+                            && let Some(handoff) = &self.handoff
+                        {
+                            // there may be more
+                            handoff.mark_store_dirty();
                         }
-                        self.publish_worker_gauges();
+                        for job in jobs {
+                            let delivery = delivery_of(&job);
+                            self.dispatch(job, delivery, &semaphore, &mut tasks, &commits)
+                                .await;
+                        }
                     }
                     Err(e) => {
                         error!(error = %e, "claiming jobs failed");
+                        force_claim = true;
                         tokio::select! {
                             () = &mut shutdown => break,
                             () = tokio::time::sleep(self.config.poll_interval) => {}
@@ -256,7 +274,24 @@ impl Engine {
                     }
                 }
             }
-            if worth_claiming && claimed == free {
+            let room = semaphore.available_permits();
+            if room > 0
+                && let Some(handoff) = &self.handoff
+            {
+                let (ready, stale) = handoff.take(room, self.config.lease / 2);
+                if stale > 0 {
+                    warn!(
+                        jobs = stale,
+                        "handed-off jobs waited in memory for half their lease; they are delivered again through the store when it expires"
+                    );
+                }
+                for r in ready {
+                    self.dispatch(r.job, Some(r.delivery), &semaphore, &mut tasks, &commits)
+                        .await;
+                }
+            }
+            self.publish_worker_gauges();
+            if worth_claiming && claimed == free && free > 0 {
                 // there may be more due work right away
                 tokio::select! {
                     biased;
@@ -267,25 +302,29 @@ impl Engine {
             }
             // Every worker busy: a finishing one wakes the loop, the store need not be asked.
             let saturated = !worth_claiming && !tasks.is_empty();
-            let due = if saturated {
-                Ok(None)
+            let sleep = if saturated {
+                self.config.poll_interval
             } else {
-                self.store.next_due().await
-            };
-            let sleep = match due {
-                Ok(Some(due)) => (due - Utc::now())
-                    .to_std()
-                    .unwrap_or(Duration::ZERO)
-                    .min(self.config.poll_interval),
-                Ok(None) | Err(_) => self.config.poll_interval,
+                if ask_store {
+                    // when the next stored job comes due (a retry, a deferred job)
+                    store_due = self.store.next_due().await.ok().flatten();
+                }
+                store_due
+                    .map_or(self.config.poll_interval, |due| {
+                        (due - Utc::now()).to_std().unwrap_or(Duration::ZERO)
+                    })
+                    .min(self.config.poll_interval)
             };
             let sleep = sleep.max(Duration::from_millis(5));
             tokio::select! {
                 () = &mut shutdown => break,
                 () = self.wake.notified() => {}
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => self.publish_worker_gauges(),
-                () = tokio::time::sleep(sleep) => {}
+                () = tokio::time::sleep(sleep) => force_claim = true,
             }
+        }
+        if let Some(handoff) = &self.handoff {
+            handoff.close();
         }
         let in_flight = tasks.len();
         info!(
@@ -308,6 +347,45 @@ impl Engine {
         drop(commits);
         let _ = committer.await;
         info!("delivery engine stopped");
+    }
+
+    /// Starts delivering a claimed job, or hands it back to the store until its rate-limit
+    /// slot when a proactive limit says "not yet" (decided here, in claim order).
+    async fn dispatch(
+        &self,
+        job: Job,
+        delivery: Option<Delivery>,
+        semaphore: &Arc<Semaphore>,
+        tasks: &mut JoinSet<()>,
+        commits: &mpsc::Sender<Commit>,
+    ) {
+        if let Some(wait) = self.rate_gate(&job, delivery.as_ref()) {
+            let store = self.store.clone();
+            let target = job.target.clone();
+            tasks.spawn(async move {
+                metrics::counter!("alert_history_publishing_rate_limit_waits_total", "target" => target.clone()).increment(1);
+                let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                if let Err(e) = store.defer(&job, at, Utc::now()).await {
+                    error!(target = %target, job = job.id, error = %e, "deferring a rate-limited job failed; it is retried after its lease");
+                }
+            });
+            return;
+        }
+        let Ok(permit) = semaphore.clone().acquire_owned().await else {
+            return;
+        };
+        let worker = Worker {
+            store: self.store.clone(),
+            publishers: self.publishers.clone(),
+            observer: self.observer.clone(),
+            wake: self.wake.clone(),
+            shared: self.shared.clone(),
+            commits: commits.clone(),
+        };
+        let slot = Slot::new(permit, self.shared.clone());
+        tasks.spawn(async move {
+            worker.deliver(job, delivery, slot).await;
+        });
     }
 
     /// The wait a proactive rate limit imposes on `job` (its own target limit, then the
@@ -636,10 +714,11 @@ impl Worker {
     /// Hands an outcome to the committer and waits until it is stored. False when it could not
     /// be stored (or the job was taken over after its lease expired).
     ///
-    /// The delivery slot is given back once the committer has the outcome: the job stays in
-    /// flight in the store until its outcome is written, so nothing can claim it twice, and the
-    /// next delivery need not wait for this one's disk sync. The committer's bounded channel
-    /// holds back new deliveries when the store falls behind.
+    /// The delivery slot is given back once the outcome waits for the committer: the job stays
+    /// in flight in the store until its outcome is written, so nothing can claim it twice, and
+    /// the next delivery need not wait for this one's disk sync. Outcomes waiting to be written
+    /// are bounded (twice the concurrency), which holds back new deliveries when the store
+    /// falls behind.
     async fn commit(
         &self,
         job: &Job,
@@ -653,12 +732,14 @@ impl Worker {
             completion,
             latency,
         };
-        let sent = self.commits.send(Commit { finished, reply }).await;
+        // At most twice `concurrency` outcomes wait to be written: with the deliveries in
+        // flight, a crash repeats at most three times the concurrency.
+        let recording = self.shared.unrecorded.clone().acquire_owned().await;
         drop(slot);
-        if sent.is_err() {
+        self.wake.notify_one();
+        if recording.is_err() || self.commits.send(Commit { finished, reply }).await.is_err() {
             return false;
         }
-        self.wake.notify_one();
         answer.await.unwrap_or(false)
     }
 

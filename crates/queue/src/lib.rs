@@ -16,6 +16,7 @@
 
 mod breaker;
 mod engine;
+mod handoff;
 mod model;
 mod policy;
 mod sql;
@@ -23,6 +24,7 @@ mod store;
 
 pub use breaker::{BreakerConfig, BreakerState};
 pub use engine::{DeliveryObserver, Engine, EngineConfig, EngineHandle, Observation, Publishers};
+pub use handoff::{Handoff, Ready};
 pub use model::{
     Attempt, Completion, EnqueueReport, Failure, Finished, Job, JobFilter, JobPayload, JobRecord,
     JobState, NewJob, Priority, QueueStats, ReplayReport,

@@ -337,7 +337,7 @@ pub struct QueueStats {
     pub pending_by_priority: std::collections::BTreeMap<String, u64>,
     /// Waiting.
     pub pending: u64,
-    /// Being delivered.
+    /// Claimed: being delivered, or handed off at enqueue and waiting in memory for a worker.
     pub in_flight: u64,
     /// Delivered.
     pub done: u64,

@@ -20,8 +20,8 @@ use tokio::sync::oneshot;
 use tracing::warn;
 
 use crate::{
-    Attempt, Completion, EnqueueReport, Finished, Job, JobFilter, JobPayload, JobRecord, JobState,
-    JobStore, NewJob, Priority, QueueStats, ReplayReport, StoreError,
+    Attempt, Completion, EnqueueReport, Finished, Handoff, Job, JobFilter, JobPayload, JobRecord,
+    JobState, JobStore, NewJob, Priority, QueueStats, Ready, ReplayReport, StoreError,
 };
 
 /// Which SQL database a [`SqlStore`] talks to.
@@ -127,6 +127,12 @@ const FILTER: &str = "(? IS NULL OR state = ?) AND (? IS NULL OR target = ?) AND
     AND (? IS NULL OR priority = ?) AND (? IS NULL OR updated_at >= ?) AND (? IS NULL OR updated_at < ?) \
     AND (? IS NULL OR (? = 1 AND replayed_at IS NOT NULL) OR (? = 0 AND replayed_at IS NULL))";
 
+/// Retention: finished jobs older than their cutoff. The first term repeats the `jobs_finished`
+/// index's condition word for word, so SQLite uses it; binds: the later cutoff, the cutoff for
+/// done and superseded jobs, the cutoff for dead letters.
+const SWEEP: &str = "state IN ('done', 'superseded', 'dead') AND updated_at < ? \
+    AND ((state <> 'dead' AND updated_at < ?) OR (state = 'dead' AND updated_at < ?))";
+
 impl Sql {
     fn new(dialect: Dialect) -> Self {
         let pg = dialect == Dialect::Postgres;
@@ -136,7 +142,7 @@ impl Sql {
         let claim = if pg {
             format!(
                 "UPDATE jobs SET state = 'in_flight', attempts = jobs.attempts + 1, lease_until = ?, lease_owner = ?, updated_at = ? \
-                 FROM (SELECT j.id FROM jobs j WHERE j.state = 'pending' AND j.next_run_at <= ? AND {blocked} \
+                 FROM (SELECT j.id FROM jobs j WHERE j.state = 'pending' AND j.next_run_at <= ? AND j.sort_key <= ? AND {blocked} \
                        ORDER BY j.sort_key, j.id LIMIT ? FOR UPDATE OF j SKIP LOCKED) ready \
                  WHERE jobs.id = ready.id \
                  RETURNING jobs.id, jobs.delivery_key, jobs.target, jobs.fingerprint, jobs.status, jobs.priority, jobs.attempts, \
@@ -145,8 +151,8 @@ impl Sql {
         } else {
             format!(
                 "UPDATE jobs SET state = 'in_flight', attempts = attempts + 1, lease_until = ?, lease_owner = ?, updated_at = ? \
-                 WHERE id IN (SELECT j.id FROM jobs j INDEXED BY jobs_claim_order \
-                              WHERE j.state = 'pending' AND j.next_run_at <= ? AND {blocked} \
+                 WHERE id IN (SELECT j.id FROM jobs j INDEXED BY jobs_pending_order \
+                              WHERE j.state = 'pending' AND j.next_run_at <= ? AND j.sort_key <= ? AND {blocked} \
                               ORDER BY j.sort_key, j.id LIMIT ?) \
                  RETURNING id, delivery_key, target, fingerprint, status, priority, attempts, created_at, payload, sort_key"
             )
@@ -186,7 +192,11 @@ impl Sql {
             next_due: format!(
                 "SELECT j.next_run_at FROM jobs j{} WHERE j.state = 'pending' AND {blocked} \
                  ORDER BY j.next_run_at LIMIT 1",
-                if pg { "" } else { " INDEXED BY jobs_ready" }
+                if pg {
+                    ""
+                } else {
+                    " INDEXED BY jobs_pending_due"
+                }
             ),
             stats: "SELECT state, priority, COUNT(*) AS n FROM jobs GROUP BY state, priority"
                 .to_owned(),
@@ -220,13 +230,10 @@ impl Sql {
                 "DELETE FROM attempts WHERE job_id IN (SELECT id FROM jobs WHERE {FILTER})"
             )),
             purge: number(&format!("DELETE FROM jobs WHERE {FILTER}")),
-            sweep_attempts: number(
-                "DELETE FROM attempts WHERE job_id IN (SELECT id FROM jobs WHERE \
-                 (state IN ('done', 'superseded') AND updated_at < ?) OR (state = 'dead' AND updated_at < ?))",
-            ),
-            sweep: number(
-                "DELETE FROM jobs WHERE (state IN ('done', 'superseded') AND updated_at < ?) OR (state = 'dead' AND updated_at < ?)",
-            ),
+            sweep_attempts: number(&format!(
+                "DELETE FROM attempts WHERE job_id IN (SELECT id FROM jobs WHERE {SWEEP})"
+            )),
+            sweep: number(&format!("DELETE FROM jobs WHERE {SWEEP}")),
             ping: "SELECT 1".to_owned(),
         }
     }
@@ -243,6 +250,8 @@ pub struct SqlStore {
     ingest: Arc<EnqueueQueue>,
     /// SQLite with synchronous commits: claims skip the sync (see `claim_unsynced`).
     claims_unsynced: bool,
+    /// Where enqueue hands jobs that may go at once (see [`Handoff`]), once an engine runs.
+    handoff: Arc<std::sync::Mutex<Option<Arc<Handoff>>>>,
 }
 
 fn ms(t: DateTime<Utc>) -> i64 {
@@ -421,7 +430,20 @@ impl SqlStore {
             sql: Arc::new(Sql::new(dialect)),
             ingest: Arc::default(),
             claims_unsynced: dialect == Dialect::Sqlite && options.synchronous_full,
+            handoff: Arc::default(),
         }
+    }
+
+    /// Tells the engine the store may hold claimable jobs it has not seen.
+    fn store_dirty(&self) {
+        if let Some(handoff) = self.handoff() {
+            handoff.mark_store_dirty();
+        }
+    }
+
+    /// The engine's hand-off buffer, once one runs.
+    fn handoff(&self) -> Option<Arc<Handoff>> {
+        lock(&self.handoff).clone()
     }
 
     /// The dialect.
@@ -508,6 +530,10 @@ struct PairState {
     added: usize,
     /// The request of the last job added (it is credited with the supersedes).
     request: usize,
+    /// What the target was told before (JSON), for jobs handed straight to the engine.
+    vendor_state: Option<String>,
+    /// A job of this pair is pending or in flight in the store.
+    active: bool,
 }
 
 /// A job this batch adds.
@@ -518,6 +544,8 @@ struct Insert<'a> {
     now: i64,
     delivery_key: String,
     payload: String,
+    /// Written as claimed by this process and handed to the engine after commit.
+    handed_off: bool,
 }
 
 impl SqlStore {
@@ -569,7 +597,7 @@ impl SqlStore {
             let sql = numbered(
                 self.dialect,
                 &format!(
-                    "SELECT n.target, n.fingerprint, n.last_status, n.last_enqueued_at \
+                    "SELECT n.target, n.fingerprint, n.last_status, n.last_enqueued_at, n.vendor_state \
                      FROM (VALUES {}) AS v JOIN notification_state n \
                      ON n.target = v.column1 AND n.fingerprint = v.column2{for_update}",
                     rows("(?, ?)", chunk.len())
@@ -595,6 +623,8 @@ impl SqlStore {
                         at: row.try_get("last_enqueued_at")?,
                         added: 0,
                         request: 0,
+                        vendor_state: row.try_get("vendor_state")?,
+                        active: false,
                     },
                 );
             }
@@ -609,6 +639,8 @@ impl SqlStore {
                 may_wait: false,
                 added: 0,
                 request: 0,
+                vendor_state: None,
+                active: false,
             });
             let within_repeat = now_ms - state.at < dur_ms(job.repeat_interval);
             if state.status == status && (status == "resolved" || within_repeat) {
@@ -625,9 +657,110 @@ impl SqlStore {
                 now: *now_ms,
                 delivery_key: delivery_key(),
                 payload: serde_json::to_string(&job.payload)?,
+                handed_off: false,
             });
         }
+        let handoff = self.handoff();
+        let granted = match &handoff {
+            Some(handoff) => {
+                self.choose_handoff(&mut tx, &mut known, &mut inserts, handoff)
+                    .await?
+            }
+            None => 0,
+        };
+        let pending_written = inserts.iter().any(|i| !i.handed_off);
+        // From here on the granted places are given back whatever happens.
+        let lease = handoff.as_ref().map(|h| dur_ms(h.lease()));
+        let written = self
+            .write_enqueue(tx, &known, &inserts, lease, &mut reports)
+            .await;
+        if let Some(handoff) = &handoff {
+            let ready = match &written {
+                Ok(ids) => ready_jobs(inserts, ids, &known),
+                Err(_) => Vec::new(),
+            };
+            handoff.fill(granted, ready);
+        }
+        written?;
+        if pending_written {
+            self.store_dirty();
+        }
+        Ok(reports)
+    }
 
+    /// Marks the jobs of this batch that may go at once and fit in the hand-off buffer: the
+    /// newest of each alert and target, when nothing of that alert is pending or in flight,
+    /// highest priority first. Returns how many places the buffer granted.
+    async fn choose_handoff(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        known: &mut HashMap<(&str, &str), PairState>,
+        inserts: &mut [Insert<'_>],
+        handoff: &Handoff,
+    ) -> Result<usize, StoreError> {
+        // Pairs seen before may still have a job waiting or in flight.
+        let seen: Vec<(&str, &str)> = known
+            .iter()
+            .filter(|(_, s)| s.added > 0 && s.may_wait)
+            .map(|(k, _)| *k)
+            .collect();
+        let position: HashMap<(&str, &str), usize> =
+            seen.iter().enumerate().map(|(i, p)| (*p, i)).collect();
+        for chunk in seen.chunks(CHUNK) {
+            let sql = numbered(
+                self.dialect,
+                &format!(
+                    "SELECT DISTINCT j.target, j.fingerprint FROM (VALUES {}) AS v JOIN jobs j{} \
+                     ON j.target = v.column1 AND j.fingerprint = v.column2 \
+                     WHERE j.state IN ('pending', 'in_flight')",
+                    rows("(?, ?)", chunk.len()),
+                    self.active_order_hint()
+                ),
+            );
+            let mut q = sqlx::query(&sql).persistent(false);
+            for (t, f) in chunk {
+                q = q.bind(*t).bind(*f);
+            }
+            for row in q.fetch_all(&mut **tx).await? {
+                let target: String = row.try_get(0)?;
+                let fingerprint: String = row.try_get(1)?;
+                if let Some(&i) = position.get(&(target.as_str(), fingerprint.as_str()))
+                    && let Some(state) = known.get_mut(&seen[i])
+                {
+                    state.active = true;
+                }
+            }
+        }
+        // The newest insert of each pair (inserts are in arrival order per pair).
+        let mut newest: HashMap<(&str, &str), usize> = HashMap::with_capacity(inserts.len());
+        for (i, ins) in inserts.iter().enumerate() {
+            newest.insert(pair_of(ins.job), i);
+        }
+        let mut eligible: Vec<usize> = newest
+            .into_iter()
+            .filter(|(pair, _)| known.get(pair).is_some_and(|s| !s.active))
+            .map(|(_, i)| i)
+            .collect();
+        let granted = handoff.reserve(eligible.len());
+        if granted < eligible.len() {
+            eligible.sort_by_key(|&i| (sort_key(&inserts[i]), i));
+        }
+        for &i in eligible.iter().take(granted) {
+            inserts[i].handed_off = true;
+        }
+        Ok(granted)
+    }
+
+    /// Writes the jobs, supersedes older waiting ones, updates the notification state and
+    /// commits. Returns the id of each inserted job by delivery key.
+    async fn write_enqueue(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        known: &HashMap<(&str, &str), PairState>,
+        inserts: &[Insert<'_>],
+        lease: Option<i64>,
+        reports: &mut [EnqueueReport],
+    ) -> Result<HashMap<String, i64>, StoreError> {
         // The jobs, in arrival order per key: ids grow in VALUES order.
         let mut ids: HashMap<String, i64> = HashMap::with_capacity(inserts.len());
         for chunk in inserts.chunks(CHUNK) {
@@ -635,31 +768,44 @@ impl SqlStore {
                 self.dialect,
                 &format!(
                     "INSERT INTO jobs (delivery_key, target, fingerprint, status, priority, state, attempts, sort_key, \
-                 created_at, updated_at, next_run_at, payload) VALUES {} RETURNING id, delivery_key",
-                    rows("(?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?)", chunk.len())
+                 created_at, updated_at, next_run_at, payload, lease_until, lease_owner) VALUES {} RETURNING id, delivery_key",
+                    rows("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", chunk.len())
                 ),
             );
             let mut q = sqlx::query(&sql).persistent(false);
             for ins in chunk {
                 let alert = &ins.job.payload.alert;
+                let (state, attempts, lease_until, owner) = match lease {
+                    Some(lease) if ins.handed_off => (
+                        "in_flight",
+                        1i64,
+                        Some(ins.now + lease),
+                        Some(&*self.instance),
+                    ),
+                    _ => ("pending", 0, None, None),
+                };
                 q = q
                     .bind(ins.delivery_key.as_str())
                     .bind(ins.job.target.as_str())
                     .bind(alert.fingerprint.as_str())
                     .bind(alert.status.as_str())
                     .bind(ins.job.priority as i64)
-                    .bind(ins.now - dur_ms(ins.job.priority.boost()))
+                    .bind(state)
+                    .bind(attempts)
+                    .bind(sort_key(ins))
                     .bind(ins.now)
                     .bind(ins.now)
                     .bind(ins.now)
-                    .bind(ins.payload.as_str());
+                    .bind(ins.payload.as_str())
+                    .bind(lease_until)
+                    .bind(owner);
             }
             for row in q.fetch_all(&mut *tx).await? {
                 ids.insert(row.try_get("delivery_key")?, row.try_get("id")?);
             }
         }
         let mut newest: HashMap<(&str, &str), i64> = HashMap::new();
-        for ins in &inserts {
+        for ins in inserts {
             let id = *ids.get(&ins.delivery_key).ok_or_else(|| {
                 StoreError::Database(sqlx::Error::Protocol(
                     "an inserted job was not returned".to_owned(),
@@ -672,7 +818,7 @@ impl SqlStore {
 
         // Older waiting jobs of the same alert and target are replaced by the newest one. Only
         // pairs that had jobs before or got several now can have any.
-        for (pair, state) in &known {
+        for (pair, state) in known {
             if state.added == 0 || !(state.may_wait || state.added > 1) {
                 continue;
             }
@@ -710,7 +856,7 @@ impl SqlStore {
             q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(reports)
+        Ok(ids)
     }
 
     /// Records many outcomes (and their attempts) in one transaction, with multi-row
@@ -875,17 +1021,67 @@ impl SqlStore {
             }
             q.execute(&mut *tx).await?;
         }
+        // Retries wait in the store, and a finished job may have held back a later one of the
+        // same alert: tell the engine to look when either happened.
+        let mut claimable = !failed.is_empty();
+        if !claimable && self.handoff().is_some() {
+            claimable = self.any_waiting(&mut tx, items).await?;
+        }
         tx.commit().await?;
+        if claimable {
+            self.store_dirty();
+        }
         Ok(recorded)
     }
 }
 
 impl SqlStore {
+    /// Whether a job of the alert and target of any of `items` is pending.
+    async fn any_waiting(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        items: &[Finished],
+    ) -> Result<bool, StoreError> {
+        for chunk in items.chunks(CHUNK) {
+            let sql = numbered(
+                self.dialect,
+                &format!(
+                    "SELECT 1 FROM (VALUES {}) AS v JOIN jobs j{} \
+                     ON j.target = v.column1 AND j.fingerprint = v.column2 \
+                     WHERE j.state IN ('pending', 'in_flight') AND j.state = 'pending' LIMIT 1",
+                    rows("(?, ?)", chunk.len()),
+                    self.active_order_hint()
+                ),
+            );
+            let mut q = sqlx::query(&sql).persistent(false);
+            for f in chunk {
+                q = q
+                    .bind(f.job.target.as_str())
+                    .bind(f.job.fingerprint.as_str());
+            }
+            if q.fetch_optional(&mut **tx).await?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// SQLite: look jobs of one alert up in the index of pending and in-flight jobs (the
+    /// planner does not see that the query's state condition implies the index's).
+    fn active_order_hint(&self) -> &'static str {
+        if self.dialect == Dialect::Sqlite {
+            " INDEXED BY jobs_active_order"
+        } else {
+            ""
+        }
+    }
+
     fn claim_query(
         &self,
         limit: usize,
         now: DateTime<Utc>,
         lease: Duration,
+        before: Option<i64>,
     ) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
         let now_ms = ms(now);
         sqlx::query(&self.sql.claim)
@@ -893,6 +1089,7 @@ impl SqlStore {
             .bind(&*self.instance)
             .bind(now_ms)
             .bind(now_ms)
+            .bind(before.unwrap_or(i64::MAX))
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
     }
 
@@ -905,6 +1102,7 @@ impl SqlStore {
         limit: usize,
         now: DateTime<Utc>,
         lease: Duration,
+        before: Option<i64>,
     ) -> Result<Vec<AnyRow>, StoreError> {
         let conn = self.writer.acquire().await?;
         // Closed, not handed back to the pool, if this is dropped before synced commits are
@@ -913,7 +1111,7 @@ impl SqlStore {
         let conn = guard.0.as_mut().ok_or_else(abandoned)?;
         conn.execute("PRAGMA synchronous = NORMAL").await?;
         let claimed = self
-            .claim_query(limit, now, lease)
+            .claim_query(limit, now, lease, before)
             .fetch_all(&mut **conn)
             .await;
         if let Err(e) = conn.execute("PRAGMA synchronous = FULL").await {
@@ -946,6 +1144,25 @@ impl Drop for Unsynced {
     }
 }
 
+/// A runtime on a thread of its own for the store's write transactions: the many short
+/// round trips of a transaction to the database thread do not queue behind delivery tasks.
+fn store_runtime() -> tokio::runtime::Handle {
+    static RT: std::sync::OnceLock<tokio::runtime::Handle> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("store runtime");
+        let handle = rt.handle().clone();
+        std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || rt.block_on(std::future::pending::<()>()))
+            .expect("store thread");
+        handle
+    })
+    .clone()
+}
+
 fn abandoned() -> StoreError {
     StoreError::Database(sqlx::Error::Protocol(
         "the connection was abandoned".to_owned(),
@@ -954,6 +1171,57 @@ fn abandoned() -> StoreError {
 
 fn pair_of(job: &NewJob) -> (&str, &str) {
     (job.target.as_str(), job.payload.alert.fingerprint.as_str())
+}
+
+/// Claim order of a new job: its arrival minus its priority's boost.
+fn sort_key(ins: &Insert<'_>) -> i64 {
+    ins.now - dur_ms(ins.job.priority.boost())
+}
+
+/// The handed-off jobs of a committed batch, as a claim would have returned them.
+fn ready_jobs(
+    inserts: Vec<Insert<'_>>,
+    ids: &HashMap<String, i64>,
+    known: &HashMap<(&str, &str), PairState>,
+) -> Vec<Ready> {
+    let stored = std::time::Instant::now();
+    inserts
+        .into_iter()
+        .filter(|ins| ins.handed_off)
+        .filter_map(|ins| {
+            let id = *ids.get(&ins.delivery_key)?;
+            let alert = &ins.job.payload.alert;
+            let vendor_state = known
+                .get(&pair_of(ins.job))
+                .and_then(|s| s.vendor_state.clone());
+            let key = sort_key(&ins);
+            Some(Ready {
+                sort_key: key,
+                delivery: publish::Delivery {
+                    id: ins.delivery_key.clone(),
+                    alert: alert.clone(),
+                    context: ins.job.payload.context.clone(),
+                    attempt: 1,
+                    vendor_state: vendor_state
+                        .as_deref()
+                        .and_then(|s| serde_json::from_str(s).ok()),
+                },
+                job: Job {
+                    id,
+                    delivery_key: ins.delivery_key,
+                    target: ins.job.target.clone(),
+                    fingerprint: alert.fingerprint.as_str().to_owned(),
+                    status: alert.status,
+                    priority: ins.job.priority,
+                    attempt: 1,
+                    created_at: from_ms(ins.now),
+                    payload: ins.payload,
+                    vendor_state,
+                },
+                stored,
+            })
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -974,7 +1242,7 @@ impl JobStore for SqlStore {
             // Written by a task of its own: a caller that goes away (a client hanging up) must
             // not abort the transaction the others wait for.
             let store = self.clone();
-            tokio::spawn(async move {
+            store_runtime().spawn(async move {
                 let _writing = writing;
                 let (requests, replies): (Vec<_>, Vec<_>) = batch
                     .into_iter()
@@ -1004,16 +1272,21 @@ impl JobStore for SqlStore {
         })
     }
 
-    async fn claim(
+    fn attach_handoff(&self, handoff: Arc<Handoff>) {
+        *lock(&self.handoff) = Some(handoff);
+    }
+
+    async fn claim_ahead_of(
         &self,
         limit: usize,
         now: DateTime<Utc>,
         lease: Duration,
+        before: Option<i64>,
     ) -> Result<Vec<Job>, StoreError> {
         let claimed = if self.claims_unsynced {
-            self.claim_unsynced(limit, now, lease).await?
+            self.claim_unsynced(limit, now, lease, before).await?
         } else {
-            self.claim_query(limit, now, lease)
+            self.claim_query(limit, now, lease, before)
                 .fetch_all(&self.writer)
                 .await?
         };
@@ -1090,7 +1363,12 @@ impl JobStore for SqlStore {
         items: &[Finished],
         now: DateTime<Utc>,
     ) -> Result<Vec<bool>, StoreError> {
-        self.complete_batch(items, now).await
+        let store = self.clone();
+        let items = items.to_vec();
+        store_runtime()
+            .spawn(async move { store.complete_batch(&items, now).await })
+            .await
+            .unwrap_or_else(|_| Err(abandoned()))
     }
 
     async fn defer(
@@ -1109,6 +1387,7 @@ impl JobStore for SqlStore {
             .bind(&*self.instance)
             .execute(&self.writer)
             .await?;
+        self.store_dirty();
         Ok(())
     }
 
@@ -1126,7 +1405,11 @@ impl JobStore for SqlStore {
                 .bind(now_ms)
                 .bind(now_ms)
         };
-        Ok(q.execute(&self.writer).await?.rows_affected())
+        let n = q.execute(&self.writer).await?.rows_affected();
+        if n > 0 {
+            self.store_dirty();
+        }
+        Ok(n)
     }
 
     fn exclusive(&self) -> bool {
@@ -1291,6 +1574,9 @@ impl JobStore for SqlStore {
             report.replayed.push((id, new_id));
         }
         tx.commit().await?;
+        if !report.replayed.is_empty() {
+            self.store_dirty();
+        }
         Ok(report)
     }
 
@@ -1317,13 +1603,16 @@ impl JobStore for SqlStore {
         finished_before: DateTime<Utc>,
         dead_before: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
+        let latest = ms(finished_before.max(dead_before));
         let mut tx = self.writer.begin().await?;
         sqlx::query(&self.sql.sweep_attempts)
+            .bind(latest)
             .bind(ms(finished_before))
             .bind(ms(dead_before))
             .execute(&mut *tx)
             .await?;
         let n = sqlx::query(&self.sql.sweep)
+            .bind(latest)
             .bind(ms(finished_before))
             .bind(ms(dead_before))
             .execute(&mut *tx)

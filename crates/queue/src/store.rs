@@ -49,7 +49,23 @@ pub trait JobStore: Send + Sync + std::fmt::Debug {
         limit: usize,
         now: DateTime<Utc>,
         lease: Duration,
+    ) -> Result<Vec<Job>, StoreError> {
+        self.claim_ahead_of(limit, now, lease, None).await
+    }
+
+    /// [`JobStore::claim`], limited to jobs whose claim order key is at most `before` (the jobs
+    /// that go ahead of those waiting in the hand-off buffer).
+    async fn claim_ahead_of(
+        &self,
+        limit: usize,
+        now: DateTime<Utc>,
+        lease: Duration,
+        before: Option<i64>,
     ) -> Result<Vec<Job>, StoreError>;
+
+    /// From now on, enqueue writes jobs that may go at once as claimed by this process and
+    /// hands them to `handoff` after commit. A store without the ability ignores it.
+    fn attach_handoff(&self, _handoff: std::sync::Arc<crate::Handoff>) {}
 
     /// Records how an attempt ended (and the attempt itself). Returns false when the job was no
     /// longer in flight (its lease expired and someone else took it).

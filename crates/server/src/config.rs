@@ -181,6 +181,9 @@ pub struct DeliveryConfig {
     /// Longest pause between looks at the store.
     #[serde(with = "publish::serde_duration")]
     pub poll_interval: Duration,
+    /// Fresh jobs that may go at once are stored already claimed and handed to the workers in
+    /// memory, up to this many waiting; 0 stores every job pending and claims it back.
+    pub handoff_buffer: usize,
     /// `FULL` SQLite commits (survive power loss); false gives `NORMAL` (survive crashes).
     pub sqlite_synchronous_full: bool,
     /// Retry policy for every target (a target's `delivery.retry` overrides it key by key).
@@ -216,6 +219,7 @@ impl Default for DeliveryConfig {
             shutdown_timeout: Duration::from_secs(10),
             lease: Duration::from_secs(120),
             poll_interval: Duration::from_secs(1),
+            handoff_buffer: 8192,
             sqlite_synchronous_full: true,
             retry: RetryPolicy::default(),
             circuit_breaker: queue::BreakerConfig::default(),

@@ -217,6 +217,7 @@ pub async fn serve(
             concurrency: config.delivery.concurrency,
             lease: config.delivery.lease,
             poll_interval: config.delivery.poll_interval,
+            handoff_capacity: config.delivery.handoff_buffer,
             shutdown_timeout: config.delivery.shutdown_timeout,
             retain_finished: config.delivery.retain_finished,
             retain_dead: config.delivery.retain_dead,

@@ -11,7 +11,8 @@ use std::{
 use chrono::{DateTime, Utc};
 use publish::{Alert, AlertStatus, Fingerprint, GroupContext, Labels};
 use queue::{
-    Completion, Failure, JobFilter, JobState, JobStore, NewJob, Priority, SqlStore, StoreOptions,
+    Completion, Failure, Handoff, JobFilter, JobState, JobStore, NewJob, Priority, SqlStore,
+    StoreOptions,
 };
 use tokio::sync::OnceCell;
 
@@ -797,3 +798,121 @@ async fn retention_sweep(store: Arc<dyn JobStore>, _db: Db) {
     );
 }
 both!(retention_sweep);
+
+fn handoff(capacity: usize) -> Arc<Handoff> {
+    Arc::new(Handoff::new(
+        capacity,
+        LEASE,
+        Arc::new(tokio::sync::Notify::new()),
+    ))
+}
+
+/// Jobs that may go at once are stored claimed and handed over, highest priority first, as many
+/// as the buffer takes; the rest wait in the store.
+async fn handoff_claims_fresh_jobs_at_enqueue(store: Arc<dyn JobStore>, _db: Db) {
+    let buffer = handoff(2);
+    store.attach_handoff(buffer.clone());
+    let report = store
+        .enqueue(
+            vec![
+                job("t", "A", AlertStatus::Firing, "warning"),
+                job("t", "B", AlertStatus::Firing, "critical"),
+                job("t", "C", AlertStatus::Firing, "info"),
+            ],
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.inserted, 3);
+    let stats = store.stats().await.unwrap();
+    assert_eq!((stats.in_flight, stats.pending), (2, 1), "{stats:?}");
+    assert!(buffer.take_store_dirty(), "C waits in the store");
+    let (ready, stale) = buffer.take(10, Duration::from_secs(3600));
+    assert_eq!(stale, 0);
+    let names: Vec<&str> = ready.iter().map(|r| r.delivery.alert.name()).collect();
+    assert_eq!(names, ["B", "A"], "critical first");
+    for r in &ready {
+        assert_eq!(r.job.attempt, 1);
+        assert_eq!(r.delivery.id, r.job.delivery_key);
+        assert!(report.ids.contains(&r.job.id));
+        let payload: queue::JobPayload = serde_json::from_str(&r.job.payload).unwrap();
+        assert_eq!(payload.alert, r.delivery.alert);
+    }
+    // a claim never hands them out again
+    let claimed = store.claim(10, now(), LEASE).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        claimed[0].fingerprint,
+        alert("C", AlertStatus::Firing, "info")
+            .fingerprint
+            .to_string()
+    );
+    for r in &ready {
+        assert!(
+            store
+                .complete(&r.job, delivered(), Duration::ZERO, now())
+                .await
+                .unwrap(),
+            "handed-off jobs are claimed by this instance"
+        );
+    }
+    let record = store.get(ready[0].job.id).await.unwrap().unwrap();
+    assert_eq!((record.state, record.attempts), (JobState::Done, 1));
+}
+both!(handoff_claims_fresh_jobs_at_enqueue);
+
+/// A job whose alert still has an earlier job pending or in flight is not handed over: it waits
+/// in the store until the earlier one is finished, and finishing it tells the engine to look.
+async fn handoff_keeps_alert_order(store: Arc<dyn JobStore>, _db: Db) {
+    let buffer = handoff(100);
+    store.attach_handoff(buffer.clone());
+    store
+        .enqueue(vec![job("t", "A", AlertStatus::Firing, "warning")], now())
+        .await
+        .unwrap();
+    let (firing, _) = buffer.take(10, Duration::from_secs(3600));
+    assert_eq!(firing.len(), 1);
+    let _ = buffer.take_store_dirty();
+    store
+        .enqueue(vec![job("t", "A", AlertStatus::Resolved, "warning")], now())
+        .await
+        .unwrap();
+    assert!(buffer.is_empty(), "the resolve waits for the firing");
+    assert!(buffer.take_store_dirty());
+    assert!(
+        store.claim(10, now(), LEASE).await.unwrap().is_empty(),
+        "blocked"
+    );
+    store
+        .complete(&firing[0].job, delivered(), Duration::ZERO, now())
+        .await
+        .unwrap();
+    assert!(
+        buffer.take_store_dirty(),
+        "the finished firing lets the resolve go"
+    );
+    let claimed = store.claim(10, now(), LEASE).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].status, AlertStatus::Resolved);
+    // claims bounded by the buffer's head only take what goes ahead of it
+    store
+        .enqueue(vec![job("u", "L", AlertStatus::Firing, "info")], now())
+        .await
+        .unwrap();
+    let (low, _) = buffer.take(10, Duration::from_secs(3600));
+    store
+        .requeue_in_flight(now() + chrono::Duration::hours(1), true)
+        .await
+        .unwrap();
+    let head = now().timestamp_millis() - 1_000_000;
+    assert!(
+        store
+            .claim_ahead_of(10, now(), LEASE, Some(head))
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing stored goes ahead of a job ordered before everything"
+    );
+    assert_eq!(low.len(), 1);
+}
+both!(handoff_keeps_alert_order);

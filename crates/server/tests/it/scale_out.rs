@@ -94,10 +94,17 @@ async fn two_replicas_share_the_work_and_survive_one_being_killed() {
         "both replicas took part ({a_delivered} / {b_delivered})"
     );
 
-    // B finishes everything, including what A had leased when it died.
-    let all = sink
-        .wait_for_delivered(ALERTS, Duration::from_secs(120))
-        .await;
+    // B finishes everything, including what A had leased when it died (A's repeats count
+    // towards the total, so wait for every alert rather than for a number of requests).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let all = loop {
+        let all = sink.delivered();
+        let distinct: BTreeSet<String> = all.iter().map(fingerprint).collect();
+        if distinct.len() == ALERTS || Instant::now() > deadline {
+            break all;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let distinct: BTreeSet<String> = all.iter().map(fingerprint).collect();
     let expected: BTreeSet<String> = (0..ALERTS).map(|n| format!("{n:016x}")).collect();
     assert_eq!(
@@ -109,8 +116,9 @@ async fn two_replicas_share_the_work_and_survive_one_being_killed() {
     assert_eq!(distinct, expected);
     let duplicates = all.len() - distinct.len();
     assert!(
-        duplicates <= 16,
-        "only what A had in flight (≤ its concurrency of 16) may be delivered twice, got {duplicates}"
+        duplicates <= 3 * 16,
+        "only what A had in flight (its concurrency of 16) or answered but not yet written (twice \
+         that) may be delivered twice, got {duplicates}"
     );
     let stats = b
         .wait_json(

@@ -1,0 +1,190 @@
+//! Fresh jobs handed from ingest straight to the engine.
+//!
+//! A job the store accepts is usually deliverable at once. Writing it as pending and claiming
+//! it back a moment later costs a second write of the row and a round trip to the store on the
+//! way from arrival to delivery. Instead, the enqueue transaction writes such a job already
+//! claimed by this process (in flight, under a lease) and, once committed, passes it here with
+//! its parsed payload. The engine takes jobs from here in priority order when workers are free.
+//!
+//! Durability does not change: the job is in the store, claimed, before ingest answers. If the
+//! process dies, the job is put back like any other in-flight job (at start-up, or when its
+//! lease expires for a shared store). A job that waits here longer than half its lease is
+//! dropped from memory and redelivered through the store once the lease expires, so it is
+//! never delivered from memory and from the store at once.
+//!
+//! Only jobs that may go now are handed off: the newest job of its alert and target in the
+//! batch, with no earlier job of that alert still pending or in flight. Everything else, and
+//! what does not fit in the buffer, is stored pending and claimed as before.
+
+use std::{
+    cmp::Reverse,
+    collections::BinaryHeap,
+    sync::{
+        Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use publish::Delivery;
+use tokio::sync::Notify;
+
+use crate::Job;
+
+/// A job claimed at enqueue, waiting in memory for a worker.
+#[derive(Debug)]
+pub struct Ready {
+    /// Claim order: `created_at` minus the priority boost (ms), as in the store.
+    pub sort_key: i64,
+    /// The job, as a claim would return it.
+    pub job: Job,
+    /// Its payload, already parsed.
+    pub delivery: Delivery,
+    /// When it was stored.
+    pub stored: Instant,
+}
+
+impl PartialEq for Ready {
+    fn eq(&self, other: &Self) -> bool {
+        (self.sort_key, self.job.id) == (other.sort_key, other.job.id)
+    }
+}
+
+impl Eq for Ready {}
+
+impl PartialOrd for Ready {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ready {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.sort_key, self.job.id).cmp(&(other.sort_key, other.job.id))
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    heap: BinaryHeap<Reverse<Ready>>,
+    /// Places promised to enqueue transactions still being written.
+    reserved: usize,
+    /// The engine stopped: nothing more is taken.
+    closed: bool,
+}
+
+/// The hand-off buffer between the store's enqueue and the engine.
+#[derive(Debug)]
+pub struct Handoff {
+    inner: Mutex<Inner>,
+    capacity: usize,
+    lease: Duration,
+    wake: std::sync::Arc<Notify>,
+    /// Set whenever the store may hold claimable jobs the engine has not seen (pending jobs
+    /// written by enqueue, retries, deferrals, requeues, replays).
+    store_dirty: AtomicBool,
+}
+
+impl Handoff {
+    /// A buffer of at most `capacity` jobs, claimed for `lease`, that wakes the engine through
+    /// `wake`.
+    pub fn new(capacity: usize, lease: Duration, wake: std::sync::Arc<Notify>) -> Self {
+        Self {
+            inner: Mutex::new(Inner::default()),
+            capacity,
+            lease,
+            wake,
+            store_dirty: AtomicBool::new(true),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How long a handed-off job is claimed for.
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    /// Promises up to `wanted` places to an enqueue transaction; returns how many.
+    pub fn reserve(&self, wanted: usize) -> usize {
+        let mut inner = self.lock();
+        if inner.closed {
+            return 0;
+        }
+        let used = inner.heap.len() + inner.reserved;
+        let granted = wanted.min(self.capacity.saturating_sub(used));
+        inner.reserved += granted;
+        granted
+    }
+
+    /// Gives back `reserved` places and adds the committed jobs (at most that many).
+    pub fn fill(&self, reserved: usize, jobs: Vec<Ready>) {
+        if jobs.is_empty() && reserved == 0 {
+            return;
+        }
+        let mut inner = self.lock();
+        inner.reserved = inner.reserved.saturating_sub(reserved);
+        let added = !jobs.is_empty();
+        inner.heap.extend(jobs.into_iter().map(Reverse));
+        drop(inner);
+        if added {
+            self.wake.notify_one();
+        }
+    }
+
+    /// The claim order of the first waiting job.
+    pub fn head(&self) -> Option<i64> {
+        self.lock().heap.peek().map(|r| r.0.sort_key)
+    }
+
+    /// Up to `n` jobs in claim order. Jobs that waited longer than `max_wait` are dropped (their
+    /// lease runs out and the store hands them out again); returns how many were dropped too.
+    pub fn take(&self, n: usize, max_wait: Duration) -> (Vec<Ready>, usize) {
+        let mut out = Vec::with_capacity(n.min(64));
+        let mut stale = 0;
+        let mut inner = self.lock();
+        while out.len() < n {
+            let Some(Reverse(ready)) = inner.heap.pop() else {
+                break;
+            };
+            if ready.stored.elapsed() > max_wait {
+                stale += 1;
+                continue;
+            }
+            out.push(ready);
+        }
+        (out, stale)
+    }
+
+    /// Jobs waiting.
+    pub fn len(&self) -> usize {
+        self.lock().heap.len()
+    }
+
+    /// Nothing waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Takes nothing more; what waits stays claimed in the store (put back at the next start,
+    /// or after the lease).
+    pub fn close(&self) {
+        let mut inner = self.lock();
+        inner.closed = true;
+        inner.heap.clear();
+    }
+
+    /// The store may now hold claimable jobs.
+    pub fn mark_store_dirty(&self) {
+        self.store_dirty.store(true, Ordering::Release);
+    }
+
+    /// Whether the store may hold claimable jobs; clears the mark (a claim follows).
+    pub fn take_store_dirty(&self) -> bool {
+        self.store_dirty.swap(false, Ordering::AcqRel)
+    }
+}

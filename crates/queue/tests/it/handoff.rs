@@ -1,0 +1,189 @@
+//! The engine's hand-off buffer: fresh jobs go from enqueue to a worker without a claim, and a
+//! job that waited in memory too long is delivered through the store instead, never twice.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use chrono::Utc;
+use publish::{
+    Alert, AlertStatus, Delivered, Delivery, Fingerprint, GroupContext, Labels, ProbeResult,
+    PublishOutcome, Publisher,
+};
+use queue::{
+    Engine, EngineConfig, JobStore, NewJob, Publishers, SqlStore, StoreOptions, TargetPolicy,
+};
+
+/// A target that takes its time and counts what it received, by alert name.
+#[derive(Debug, Default)]
+struct Slow {
+    delay: Duration,
+    seen: Mutex<HashMap<String, usize>>,
+    attempts: Mutex<Vec<u32>>,
+}
+
+#[async_trait]
+impl Publisher for Slow {
+    async fn publish(&self, d: &Delivery) -> PublishOutcome {
+        tokio::time::sleep(self.delay).await;
+        *self
+            .seen
+            .lock()
+            .unwrap()
+            .entry(d.alert.name().to_owned())
+            .or_default() += 1;
+        self.attempts.lock().unwrap().push(d.attempt);
+        Ok(Delivered {
+            status_code: Some(200),
+            vendor_state: None,
+        })
+    }
+
+    async fn probe(&self) -> ProbeResult {
+        ProbeResult {
+            ok: true,
+            latency: Duration::ZERO,
+            detail: String::new(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct One(Arc<Slow>);
+
+impl Publishers for One {
+    fn publisher(&self, _: &str) -> Option<Arc<dyn Publisher>> {
+        Some(self.0.clone())
+    }
+    fn policy(&self, _: &str) -> Arc<TargetPolicy> {
+        Arc::new(TargetPolicy::default())
+    }
+}
+
+fn job(name: &str) -> NewJob {
+    let labels: Labels = [("alertname".to_owned(), name.to_owned())]
+        .into_iter()
+        .collect();
+    NewJob::new(
+        "t",
+        Alert {
+            status: AlertStatus::Firing,
+            fingerprint: Fingerprint::from_labels(&labels),
+            labels,
+            annotations: Labels::new(),
+            starts_at: Utc::now(),
+            ends_at: None,
+            generator_url: String::new(),
+        },
+        GroupContext::default(),
+        Duration::from_secs(3600),
+    )
+}
+
+async fn store(dir: &tempfile::TempDir) -> Arc<dyn JobStore> {
+    Arc::new(
+        SqlStore::open_sqlite(&dir.path().join("jobs.db"), StoreOptions::default())
+            .await
+            .unwrap(),
+    )
+}
+
+async fn drained(store: &Arc<dyn JobStore>, within: Duration) -> queue::QueueStats {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let s = store.stats().await.unwrap();
+        if s.pending == 0 && s.in_flight == 0 {
+            return s;
+        }
+        assert!(std::time::Instant::now() < deadline, "not drained: {s:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fresh_jobs_are_delivered_without_a_claim() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let target = Arc::new(Slow {
+        delay: Duration::from_millis(300),
+        ..Default::default()
+    });
+    let engine = tokio::spawn(
+        Engine::new(
+            store.clone(),
+            Arc::new(One(target.clone())),
+            EngineConfig {
+                concurrency: 4,
+                poll_interval: Duration::from_millis(50),
+                ..Default::default()
+            },
+        )
+        .run(std::future::pending()),
+    );
+    // let the engine attach its buffer
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let names: Vec<String> = (0..6).map(|i| format!("A{i}")).collect();
+    store
+        .enqueue(names.iter().map(|n| job(n)).collect(), Utc::now())
+        .await
+        .unwrap();
+    // Stored claimed at once: nothing waits pending for a claim, although only four workers run.
+    let stats = store.stats().await.unwrap();
+    assert_eq!((stats.pending, stats.in_flight), (0, 6), "{stats:?}");
+    let stats = drained(&store, Duration::from_secs(10)).await;
+    assert_eq!(stats.done, 6);
+    let seen = target.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 6);
+    assert!(seen.values().all(|&n| n == 1), "{seen:?}");
+    assert!(target.attempts.lock().unwrap().iter().all(|&a| a == 1));
+    engine.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_waited_past_half_its_lease_goes_through_the_store_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    // One worker, 300 ms per delivery, a 400 ms lease: the second and third jobs wait in memory
+    // longer than half the lease and are dropped there; the lease reaper puts them back and
+    // they are claimed from the store.
+    let target = Arc::new(Slow {
+        delay: Duration::from_millis(300),
+        ..Default::default()
+    });
+    let engine = tokio::spawn(
+        Engine::new(
+            store.clone(),
+            Arc::new(One(target.clone())),
+            EngineConfig {
+                concurrency: 1,
+                batch: 1,
+                lease: Duration::from_millis(400),
+                poll_interval: Duration::from_millis(50),
+                ..Default::default()
+            },
+        )
+        .run(std::future::pending()),
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    store
+        .enqueue(vec![job("A"), job("B"), job("C")], Utc::now())
+        .await
+        .unwrap();
+    let stats = drained(&store, Duration::from_secs(15)).await;
+    assert_eq!(stats.done, 3, "{stats:?}");
+    let seen = target.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(
+        seen.values().all(|&n| n == 1),
+        "each delivered once: {seen:?}"
+    );
+    let attempts = target.attempts.lock().unwrap().clone();
+    assert!(
+        attempts.iter().any(|&a| a > 1),
+        "some job came back through the store (a second claim): {attempts:?}"
+    );
+    engine.abort();
+}
