@@ -160,7 +160,7 @@ impl Sql {
         Self {
             supersede: number(
                 "UPDATE jobs SET state = 'superseded', superseded_by = ?, updated_at = ? \
-                 WHERE target = ? AND fingerprint = ? AND state = 'pending' AND id < ?",
+                 WHERE target = ? AND fingerprint = ? AND state IN ('pending', 'in_flight') AND state = 'pending' AND id < ?",
             ),
             claim: number(&claim),
             delivered_state: number(
@@ -208,17 +208,22 @@ impl Sql {
                 "SELECT attempt, at, outcome, status_code, latency_ms, error_kind, error FROM attempts WHERE job_id = ? ORDER BY id",
             ),
             replay_candidates: number(&format!(
-                "SELECT id, delivery_key, target, fingerprint, status, priority, payload FROM jobs WHERE {FILTER} \
+                "SELECT id, delivery_key, target, fingerprint, status, priority, payload, updated_at FROM jobs WHERE {FILTER} \
                  ORDER BY id LIMIT ?"
             )),
             replay_by_id: number(
-                "SELECT id, delivery_key, target, fingerprint, status, priority, payload FROM jobs \
+                "SELECT id, delivery_key, target, fingerprint, status, priority, payload, updated_at FROM jobs \
                  WHERE id = ? AND state = 'dead' AND replayed_at IS NULL",
             ),
-            newer_job: number(
-                "SELECT MIN(id) FROM jobs WHERE target = ? AND fingerprint = ? AND id > ? \
-                 AND state IN ('pending', 'in_flight', 'done')",
-            ),
+            // A later job of the alert still waiting or in flight; delivered ones show in the
+            // notification state (jobs of an alert are delivered in order, so one delivered
+            // after this job died is a later one).
+            newer_job: number(&format!(
+                "SELECT MIN(j.id) AS waiting, (SELECT n.last_delivered_at FROM notification_state n \
+                 WHERE n.target = ? AND n.fingerprint = ?) AS delivered_at FROM jobs j{} \
+                 WHERE j.target = ? AND j.fingerprint = ? AND j.id > ? AND j.state IN ('pending', 'in_flight')",
+                if pg { "" } else { " INDEXED BY jobs_active_order" }
+            )),
             replay_insert: number(
                 "INSERT INTO jobs (delivery_key, target, fingerprint, status, priority, state, attempts, sort_key, \
                  created_at, updated_at, next_run_at, payload) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?) RETURNING id",
@@ -250,6 +255,8 @@ pub struct SqlStore {
     ingest: Arc<EnqueueQueue>,
     /// SQLite with synchronous commits: claims skip the sync (see `claim_unsynced`).
     claims_unsynced: bool,
+    /// Dropped with the last handle: background tasks of this store stop.
+    alive: Arc<()>,
     /// Where enqueue hands jobs that may go at once (see [`Handoff`]), once an engine runs.
     handoff: Arc<std::sync::Mutex<Option<Arc<Handoff>>>>,
 }
@@ -358,7 +365,9 @@ impl SqlStore {
         if std::fs::metadata(&path).is_ok_and(|m| m.len() > 0) {
             check_sqlite(&path).await?;
         }
-        let writer_pragmas = pragmas.clone();
+        // Checkpoints run on a connection of their own (see `checkpointer`); the writer's own
+        // automatic checkpoint stays as a backstop far above what the checkpointer lets pile up.
+        let writer_pragmas = format!("{pragmas} PRAGMA wal_autocheckpoint = 16384;");
         let writer = AnyPoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -404,7 +413,9 @@ impl SqlStore {
             })
             .connect(&sqlite_url(&path, "ro"))
             .await?;
-        Ok(Self::new(writer, reader, Dialect::Sqlite, &options))
+        let store = Self::new(writer, reader, Dialect::Sqlite, &options);
+        checkpointer(path, Arc::downgrade(&store.alive));
+        Ok(store)
     }
 
     /// Connects to PostgreSQL (`postgres://...`) and applies migrations.
@@ -431,6 +442,7 @@ impl SqlStore {
             ingest: Arc::default(),
             claims_unsynced: dialect == Dialect::Sqlite && options.synchronous_full,
             handoff: Arc::default(),
+            alive: Arc::default(),
         }
     }
 
@@ -1144,6 +1156,44 @@ impl Drop for Unsynced {
     }
 }
 
+/// How often the checkpointer copies the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// Copies committed pages from the WAL into the database file (`PRAGMA wal_checkpoint(PASSIVE)`)
+/// on a connection of its own, while the store is alive. SQLite would otherwise checkpoint
+/// inside whichever commit crosses the threshold, and that commit (and every write queued
+/// behind it) would wait for the copy and the sync of the database file. A passive checkpoint
+/// never blocks the writer or readers.
+fn checkpointer(path: std::path::PathBuf, alive: std::sync::Weak<()>) {
+    use sqlx::Connection as _;
+    store_runtime().spawn(async move {
+        let mut conn = match sqlx::AnyConnection::connect(&sqlite_url(&path, "rw")).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                warn!(error = %e, "cannot open the checkpoint connection; commits checkpoint the WAL themselves");
+                return;
+            }
+        };
+        let mut failing = false;
+        while alive.strong_count() > 0 {
+            tokio::time::sleep(CHECKPOINT_EVERY).await;
+            match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_optional(&mut conn)
+                .await
+            {
+                Ok(_) => failing = false,
+                Err(e) => {
+                    if !failing {
+                        warn!(error = %e, "WAL checkpoint failed; retrying");
+                    }
+                    failing = true;
+                }
+            }
+        }
+        conn.close().await.ok();
+    });
+}
+
 /// A runtime on a thread of its own for the store's write transactions: the many short
 /// round trips of a transaction to the database thread do not queue behind delivery tasks.
 fn store_runtime() -> tokio::runtime::Handle {
@@ -1539,15 +1589,26 @@ impl JobStore for SqlStore {
             let id: i64 = row.try_get("id")?;
             let target: String = row.try_get("target")?;
             let fingerprint: String = row.try_get("fingerprint")?;
-            let newer: Option<i64> = sqlx::query(&self.sql.newer_job)
+            let died_at: i64 = row.try_get("updated_at")?;
+            let newer = sqlx::query(&self.sql.newer_job)
+                .bind(target.as_str())
+                .bind(fingerprint.as_str())
                 .bind(target.as_str())
                 .bind(fingerprint.as_str())
                 .bind(id)
                 .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?;
-            if let Some(newer) = newer {
-                report.skipped.push((id, format!("a newer notification for this alert and target exists (job {newer}); replaying would send an outdated status")));
+                .await?;
+            let waiting: Option<i64> = newer.try_get("waiting")?;
+            let delivered_at: Option<i64> = newer.try_get("delivered_at")?;
+            let why = match (waiting, delivered_at) {
+                (Some(newer), _) => Some(format!("job {newer} is waiting")),
+                (None, Some(at)) if at >= died_at => {
+                    Some(format!("one was delivered at {}", from_ms(at).to_rfc3339()))
+                }
+                _ => None,
+            };
+            if let Some(why) = why {
+                report.skipped.push((id, format!("a newer notification for this alert and target exists ({why}); replaying would send an outdated status")));
                 continue;
             }
             let priority: i64 = row.try_get("priority")?;
