@@ -222,7 +222,11 @@ impl Sql {
                 "SELECT MIN(j.id) AS waiting, (SELECT n.last_delivered_at FROM notification_state n \
                  WHERE n.target = ? AND n.fingerprint = ?) AS delivered_at FROM jobs j{} \
                  WHERE j.target = ? AND j.fingerprint = ? AND j.id > ? AND j.state IN ('pending', 'in_flight')",
-                if pg { "" } else { " INDEXED BY jobs_active_order" }
+                if pg {
+                    ""
+                } else {
+                    " INDEXED BY jobs_active_order"
+                }
             )),
             replay_insert: number(
                 "INSERT INTO jobs (delivery_key, target, fingerprint, status, priority, state, attempts, sort_key, \

@@ -916,3 +916,61 @@ async fn handoff_keeps_alert_order(store: Arc<dyn JobStore>, _db: Db) {
     assert_eq!(low.len(), 1);
 }
 both!(handoff_keeps_alert_order);
+
+/// A dead letter whose alert got a later notification that was delivered is not replayed (it
+/// would overwrite the newer status at the target); one with nothing later is.
+async fn replay_skips_a_dead_letter_overtaken_by_a_delivered_one(
+    store: Arc<dyn JobStore>,
+    _db: Db,
+) {
+    let t0 = now();
+    store
+        .enqueue(
+            vec![
+                job("t", "A", AlertStatus::Firing, "warning"),
+                job("t", "B", AlertStatus::Firing, "warning"),
+            ],
+            t0,
+        )
+        .await
+        .unwrap();
+    for j in store.claim(10, t0, LEASE).await.unwrap() {
+        let dead = Completion::Dead {
+            failure: failure("invalid"),
+        };
+        store.complete(&j, dead, Duration::ZERO, t0).await.unwrap();
+    }
+    let t1 = t0 + chrono::Duration::seconds(1);
+    store
+        .enqueue(vec![job("t", "A", AlertStatus::Resolved, "warning")], t1)
+        .await
+        .unwrap();
+    let resolve = store.claim(10, t1, LEASE).await.unwrap();
+    assert_eq!(resolve.len(), 1);
+    store
+        .complete(&resolve[0], delivered(), Duration::ZERO, t1)
+        .await
+        .unwrap();
+    let report = store
+        .replay(
+            &JobFilter {
+                target: Some("t".into()),
+                ..Default::default()
+            },
+            t1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.replayed.len(), 1, "B has nothing later: {report:?}");
+    assert_eq!(report.skipped.len(), 1, "{report:?}");
+    assert!(report.skipped[0].1.contains("delivered"), "{report:?}");
+    let again = store.claim(10, t1, LEASE).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(
+        again[0].fingerprint,
+        alert("B", AlertStatus::Firing, "warning")
+            .fingerprint
+            .to_string()
+    );
+}
+both!(replay_skips_a_dead_letter_overtaken_by_a_delivered_one);
