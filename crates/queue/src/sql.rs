@@ -261,6 +261,8 @@ pub struct SqlStore {
     claims_unsynced: bool,
     /// Dropped with the last handle: background tasks of this store stop.
     alive: Arc<()>,
+    /// The last count of jobs by state and when it started (see `stats`).
+    last_stats: Arc<tokio::sync::Mutex<Option<(std::time::Instant, QueueStats)>>>,
     /// Where enqueue hands jobs that may go at once (see [`Handoff`]), once an engine runs.
     handoff: Arc<std::sync::Mutex<Option<Arc<Handoff>>>>,
 }
@@ -447,6 +449,7 @@ impl SqlStore {
             claims_unsynced: dialect == Dialect::Sqlite && options.synchronous_full,
             handoff: Arc::default(),
             alive: Arc::default(),
+            last_stats: Arc::default(),
         }
     }
 
@@ -1278,6 +1281,34 @@ fn ready_jobs(
         .collect()
 }
 
+impl SqlStore {
+    /// Jobs by state (and pending ones by priority), counted.
+    async fn count(&self) -> Result<QueueStats, StoreError> {
+        let rows = sqlx::query(&self.sql.stats).fetch_all(&self.reader).await?;
+        let mut stats = QueueStats::default();
+        for row in rows {
+            let state: String = row.try_get("state")?;
+            let priority = Priority::from_i64(row.try_get("priority")?);
+            let n = row.try_get::<i64, _>("n")? as u64;
+            match state.parse::<JobState>() {
+                Ok(JobState::Pending) => {
+                    stats.pending += n;
+                    *stats
+                        .pending_by_priority
+                        .entry(priority.as_str().to_owned())
+                        .or_default() += n;
+                }
+                Ok(JobState::InFlight) => stats.in_flight += n,
+                Ok(JobState::Done) => stats.done += n,
+                Ok(JobState::Dead) => stats.dead += n,
+                Ok(JobState::Superseded) => stats.superseded += n,
+                Err(_) => {}
+            }
+        }
+        Ok(stats)
+    }
+}
+
 #[async_trait]
 impl JobStore for SqlStore {
     async fn enqueue(
@@ -1483,27 +1514,18 @@ impl JobStore for SqlStore {
     }
 
     async fn stats(&self) -> Result<QueueStats, StoreError> {
-        let rows = sqlx::query(&self.sql.stats).fetch_all(&self.reader).await?;
-        let mut stats = QueueStats::default();
-        for row in rows {
-            let state: String = row.try_get("state")?;
-            let priority = Priority::from_i64(row.try_get("priority")?);
-            let n = row.try_get::<i64, _>("n")? as u64;
-            match state.parse::<JobState>() {
-                Ok(JobState::Pending) => {
-                    stats.pending += n;
-                    *stats
-                        .pending_by_priority
-                        .entry(priority.as_str().to_owned())
-                        .or_default() += n;
-                }
-                Ok(JobState::InFlight) => stats.in_flight += n,
-                Ok(JobState::Done) => stats.done += n,
-                Ok(JobState::Dead) => stats.dead += n,
-                Ok(JobState::Superseded) => stats.superseded += n,
-                Err(_) => {}
-            }
+        // Counting reads every job. Callers that arrive together share one count, but only one
+        // that started after they arrived: an answer never predates its request.
+        let arrived = std::time::Instant::now();
+        let mut last = self.last_stats.lock().await;
+        if let Some((started, stats)) = last.as_ref()
+            && *started >= arrived
+        {
+            return Ok(stats.clone());
         }
+        let started = std::time::Instant::now();
+        let stats = self.count().await?;
+        *last = Some((started, stats.clone()));
         Ok(stats)
     }
 
