@@ -697,18 +697,19 @@ impl Worker {
         // The outcome must be recorded; the committer retries a store hiccup briefly. If the
         // store stays down the job keeps its lease and is delivered again after it expires (at
         // least once).
-        let recorded = self.commit(&job, completion.clone(), latency, slot).await;
+        let dead = matches!(completion, Completion::Dead { .. });
+        let id = job.id;
+        let recorded = self.commit(job, completion, latency, slot).await;
         if recorded
-            && let (Completion::Dead { .. }, Some(fallback), Some(delivery)) =
-                (&completion, &policy.fallback, delivery)
+            && dead
+            && let (Some(fallback), Some(delivery)) = (&policy.fallback, delivery)
         {
             let payload = JobPayload {
                 alert: delivery.alert,
                 context: delivery.context,
             };
-            self.to_fallback(&job, fallback, payload).await;
+            self.to_fallback(id, &target, fallback, payload).await;
         }
-        self.wake.notify_one();
     }
 
     /// Hands an outcome to the committer and waits until it is stored. False when it could not
@@ -721,14 +722,18 @@ impl Worker {
     /// falls behind.
     async fn commit(
         &self,
-        job: &Job,
+        job: Job,
         completion: Completion,
         latency: Duration,
         slot: Slot,
     ) -> bool {
         let (reply, answer) = oneshot::channel();
         let finished = Finished {
-            job: job.clone(),
+            // recording an outcome does not need the payload
+            job: Job {
+                payload: String::new(),
+                ..job
+            },
             completion,
             latency,
         };
@@ -743,19 +748,24 @@ impl Worker {
         answer.await.unwrap_or(false)
     }
 
-    async fn to_fallback(&self, job: &Job, fallback: &str, payload: JobPayload) {
-        if fallback == job.target {
+    async fn to_fallback(&self, id: i64, target: &str, fallback: &str, payload: JobPayload) {
+        if fallback == target {
             return;
         }
         let repeat = self.publishers.policy(fallback).repeat_interval;
         let new = NewJob::new(fallback, payload.alert, payload.context, repeat);
         match self.store.enqueue(vec![new], Utc::now()).await {
             Ok(r) => {
-                metrics::counter!("alert_history_publishing_fallback_total", "target" => job.target.clone()).increment(r.inserted as u64);
-                info!(target = %job.target, fallback, job = job.id, "dead letter handed to the fallback target");
+                metrics::counter!("alert_history_publishing_fallback_total", "target" => target.to_owned()).increment(r.inserted as u64);
+                info!(
+                    target,
+                    fallback,
+                    job = id,
+                    "dead letter handed to the fallback target"
+                );
             }
             Err(e) => {
-                error!(target = %job.target, fallback, error = %e, "handing a dead letter to the fallback target failed")
+                error!(target, fallback, error = %e, "handing a dead letter to the fallback target failed")
             }
         }
     }

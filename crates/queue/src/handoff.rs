@@ -160,14 +160,9 @@ impl Handoff {
         (out, stale)
     }
 
-    /// Jobs waiting.
-    pub fn len(&self) -> usize {
-        self.lock().heap.len()
-    }
-
     /// Nothing waiting.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.lock().heap.is_empty()
     }
 
     /// Takes nothing more; what waits stays claimed in the store (put back at the next start,

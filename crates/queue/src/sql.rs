@@ -127,6 +127,16 @@ const FILTER: &str = "(? IS NULL OR state = ?) AND (? IS NULL OR target = ?) AND
     AND (? IS NULL OR priority = ?) AND (? IS NULL OR updated_at >= ?) AND (? IS NULL OR updated_at < ?) \
     AND (? IS NULL OR (? = 1 AND replayed_at IS NOT NULL) OR (? = 0 AND replayed_at IS NULL))";
 
+/// SQLite: look jobs of one alert up in the index of pending and in-flight jobs (the planner
+/// does not see that a query's state condition implies the index's).
+fn active_order_hint(dialect: Dialect) -> &'static str {
+    if dialect == Dialect::Sqlite {
+        " INDEXED BY jobs_active_order"
+    } else {
+        ""
+    }
+}
+
 /// Retention: finished jobs older than their cutoff. The first term repeats the `jobs_finished`
 /// index's condition word for word, so SQLite uses it; binds: the later cutoff, the cutoff for
 /// done and superseded jobs, the cutoff for dead letters.
@@ -222,11 +232,7 @@ impl Sql {
                 "SELECT MIN(j.id) AS waiting, (SELECT n.last_delivered_at FROM notification_state n \
                  WHERE n.target = ? AND n.fingerprint = ?) AS delivered_at FROM jobs j{} \
                  WHERE j.target = ? AND j.fingerprint = ? AND j.id > ? AND j.state IN ('pending', 'in_flight')",
-                if pg {
-                    ""
-                } else {
-                    " INDEXED BY jobs_active_order"
-                }
+                active_order_hint(dialect)
             )),
             replay_insert: number(
                 "INSERT INTO jobs (delivery_key, target, fingerprint, status, priority, state, attempts, sort_key, \
@@ -726,16 +732,8 @@ impl SqlStore {
         let position: HashMap<(&str, &str), usize> =
             seen.iter().enumerate().map(|(i, p)| (*p, i)).collect();
         for chunk in seen.chunks(CHUNK) {
-            let sql = numbered(
-                self.dialect,
-                &format!(
-                    "SELECT DISTINCT j.target, j.fingerprint FROM (VALUES {}) AS v JOIN jobs j{} \
-                     ON j.target = v.column1 AND j.fingerprint = v.column2 \
-                     WHERE j.state IN ('pending', 'in_flight')",
-                    rows("(?, ?)", chunk.len()),
-                    self.active_order_hint()
-                ),
-            );
+            let sql =
+                self.active_jobs_of_alerts(chunk.len(), "DISTINCT j.target, j.fingerprint", "");
             let mut q = sqlx::query(&sql).persistent(false);
             for (t, f) in chunk {
                 q = q.bind(*t).bind(*f);
@@ -1062,16 +1060,8 @@ impl SqlStore {
         items: &[Finished],
     ) -> Result<bool, StoreError> {
         for chunk in items.chunks(CHUNK) {
-            let sql = numbered(
-                self.dialect,
-                &format!(
-                    "SELECT 1 FROM (VALUES {}) AS v JOIN jobs j{} \
-                     ON j.target = v.column1 AND j.fingerprint = v.column2 \
-                     WHERE j.state IN ('pending', 'in_flight') AND j.state = 'pending' LIMIT 1",
-                    rows("(?, ?)", chunk.len()),
-                    self.active_order_hint()
-                ),
-            );
+            let sql =
+                self.active_jobs_of_alerts(chunk.len(), "1", " AND j.state = 'pending' LIMIT 1");
             let mut q = sqlx::query(&sql).persistent(false);
             for f in chunk {
                 q = q
@@ -1085,14 +1075,19 @@ impl SqlStore {
         Ok(false)
     }
 
-    /// SQLite: look jobs of one alert up in the index of pending and in-flight jobs (the
-    /// planner does not see that the query's state condition implies the index's).
-    fn active_order_hint(&self) -> &'static str {
-        if self.dialect == Dialect::Sqlite {
-            " INDEXED BY jobs_active_order"
-        } else {
-            ""
-        }
+    /// `SELECT {what}` over the pending and in-flight jobs of `n` alerts (bind target and
+    /// fingerprint of each), further limited by `and`.
+    fn active_jobs_of_alerts(&self, n: usize, what: &str, and: &str) -> String {
+        numbered(
+            self.dialect,
+            &format!(
+                "SELECT {what} FROM (VALUES {}) AS v JOIN jobs j{} \
+                 ON j.target = v.column1 AND j.fingerprint = v.column2 \
+                 WHERE j.state IN ('pending', 'in_flight'){and}",
+                rows("(?, ?)", n),
+                active_order_hint(self.dialect)
+            ),
+        )
     }
 
     fn claim_query(

@@ -126,6 +126,24 @@ fn job(target: &str, name: &str, status: AlertStatus, severity: &str) -> NewJob 
 
 const LEASE: Duration = Duration::from_secs(60);
 
+/// Replays every dead letter of `target`.
+async fn replay_target(
+    store: &Arc<dyn JobStore>,
+    target: &str,
+    at: DateTime<Utc>,
+) -> queue::ReplayReport {
+    store
+        .replay(
+            &JobFilter {
+                target: Some(target.into()),
+                ..Default::default()
+            },
+            at,
+        )
+        .await
+        .unwrap()
+}
+
 fn delivered() -> Completion {
     Completion::Delivered {
         status_code: Some(200),
@@ -681,16 +699,7 @@ async fn dead_letters_replay_and_purge(store: Arc<dyn JobStore>, _db: Db) {
         .await
         .unwrap();
     // Replay the rest of target t by filter.
-    let report = store
-        .replay(
-            &JobFilter {
-                target: Some("t".into()),
-                ..Default::default()
-            },
-            t0,
-        )
-        .await
-        .unwrap();
+    let report = replay_target(&store, "t", t0).await;
     assert_eq!(report.replayed.len(), 3, "{report:?}");
     assert_eq!(report.skipped.len(), 1);
     assert_eq!(report.skipped[0].0, d.id);
@@ -951,16 +960,7 @@ async fn replay_skips_a_dead_letter_overtaken_by_a_delivered_one(
         .complete(&resolve[0], delivered(), Duration::ZERO, t1)
         .await
         .unwrap();
-    let report = store
-        .replay(
-            &JobFilter {
-                target: Some("t".into()),
-                ..Default::default()
-            },
-            t1,
-        )
-        .await
-        .unwrap();
+    let report = replay_target(&store, "t", t1).await;
     assert_eq!(report.replayed.len(), 1, "B has nothing later: {report:?}");
     assert_eq!(report.skipped.len(), 1, "{report:?}");
     assert!(report.skipped[0].1.contains("delivered"), "{report:?}");

@@ -104,6 +104,16 @@ async fn post(client: &reqwest::Client, url: &str, body: Vec<u8>) -> Posted {
     }
 }
 
+/// Posts `alerts` as `status` notifications of 10 alerts each; every one must be accepted.
+async fn post_accepted(client: &reqwest::Client, url: &str, alerts: &[Sent], status: &str) {
+    for chunk in alerts.chunks(10) {
+        match post(client, url, notification(chunk, status, 0)).await {
+            Posted::Status { code: 200, .. } => {}
+            other => panic!("{status} not accepted: {other:?}"),
+        }
+    }
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -375,33 +385,11 @@ async fn a_flapping_target_gets_everything_with_the_last_status_and_no_dead_lett
 
     let alerts: Vec<Sent> = (0..40).map(|id| Sent { id, critical: true }).collect();
     let client = client();
-    for chunk in alerts.chunks(10) {
-        match post(
-            &client,
-            &service.url("/webhook"),
-            notification(chunk, "firing", 0),
-        )
-        .await
-        {
-            Posted::Status { code: 200, .. } => {}
-            other => panic!("firing not accepted: {other:?}"),
-        }
-    }
+    post_accepted(&client, &service.url("/webhook"), &alerts, "firing").await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     // Half of them resolve while the target keeps flapping.
     let resolved: Vec<Sent> = alerts.iter().copied().filter(|a| a.id % 2 == 0).collect();
-    for chunk in resolved.chunks(10) {
-        match post(
-            &client,
-            &service.url("/webhook"),
-            notification(chunk, "resolved", 0),
-        )
-        .await
-        {
-            Posted::Status { code: 200, .. } => {}
-            other => panic!("resolved not accepted: {other:?}"),
-        }
-    }
+    post_accepted(&client, &service.url("/webhook"), &resolved, "resolved").await;
 
     let want: BTreeMap<String, &str> = alerts
         .iter()
