@@ -259,6 +259,11 @@ impl Alertmanager {
         self.url.clone()
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The temporary directory holding `alertmanager.yml`, `data/` and
     /// `alertmanager.log`.
     pub fn dir(&self) -> &Path {
@@ -329,6 +334,22 @@ impl Drop for Alertmanager {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// CPU time (user + system) a process has used so far, from `/proc/PID/stat`; zero where
+/// that file cannot be read.
+pub fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces:
+    // utime and stime are the 12th and 13th of them, in clock ticks (100 per second).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse::<u64>().ok())
+        .sum();
+    ticks as f64 / 100.0
 }
 
 /// A currently free port on 127.0.0.1 (bind to port 0, read it, release it).

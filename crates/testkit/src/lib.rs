@@ -18,7 +18,8 @@ mod sink;
 mod slack;
 
 pub use alertmanager::{
-    ALERTMANAGER_BIN_ENV, Alertmanager, AlertmanagerConfig, alertmanager_binary, free_port,
+    ALERTMANAGER_BIN_ENV, Alertmanager, AlertmanagerConfig, alertmanager_binary, cpu_secs,
+    free_port,
 };
 pub use demo::{Demo, DemoOptions};
 pub use pagerduty::{

@@ -222,6 +222,8 @@ struct Throughput {
     accepted_secs: f64,
     /// Service RSS idle and peak (MiB).
     rss: (f64, f64),
+    /// CPU seconds the service used for the run.
+    cpu: f64,
 }
 
 /// N distinct alerts in webhooks of 100, four targets; notifications per second until the last lands.
@@ -234,6 +236,7 @@ async fn throughput(opts: &Opts, store: Option<&str>) -> Throughput {
     ];
     let svc = Service::start(&opts.binary, store, &four_targets(&sinks), DELIVERY).await;
     let idle = svc.rss_mib().0;
+    let cpu_before = testkit::cpu_secs(svc.child.id());
     let client = reqwest::Client::new();
     let bodies: Vec<Vec<u8>> = (0..opts.alerts)
         .collect::<Vec<_>>()
@@ -259,11 +262,12 @@ async fn throughput(opts: &Opts, store: Option<&str>) -> Throughput {
         secs,
         accepted_secs,
         rss: (idle, svc.rss_mib().1),
+        cpu: testkit::cpu_secs(svc.child.id()) - cpu_before,
     }
 }
 
 /// The same workload through Alertmanager 0.25 to four receivers (one group per alert).
-async fn alertmanager(opts: &Opts) -> (f64, f64) {
+async fn alertmanager(opts: &Opts) -> (f64, f64, f64) {
     let sinks = [
         WebhookSink::start().await,
         WebhookSink::start().await,
@@ -283,6 +287,7 @@ async fn alertmanager(opts: &Opts) -> (f64, f64) {
         .chunks(100)
         .map(|c| Value::Array(c.iter().map(|n| json!({"labels": {"alertname": "Bench", "n": n.to_string()}, "annotations": {"summary": "x"}})).collect()))
         .collect();
+    let cpu_before = testkit::cpu_secs(am.pid());
     let started = Instant::now();
     for b in batches {
         let r = client
@@ -295,7 +300,8 @@ async fn alertmanager(opts: &Opts) -> (f64, f64) {
     }
     let done = wait_total(&sinks, opts.alerts * 4, Duration::from_secs(300)).await;
     let secs = (done - started).as_secs_f64();
-    ((opts.alerts * 4) as f64 / secs, secs)
+    let cpu = testkit::cpu_secs(am.pid()) - cpu_before;
+    ((opts.alerts * 4) as f64 / secs, secs, cpu)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -528,9 +534,10 @@ async fn main() {
             secs,
             accepted_secs,
             rss: (idle, peak),
+            cpu,
         } = throughput(&opts, None).await;
         line(format!(
-            "| end-to-end, SQLite (FULL sync), {} alerts × 4 webhook targets | {rate:.0} notifications/s ({secs:.2} s; all accepted after {accepted_secs:.2} s) |",
+            "| end-to-end, SQLite (FULL sync), {} alerts × 4 webhook targets | {rate:.0} notifications/s ({secs:.2} s; all accepted after {accepted_secs:.2} s; service CPU {cpu:.2} s) |",
             opts.alerts
         ));
         line(format!(
@@ -539,9 +546,9 @@ async fn main() {
         ours = Some(rate);
     }
     if opts.wants("alertmanager") {
-        let (am, am_secs) = alertmanager(&opts).await;
+        let (am, am_secs, am_cpu) = alertmanager(&opts).await;
         line(format!(
-            "| same workload through Alertmanager 0.25 (in memory) | {am:.0} notifications/s ({am_secs:.2} s) |"
+            "| same workload through Alertmanager 0.25 (in memory) | {am:.0} notifications/s ({am_secs:.2} s; Alertmanager CPU {am_cpu:.2} s) |"
         ));
         if let Some(ours) = ours {
             line(format!(
@@ -555,8 +562,8 @@ async fn main() {
         let url = pg.create_database("bench");
         let pg = throughput(&opts, Some(&url)).await;
         line(format!(
-            "| end-to-end, PostgreSQL 15, same workload | {:.0} notifications/s ({:.2} s; all accepted after {:.2} s) |",
-            pg.rate, pg.secs, pg.accepted_secs
+            "| end-to-end, PostgreSQL 15, same workload | {:.0} notifications/s ({:.2} s; all accepted after {:.2} s; service CPU {:.2} s) |",
+            pg.rate, pg.secs, pg.accepted_secs, pg.cpu
         ));
     }
     if opts.wants("latency") {
