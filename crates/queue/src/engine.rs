@@ -19,8 +19,8 @@ use tokio::{
 use tracing::{debug, error, info, warn};
 
 use crate::{
-    BreakerState, Completion, Failure, Finished, Handoff, Job, JobPayload, JobStore, NewJob,
-    TargetPolicy,
+    BreakerState, Completion, Failure, Finished, Handoff, Job, JobPayload, JobStore, NewJob, Ready,
+    StoreError, TargetPolicy,
     breaker::{Admit, Breakers, Outcome, Transition},
 };
 
@@ -53,6 +53,10 @@ pub trait DeliveryObserver: Send + Sync + std::fmt::Debug {
     /// Called after each attempt.
     fn observe(&self, observation: &Observation);
 }
+
+/// Claims read ahead into the hand-off buffer while it holds fewer jobs than this many rounds
+/// of the workers (`concurrency` each).
+const READ_AHEAD_ROUNDS: usize = 4;
 
 /// Worker settings.
 #[derive(Debug, Clone)]
@@ -210,11 +214,18 @@ impl Engine {
         if let Some(handoff) = &self.handoff {
             self.store.attach_handoff(handoff.clone());
         }
+        // Off the delivery loop: each of its writes can wait behind others.
+        let keeper = tokio::spawn(housekeeping(
+            self.store.clone(),
+            self.config.clone(),
+            self.shared.clone(),
+            self.wake.clone(),
+        ));
         let mut last_reap = Instant::now();
-        let mut last_sweep: Option<Instant> = None;
         // Ask the store even if nothing said it holds claimable jobs (a retry came due).
         let mut force_claim = true;
         let mut store_due: Option<chrono::DateTime<Utc>> = None;
+        let mut reading: Option<tokio::task::JoinHandle<Result<ReadAhead, StoreError>>> = None;
         tokio::pin!(shutdown);
         info!(
             concurrency = self.shared.concurrency,
@@ -226,7 +237,6 @@ impl Engine {
             if last_reap.elapsed() >= self.config.poll_interval {
                 last_reap = Instant::now();
                 force_claim = true;
-                self.housekeeping(&mut last_sweep).await;
             }
             let free = semaphore.available_permits().min(self.config.batch);
             let mut claimed = 0;
@@ -235,28 +245,75 @@ impl Engine {
             let threshold = (self.shared.concurrency / 4).clamp(1, self.config.batch.max(1));
             let worth_claiming = free >= threshold
                 || (free > 0 && self.shared.active.load(Ordering::Relaxed) < threshold);
-            // Jobs handed off at enqueue wait in memory; the store is asked only when it may
-            // hold something claimable, and only for what goes ahead of the jobs in memory.
-            let head = self.handoff.as_ref().and_then(|h| h.head());
-            let ask_store = worth_claiming
-                && match &self.handoff {
-                    None => true,
-                    Some(handoff) => std::mem::take(&mut force_claim) | handoff.take_store_dirty(),
-                };
-            if ask_store {
-                match self
-                    .store
-                    .claim_ahead_of(free, Utc::now(), self.config.lease, head)
-                    .await
-                {
-                    Ok(jobs) => {
-                        claimed = jobs.len();
-                        if claimed == free
+            // A read-ahead claim finished: its jobs wait in the buffer.
+            if let Some(done) = reading.take_if(|r| r.is_finished()) {
+                match done.await {
+                    Ok(Ok(read)) => {
+                        if read.claimed == read.limit
                             && let Some(handoff) = &self.handoff
                         {
-                            // there may be more
-                            handoff.mark_store_dirty();
+                            // there may be more, ordered after what was claimed
+                            handoff.mark_store_dirty_from(read.last_key);
+                        } else {
+                            store_due = read.due;
                         }
+                        for job in read.unreadable {
+                            self.dispatch(job, None, &semaphore, &mut tasks, &commits)
+                                .await;
+                        }
+                    }
+                    // the poll timer asks again
+                    Ok(Err(e)) => error!(error = %e, "claiming jobs failed"),
+                    Err(e) => error!(error = %e, "claiming jobs failed"),
+                }
+            }
+            // With a buffer, claims run in the background and fill it; the workers go on taking
+            // from it meanwhile. While it holds less than a few rounds of the workers and the
+            // store may hold claimable jobs, a large claim reads ahead; otherwise, for free
+            // workers, a claim takes only what goes ahead of the jobs in memory (a job of higher
+            // priority than those the buffer holds).
+            if reading.is_none()
+                && let Some(handoff) = &self.handoff
+            {
+                let want =
+                    (READ_AHEAD_ROUNDS * self.shared.concurrency).saturating_sub(handoff.len());
+                let granted = if want >= self.config.batch {
+                    handoff.reserve(want)
+                } else {
+                    0
+                };
+                let claim = if granted >= self.config.batch
+                    && (std::mem::take(&mut force_claim) | handoff.take_store_dirty())
+                {
+                    Some((granted, granted, None))
+                } else {
+                    handoff.fill(granted, Vec::new());
+                    let head = handoff.head();
+                    (worth_claiming
+                        && (std::mem::take(&mut force_claim)
+                            | handoff.take_store_dirty_ahead_of(head)))
+                    .then_some((free, 0, head))
+                };
+                if let Some((limit, reserved, before)) = claim {
+                    reading = Some(tokio::spawn(read_ahead(
+                        self.store.clone(),
+                        handoff.clone(),
+                        Claim {
+                            limit,
+                            reserved,
+                            before,
+                            lease: self.config.lease,
+                        },
+                        self.wake.clone(),
+                    )));
+                }
+            }
+            // Without one, the store is asked for the free workers directly.
+            let ask_store = self.handoff.is_none() && worth_claiming;
+            if ask_store {
+                match self.store.claim(free, Utc::now(), self.config.lease).await {
+                    Ok(jobs) => {
+                        claimed = jobs.len();
                         for job in jobs {
                             let delivery = delivery_of(&job);
                             self.dispatch(job, delivery, &semaphore, &mut tasks, &commits)
@@ -291,7 +348,7 @@ impl Engine {
                 }
             }
             self.publish_worker_gauges();
-            if worth_claiming && claimed == free && free > 0 {
+            if ask_store && claimed == free && free > 0 {
                 // there may be more due work right away
                 tokio::select! {
                     biased;
@@ -323,6 +380,11 @@ impl Engine {
                 () = tokio::time::sleep(sleep) => force_claim = true,
             }
         }
+        if let Some(read) = reading {
+            // its jobs stay claimed in the store: put back at the next start or after the lease
+            let _ = tokio::time::timeout(self.config.shutdown_timeout, read).await;
+        }
+        keeper.abort();
         if let Some(handoff) = &self.handoff {
             handoff.close();
         }
@@ -405,6 +467,89 @@ impl Engine {
     }
 }
 
+/// What a read-ahead claim did.
+#[derive(Debug)]
+struct ReadAhead {
+    /// Jobs claimed.
+    claimed: usize,
+    /// Jobs asked for.
+    limit: usize,
+    /// The claim order of the last job claimed.
+    last_key: i64,
+    /// When the next stored job comes due, when the claim took everything there was.
+    due: Option<chrono::DateTime<Utc>>,
+    /// Claimed jobs whose stored payload cannot be read: the engine records them as dead.
+    unreadable: Vec<Job>,
+}
+
+/// A claim into the hand-off buffer.
+#[derive(Debug)]
+struct Claim {
+    /// Jobs to claim at most.
+    limit: usize,
+    /// Places reserved for them in the buffer (a claim for free workers may go past its
+    /// capacity, by at most one batch).
+    reserved: usize,
+    /// Only jobs ordered at or before this.
+    before: Option<i64>,
+    /// How long the claim holds.
+    lease: Duration,
+}
+
+/// Claims jobs into the buffer, then wakes the engine.
+async fn read_ahead(
+    store: Arc<dyn JobStore>,
+    handoff: Arc<Handoff>,
+    claim: Claim,
+    wake: Arc<Notify>,
+) -> Result<ReadAhead, StoreError> {
+    let Claim {
+        limit,
+        reserved,
+        before,
+        lease,
+    } = claim;
+    let claimed = store.claim_ahead_of(limit, Utc::now(), lease, before).await;
+    let jobs = match claimed {
+        Ok(jobs) => jobs,
+        Err(e) => {
+            handoff.fill(reserved, Vec::new());
+            wake.notify_one();
+            return Err(e);
+        }
+    };
+    let claimed = jobs.len();
+    let last_key = jobs.iter().map(|j| j.sort_key).max().unwrap_or(i64::MIN);
+    let stored = Instant::now();
+    let mut ready = Vec::with_capacity(claimed);
+    let mut unreadable = Vec::new();
+    for job in jobs {
+        match delivery_of(&job) {
+            Some(delivery) => ready.push(Ready {
+                sort_key: job.sort_key,
+                job,
+                delivery,
+                stored,
+            }),
+            None => unreadable.push(job),
+        }
+    }
+    handoff.fill(reserved, ready);
+    let due = if claimed < limit {
+        store.next_due().await.ok().flatten()
+    } else {
+        None
+    };
+    wake.notify_one();
+    Ok(ReadAhead {
+        claimed,
+        limit,
+        last_key,
+        due,
+        unreadable,
+    })
+}
+
 /// The delivery a job describes, parsed once per claim; `None` when the stored payload cannot
 /// be read.
 fn delivery_of(job: &Job) -> Option<Delivery> {
@@ -428,30 +573,43 @@ impl Engine {
         metrics::gauge!("alert_history_publishing_workers_idle")
             .set(self.shared.concurrency.saturating_sub(active) as f64);
     }
+}
 
-    async fn housekeeping(&self, last_sweep: &mut Option<Instant>) {
-        match self.store.requeue_in_flight(Utc::now(), false).await {
+/// Every poll interval: puts back jobs whose lease expired (and wakes the engine for them), runs
+/// the retention sweep when due and publishes the circuit-breaker gauges.
+async fn housekeeping(
+    store: Arc<dyn JobStore>,
+    config: EngineConfig,
+    shared: Arc<Shared>,
+    wake: Arc<Notify>,
+) {
+    let mut last_sweep: Option<Instant> = None;
+    loop {
+        match store.requeue_in_flight(Utc::now(), false).await {
             Ok(0) => {}
-            Ok(n) => warn!(jobs = n, "requeued jobs whose lease expired"),
+            Ok(n) => {
+                warn!(jobs = n, "requeued jobs whose lease expired");
+                wake.notify_one();
+            }
             Err(e) => warn!(error = %e, "lease reaper failed"),
         }
-        if last_sweep.is_none_or(|t| t.elapsed() >= self.config.sweep_interval) {
-            *last_sweep = Some(Instant::now());
+        if last_sweep.is_none_or(|t| t.elapsed() >= config.sweep_interval) {
+            last_sweep = Some(Instant::now());
             let now = Utc::now();
             let finished =
-                now - chrono::Duration::from_std(self.config.retain_finished).unwrap_or_default();
-            let dead =
-                now - chrono::Duration::from_std(self.config.retain_dead).unwrap_or_default();
-            match self.store.sweep(finished, dead).await {
+                now - chrono::Duration::from_std(config.retain_finished).unwrap_or_default();
+            let dead = now - chrono::Duration::from_std(config.retain_dead).unwrap_or_default();
+            match store.sweep(finished, dead).await {
                 Ok(0) => {}
                 Ok(n) => info!(jobs = n, "retention sweep deleted old jobs"),
                 Err(e) => warn!(error = %e, "retention sweep failed"),
             }
         }
-        for (target, state) in self.shared.breakers.all() {
+        for (target, state) in shared.breakers.all() {
             metrics::gauge!("alert_history_publishing_circuit_breaker_state", "target" => target)
                 .set(state.gauge());
         }
+        tokio::time::sleep(config.poll_interval).await;
     }
 }
 

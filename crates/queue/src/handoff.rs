@@ -15,13 +15,19 @@
 //! Only jobs that may go now are handed off: the newest job of its alert and target in the
 //! batch, with no earlier job of that alert still pending or in flight. Everything else, and
 //! what does not fit in the buffer, is stored pending and claimed as before.
+//!
+//! Claims use the buffer too: while it holds fewer jobs than a few rounds of the workers, the
+//! engine claims ahead from the store into it in large batches, so a backlog in the store (a
+//! storm larger than the buffer, retries, a target back after an outage) drains without the
+//! workers waiting for one claim per freed batch. The read-ahead stays small so that replicas
+//! sharing a store each take their part.
 
 use std::{
     cmp::Reverse,
     collections::BinaryHeap,
     sync::{
         Mutex,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicI64, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -80,9 +86,10 @@ pub struct Handoff {
     capacity: usize,
     lease: Duration,
     wake: std::sync::Arc<Notify>,
-    /// Set whenever the store may hold claimable jobs the engine has not seen (pending jobs
-    /// written by enqueue, retries, deferrals, requeues, replays).
-    store_dirty: AtomicBool,
+    /// A lower bound of the claim order keys of jobs the store may hold claimable that the
+    /// engine has not looked for (pending jobs written by enqueue, retries, deferrals,
+    /// requeues, replays): `i64::MAX` when there are none, `i64::MIN` when any key is possible.
+    store_dirty: AtomicI64,
 }
 
 impl Handoff {
@@ -94,7 +101,7 @@ impl Handoff {
             capacity,
             lease,
             wake,
-            store_dirty: AtomicBool::new(true),
+            store_dirty: AtomicI64::new(i64::MIN),
         }
     }
 
@@ -165,6 +172,11 @@ impl Handoff {
         self.lock().heap.is_empty()
     }
 
+    /// Jobs waiting.
+    pub fn len(&self) -> usize {
+        self.lock().heap.len()
+    }
+
     /// Takes nothing more; what waits stays claimed in the store (put back at the next start,
     /// or after the lease).
     pub fn close(&self) {
@@ -173,13 +185,94 @@ impl Handoff {
         inner.heap.clear();
     }
 
-    /// The store may now hold claimable jobs.
+    /// The store may now hold claimable jobs, of any claim order.
     pub fn mark_store_dirty(&self) {
-        self.store_dirty.store(true, Ordering::Release);
+        self.store_dirty.fetch_min(i64::MIN, Ordering::AcqRel);
     }
 
-    /// Whether the store may hold claimable jobs; clears the mark (a claim follows).
+    /// The store may now hold claimable jobs whose claim order key is `key` or later.
+    pub fn mark_store_dirty_from(&self, key: i64) {
+        self.store_dirty.fetch_min(key, Ordering::AcqRel);
+    }
+
+    /// Whether the store may hold claimable jobs; clears the mark (a claim of everything due
+    /// follows).
     pub fn take_store_dirty(&self) -> bool {
-        self.store_dirty.swap(false, Ordering::AcqRel)
+        self.store_dirty.swap(i64::MAX, Ordering::AcqRel) != i64::MAX
+    }
+
+    /// Whether the store may hold claimable jobs ordered at or before `head` (a claim bounded
+    /// by `head` follows). Afterwards only jobs ordered after `head` may remain, so the mark
+    /// is raised past `head` rather than cleared.
+    pub fn take_store_dirty_ahead_of(&self, head: Option<i64>) -> bool {
+        let Some(head) = head else {
+            return self.take_store_dirty();
+        };
+        let after = head.saturating_add(1);
+        let mut current = self.store_dirty.load(Ordering::Acquire);
+        loop {
+            if current > head {
+                return false;
+            }
+            match self.store_dirty.compare_exchange(
+                current,
+                after,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(now) => current = now,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn buffer() -> Handoff {
+        Handoff::new(
+            8,
+            Duration::from_secs(60),
+            std::sync::Arc::new(Notify::new()),
+        )
+    }
+
+    #[test]
+    fn the_store_is_asked_only_for_what_may_go_ahead_of_the_buffer() {
+        let h = buffer();
+        assert!(h.take_store_dirty(), "unknown at start");
+        assert!(!h.take_store_dirty(), "cleared by the claim");
+        // jobs stored pending from key 100 on
+        h.mark_store_dirty_from(100);
+        assert!(
+            !h.take_store_dirty_ahead_of(Some(50)),
+            "the buffer's head goes first"
+        );
+        assert!(h.take_store_dirty_ahead_of(Some(100)), "a tie may go");
+        // after a claim bounded by 100 only later jobs may remain
+        assert!(!h.take_store_dirty_ahead_of(Some(100)));
+        assert!(h.take_store_dirty_ahead_of(Some(101)));
+        // an unbounded claim (read-ahead) sees any mark, and clears it
+        h.mark_store_dirty_from(500);
+        assert!(h.take_store_dirty_ahead_of(None));
+        assert!(!h.take_store_dirty());
+        // a mark of unknown order goes ahead of anything
+        h.mark_store_dirty_from(500);
+        h.mark_store_dirty();
+        assert!(h.take_store_dirty_ahead_of(Some(i64::MIN)));
+    }
+
+    #[test]
+    fn places_are_reserved_and_given_back() {
+        let h = buffer();
+        assert_eq!(h.reserve(5), 5);
+        assert_eq!(h.reserve(5), 3, "capacity 8");
+        h.fill(8, Vec::new());
+        assert_eq!(h.reserve(8), 8, "all given back");
+        assert_eq!(h.len(), 0);
+        h.close();
+        assert_eq!(h.reserve(1), 0, "nothing after close");
     }
 }

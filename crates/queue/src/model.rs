@@ -194,6 +194,8 @@ pub struct Job {
     pub attempt: u32,
     /// When the job was accepted.
     pub created_at: DateTime<Utc>,
+    /// Claim order: `created_at` minus the priority boost (ms).
+    pub sort_key: i64,
     /// JSON of [`JobPayload`].
     pub payload: String,
     /// Vendor state of (target, fingerprint), JSON.

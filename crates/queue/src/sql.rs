@@ -63,6 +63,10 @@ impl Default for StoreOptions {
 struct Sql {
     supersede: String,
     claim: String,
+    /// SQLite claims in three steps (see `claim_sqlite`): pick, mark, read.
+    claim_pick: String,
+    claim_mark: String,
+    claim_read: String,
     delivered_state: String,
     failed: String,
     defer: String,
@@ -173,6 +177,17 @@ impl Sql {
                  WHERE target = ? AND fingerprint = ? AND state IN ('pending', 'in_flight') AND state = 'pending' AND id < ?",
             ),
             claim: number(&claim),
+            claim_pick: format!(
+                "SELECT json_group_array(id) FROM (SELECT j.id FROM jobs j INDEXED BY jobs_pending_order \
+                 WHERE j.state = 'pending' AND j.next_run_at <= ? AND j.sort_key <= ? AND {blocked} \
+                 ORDER BY j.sort_key, j.id LIMIT ?)"
+            ),
+            claim_mark: "UPDATE jobs SET state = 'in_flight', attempts = attempts + 1, lease_until = ?, lease_owner = ?, \
+                 updated_at = ? WHERE id IN (SELECT value FROM json_each(?))"
+                .to_owned(),
+            claim_read: "SELECT json_group_array(json_array(id, delivery_key, target, fingerprint, status, priority, \
+                 attempts, created_at, sort_key, payload)) FROM jobs WHERE id IN (SELECT value FROM json_each(?))"
+                .to_owned(),
             delivered_state: number(
                 "UPDATE notification_state SET last_delivered_status = ?, last_delivered_at = ?, \
                  vendor_state = COALESCE(?, vendor_state) WHERE target = ? AND fingerprint = ?",
@@ -262,7 +277,8 @@ pub struct SqlStore {
     dialect: Dialect,
     instance: Arc<str>,
     sql: Arc<Sql>,
-    ingest: Arc<EnqueueQueue>,
+    ingest: Arc<GroupCommit<Enqueue, EnqueueReport>>,
+    deferrals: Arc<GroupCommit<Deferral, ()>>,
     /// SQLite with synchronous commits: claims skip the sync (see `claim_unsynced`).
     claims_unsynced: bool,
     /// Dropped with the last handle: background tasks of this store stop.
@@ -401,6 +417,14 @@ impl SqlStore {
                     match conn.execute("BEGIN").await {
                         Ok(_) => {
                             conn.execute("ROLLBACK").await?;
+                            // The driver's own count of open transactions must agree: after a
+                            // failed COMMIT that SQLite rolled back itself, its ROLLBACK fails
+                            // and the count stays up, and every later write transaction
+                            // would be refused.
+                            if sqlx::Connection::is_in_transaction(&*conn) {
+                                tracing::warn!("closing a store connection whose driver still counts a failed transaction");
+                                return Ok(false);
+                            }
                             Ok(true)
                         }
                         Err(e) => {
@@ -452,6 +476,7 @@ impl SqlStore {
             instance: options.instance.as_str().into(),
             sql: Arc::new(Sql::new(dialect)),
             ingest: Arc::default(),
+            deferrals: Arc::default(),
             claims_unsynced: dialect == Dialect::Sqlite && options.synchronous_full,
             handoff: Arc::default(),
             alive: Arc::default(),
@@ -463,6 +488,23 @@ impl SqlStore {
     fn store_dirty(&self) {
         if let Some(handoff) = self.handoff() {
             handoff.mark_store_dirty();
+        }
+    }
+
+    /// Tells the engine the store may hold claimable jobs ordered at `key` or later.
+    fn store_dirty_from(&self, key: i64) {
+        if let Some(handoff) = self.handoff() {
+            handoff.mark_store_dirty_from(key);
+        }
+    }
+
+    /// A write transaction. SQLite's takes the write lock at once (`BEGIN IMMEDIATE`): one that
+    /// starts with a read and writes later fails at once, without waiting, when another
+    /// connection wrote in between.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.dialect {
+            Dialect::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
+            Dialect::Postgres => self.writer.begin().await,
         }
     }
 
@@ -528,21 +570,75 @@ fn record(row: &AnyRow) -> Result<JobRecord, sqlx::Error> {
     })
 }
 
-/// One caller's jobs waiting for the next enqueue transaction.
+/// Group commit: callers that arrive while a transaction is being written wait for it, and the
+/// next transaction takes all of them at once (one sync for many requests).
 #[derive(Debug)]
-struct PendingEnqueue {
-    jobs: Vec<NewJob>,
-    now: DateTime<Utc>,
-    reply: oneshot::Sender<Result<EnqueueReport, StoreError>>,
-}
-
-/// Group commit for ingest: callers that arrive while a transaction is being written wait for
-/// it, and the next transaction takes all of them at once (one sync for many requests).
-#[derive(Debug, Default)]
-struct EnqueueQueue {
-    pending: std::sync::Mutex<Vec<PendingEnqueue>>,
+struct GroupCommit<T, R> {
+    pending: std::sync::Mutex<Vec<Waiting<T, R>>>,
     writing: Arc<tokio::sync::Mutex<()>>,
 }
+
+impl<T, R> Default for GroupCommit<T, R> {
+    fn default() -> Self {
+        Self {
+            pending: std::sync::Mutex::default(),
+            writing: Arc::default(),
+        }
+    }
+}
+
+impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
+    /// Adds `item` to the next transaction, which `write` applies to everything waiting (one
+    /// result per item, in order), and waits for its result.
+    async fn submit<W, F>(&self, item: T, write: W) -> Result<R, StoreError>
+    where
+        W: FnOnce(Vec<T>) -> F + Send + 'static,
+        F: Future<Output = Result<Vec<R>, StoreError>> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        lock(&self.pending).push((item, reply));
+        let writing = Arc::clone(&self.writing).lock_owned().await;
+        // Whoever wrote before us may have taken our item along; else we take everyone's.
+        let batch = std::mem::take(&mut *lock(&self.pending));
+        if batch.is_empty() {
+            drop(writing);
+        } else {
+            // Written by a task of its own: a caller that goes away (a client hanging up) must
+            // not abort the transaction the others wait for.
+            store_runtime().spawn(async move {
+                let _writing = writing;
+                let (items, replies): (Vec<T>, Vec<_>) = batch.into_iter().unzip();
+                match write(items).await {
+                    Ok(results) => {
+                        for (reply, result) in replies.into_iter().zip(results) {
+                            let _ = reply.send(Ok(result));
+                        }
+                    }
+                    Err(e) => {
+                        let e = Arc::new(e);
+                        for reply in replies {
+                            let _ = reply.send(Err(StoreError::Shared(Arc::clone(&e))));
+                        }
+                    }
+                }
+            });
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(StoreError::Database(sqlx::Error::Protocol(
+                "the transaction was abandoned".to_owned(),
+            )))
+        })
+    }
+}
+
+/// An item waiting for the next group commit, and who waits for its result.
+type Waiting<T, R> = (T, oneshot::Sender<Result<R, StoreError>>);
+
+/// One caller's jobs for the next enqueue transaction, and when they arrived.
+type Enqueue = (Vec<NewJob>, DateTime<Utc>);
+
+/// A job handed back to the store until its rate-limit slot: (id, wake-up ms, now ms).
+type Deferral = (i64, i64, i64);
 
 /// What the store knows about one (target, fingerprint) while an enqueue batch is applied.
 #[derive(Debug)]
@@ -594,7 +690,7 @@ impl SqlStore {
         let position: HashMap<(&str, &str), usize> =
             pairs.iter().enumerate().map(|(i, p)| (*p, i)).collect();
 
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut known: HashMap<(&str, &str), PairState> = HashMap::with_capacity(pairs.len());
         for chunk in pairs.chunks(CHUNK) {
             if self.dialect == Dialect::Postgres {
@@ -693,7 +789,9 @@ impl SqlStore {
             }
             None => 0,
         };
-        let pending_written = inserts.iter().any(|i| !i.handed_off);
+        // The first claim order among the jobs written pending: the engine need not ask the
+        // store while what it holds in memory goes ahead of them.
+        let pending_from = inserts.iter().filter(|i| !i.handed_off).map(sort_key).min();
         // From here on the granted places are given back whatever happens.
         let lease = handoff.as_ref().map(|h| dur_ms(h.lease()));
         let written = self
@@ -707,10 +805,27 @@ impl SqlStore {
             handoff.fill(granted, ready);
         }
         written?;
-        if pending_written {
-            self.store_dirty();
+        if let Some(key) = pending_from {
+            self.store_dirty_from(key);
         }
         Ok(reports)
+    }
+
+    /// Writes deferrals in one transaction.
+    async fn defer_batch(&self, items: &[Deferral]) -> Result<Vec<()>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        for &(id, at_ms, now_ms) in items {
+            sqlx::query(&self.sql.defer)
+                .bind(now_ms)
+                .bind(at_ms)
+                .bind(id)
+                .bind(&*self.instance)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.store_dirty();
+        Ok(vec![(); items.len()])
     }
 
     /// Marks the jobs of this batch that may go at once and fit in the hand-off buffer: the
@@ -780,13 +895,30 @@ impl SqlStore {
     ) -> Result<HashMap<String, i64>, StoreError> {
         // The jobs, in arrival order per key: ids grow in VALUES order.
         let mut ids: HashMap<String, i64> = HashMap::with_capacity(inserts.len());
+        // SQLite's driver passes result rows between threads one at a time: its ids come back
+        // in one row after the inserts instead (the writer is alone, so every job above the
+        // highest id before them is one of them).
+        let sqlite = self.dialect == Dialect::Sqlite;
+        let before: i64 = if sqlite {
+            sqlx::query("SELECT COALESCE(MAX(id), 0) FROM jobs")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?
+        } else {
+            0
+        };
         for chunk in inserts.chunks(CHUNK) {
             let sql = numbered(
                 self.dialect,
                 &format!(
                     "INSERT INTO jobs (delivery_key, target, fingerprint, status, priority, state, attempts, sort_key, \
-                 created_at, updated_at, next_run_at, payload, lease_until, lease_owner) VALUES {} RETURNING id, delivery_key",
-                    rows("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", chunk.len())
+                 created_at, updated_at, next_run_at, payload, lease_until, lease_owner) VALUES {}{}",
+                    rows("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", chunk.len()),
+                    if sqlite {
+                        ""
+                    } else {
+                        " RETURNING id, delivery_key"
+                    }
                 ),
             );
             let mut q = sqlx::query(&sql).persistent(false);
@@ -817,8 +949,31 @@ impl SqlStore {
                     .bind(lease_until)
                     .bind(owner);
             }
-            for row in q.fetch_all(&mut *tx).await? {
-                ids.insert(row.try_get("delivery_key")?, row.try_get("id")?);
+            if sqlite {
+                q.execute(&mut *tx).await?;
+            } else {
+                for row in q.fetch_all(&mut *tx).await? {
+                    ids.insert(row.try_get("delivery_key")?, row.try_get("id")?);
+                }
+            }
+        }
+        if sqlite {
+            let list: Option<String> = sqlx::query(
+                "SELECT group_concat(id || ':' || delivery_key) FROM jobs WHERE id > ?",
+            )
+            .bind(before)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+            for (id, key) in list
+                .iter()
+                .flat_map(|l| l.split(','))
+                .filter_map(|p| p.split_once(':'))
+            {
+                ids.insert(
+                    key.to_owned(),
+                    id.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                );
             }
         }
         let mut newest: HashMap<(&str, &str), i64> = HashMap::new();
@@ -897,15 +1052,34 @@ impl SqlStore {
                 Completion::Retry { .. } | Completion::Dead { .. } => failed.push(i),
             }
         }
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
+        let sqlite = self.dialect == Dialect::Sqlite;
         for (code, indices) in &delivered {
             for chunk in indices.chunks(CHUNK) {
+                if sqlite {
+                    // The jobs still ours, in one row (SQLite's driver passes result rows
+                    // between threads one at a time); the update below changes exactly these.
+                    let sql = format!(
+                        "SELECT group_concat(id) FROM jobs WHERE state = 'in_flight' AND lease_owner = ? AND id IN ({})",
+                        rows("?", chunk.len())
+                    );
+                    let mut q = sqlx::query(&sql).persistent(false).bind(owner);
+                    for &i in chunk {
+                        q = q.bind(items[i].job.id);
+                    }
+                    let list: Option<String> = q.fetch_one(&mut *tx).await?.try_get(0)?;
+                    let ours: HashSet<&str> = list.iter().flat_map(|l| l.split(',')).collect();
+                    for &i in chunk {
+                        recorded[i] = ours.contains(items[i].job.id.to_string().as_str());
+                    }
+                }
                 let sql = numbered(
                     self.dialect,
                     &format!(
                         "UPDATE jobs SET state = 'done', lease_until = NULL, lease_owner = NULL, updated_at = ?, \
-                     last_status_code = ? WHERE state = 'in_flight' AND lease_owner = ? AND id IN ({}) RETURNING id",
-                        rows("?", chunk.len())
+                     last_status_code = ? WHERE state = 'in_flight' AND lease_owner = ? AND id IN ({}){}",
+                        rows("?", chunk.len()),
+                        if sqlite { "" } else { " RETURNING id" }
                     ),
                 );
                 let mut q = sqlx::query(&sql)
@@ -915,6 +1089,10 @@ impl SqlStore {
                     .bind(owner);
                 for &i in chunk {
                     q = q.bind(items[i].job.id);
+                }
+                if sqlite {
+                    q.execute(&mut *tx).await?;
+                    continue;
                 }
                 let done: HashSet<i64> = q
                     .fetch_all(&mut *tx)
@@ -1107,33 +1285,133 @@ impl SqlStore {
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
     }
 
-    /// A SQLite claim committed without waiting for the disk. A claim lost in a power cut
+    /// A SQLite claim. With synchronous commits, it is committed without waiting for the
+    /// disk. A claim lost in a power cut
     /// changes nothing: the single process that owns the file puts every in-flight job back
     /// at start-up, and the next synced commit makes the claim durable along with it. It
     /// saves one disk sync between an alert's arrival and its delivery.
-    async fn claim_unsynced(
+    ///
+    /// The claim picks the jobs, marks them and reads them back, one result row per step, in
+    /// one `BEGIN IMMEDIATE` transaction (no other writer in between): SQLite's driver passes
+    /// result rows between threads one at a time, so a claim that returned a row per job spent
+    /// most of its time handing them over.
+    async fn claim_sqlite(
         &self,
         limit: usize,
         now: DateTime<Utc>,
         lease: Duration,
         before: Option<i64>,
-    ) -> Result<Vec<AnyRow>, StoreError> {
+    ) -> Result<Vec<Job>, StoreError> {
         let conn = self.writer.acquire().await?;
         // Closed, not handed back to the pool, if this is dropped before synced commits are
         // restored (a caller that goes away half way).
         let mut guard = Unsynced(Some(conn));
         let conn = guard.0.as_mut().ok_or_else(abandoned)?;
-        conn.execute("PRAGMA synchronous = NORMAL").await?;
-        let claimed = self
-            .claim_query(limit, now, lease, before)
-            .fetch_all(&mut **conn)
-            .await;
-        if let Err(e) = conn.execute("PRAGMA synchronous = FULL").await {
-            warn!(error = %e, "cannot restore synchronous commits; reopening the connection");
-        } else if let Some(conn) = guard.0.take() {
-            drop(conn);
+        if self.claims_unsynced {
+            conn.execute("PRAGMA synchronous = NORMAL").await?;
         }
-        Ok(claimed?)
+        conn.execute("BEGIN IMMEDIATE").await?;
+        let claimed = self.claim_steps(conn, limit, now, lease, before).await;
+        let ended = conn
+            .execute(if claimed.is_ok() {
+                "COMMIT"
+            } else {
+                "ROLLBACK"
+            })
+            .await;
+        let restored = if self.claims_unsynced {
+            conn.execute("PRAGMA synchronous = FULL").await.map(|_| ())
+        } else {
+            Ok(())
+        };
+        match (&ended, &restored) {
+            (Ok(_), Ok(())) => drop(guard.0.take()),
+            (Err(e), _) | (_, Err(e)) => {
+                warn!(error = %e, "cannot end a claim cleanly; reopening the connection");
+            }
+        }
+        let jobs = claimed?;
+        ended?;
+        Ok(jobs)
+    }
+
+    /// The three steps of [`SqlStore::claim_sqlite`].
+    async fn claim_steps(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        limit: usize,
+        now: DateTime<Utc>,
+        lease: Duration,
+        before: Option<i64>,
+    ) -> Result<Vec<Job>, StoreError> {
+        let now_ms = ms(now);
+        let ids: String = sqlx::query(&self.sql.claim_pick)
+            .bind(now_ms)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
+        if ids == "[]" {
+            return Ok(Vec::new());
+        }
+        sqlx::query(&self.sql.claim_mark)
+            .bind(now_ms + dur_ms(lease))
+            .bind(&*self.instance)
+            .bind(now_ms)
+            .bind(ids.as_str())
+            .execute(&mut *conn)
+            .await?;
+        let rows: String = sqlx::query(&self.sql.claim_read)
+            .bind(ids.as_str())
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
+        type Claimed = (
+            i64,
+            String,
+            String,
+            String,
+            String,
+            i64,
+            i64,
+            i64,
+            i64,
+            String,
+        );
+        let rows: Vec<Claimed> =
+            serde_json::from_str(&rows).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        rows.into_iter()
+            .map(
+                |(
+                    id,
+                    delivery_key,
+                    target,
+                    fingerprint,
+                    status,
+                    priority,
+                    attempts,
+                    created_at,
+                    sort_key,
+                    payload,
+                )| {
+                    Ok(Job {
+                        id,
+                        delivery_key,
+                        target,
+                        fingerprint,
+                        status: decode(&status)?,
+                        priority: Priority::from_i64(priority),
+                        attempt: attempts as u32,
+                        created_at: from_ms(created_at),
+                        sort_key,
+                        payload,
+                        vendor_state: None,
+                    })
+                },
+            )
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(StoreError::from)
     }
 }
 
@@ -1146,8 +1424,8 @@ async fn analyze(pool: &AnyPool) {
     }
 }
 
-/// A writer connection whose commits may not be synced: dropped with it still inside, it is
-/// closed rather than returned to the pool.
+/// A writer connection in a state it must not go back to the pool in (commits not synced, a
+/// transaction open): dropped with it still inside, it is closed rather than returned.
 struct Unsynced(Option<sqlx::pool::PoolConnection<sqlx::Any>>);
 
 impl Drop for Unsynced {
@@ -1267,6 +1545,7 @@ fn ready_jobs(
                     priority: ins.job.priority,
                     attempt: 1,
                     created_at: from_ms(ins.now),
+                    sort_key: key,
                     payload: ins.payload,
                     vendor_state,
                 },
@@ -1311,45 +1590,14 @@ impl JobStore for SqlStore {
         jobs: Vec<NewJob>,
         now: DateTime<Utc>,
     ) -> Result<EnqueueReport, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        lock(&self.ingest.pending).push(PendingEnqueue { jobs, now, reply });
-        let writing = Arc::clone(&self.ingest.writing).lock_owned().await;
-        // Whoever wrote before us may have taken our jobs along; else we take everyone's.
-        let batch = std::mem::take(&mut *lock(&self.ingest.pending));
-        if batch.is_empty() {
-            drop(writing);
-        } else {
-            // Written by a task of its own: a caller that goes away (a client hanging up) must
-            // not abort the transaction the others wait for.
-            let store = self.clone();
-            store_runtime().spawn(async move {
-                let _writing = writing;
-                let (requests, replies): (Vec<_>, Vec<_>) = batch
-                    .into_iter()
-                    .map(|p| ((p.jobs, p.now), p.reply))
-                    .unzip();
+        let store = self.clone();
+        self.ingest
+            .submit((jobs, now), move |requests| async move {
                 metrics::histogram!("alert_publisher_enqueue_batch_requests")
                     .record(requests.len() as f64);
-                match store.enqueue_batch(&requests).await {
-                    Ok(reports) => {
-                        for (reply, report) in replies.into_iter().zip(reports) {
-                            let _ = reply.send(Ok(report));
-                        }
-                    }
-                    Err(e) => {
-                        let e = Arc::new(e);
-                        for reply in replies {
-                            let _ = reply.send(Err(StoreError::Shared(Arc::clone(&e))));
-                        }
-                    }
-                }
-            });
-        }
-        answer.await.unwrap_or_else(|_| {
-            Err(StoreError::Database(sqlx::Error::Protocol(
-                "the enqueue transaction was abandoned".to_owned(),
-            )))
-        })
+                store.enqueue_batch(&requests).await
+            })
+            .await
     }
 
     fn attach_handoff(&self, handoff: Arc<Handoff>) {
@@ -1363,20 +1611,16 @@ impl JobStore for SqlStore {
         lease: Duration,
         before: Option<i64>,
     ) -> Result<Vec<Job>, StoreError> {
-        let claimed = if self.claims_unsynced {
-            self.claim_unsynced(limit, now, lease, before).await?
+        let mut jobs = if self.dialect == Dialect::Sqlite {
+            self.claim_sqlite(limit, now, lease, before).await?
         } else {
             self.claim_query(limit, now, lease, before)
                 .fetch_all(&self.writer)
                 .await?
-        };
-        let mut jobs = claimed
-            .iter()
-            .map(|row| {
-                let status: String = row.try_get("status")?;
-                Ok((
-                    row.try_get::<i64, _>("sort_key")?,
-                    Job {
+                .iter()
+                .map(|row| {
+                    let status: String = row.try_get("status")?;
+                    Ok(Job {
                         id: row.try_get("id")?,
                         delivery_key: row.try_get("delivery_key")?,
                         target: row.try_get("target")?,
@@ -1385,14 +1629,14 @@ impl JobStore for SqlStore {
                         priority: Priority::from_i64(row.try_get("priority")?),
                         attempt: row.try_get::<i64, _>("attempts")? as u32,
                         created_at: from_ms(row.try_get("created_at")?),
+                        sort_key: row.try_get("sort_key")?,
                         payload: row.try_get("payload")?,
                         vendor_state: None,
-                    },
-                ))
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        jobs.sort_by_key(|(key, job)| (*key, job.id));
-        let mut jobs: Vec<Job> = jobs.into_iter().map(|(_, j)| j).collect();
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?
+        };
+        jobs.sort_by_key(|job| (job.sort_key, job.id));
         // What each target was told before (message ids and the like), for the claimed jobs.
         for chunk in jobs.chunks_mut(CHUNK) {
             let sql = numbered(
@@ -1460,15 +1704,14 @@ impl JobStore for SqlStore {
         // Round the wake-up time up: a deferred job must not wake a fraction of a millisecond
         // before its rate-limit slot and be deferred a whole period again.
         let at_ms = (at.timestamp_micros() + 999).div_euclid(1000);
-        sqlx::query(&self.sql.defer)
-            .bind(ms(now))
-            .bind(at_ms)
-            .bind(job.id)
-            .bind(&*self.instance)
-            .execute(&self.writer)
-            .await?;
-        self.store_dirty();
-        Ok(())
+        // A storm defers hundreds of jobs at once: they share transactions, so the claims that
+        // bring them back at their slots do not queue behind one disk sync per job.
+        let store = self.clone();
+        self.deferrals
+            .submit((job.id, at_ms, ms(now)), move |items| async move {
+                store.defer_batch(&items).await
+            })
+            .await
     }
 
     async fn requeue_in_flight(&self, now: DateTime<Utc>, all: bool) -> Result<u64, StoreError> {
@@ -1580,7 +1823,7 @@ impl JobStore for SqlStore {
             ..filter.clone()
         };
         let mut report = ReplayReport::default();
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         let rows = match &filter.ids {
             Some(ids) => {
                 let mut rows = Vec::with_capacity(ids.len());
@@ -1667,7 +1910,7 @@ impl JobStore for SqlStore {
             state: Some(JobState::Dead),
             ..filter.clone()
         };
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         self.bind_filter(sqlx::query(&self.sql.purge_attempts), &filter)
             .execute(&mut *tx)
             .await?;
@@ -1686,7 +1929,7 @@ impl JobStore for SqlStore {
         dead_before: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         let latest = ms(finished_before.max(dead_before));
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(&self.sql.sweep_attempts)
             .bind(latest)
             .bind(ms(finished_before))

@@ -519,6 +519,43 @@ async fn expired_leases_are_taken_over(store: Arc<dyn JobStore>, db: Db) {
 }
 both!(expired_leases_are_taken_over);
 
+/// Many jobs deferred at once (a storm against a rate limit) are all written, and each comes
+/// back at its own time with its attempt not counted.
+async fn concurrent_deferrals_are_all_written(store: Arc<dyn JobStore>, _db: Db) {
+    let jobs: Vec<NewJob> = (0..60)
+        .map(|i| job("t", &format!("D{i}"), AlertStatus::Firing, "warning"))
+        .collect();
+    store.enqueue(jobs, now()).await.unwrap();
+    let claimed = store.claim(100, now(), LEASE).await.unwrap();
+    assert_eq!(claimed.len(), 60);
+    // the first half a second from now, the second half two seconds from now
+    let deferred = futures::future::join_all(claimed.iter().enumerate().map(|(i, j)| {
+        let store = store.clone();
+        let at = now() + chrono::Duration::milliseconds(if i < 30 { 500 } else { 2000 });
+        async move { store.defer(j, at, now()).await }
+    }))
+    .await;
+    assert!(deferred.iter().all(Result::is_ok), "{deferred:?}");
+    let stats = store.stats().await.unwrap();
+    assert_eq!((stats.pending, stats.in_flight), (60, 0), "{stats:?}");
+    assert!(store.claim(100, now(), LEASE).await.unwrap().is_empty());
+    let first = store
+        .claim(100, now() + chrono::Duration::seconds(1), LEASE)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 30, "those due after half a second");
+    assert!(
+        first.iter().all(|j| j.attempt == 1),
+        "a deferral is no attempt"
+    );
+    let rest = store
+        .claim(100, now() + chrono::Duration::seconds(3), LEASE)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 30);
+}
+both!(concurrent_deferrals_are_all_written);
+
 async fn vendor_state_and_deferral(store: Arc<dyn JobStore>, _db: Db) {
     store
         .enqueue(vec![job("t", "A", AlertStatus::Firing, "warning")], now())

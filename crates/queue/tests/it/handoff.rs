@@ -1,5 +1,6 @@
-//! The engine's hand-off buffer: fresh jobs go from enqueue to a worker without a claim, and a
-//! job that waited in memory too long is delivered through the store instead, never twice.
+//! The engine's hand-off buffer: fresh jobs go from enqueue to a worker without a claim, a job
+//! that waited in memory too long is delivered through the store instead, never twice, and a
+//! backlog larger than the buffer drains through claims that read ahead into it.
 
 use std::{
     collections::HashMap,
@@ -23,6 +24,7 @@ struct Slow {
     delay: Duration,
     seen: Mutex<HashMap<String, usize>>,
     attempts: Mutex<Vec<u32>>,
+    order: Mutex<Vec<String>>,
 }
 
 #[async_trait]
@@ -36,6 +38,7 @@ impl Publisher for Slow {
             .entry(d.alert.name().to_owned())
             .or_default() += 1;
         self.attempts.lock().unwrap().push(d.attempt);
+        self.order.lock().unwrap().push(d.alert.name().to_owned());
         Ok(Delivered {
             status_code: Some(200),
             vendor_state: None,
@@ -64,9 +67,16 @@ impl Publishers for One {
 }
 
 fn job(name: &str) -> NewJob {
-    let labels: Labels = [("alertname".to_owned(), name.to_owned())]
-        .into_iter()
-        .collect();
+    job_with(name, "warning")
+}
+
+fn job_with(name: &str, severity: &str) -> NewJob {
+    let labels: Labels = [
+        ("alertname".to_owned(), name.to_owned()),
+        ("severity".to_owned(), severity.to_owned()),
+    ]
+    .into_iter()
+    .collect();
     NewJob::new(
         "t",
         Alert {
@@ -184,6 +194,64 @@ async fn a_job_that_waited_past_half_its_lease_goes_through_the_store_once() {
     assert!(
         attempts.iter().any(|&a| a > 1),
         "some job came back through the store (a second claim): {attempts:?}"
+    );
+    engine.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_larger_than_the_buffer_drains_once_in_priority_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let target = Arc::new(Slow {
+        delay: Duration::from_millis(20),
+        ..Default::default()
+    });
+    // Room for 8 in memory: of 200 warnings, 8 are handed off at enqueue and the rest wait in
+    // the store, claimed ahead into the buffer as it empties.
+    let engine = tokio::spawn(
+        Engine::new(
+            store.clone(),
+            Arc::new(One(target.clone())),
+            EngineConfig {
+                concurrency: 4,
+                batch: 4,
+                handoff_capacity: 8,
+                poll_interval: Duration::from_millis(50),
+                ..Default::default()
+            },
+        )
+        .run(std::future::pending()),
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let warnings: Vec<NewJob> = (0..200).map(|i| job(&format!("W{i:03}"))).collect();
+    store.enqueue(warnings, Utc::now()).await.unwrap();
+    let stats = store.stats().await.unwrap();
+    assert!(
+        stats.pending >= 150,
+        "the backlog waits in the store: {stats:?}"
+    );
+    // Critical alerts arriving behind the backlog go ahead of it.
+    let critical: Vec<NewJob> = (0..10)
+        .map(|i| job_with(&format!("C{i}"), "critical"))
+        .collect();
+    store.enqueue(critical, Utc::now()).await.unwrap();
+    let stats = drained(&store, Duration::from_secs(30)).await;
+    assert_eq!(stats.done, 210, "{stats:?}");
+    let seen = target.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 210);
+    assert!(
+        seen.values().all(|&n| n == 1),
+        "each delivered once: {seen:?}"
+    );
+    assert!(
+        target.attempts.lock().unwrap().iter().all(|&a| a == 1),
+        "each claimed once"
+    );
+    let order = target.order.lock().unwrap().clone();
+    let last_critical = order.iter().rposition(|n| n.starts_with('C')).unwrap();
+    assert!(
+        last_critical < 100,
+        "critical alerts overtake the backlog (the last went out {last_critical}th): {order:?}"
     );
     engine.abort();
 }
