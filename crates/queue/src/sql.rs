@@ -595,10 +595,16 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
         W: FnOnce(Vec<T>) -> F + Send + 'static,
         F: Future<Output = Result<Vec<R>, StoreError>> + Send + 'static,
     {
-        let (reply, answer) = oneshot::channel();
+        let (reply, mut answer) = oneshot::channel();
         lock(&self.pending).push((item, reply));
-        let writing = Arc::clone(&self.writing).lock_owned().await;
-        // Whoever wrote before us may have taken our item along; else we take everyone's.
+        // Our item is written either by a transaction someone else starts (answered without
+        // waiting for our own turn at the lock: callers queued behind it would each wait for
+        // one more transaction) or by the one we start when we get the lock first.
+        let writing = tokio::select! {
+            biased;
+            result = &mut answer => return result.unwrap_or_else(|_| Err(abandoned_transaction())),
+            writing = Arc::clone(&self.writing).lock_owned() => writing,
+        };
         let batch = std::mem::take(&mut *lock(&self.pending));
         if batch.is_empty() {
             drop(writing);
@@ -623,12 +629,16 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
                 }
             });
         }
-        answer.await.unwrap_or_else(|_| {
-            Err(StoreError::Database(sqlx::Error::Protocol(
-                "the transaction was abandoned".to_owned(),
-            )))
-        })
+        answer
+            .await
+            .unwrap_or_else(|_| Err(abandoned_transaction()))
     }
+}
+
+fn abandoned_transaction() -> StoreError {
+    StoreError::Database(sqlx::Error::Protocol(
+        "the transaction was abandoned".to_owned(),
+    ))
 }
 
 /// An item waiting for the next group commit, and who waits for its result.
