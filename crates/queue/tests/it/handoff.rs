@@ -54,6 +54,18 @@ impl Publisher for Slow {
     }
 }
 
+impl Slow {
+    /// `n` distinct alerts arrived, each once.
+    fn assert_each_once(&self, n: usize) {
+        let seen = self.seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), n, "{seen:?}");
+        assert!(
+            seen.values().all(|&c| c == 1),
+            "each delivered once: {seen:?}"
+        );
+    }
+}
+
 #[derive(Debug)]
 struct One(Arc<Slow>);
 
@@ -113,28 +125,39 @@ async fn drained(store: &Arc<dyn JobStore>, within: Duration) -> queue::QueueSta
     }
 }
 
+/// An engine over `store` delivering to a target that takes `delay` per delivery, started
+/// and given time to attach its buffer.
+async fn running(
+    store: &Arc<dyn JobStore>,
+    delay: Duration,
+    config: EngineConfig,
+) -> (Arc<Slow>, tokio::task::JoinHandle<()>) {
+    let target = Arc::new(Slow {
+        delay,
+        ..Default::default()
+    });
+    let engine = tokio::spawn(
+        Engine::new(store.clone(), Arc::new(One(target.clone())), config)
+            .run(std::future::pending()),
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    (target, engine)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fresh_jobs_are_delivered_without_a_claim() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(&dir).await;
-    let target = Arc::new(Slow {
-        delay: Duration::from_millis(300),
-        ..Default::default()
-    });
-    let engine = tokio::spawn(
-        Engine::new(
-            store.clone(),
-            Arc::new(One(target.clone())),
-            EngineConfig {
-                concurrency: 4,
-                poll_interval: Duration::from_millis(50),
-                ..Default::default()
-            },
-        )
-        .run(std::future::pending()),
-    );
-    // let the engine attach its buffer
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (target, engine) = running(
+        &store,
+        Duration::from_millis(300),
+        EngineConfig {
+            concurrency: 4,
+            poll_interval: Duration::from_millis(50),
+            ..Default::default()
+        },
+    )
+    .await;
     let names: Vec<String> = (0..6).map(|i| format!("A{i}")).collect();
     store
         .enqueue(names.iter().map(|n| job(n)).collect(), Utc::now())
@@ -145,9 +168,7 @@ async fn fresh_jobs_are_delivered_without_a_claim() {
     assert_eq!((stats.pending, stats.in_flight), (0, 6), "{stats:?}");
     let stats = drained(&store, Duration::from_secs(10)).await;
     assert_eq!(stats.done, 6);
-    let seen = target.seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 6);
-    assert!(seen.values().all(|&n| n == 1), "{seen:?}");
+    target.assert_each_once(6);
     assert!(target.attempts.lock().unwrap().iter().all(|&a| a == 1));
     engine.abort();
 }
@@ -159,37 +180,25 @@ async fn a_job_that_waited_past_half_its_lease_goes_through_the_store_once() {
     // One worker, 300 ms per delivery, a 400 ms lease: the second and third jobs wait in memory
     // longer than half the lease and are dropped there; the lease reaper puts them back and
     // they are claimed from the store.
-    let target = Arc::new(Slow {
-        delay: Duration::from_millis(300),
-        ..Default::default()
-    });
-    let engine = tokio::spawn(
-        Engine::new(
-            store.clone(),
-            Arc::new(One(target.clone())),
-            EngineConfig {
-                concurrency: 1,
-                batch: 1,
-                lease: Duration::from_millis(400),
-                poll_interval: Duration::from_millis(50),
-                ..Default::default()
-            },
-        )
-        .run(std::future::pending()),
-    );
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (target, engine) = running(
+        &store,
+        Duration::from_millis(300),
+        EngineConfig {
+            concurrency: 1,
+            batch: 1,
+            lease: Duration::from_millis(400),
+            poll_interval: Duration::from_millis(50),
+            ..Default::default()
+        },
+    )
+    .await;
     store
         .enqueue(vec![job("A"), job("B"), job("C")], Utc::now())
         .await
         .unwrap();
     let stats = drained(&store, Duration::from_secs(15)).await;
     assert_eq!(stats.done, 3, "{stats:?}");
-    let seen = target.seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 3, "{seen:?}");
-    assert!(
-        seen.values().all(|&n| n == 1),
-        "each delivered once: {seen:?}"
-    );
+    target.assert_each_once(3);
     let attempts = target.attempts.lock().unwrap().clone();
     assert!(
         attempts.iter().any(|&a| a > 1),
@@ -202,27 +211,20 @@ async fn a_job_that_waited_past_half_its_lease_goes_through_the_store_once() {
 async fn a_backlog_larger_than_the_buffer_drains_once_in_priority_order() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(&dir).await;
-    let target = Arc::new(Slow {
-        delay: Duration::from_millis(20),
-        ..Default::default()
-    });
     // Room for 8 in memory: of 200 warnings, 8 are handed off at enqueue and the rest wait in
     // the store, claimed ahead into the buffer as it empties.
-    let engine = tokio::spawn(
-        Engine::new(
-            store.clone(),
-            Arc::new(One(target.clone())),
-            EngineConfig {
-                concurrency: 4,
-                batch: 4,
-                handoff_capacity: 8,
-                poll_interval: Duration::from_millis(50),
-                ..Default::default()
-            },
-        )
-        .run(std::future::pending()),
-    );
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (target, engine) = running(
+        &store,
+        Duration::from_millis(20),
+        EngineConfig {
+            concurrency: 4,
+            batch: 4,
+            handoff_capacity: 8,
+            poll_interval: Duration::from_millis(50),
+            ..Default::default()
+        },
+    )
+    .await;
     let warnings: Vec<NewJob> = (0..200).map(|i| job(&format!("W{i:03}"))).collect();
     store.enqueue(warnings, Utc::now()).await.unwrap();
     let stats = store.stats().await.unwrap();
@@ -237,12 +239,7 @@ async fn a_backlog_larger_than_the_buffer_drains_once_in_priority_order() {
     store.enqueue(critical, Utc::now()).await.unwrap();
     let stats = drained(&store, Duration::from_secs(30)).await;
     assert_eq!(stats.done, 210, "{stats:?}");
-    let seen = target.seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 210);
-    assert!(
-        seen.values().all(|&n| n == 1),
-        "each delivered once: {seen:?}"
-    );
+    target.assert_each_once(210);
     assert!(
         target.attempts.lock().unwrap().iter().all(|&a| a == 1),
         "each claimed once"
