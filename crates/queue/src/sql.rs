@@ -647,6 +647,10 @@ type Waiting<T, R> = (T, oneshot::Sender<Result<R, StoreError>>);
 /// One caller's jobs for the next enqueue transaction, and when they arrived.
 type Enqueue = (Vec<NewJob>, DateTime<Utc>);
 
+/// What the notification state says of one (target, fingerprint): target, fingerprint, last
+/// status enqueued, when, vendor state.
+type KnownPair = (String, String, String, i64, Option<String>);
+
 /// A job handed back to the store until its rate-limit slot: (id, wake-up ms, now ms).
 type Deferral = (i64, i64, i64);
 
@@ -724,12 +728,20 @@ impl SqlStore {
             } else {
                 ""
             };
-            // A join on the key: SQLite answers `(a, b) IN (VALUES …)` with a scan.
+            // A join on the key: SQLite answers `(a, b) IN (VALUES …)` with a scan. SQLite's
+            // rows come back as one aggregated row (see `claim_sqlite`): a notification that
+            // repeats a thousand alerts to four targets would otherwise hand over 4,000.
+            let columns =
+                "n.target, n.fingerprint, n.last_status, n.last_enqueued_at, n.vendor_state";
+            let what = if self.dialect == Dialect::Sqlite {
+                format!("json_group_array(json_array({columns}))")
+            } else {
+                columns.to_owned()
+            };
             let sql = numbered(
                 self.dialect,
                 &format!(
-                    "SELECT n.target, n.fingerprint, n.last_status, n.last_enqueued_at, n.vendor_state \
-                     FROM (VALUES {}) AS v JOIN notification_state n \
+                    "SELECT {what} FROM (VALUES {}) AS v JOIN notification_state n \
                      ON n.target = v.column1 AND n.fingerprint = v.column2{for_update}",
                     rows("(?, ?)", chunk.len())
                 ),
@@ -738,23 +750,37 @@ impl SqlStore {
             for (t, f) in chunk {
                 q = q.bind(*t).bind(*f);
             }
-            for row in q.fetch_all(&mut *tx).await? {
-                let target: String = row.try_get("target")?;
-                let fingerprint: String = row.try_get("fingerprint")?;
+            let found: Vec<KnownPair> = if self.dialect == Dialect::Sqlite {
+                let list: String = q.fetch_one(&mut *tx).await?.try_get(0)?;
+                serde_json::from_str(&list).map_err(|e| sqlx::Error::Decode(Box::new(e)))?
+            } else {
+                q.fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        Ok((
+                            row.try_get("target")?,
+                            row.try_get("fingerprint")?,
+                            row.try_get("last_status")?,
+                            row.try_get("last_enqueued_at")?,
+                            row.try_get("vendor_state")?,
+                        ))
+                    })
+                    .collect::<Result<_, sqlx::Error>>()?
+            };
+            for (target, fingerprint, status, at, vendor_state) in found {
                 let Some(&i) = position.get(&(target.as_str(), fingerprint.as_str())) else {
                     continue;
                 };
-                let key = pairs[i];
-                let status: String = row.try_get("last_status")?;
                 known.insert(
-                    key,
+                    pairs[i],
                     PairState {
                         may_wait: !status.is_empty(),
                         status,
-                        at: row.try_get("last_enqueued_at")?,
+                        at,
                         added: 0,
                         request: 0,
-                        vendor_state: row.try_get("vendor_state")?,
+                        vendor_state,
                         active: false,
                     },
                 );
