@@ -264,7 +264,7 @@ impl Engine {
                     }
                     // the poll timer asks again
                     Ok(Err(e)) => error!(error = %e, "claiming jobs failed"),
-                    Err(e) => error!(error = %e, "claiming jobs failed"),
+                    Err(e) => error!(error = %e, "claiming jobs failed (the claim task ended)"),
                 }
             }
             // With a buffer, claims run in the background and fill it; the workers go on taking

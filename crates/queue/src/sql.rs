@@ -62,6 +62,7 @@ impl Default for StoreOptions {
 #[derive(Debug)]
 struct Sql {
     supersede: String,
+    /// PostgreSQL's claim, one statement.
     claim: String,
     /// SQLite claims in three steps (see `claim_sqlite`): pick, mark, read.
     claim_pick: String,
@@ -153,24 +154,15 @@ impl Sql {
         let number = |sql: &str| numbered(dialect, sql);
         let blocked = "NOT EXISTS (SELECT 1 FROM jobs e WHERE e.target = j.target AND e.fingerprint = j.fingerprint \
                        AND e.id < j.id AND e.state IN ('pending', 'in_flight'))";
-        let claim = if pg {
-            format!(
-                "UPDATE jobs SET state = 'in_flight', attempts = jobs.attempts + 1, lease_until = ?, lease_owner = ?, updated_at = ? \
+        // PostgreSQL claims in one statement; SQLite in three (see `claim_sqlite`).
+        let claim = format!(
+            "UPDATE jobs SET state = 'in_flight', attempts = jobs.attempts + 1, lease_until = ?, lease_owner = ?, updated_at = ? \
                  FROM (SELECT j.id FROM jobs j WHERE j.state = 'pending' AND j.next_run_at <= ? AND j.sort_key <= ? AND {blocked} \
                        ORDER BY j.sort_key, j.id LIMIT ? FOR UPDATE OF j SKIP LOCKED) ready \
                  WHERE jobs.id = ready.id \
                  RETURNING jobs.id, jobs.delivery_key, jobs.target, jobs.fingerprint, jobs.status, jobs.priority, jobs.attempts, \
                  jobs.created_at, jobs.payload, jobs.sort_key"
-            )
-        } else {
-            format!(
-                "UPDATE jobs SET state = 'in_flight', attempts = attempts + 1, lease_until = ?, lease_owner = ?, updated_at = ? \
-                 WHERE id IN (SELECT j.id FROM jobs j INDEXED BY jobs_pending_order \
-                              WHERE j.state = 'pending' AND j.next_run_at <= ? AND j.sort_key <= ? AND {blocked} \
-                              ORDER BY j.sort_key, j.id LIMIT ?) \
-                 RETURNING id, delivery_key, target, fingerprint, status, priority, attempts, created_at, payload, sort_key"
-            )
-        };
+        );
         Self {
             supersede: number(
                 "UPDATE jobs SET state = 'superseded', superseded_by = ?, updated_at = ? \
@@ -1104,9 +1096,13 @@ impl SqlStore {
                         q = q.bind(items[i].job.id);
                     }
                     let list: Option<String> = q.fetch_one(&mut *tx).await?.try_get(0)?;
-                    let ours: HashSet<&str> = list.iter().flat_map(|l| l.split(',')).collect();
+                    let ours: HashSet<i64> = list
+                        .iter()
+                        .flat_map(|l| l.split(','))
+                        .filter_map(|id| id.parse().ok())
+                        .collect();
                     for &i in chunk {
-                        recorded[i] = ours.contains(items[i].job.id.to_string().as_str());
+                        recorded[i] = ours.contains(&items[i].job.id);
                     }
                 }
                 let sql = numbered(

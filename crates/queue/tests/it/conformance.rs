@@ -790,8 +790,8 @@ async fn dead_letters_replay_and_purge(store: Arc<dyn JobStore>, _db: Db) {
 }
 both!(dead_letters_replay_and_purge);
 
-async fn retention_sweep(store: Arc<dyn JobStore>, _db: Db) {
-    let t0 = now();
+/// Firing alerts A and B for target `t`, enqueued and claimed at `t0`.
+async fn claimed_pair(store: &Arc<dyn JobStore>, t0: DateTime<Utc>) -> Vec<queue::Job> {
     store
         .enqueue(
             vec![
@@ -802,7 +802,12 @@ async fn retention_sweep(store: Arc<dyn JobStore>, _db: Db) {
         )
         .await
         .unwrap();
-    let jobs = store.claim(10, t0, LEASE).await.unwrap();
+    store.claim(10, t0, LEASE).await.unwrap()
+}
+
+async fn retention_sweep(store: Arc<dyn JobStore>, _db: Db) {
+    let t0 = now();
+    let jobs = claimed_pair(&store, t0).await;
     store
         .complete(&jobs[0], delivered(), Duration::ZERO, t0)
         .await
@@ -970,17 +975,7 @@ async fn replay_skips_a_dead_letter_overtaken_by_a_delivered_one(
     _db: Db,
 ) {
     let t0 = now();
-    store
-        .enqueue(
-            vec![
-                job("t", "A", AlertStatus::Firing, "warning"),
-                job("t", "B", AlertStatus::Firing, "warning"),
-            ],
-            t0,
-        )
-        .await
-        .unwrap();
-    for j in store.claim(10, t0, LEASE).await.unwrap() {
+    for j in claimed_pair(&store, t0).await {
         let dead = Completion::Dead {
             failure: failure("invalid"),
         };

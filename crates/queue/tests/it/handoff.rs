@@ -14,9 +14,7 @@ use publish::{
     Alert, AlertStatus, Delivered, Delivery, Fingerprint, GroupContext, Labels, ProbeResult,
     PublishOutcome, Publisher,
 };
-use queue::{
-    Engine, EngineConfig, JobStore, NewJob, Publishers, SqlStore, StoreOptions, TargetPolicy,
-};
+use queue::{Engine, EngineConfig, JobStore, NewJob, SqlStore, StoreOptions};
 
 /// A target that takes its time and counts what it received, by alert name.
 #[derive(Debug, Default)]
@@ -46,11 +44,7 @@ impl Publisher for Slow {
     }
 
     async fn probe(&self) -> ProbeResult {
-        ProbeResult {
-            ok: true,
-            latency: Duration::ZERO,
-            detail: String::new(),
-        }
+        crate::healthy()
     }
 }
 
@@ -63,18 +57,6 @@ impl Slow {
             seen.values().all(|&c| c == 1),
             "each delivered once: {seen:?}"
         );
-    }
-}
-
-#[derive(Debug)]
-struct One(Arc<Slow>);
-
-impl Publishers for One {
-    fn publisher(&self, _: &str) -> Option<Arc<dyn Publisher>> {
-        Some(self.0.clone())
-    }
-    fn policy(&self, _: &str) -> Arc<TargetPolicy> {
-        Arc::new(TargetPolicy::default())
     }
 }
 
@@ -137,8 +119,12 @@ async fn running(
         ..Default::default()
     });
     let engine = tokio::spawn(
-        Engine::new(store.clone(), Arc::new(One(target.clone())), config)
-            .run(std::future::pending()),
+        Engine::new(
+            store.clone(),
+            Arc::new(crate::One(target.clone(), Arc::default())),
+            config,
+        )
+        .run(std::future::pending()),
     );
     tokio::time::sleep(Duration::from_millis(100)).await;
     (target, engine)

@@ -3,3 +3,30 @@
 mod conformance;
 mod handoff;
 mod ordering;
+
+use std::{sync::Arc, time::Duration};
+
+use publish::{ProbeResult, Publisher};
+use queue::{Publishers, TargetPolicy};
+
+/// Every target is the one publisher, under one policy.
+#[derive(Debug)]
+struct One(Arc<dyn Publisher>, Arc<TargetPolicy>);
+
+impl Publishers for One {
+    fn publisher(&self, _: &str) -> Option<Arc<dyn Publisher>> {
+        Some(self.0.clone())
+    }
+    fn policy(&self, _: &str) -> Arc<TargetPolicy> {
+        self.1.clone()
+    }
+}
+
+/// A probe answer of a healthy test target.
+fn healthy() -> ProbeResult {
+    ProbeResult {
+        ok: true,
+        latency: Duration::ZERO,
+        detail: String::new(),
+    }
+}

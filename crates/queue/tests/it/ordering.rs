@@ -15,8 +15,7 @@ use publish::{
     ProbeResult, PublishError, PublishOutcome, Publisher,
 };
 use queue::{
-    Engine, EngineConfig, JobStore, NewJob, Publishers, RetryPolicy, SqlStore, StoreOptions,
-    TargetPolicy,
+    Engine, EngineConfig, JobStore, NewJob, RetryPolicy, SqlStore, StoreOptions, TargetPolicy,
 };
 
 /// A target that records what it accepted and fails a share of requests at random.
@@ -54,23 +53,7 @@ impl Publisher for FlakyTarget {
     }
 
     async fn probe(&self) -> ProbeResult {
-        ProbeResult {
-            ok: true,
-            latency: Duration::ZERO,
-            detail: String::new(),
-        }
-    }
-}
-
-#[derive(Debug)]
-struct One(Arc<FlakyTarget>, Arc<TargetPolicy>);
-
-impl Publishers for One {
-    fn publisher(&self, _: &str) -> Option<Arc<dyn Publisher>> {
-        Some(self.0.clone())
-    }
-    fn policy(&self, _: &str) -> Arc<TargetPolicy> {
-        self.1.clone()
+        crate::healthy()
     }
 }
 
@@ -133,7 +116,7 @@ async fn run_case(seed: u64) {
         repeat_interval: Duration::ZERO,
         ..Default::default()
     };
-    let publishers = Arc::new(One(target.clone(), Arc::new(policy)));
+    let publishers = Arc::new(crate::One(target.clone(), Arc::new(policy)));
     let config = EngineConfig {
         concurrency: 8,
         batch: 8,
