@@ -271,7 +271,7 @@ pub struct SqlStore {
     sql: Arc<Sql>,
     ingest: Arc<GroupCommit<Enqueue, EnqueueReport>>,
     deferrals: Arc<GroupCommit<Deferral, ()>>,
-    /// SQLite with synchronous commits: claims skip the sync (see `claim_unsynced`).
+    /// SQLite with synchronous commits: claims skip the sync (see `claim_sqlite`).
     claims_unsynced: bool,
     /// Dropped with the last handle: background tasks of this store stop.
     alive: Arc<()>,
