@@ -3,16 +3,14 @@
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
-    time::Duration,
 };
 
-use queue::RetryPolicy;
 use serde::{Deserialize, Serialize};
+use service::config::{DeliveryConfig, HealthSettings, IngestSettings};
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-/// Default SQLite store.
-pub const DEFAULT_STORE: &str = "./data/alert-publisher.db";
+pub use service::config::DEFAULT_STORE;
 
 /// Everything the service is configured with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,18 +21,18 @@ pub struct Config {
     /// Target definitions: a file or a directory. None: no targets.
     pub targets: Option<PathBuf>,
     /// Job store: a SQLite path or `sqlite:` URL.
-    #[serde(serialize_with = "serialize_store")]
+    #[serde(serialize_with = "service::config::serialize_store")]
     pub store: String,
     /// Ingest settings.
-    pub ingest: IngestConfig,
+    pub ingest: IngestSettings,
     /// Delivery settings.
     pub delivery: DeliveryConfig,
     /// Target health thresholds.
     pub health: HealthSettings,
     /// Target discovery (file hot reload, Kubernetes Secrets), refresh and health probes.
-    pub discovery: crate::discovery::DiscoverySettings,
+    pub discovery: service::discovery::DiscoverySettings,
     /// Publishing stats and trends.
-    pub stats: crate::stats::StatsSettings,
+    pub stats: service::stats::StatsSettings,
     /// Which addresses webhook targets may reach, and whether they must use https.
     pub outbound: publish::outbound::OutboundPolicy,
     /// Logging.
@@ -45,21 +43,6 @@ pub struct Config {
     pub rate_limit: crate::ratelimit::RateLimitSettings,
     /// HTTP response settings: compression and CORS.
     pub http: HttpSettings,
-}
-
-fn serialize_store<S: serde::Serializer>(store: &str, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::store_display(store))
-}
-
-/// A URL without credentials (for the redacted configuration).
-pub(crate) fn serialize_url<S: serde::Serializer>(
-    url: &Option<String>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match url {
-        Some(u) => s.serialize_str(&crate::redact_url(u)),
-        None => s.serialize_none(),
-    }
 }
 
 /// `http:` in the config file.
@@ -90,41 +73,6 @@ pub struct CorsSettings {
     pub allowed_origins: Vec<String>,
 }
 
-/// Target health thresholds (see `targets::health`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HealthSettings {
-    /// A check or delivery slower than this makes the target degraded.
-    #[serde(with = "publish::serde_duration")]
-    pub degraded_latency: Duration,
-    /// Consecutive failures that make a target unhealthy.
-    pub unhealthy_after: u32,
-    /// Results kept for the success rate.
-    pub window: usize,
-}
-
-impl Default for HealthSettings {
-    fn default() -> Self {
-        let d = targets::HealthConfig::default();
-        Self {
-            degraded_latency: d.degraded_latency,
-            unhealthy_after: d.unhealthy_after,
-            window: d.window,
-        }
-    }
-}
-
-impl HealthSettings {
-    /// As the health book takes it.
-    pub fn to_config(&self) -> targets::HealthConfig {
-        targets::HealthConfig {
-            degraded_latency: self.degraded_latency,
-            unhealthy_after: self.unhealthy_after,
-            window: self.window,
-        }
-    }
-}
-
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -133,98 +81,16 @@ impl Default for Config {
                 .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))),
             targets: None,
             store: DEFAULT_STORE.to_owned(),
-            ingest: IngestConfig::default(),
+            ingest: IngestSettings::default(),
             delivery: DeliveryConfig::default(),
             health: HealthSettings::default(),
-            discovery: crate::discovery::DiscoverySettings::default(),
-            stats: crate::stats::StatsSettings::default(),
+            discovery: service::discovery::DiscoverySettings::default(),
+            stats: service::stats::StatsSettings::default(),
             outbound: publish::outbound::OutboundPolicy::default(),
             log: LogConfig::default(),
             auth: crate::auth::AuthSettings::default(),
             rate_limit: crate::ratelimit::RateLimitSettings::default(),
             http: HttpSettings::default(),
-        }
-    }
-}
-
-/// Ingest settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct IngestConfig {
-    /// Largest accepted request body in bytes (default 10 MiB).
-    pub max_body_bytes: usize,
-}
-
-impl Default for IngestConfig {
-    fn default() -> Self {
-        Self {
-            max_body_bytes: 10 * 1024 * 1024,
-        }
-    }
-}
-
-/// Delivery settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DeliveryConfig {
-    /// Deliveries in flight at once.
-    pub concurrency: usize,
-    /// An unchanged firing alert is not sent to a target again before this much time.
-    #[serde(with = "publish::serde_duration")]
-    pub repeat_interval: Duration,
-    /// How long shutdown waits for in-flight deliveries.
-    #[serde(with = "publish::serde_duration")]
-    pub shutdown_timeout: Duration,
-    /// How long a claimed job is held before it is handed out again.
-    #[serde(with = "publish::serde_duration")]
-    pub lease: Duration,
-    /// Longest pause between looks at the store.
-    #[serde(with = "publish::serde_duration")]
-    pub poll_interval: Duration,
-    /// Fresh jobs that may go at once are stored already claimed and handed to the workers in
-    /// memory, up to this many waiting; 0 stores every job pending and claims it back.
-    pub handoff_buffer: usize,
-    /// `FULL` SQLite commits (survive power loss); false gives `NORMAL` (survive crashes).
-    pub sqlite_synchronous_full: bool,
-    /// Retry policy for every target (a target's `delivery.retry` overrides it key by key).
-    pub retry: RetryPolicy,
-    /// Circuit breaker for every target.
-    pub circuit_breaker: queue::BreakerConfig,
-    /// Done and superseded jobs are kept this long (for the job history API).
-    #[serde(with = "publish::serde_duration")]
-    pub retain_finished: Duration,
-    /// Dead letters are kept this long.
-    #[serde(with = "publish::serde_duration")]
-    pub retain_dead: Duration,
-}
-
-impl DeliveryConfig {
-    /// The policy targets start from.
-    pub fn default_policy(&self) -> queue::TargetPolicy {
-        queue::TargetPolicy {
-            retry: self.retry.clone(),
-            circuit_breaker: self.circuit_breaker.clone(),
-            repeat_interval: self.repeat_interval,
-            rate_limit: None,
-            fallback: None,
-        }
-    }
-}
-
-impl Default for DeliveryConfig {
-    fn default() -> Self {
-        Self {
-            concurrency: 64,
-            repeat_interval: Duration::from_secs(4 * 3600),
-            shutdown_timeout: Duration::from_secs(10),
-            lease: Duration::from_secs(120),
-            poll_interval: Duration::from_secs(1),
-            handoff_buffer: 8192,
-            sqlite_synchronous_full: true,
-            retry: RetryPolicy::default(),
-            circuit_breaker: queue::BreakerConfig::default(),
-            retain_finished: Duration::from_secs(24 * 3600),
-            retain_dead: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -283,6 +149,20 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The sections the running service reads.
+    pub fn service(&self) -> service::Settings {
+        service::Settings {
+            targets: self.targets.clone(),
+            store: self.store.clone(),
+            ingest: self.ingest.clone(),
+            delivery: self.delivery.clone(),
+            health: self.health.clone(),
+            discovery: self.discovery.clone(),
+            stats: self.stats.clone(),
+            outbound: self.outbound.clone(),
+        }
+    }
+
     /// The configuration as JSON with every secret redacted (tokens, passwords, credentials
     /// in URLs).
     pub fn redacted(&self) -> serde_json::Value {
@@ -314,6 +194,10 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use queue::RetryPolicy;
+
     use super::*;
 
     #[test]

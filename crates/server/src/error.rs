@@ -99,3 +99,28 @@ impl IntoResponse for ApiError {
         resp
     }
 }
+
+impl From<service::Error> for ApiError {
+    fn from(e: service::Error) -> Self {
+        use service::ErrorKind as K;
+        let (status, code) = match e.kind {
+            K::Invalid => (StatusCode::BAD_REQUEST, "invalid_payload"),
+            K::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            K::TargetDisabled => (StatusCode::UNPROCESSABLE_ENTITY, "target_disabled"),
+            K::NoMatchingTarget => (StatusCode::UNPROCESSABLE_ENTITY, "no_matching_target"),
+            K::NoEnabledTargets => (StatusCode::UNPROCESSABLE_ENTITY, "no_enabled_targets"),
+            K::NoHealthyTargets => (StatusCode::SERVICE_UNAVAILABLE, "no_healthy_targets"),
+            K::AllFailed => (StatusCode::BAD_GATEWAY, "all_failed"),
+            K::Timeout => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
+            K::Cancelled => (StatusCode::SERVICE_UNAVAILABLE, "cancelled"),
+            K::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+            K::ReplayRefused => (StatusCode::CONFLICT, "replay_refused"),
+            K::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        };
+        let err = Self::new(status, code, e.message);
+        match e.details {
+            Some(d) => err.with_details(d),
+            None => err,
+        }
+    }
+}

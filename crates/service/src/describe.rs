@@ -4,7 +4,7 @@
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 
 /// Describes every family (call once, after the recorder is installed).
-pub fn describe_metrics() {
+pub(crate) fn describe_metrics() {
     // Access control.
     describe_gauge!(
         "alert_publisher_rate_limit_clients",

@@ -12,7 +12,7 @@ use targets::{Discovered, InvalidTarget, RefreshStatus, SourceHandle, monitor::M
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::{Config, Registry};
+use crate::{Registry, Settings};
 
 /// `discovery:` in the config file.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
@@ -138,7 +138,7 @@ impl Discovery {
     /// Starts the configured sources and the task that applies their sets to `registry`,
     /// and the active health probes.
     pub async fn start(
-        config: &Config,
+        config: &Settings,
         registry: Arc<Registry>,
         health: Arc<targets::HealthBook>,
         shutdown: CancellationToken,

@@ -1,6 +1,4 @@
-//! The publishing API: targets, queue, job history, dead letters, parallel publishing.
-
-use std::time::Duration;
+//! The publishing API: queue, job history, dead letters, parallel publishing.
 
 use axum::{
     Json, Router,
@@ -9,19 +7,16 @@ use axum::{
     routing::{delete, get, post},
 };
 use chrono::{DateTime, Utc};
-use publish::{
-    Delivery, GroupContext,
-    parallel::{FanoutTarget, Health, ParallelError, ParallelOptions, Strategy},
-};
-use queue::{JobFilter, JobState, NewJob, Priority, Publishers};
+use publish::parallel::Strategy;
+use queue::{JobFilter, JobState, Priority};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use targets::HealthStatus;
-use tracing::info;
+use service::{ParallelOutcome, QueueStatus, Selection, SubmitReport};
 
 use crate::{
-    app::{AppState, PathParam, read_body},
     error::ApiError,
+    extract::{PathParam, json_body},
+    router::AppState,
 };
 
 /// Routes under `/api/v2/publishing`.
@@ -48,17 +43,7 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 fn unavailable(e: queue::StoreError) -> ApiError {
-    ApiError::unavailable(e.to_string())
-}
-
-async fn json_body<T: serde::de::DeserializeOwned>(
-    state: &AppState,
-    req: Request,
-) -> Result<T, ApiError> {
-    let body = read_body(req, state.max_body_bytes).await?;
-    let de = &mut serde_json::Deserializer::from_slice(&body);
-    serde_path_to_error::deserialize(de)
-        .map_err(|e| ApiError::invalid(format!("invalid request at `{}`: {}", e.path(), e.inner())))
+    service::Error::store(&e).into()
 }
 
 /// Job counts by state, workers and circuit breakers
@@ -71,20 +56,10 @@ async fn json_body<T: serde::de::DeserializeOwned>(
         (status = 503, description = "`store_unavailable`: retry later", body = crate::openapi::schema::ErrorBody),
     )
 )]
-pub(crate) async fn queue_stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let stats = state.store.stats().await.map_err(unavailable)?;
-    let breakers: serde_json::Map<String, Value> = state
-        .engine
-        .breakers()
-        .into_iter()
-        .map(|(t, s)| (t, json!(s)))
-        .collect();
-    let mut v = serde_json::to_value(&stats).unwrap_or_default();
-    if let Value::Object(m) = &mut v {
-        m.insert("workers".into(), json!({"active": state.engine.active_workers(), "concurrency": state.engine.concurrency()}));
-        m.insert("circuit_breakers".into(), Value::Object(breakers));
-    }
-    Ok(Json(v))
+pub(crate) async fn queue_stats(
+    State(state): State<AppState>,
+) -> Result<Json<QueueStatus>, ApiError> {
+    Ok(Json(state.service.queue_stats().await?))
 }
 
 /// Query parameters of the job and dead-letter lists.
@@ -150,7 +125,12 @@ async fn jobs(
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::invalid(e.body_text()))?;
     let filter = q.filter(forced)?;
-    let jobs = state.store.list(&filter).await.map_err(unavailable)?;
+    let jobs = state
+        .service
+        .store()
+        .list(&filter)
+        .await
+        .map_err(unavailable)?;
     Ok(Json(json!({ "jobs": jobs, "count": jobs.len() })))
 }
 
@@ -215,7 +195,7 @@ pub(crate) async fn get_job(
     PathParam(id): PathParam,
 ) -> Result<Json<queue::JobRecord>, ApiError> {
     let id = parse_id(&id)?;
-    match state.store.get(id).await.map_err(unavailable)? {
+    match state.service.store().get(id).await.map_err(unavailable)? {
         Some(job) => Ok(Json(job)),
         None => Err(ApiError::not_found(format!("no job {id}"))),
     }
@@ -239,7 +219,7 @@ pub(crate) async fn get_dead(
     PathParam(id): PathParam,
 ) -> Result<Json<queue::JobRecord>, ApiError> {
     let id = parse_id(&id)?;
-    match state.store.get(id).await.map_err(unavailable)? {
+    match state.service.store().get(id).await.map_err(unavailable)? {
         Some(job) if job.state == JobState::Dead => Ok(Json(job)),
         _ => Err(ApiError::not_found(format!("no dead letter {id}"))),
     }
@@ -271,37 +251,7 @@ pub(crate) async fn replay_one(
     PathParam(id): PathParam,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
-    let report = state
-        .store
-        .replay(
-            &JobFilter {
-                ids: Some(vec![id]),
-                ..Default::default()
-            },
-            Utc::now(),
-        )
-        .await
-        .map_err(unavailable)?;
-    if let Some((_, why)) = report.skipped.first() {
-        let code = if why.starts_with("no dead letter") {
-            StatusCode::NOT_FOUND
-        } else {
-            StatusCode::CONFLICT
-        };
-        return Err(ApiError::new(
-            code,
-            if code == StatusCode::NOT_FOUND {
-                "not_found"
-            } else {
-                "replay_refused"
-            },
-            format!("dead letter {id}: {why}"),
-        ));
-    }
-    metrics::counter!("alert_history_publishing_dlq_replays_total")
-        .increment(report.replayed.len() as u64);
-    state.engine.wake();
-    info!(job = id, "dead letter replayed");
+    let report = state.service.replay_one(id).await?;
     Ok(Json(replay_json(&report)))
 }
 
@@ -334,7 +284,7 @@ pub(crate) async fn replay_many(
     State(state): State<AppState>,
     req: Request,
 ) -> Result<Json<Value>, ApiError> {
-    let r: ReplayRequest = json_body(&state, req).await?;
+    let r: ReplayRequest = json_body(req, state.max_body_bytes).await?;
     if r.ids.is_none()
         && r.target.is_none()
         && r.error_kind.is_none()
@@ -358,19 +308,7 @@ pub(crate) async fn replay_many(
         limit: r.limit,
         ..Default::default()
     };
-    let report = state
-        .store
-        .replay(&filter, Utc::now())
-        .await
-        .map_err(unavailable)?;
-    metrics::counter!("alert_history_publishing_dlq_replays_total")
-        .increment(report.replayed.len() as u64);
-    state.engine.wake();
-    info!(
-        replayed = report.replayed.len(),
-        skipped = report.skipped.len(),
-        "dead letters replayed"
-    );
+    let report = state.service.replay(&filter).await?;
     Ok(Json(replay_json(&report)))
 }
 
@@ -416,8 +354,7 @@ pub(crate) async fn purge(
         error_kind: q.error_kind,
         ..Default::default()
     };
-    let purged = state.store.purge(&filter).await.map_err(unavailable)?;
-    info!(purged, older_than, "dead letters purged");
+    let purged = state.service.purge(&filter).await?;
     Ok(Json(json!({ "purged": purged })))
 }
 
@@ -429,33 +366,6 @@ struct SubmitRequest {
     alert: Value,
     #[serde(default)]
     targets: Option<Vec<String>>,
-}
-
-fn one_alert(v: Value) -> Result<publish::Alert, ApiError> {
-    let body = serde_json::to_vec(&Value::Array(vec![v])).unwrap_or_default();
-    let mut alerts = publish::parse_api_alerts(&body, Utc::now())
-        .map_err(|e| ApiError::invalid(format!("alert: {e}")))?;
-    alerts
-        .pop()
-        .ok_or_else(|| ApiError::invalid("alert is required"))
-}
-
-fn named_targets(state: &AppState, names: &[String]) -> Result<Vec<String>, ApiError> {
-    let mut out = Vec::with_capacity(names.len());
-    for name in names {
-        match state.registry.spec(name) {
-            Some(spec) if spec.target.enabled => out.push(name.clone()),
-            Some(_) => {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "target_disabled",
-                    format!("target {name:?} is disabled"),
-                ));
-            }
-            None => return Err(ApiError::not_found(format!("no target {name:?}"))),
-        }
-    }
-    Ok(out)
 }
 
 /// Submits one alert for durable delivery
@@ -478,48 +388,11 @@ fn named_targets(state: &AppState, names: &[String]) -> Result<Vec<String>, ApiE
 pub(crate) async fn submit(
     State(state): State<AppState>,
     req: Request,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let r: SubmitRequest = json_body(&state, req).await?;
-    let alert = one_alert(r.alert)?;
-    let names = match &r.targets {
-        Some(names) if names.is_empty() => {
-            return Err(ApiError::invalid(
-                "targets: name at least one target, or leave it out to route by filters",
-            ));
-        }
-        Some(names) => named_targets(&state, names)?,
-        None => targets::route(&state.registry.specs(), &alert)
-            .map(|s| s.target.name.to_string())
-            .collect(),
-    };
-    if names.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "no_matching_target",
-            "no enabled target accepts this alert",
-        ));
-    }
-    let context = GroupContext {
-        receiver: "api".to_owned(),
-        ..Default::default()
-    };
-    // An explicit submission is always sent: no repeat-interval suppression.
-    let jobs = names
-        .iter()
-        .map(|n| NewJob::new(n.as_str(), alert.clone(), context.clone(), Duration::ZERO))
-        .collect();
-    let report = state
-        .store
-        .enqueue(jobs, Utc::now())
-        .await
-        .map_err(unavailable)?;
-    metrics::counter!("alert_history_publishing_queue_submissions_total", "result" => "inserted")
-        .increment(report.inserted as u64);
-    state.engine.wake();
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "jobs": report.ids, "targets": names, "deduplicated": report.deduplicated })),
-    ))
+) -> Result<(StatusCode, Json<SubmitReport>), ApiError> {
+    let r: SubmitRequest = json_body(req, state.max_body_bytes).await?;
+    let alert = service::alert_from_json(r.alert)?;
+    let report = state.service.submit(alert, r.targets.as_deref()).await?;
+    Ok((StatusCode::ACCEPTED, Json(report)))
 }
 
 /// Body of a parallel publish.
@@ -537,179 +410,32 @@ struct ParallelRequest {
     concurrency: Option<usize>,
 }
 
-fn health_of(state: &AppState, name: &str) -> Health {
-    match state.health.status(name) {
-        HealthStatus::Unknown => Health::Unknown,
-        HealthStatus::Healthy => Health::Healthy,
-        HealthStatus::Degraded => Health::Degraded,
-        HealthStatus::Unhealthy => Health::Unhealthy,
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Selection {
-    Named,
-    All,
-    Healthy,
-}
-
 async fn parallel(
     state: AppState,
     req: Request,
     selection: Selection,
-) -> Result<Json<Value>, ApiError> {
-    let started = std::time::Instant::now();
-    let endpoint = match selection {
-        Selection::Named => "targets",
-        Selection::All => "all",
-        Selection::Healthy => "healthy",
-    };
-    let result = parallel_inner(&state, req, selection).await;
-    let label = match &result {
-        Ok(_) => "success",
-        Err(e) => e.code(),
-    };
-    metrics::counter!("alert_history_publishing_parallel_requests_total", "endpoint" => endpoint, "result" => label).increment(1);
-    metrics::histogram!("alert_history_publishing_parallel_duration_seconds", "endpoint" => endpoint).record(started.elapsed().as_secs_f64());
-    result
-}
-
-async fn parallel_inner(
-    state: &AppState,
-    req: Request,
-    selection: Selection,
-) -> Result<Json<Value>, ApiError> {
-    let r: ParallelRequest = json_body(state, req).await?;
-    let alert = one_alert(r.alert)?;
-    let names: Vec<String> = match (selection, &r.targets) {
-        (Selection::Named, None) => {
-            return Err(ApiError::invalid("targets: name at least one target"));
-        }
-        (Selection::Named, Some(names)) if names.is_empty() => {
-            return Err(ApiError::invalid("targets: name at least one target"));
-        }
-        (Selection::Named, Some(names)) => named_targets(state, names)?,
-        (_, Some(_)) => {
-            return Err(ApiError::invalid(
-                "targets: only /parallel/targets takes target names",
-            ));
-        }
-        (_, None) => state
-            .registry
-            .specs()
-            .iter()
-            .filter(|s| s.target.enabled)
-            .map(|s| s.target.name.to_string())
-            .collect(),
-    };
-    let strategy = match selection {
-        Selection::Healthy => r.strategy.unwrap_or(Strategy::SkipUnhealthyAndDegraded),
-        _ => r.strategy.unwrap_or(Strategy::SkipUnhealthy),
-    };
-    let per_target = match &r.timeout {
-        Some(t) => {
-            publish::parse_duration(t).map_err(|e| ApiError::invalid(format!("timeout: {e}")))?
-        }
-        None => Duration::from_secs(10),
-    };
-    let options = ParallelOptions {
-        strategy,
-        per_target_timeout: per_target,
-        overall_timeout: per_target.saturating_mul(3).min(Duration::from_secs(60)),
-        concurrency: r.concurrency.unwrap_or(16),
-    };
-    let fanout: Vec<FanoutTarget> = names
-        .iter()
-        .filter_map(|n| {
-            state.registry.publisher(n).map(|p| FanoutTarget {
-                name: n.clone(),
-                publisher: p,
-                health: health_of(state, n),
-            })
+) -> Result<Json<ParallelOutcome>, ApiError> {
+    let svc = &state.service;
+    let parsed: Result<ParallelRequest, ApiError> = json_body(req, state.max_body_bytes).await;
+    let request = parsed.and_then(|r| {
+        Ok(service::ParallelRequest {
+            alert: service::alert_from_json(r.alert)?,
+            targets: r.targets,
+            strategy: r.strategy,
+            timeout: r
+                .timeout
+                .as_deref()
+                .map(publish::parse_duration)
+                .transpose()
+                .map_err(|e| ApiError::invalid(format!("timeout: {e}")))?,
+            concurrency: r.concurrency,
         })
-        .collect();
-    let delivery = Delivery {
-        id: format!("{:032x}", fastrand::u128(..)),
-        alert,
-        context: GroupContext {
-            receiver: "api".to_owned(),
-            ..Default::default()
-        },
-        attempt: 1,
-        vendor_state: None,
-    };
-    let shutdown = state.shutdown.clone();
-    match publish::parallel::publish_parallel(fanout, &delivery, &options, async move {
-        shutdown.cancelled().await
-    })
-    .await
-    {
-        Ok(report) => {
-            record_health(state, &report);
-            for r in &report.results {
-                metrics::counter!("alert_history_publishing_parallel_targets_total", "result" => format!("{:?}", r.outcome).to_lowercase()).increment(1);
-            }
-            Ok(Json(
-                json!({"success": true, "strategy": strategy, "report": report}),
-            ))
-        }
+    });
+    match request {
+        Ok(request) => Ok(Json(svc.publish_parallel(selection, request).await?)),
         Err(e) => {
-            if let ParallelError::AllFailed(report) | ParallelError::Timeout(_, report) = &e {
-                record_health(state, report);
-            }
-            Err(parallel_error(e, strategy))
-        }
-    }
-}
-
-/// Parallel deliveries are real deliveries: they feed passive health like queued ones do.
-fn record_health(state: &AppState, report: &publish::parallel::ParallelReport) {
-    use publish::parallel::TargetOutcome;
-    for r in &report.results {
-        let (success, fault) = match r.outcome {
-            TargetOutcome::Delivered => (true, false),
-            TargetOutcome::Failed => (false, r.retryable == Some(true)),
-            TargetOutcome::Timeout => (false, true),
-            TargetOutcome::Skipped => continue,
-        };
-        if success || fault {
-            let latency = Duration::from_millis(r.latency_ms);
-            state.health.record(
-                &r.target,
-                success,
-                latency,
-                r.error_kind.clone(),
-                targets::CheckSource::Delivery,
-                Utc::now(),
-            );
-        }
-    }
-}
-
-fn parallel_error(e: ParallelError, strategy: Strategy) -> ApiError {
-    let message = e.to_string();
-    match e {
-        ParallelError::InvalidInput(_) => ApiError::invalid(message),
-        ParallelError::NoEnabledTargets => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "no_enabled_targets",
-            message,
-        ),
-        ParallelError::NoHealthyTargets(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no_healthy_targets",
-            format!("{message} (strategy {strategy:?})"),
-        ),
-        ParallelError::AllFailed(report) => {
-            ApiError::new(StatusCode::BAD_GATEWAY, "all_failed", message)
-                .with_details(json!({"report": report}))
-        }
-        ParallelError::Timeout(_, report) => {
-            ApiError::new(StatusCode::GATEWAY_TIMEOUT, "timeout", message)
-                .with_details(json!({"report": report}))
-        }
-        ParallelError::Cancelled => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "cancelled", message)
+            svc.parallel_rejected(selection, e.code());
+            Err(e)
         }
     }
 }
@@ -734,7 +460,7 @@ fn parallel_error(e: ParallelError, strategy: Strategy) -> ApiError {
 pub(crate) async fn parallel_targets(
     State(state): State<AppState>,
     req: Request,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ParallelOutcome>, ApiError> {
     parallel(state, req, Selection::Named).await
 }
 
@@ -758,7 +484,7 @@ pub(crate) async fn parallel_targets(
 pub(crate) async fn parallel_all(
     State(state): State<AppState>,
     req: Request,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ParallelOutcome>, ApiError> {
     parallel(state, req, Selection::All).await
 }
 
@@ -782,6 +508,6 @@ pub(crate) async fn parallel_all(
 pub(crate) async fn parallel_healthy(
     State(state): State<AppState>,
     req: Request,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ParallelOutcome>, ApiError> {
     parallel(state, req, Selection::Healthy).await
 }

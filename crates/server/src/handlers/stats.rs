@@ -7,21 +7,19 @@ use std::{
 
 use aggregate::{PublishingStats, Status, TargetStats};
 use axum::{
-    Extension, Router,
+    Router,
+    extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
 use chrono::Utc;
 use serde_json::{Value, json};
+use service::stats::{Stats, View};
 
-use super::{Stats, View};
-use crate::{
-    app::{AppState, PathParam},
-    error::ApiError,
-};
+use crate::{error::ApiError, extract::PathParam, router::AppState};
 
-/// Routes of the stats API; handlers find the [`Stats`] service in a request extension.
+/// Routes of the stats API.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v2/publishing/metrics", get(metrics_snapshot))
@@ -31,10 +29,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v2/publishing/trends", get(trends))
 }
 
-type Svc = Option<Extension<Arc<Stats>>>;
+type Svc = State<AppState>;
 
-fn service(svc: Svc) -> Result<Arc<Stats>, ApiError> {
-    svc.map(|Extension(s)| s).ok_or_else(|| {
+fn service(State(state): Svc) -> Result<Arc<Stats>, ApiError> {
+    state.service.stats().cloned().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "stats_unavailable",
@@ -116,8 +114,8 @@ fn stats_body(stats: &Stats, view: &View) -> Value {
     let c = &s.system.targets;
     let q = &s.system.queue;
     let jobs = &s.system.jobs;
-    let (last_refresh, discovered, interval) = stats.refresh.last();
-    let discovery = stats.discovery.last();
+    let (last_refresh, discovered, interval) = stats.last_refresh();
+    let discovery = stats.last_discovery();
     let latency_ms = discovery.map(|(_, l)| l.as_secs_f64() * 1000.0);
     json!({
         "timestamp": s.timestamp,

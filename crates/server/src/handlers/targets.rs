@@ -1,7 +1,7 @@
 //! The targets API: definitions (secrets redacted), discovery status and manual refresh,
 //! health, probe now, and a test delivery.
 
-use std::{collections::BTreeMap, time::Instant};
+use std::collections::BTreeMap;
 
 use axum::{
     Json, Router,
@@ -10,17 +10,13 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use chrono::Utc;
-use publish::{Alert, AlertStatus, Delivery, GroupContext, TargetType};
-use queue::Publishers;
+use publish::TargetType;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use service::{TargetView, TestRequest, TestResult};
 use targets::TargetSpec;
 
-use crate::{
-    app::{AppState, PathParam},
-    error::ApiError,
-};
+use crate::{error::ApiError, extract::PathParam, router::AppState};
 
 /// Routes under `/api/v2/publishing/targets`.
 pub(crate) fn routes() -> Router<AppState> {
@@ -33,33 +29,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v2/publishing/targets/{name}", get(one))
         .route("/api/v2/publishing/targets/{name}/check", post(check))
         .route("/api/v2/publishing/targets/{name}/test", post(test))
-}
-
-/// One target as the API shows it: header values, credential-like options and secret URL
-/// parts redacted.
-pub(crate) fn target_json(state: &AppState, s: &TargetSpec) -> Value {
-    let hide_path = s.target.kind == TargetType::Slack && !s.target.options.contains_key("token");
-    json!({
-        "name": s.target.name,
-        "type": s.target.kind,
-        "url": crate::redact_url_path(&s.target.url, hide_path),
-        "enabled": s.target.enabled,
-        "format": s.target.format,
-        "headers": s.target.headers,
-        "filter": publish::redact_json(&json!({
-            "severity": s.filter.severity,
-            "labels": s.filter.labels,
-            "matchers": s.filter.matchers,
-            "namespaces": s.filter.namespaces,
-            "send_resolved": s.filter.send_resolved,
-            "classification": s.filter.classification,
-        })),
-        "options": publish::redact_json(&Value::Object(s.target.options.clone())),
-        "delivery": publish::redact_json(&Value::Object(s.delivery.clone())),
-        "health": state.health.status(s.target.name.as_str()),
-        "circuit_breaker": state.engine.breaker_state(s.target.name.as_str()),
-        "source": s.source,
-    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,7 +60,7 @@ pub(crate) async fn list(
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
-    let specs = state.registry.specs();
+    let specs = state.service.registry().specs();
     let matching: Vec<&TargetSpec> = specs
         .iter()
         .filter(|s| q.kind.is_none_or(|k| s.target.kind == k))
@@ -100,24 +69,25 @@ pub(crate) async fn list(
     let total = matching.len();
     let offset = q.offset.unwrap_or(0);
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let targets: Vec<Value> = matching
+    let targets: Vec<TargetView> = matching
         .into_iter()
         .skip(offset)
         .take(limit)
-        .map(|s| target_json(&state, s))
+        .map(|s| state.service.target_view(s))
         .collect();
     Ok(Json(json!({
         "targets": targets,
         "total": total,
         "limit": limit,
         "offset": offset,
-        "invalid": state.registry.invalid(),
+        "invalid": state.service.registry().invalid(),
     })))
 }
 
 fn find(state: &AppState, name: &str) -> Result<TargetSpec, ApiError> {
     state
-        .registry
+        .service
+        .registry()
         .spec(name)
         .ok_or_else(|| ApiError::not_found(format!("no target {name:?}")))
 }
@@ -138,9 +108,9 @@ fn find(state: &AppState, name: &str) -> Result<TargetSpec, ApiError> {
 pub(crate) async fn one(
     State(state): State<AppState>,
     PathParam(name): PathParam,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TargetView>, ApiError> {
     let spec = find(&state, &name)?;
-    Ok(Json(target_json(&state, &spec)))
+    Ok(Json(state.service.target_view(&spec)))
 }
 
 /// Discovery status per source
@@ -154,8 +124,8 @@ pub(crate) async fn one(
     )
 )]
 pub(crate) async fn status(State(state): State<AppState>) -> Json<Value> {
-    let discovery = state.registry.discovery();
-    Json(serde_json::to_value(discovery.status(&state.registry)).unwrap_or_default())
+    let registry = state.service.registry();
+    Json(serde_json::to_value(registry.discovery().status(registry)).unwrap_or_default())
 }
 
 /// Makes every discovery source re-read now
@@ -169,7 +139,7 @@ pub(crate) async fn status(State(state): State<AppState>) -> Json<Value> {
     )
 )]
 pub(crate) async fn refresh(State(state): State<AppState>) -> Response {
-    match state.registry.discovery().refresh() {
+    match state.service.registry().discovery().refresh() {
         Ok(()) => (
             StatusCode::ACCEPTED,
             Json(json!({"status": "refresh requested"})),
@@ -202,11 +172,13 @@ pub(crate) async fn refresh(State(state): State<AppState>) -> Response {
     )
 )]
 pub(crate) async fn health_all(State(state): State<AppState>) -> Json<Value> {
+    let health = state.service.health();
     let targets: Vec<_> = state
-        .registry
+        .service
+        .registry()
         .specs()
         .iter()
-        .map(|s| state.health.get(s.target.name.as_str()))
+        .map(|s| health.get(s.target.name.as_str()))
         .collect();
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for t in &targets {
@@ -233,7 +205,7 @@ pub(crate) async fn health_one(
     PathParam(name): PathParam,
 ) -> Result<Json<Value>, ApiError> {
     find(&state, &name)?;
-    Ok(Json(json!(state.health.get(&name))))
+    Ok(Json(json!(state.service.health().get(&name))))
 }
 
 /// Probes one target now (side-effect free)
@@ -254,27 +226,7 @@ pub(crate) async fn check(
     PathParam(name): PathParam,
 ) -> Result<Json<Value>, ApiError> {
     find(&state, &name)?;
-    let publisher = state
-        .registry
-        .publisher(&name)
-        .ok_or_else(|| ApiError::not_found(format!("no target {name:?}")))?;
-    let timeout = state.registry.discovery().probe_timeout;
-    let health = targets::monitor::check(&state.health, &name, publisher.as_ref(), timeout).await;
-    Ok(Json(json!(health)))
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TestRequest {
-    /// Extra labels for the test alert.
-    #[serde(default)]
-    labels: BTreeMap<String, String>,
-    /// Extra annotations.
-    #[serde(default)]
-    annotations: BTreeMap<String, String>,
-    /// `firing` (default) or `resolved`.
-    #[serde(default)]
-    status: Option<AlertStatus>,
+    Ok(Json(json!(state.service.check_target(&name).await?)))
 }
 
 /// Delivers a test alert through the target's publisher
@@ -297,7 +249,7 @@ pub(crate) async fn test(
     State(state): State<AppState>,
     PathParam(name): PathParam,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TestResult>, ApiError> {
     find(&state, &name)?;
     let req: TestRequest = if body.iter().all(u8::is_ascii_whitespace) {
         TestRequest::default()
@@ -305,71 +257,5 @@ pub(crate) async fn test(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::invalid(format!("invalid request: {e}")))?
     };
-    let publisher = state
-        .registry
-        .publisher(&name)
-        .ok_or_else(|| ApiError::not_found(format!("no target {name:?}")))?;
-    let mut labels: BTreeMap<String, String> = [
-        ("alertname", "AlertPublisherTest"),
-        ("severity", "info"),
-        ("alert_publisher_test", "true"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    labels.extend(req.labels);
-    let mut annotations: BTreeMap<String, String> = [(
-        "summary".to_owned(),
-        format!("Test alert from alert-publisher to target {name}"),
-    )]
-    .into_iter()
-    .collect();
-    annotations.extend(req.annotations);
-    let status = req.status.unwrap_or(AlertStatus::Firing);
-    let now = Utc::now();
-    let alert = Alert {
-        status,
-        fingerprint: publish::Fingerprint::from_labels(&labels),
-        labels: labels.into_iter().collect(),
-        annotations: annotations.into_iter().collect(),
-        starts_at: now,
-        ends_at: (status == AlertStatus::Resolved).then_some(now),
-        generator_url: String::new(),
-    };
-    let delivery = Delivery {
-        id: format!("test-{:032x}", fastrand::u128(..)),
-        alert,
-        context: GroupContext {
-            receiver: "alert-publisher-test".to_owned(),
-            status,
-            ..Default::default()
-        },
-        attempt: 1,
-        vendor_state: None,
-    };
-    let started = Instant::now();
-    let outcome = publisher.publish(&delivery).await;
-    let latency = started.elapsed();
-    let success = outcome.is_ok();
-    state.health.record(
-        &name,
-        success,
-        latency,
-        outcome.as_ref().err().map(|e| e.kind().as_str().to_owned()),
-        targets::CheckSource::Delivery,
-        Utc::now(),
-    );
-    metrics::counter!("alert_history_publishing_target_tests_total", "target" => name.clone(), "result" => if success { "success" } else { "failure" }).increment(1);
-    let body = match &outcome {
-        Ok(d) => json!({
-            "target": name, "success": true, "status_code": d.status_code,
-            "latency_ms": latency.as_millis() as u64,
-        }),
-        Err(e) => json!({
-            "target": name, "success": false, "status_code": e.status_code(),
-            "latency_ms": latency.as_millis() as u64,
-            "error": {"kind": e.kind().as_str(), "reason": e.reason(), "retryable": e.is_retryable()},
-        }),
-    };
-    Ok(Json(body))
+    Ok(Json(state.service.test_target(&name, req).await?))
 }

@@ -4,7 +4,7 @@
 
 use std::{
     path::Path,
-    sync::{Arc, atomic::AtomicBool},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -59,16 +59,10 @@ async fn keyed_router(config: &Config) -> (tempfile::TempDir, Router) {
         registry.clone(),
         queue::EngineConfig::default(),
     );
-    let state = AppState {
-        store,
-        registry,
-        engine: engine.handle(),
-        metrics: server::metrics_handle(),
-        max_body_bytes: 1 << 20,
-        ready: Arc::new(AtomicBool::new(true)),
-        health: Arc::new(targets::HealthBook::default()),
-        shutdown: tokio_util::sync::CancellationToken::new(),
-    };
+    let state = AppState::new(
+        Arc::new(service::Service::new(store, registry, engine.handle())),
+        1 << 20,
+    );
     let guard = Arc::new(Guard::new(config).unwrap());
     (dir, server::app_with_guard(state, guard))
 }

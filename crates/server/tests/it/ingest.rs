@@ -2,11 +2,7 @@
 //! fixture is accepted, bad input gets a clear 4xx and changes nothing, good input after bad
 //! input still works.
 
-use std::{
-    path::Path,
-    sync::{Arc, atomic::AtomicBool},
-    time::Duration,
-};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -41,16 +37,14 @@ async fn harness(targets_yaml: &str, max_body_bytes: usize) -> Harness {
         registry.clone(),
         queue::EngineConfig::default(),
     );
-    let state = AppState {
-        store: store.clone(),
-        registry,
-        engine: engine.handle(),
-        metrics: server::metrics_handle(),
+    let state = AppState::new(
+        Arc::new(service::Service::new(
+            store.clone(),
+            registry,
+            engine.handle(),
+        )),
         max_body_bytes,
-        ready: Arc::new(AtomicBool::new(true)),
-        health: Arc::new(targets::HealthBook::default()),
-        shutdown: tokio_util::sync::CancellationToken::new(),
-    };
+    );
     Harness {
         _dir: dir,
         store,
@@ -396,16 +390,14 @@ async fn a_store_that_cannot_take_the_jobs_gets_503_and_the_sender_retries() {
         registry.clone(),
         queue::EngineConfig::default(),
     );
-    let router = app(AppState {
-        store: store.clone(),
-        registry,
-        engine: engine.handle(),
-        metrics: server::metrics_handle(),
-        max_body_bytes: 1 << 20,
-        ready: Arc::new(AtomicBool::new(true)),
-        health: Arc::new(targets::HealthBook::default()),
-        shutdown: tokio_util::sync::CancellationToken::new(),
-    });
+    let router = app(AppState::new(
+        Arc::new(service::Service::new(
+            store.clone(),
+            registry,
+            engine.handle(),
+        )),
+        1 << 20,
+    ));
     // Another process holds the write lock (a backup tool, a stuck migration, ...).
     let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
         .await

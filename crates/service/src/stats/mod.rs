@@ -1,12 +1,10 @@
-//! The publishing stats API (`/api/v2/publishing/{metrics,stats,stats/{target},health,trends}`)
-//! and the wiring of the metrics layers: collect → aggregate → analyze.
+//! The stats service behind `/api/v2/publishing/{metrics,stats,stats/{target},health,trends}`:
+//! the wiring of the metrics layers collect → aggregate → analyze.
 //!
 //! A background task refreshes the queue counts from the store and samples the statistics
 //! into the trend history on a fixed interval; HTTP handlers only read cached state. Answers
 //! are computed at most once per `cache_ttl` and carry an ETag.
 
-mod describe;
-pub(crate) mod handlers;
 mod settings;
 
 use std::{
@@ -17,12 +15,10 @@ use std::{
 use aggregate::{PublishingStats, ScoreWeights};
 use analyze::{Analysis, History, Point};
 use collect::{Collector, MetricsSnapshot, QueueCache, Tap, TargetInfo, TargetList};
-use queue::{DeliveryObserver, EngineHandle, JobStore, Observation};
+use queue::{EngineHandle, JobStore};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-pub use describe::describe_metrics;
-pub(crate) use handlers::routes;
 pub use settings::StatsSettings;
 
 /// Targets of the registry as collectors see them.
@@ -43,46 +39,15 @@ impl TargetList for RegistryTargets {
     }
 }
 
-/// Several observers fed the same outcomes.
-#[derive(Debug)]
-pub struct Observers(pub Vec<Arc<dyn DeliveryObserver>>);
-
-impl DeliveryObserver for Observers {
-    fn observe(&self, o: &Observation) {
-        for observer in &self.0 {
-            observer.observe(o);
-        }
-    }
-}
-
-/// Alertmanager-style delivery counters: `alert_publisher_notifications_total`,
-/// `alert_publisher_notifications_failed_total{reason}` and
-/// `alert_publisher_notification_latency_seconds`, labelled by target and integration (type).
-#[derive(Debug)]
-pub struct NotificationMetrics(pub Arc<crate::Registry>);
-
-impl DeliveryObserver for NotificationMetrics {
-    fn observe(&self, o: &Observation) {
-        let specs = self.0.specs();
-        let integration = specs
-            .iter()
-            .find(|s| s.target.name.as_str() == o.target)
-            .map_or("unknown", |s| s.target.kind.as_str());
-        metrics::counter!("alert_publisher_notifications_total", "target" => o.target.clone(), "integration" => integration).increment(1);
-        metrics::histogram!("alert_publisher_notification_latency_seconds", "target" => o.target.clone(), "integration" => integration).record(o.latency.as_secs_f64());
-        if !o.success {
-            let reason = o.error_kind.clone().unwrap_or_else(|| "other".to_owned());
-            metrics::counter!("alert_publisher_notifications_failed_total", "target" => o.target.clone(), "integration" => integration, "reason" => reason).increment(1);
-        }
-    }
-}
-
 /// One computed view, shared by the endpoints until it expires.
 #[derive(Debug)]
-pub(crate) struct View {
-    pub(crate) snapshot: MetricsSnapshot,
-    pub(crate) stats: PublishingStats,
-    pub(crate) targets: Vec<TargetInfo>,
+pub struct View {
+    /// The raw snapshot.
+    pub snapshot: MetricsSnapshot,
+    /// The aggregated statistics.
+    pub stats: PublishingStats,
+    /// The targets in force.
+    pub targets: Vec<TargetInfo>,
 }
 
 #[derive(Debug, Default)]
@@ -169,8 +134,24 @@ impl Stats {
         &self.settings
     }
 
+    /// The last target refresh: when, how many targets, the refresh interval.
+    pub fn last_refresh(
+        &self,
+    ) -> (
+        Option<chrono::DateTime<chrono::Utc>>,
+        usize,
+        Option<Duration>,
+    ) {
+        self.refresh.last()
+    }
+
+    /// The last discovery: when and how long it took.
+    pub fn last_discovery(&self) -> Option<(chrono::DateTime<chrono::Utc>, Duration)> {
+        self.discovery.last()
+    }
+
     /// Collects and aggregates now, bypassing the cache.
-    pub(crate) async fn compute(&self) -> View {
+    pub async fn compute(&self) -> View {
         let snapshot = collect::collect_all(&self.collectors, self.settings.deadline).await;
         let stats = aggregate::aggregate(&snapshot, &self.weights);
         View {
@@ -181,7 +162,7 @@ impl Stats {
     }
 
     /// The cached view, recomputed when older than `cache_ttl`.
-    pub(crate) async fn view(&self) -> Arc<View> {
+    pub async fn view(&self) -> Arc<View> {
         let mut cached = self.view.lock().await;
         if let Some((at, v)) = cached.as_ref()
             && at.elapsed() < self.settings.cache_ttl
@@ -268,23 +249,27 @@ impl Stats {
     pub async fn refresh_queue(&self, store: &dyn JobStore) {
         match store.stats().await {
             Ok(stats) => {
-                for priority in ["high", "medium", "low"] {
-                    let n = stats
-                        .pending_by_priority
-                        .get(priority)
-                        .copied()
-                        .unwrap_or(0);
-                    metrics::gauge!("alert_history_publishing_queue_size", "priority" => priority)
-                        .set(n as f64);
-                }
-                metrics::gauge!("alert_history_publishing_jobs_in_flight")
-                    .set(stats.in_flight as f64);
-                metrics::gauge!("alert_history_publishing_dlq_size").set(stats.dead as f64);
+                export_queue_gauges(&stats);
                 self.queue.set(stats, chrono::Utc::now());
             }
             Err(e) => warn!(error = %e, "cannot read queue counts for stats"),
         }
     }
+}
+
+/// Sets the queue gauges from the store's counts.
+pub(crate) fn export_queue_gauges(stats: &queue::QueueStats) {
+    for priority in ["high", "medium", "low"] {
+        let n = stats
+            .pending_by_priority
+            .get(priority)
+            .copied()
+            .unwrap_or(0);
+        metrics::gauge!("alert_history_publishing_queue_size", "priority" => priority)
+            .set(n as f64);
+    }
+    metrics::gauge!("alert_history_publishing_jobs_in_flight").set(stats.in_flight as f64);
+    metrics::gauge!("alert_history_publishing_dlq_size").set(stats.dead as f64);
 }
 
 fn trend_value(trend: &str) -> f64 {

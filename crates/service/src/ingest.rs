@@ -1,0 +1,308 @@
+//! The ingest path: route each alert to the targets that want it, apply the delivery policy,
+//! store one job per (alert × target) durably, wake the engine. Also explicit submission and
+//! the dead-letter operations that put jobs back.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use publish::{Alert, GroupContext};
+use queue::{JobFilter, NewJob, Publishers};
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use crate::{Error, ErrorKind, Result, Service};
+
+/// Where alerts came from (a metric label and a log field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `POST /webhook`: an Alertmanager notification.
+    Webhook,
+    /// `POST /api/v2/alerts`: the Prometheus/Alertmanager alert API.
+    Api,
+}
+
+impl Source {
+    /// Its label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Webhook => "webhook",
+            Source::Api => "api",
+        }
+    }
+}
+
+/// What ingest answers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct IngestReport {
+    /// Always `accepted` on 2xx: every job below is durably stored.
+    pub status: String,
+    /// Alerts in the request.
+    pub alerts: usize,
+    /// Jobs stored (alert × target).
+    pub jobs: usize,
+    /// Unchanged notifications inside the repeat interval: nothing to send.
+    pub deduplicated: usize,
+    /// Older waiting jobs replaced by these.
+    pub superseded: usize,
+    /// Alerts no target wanted.
+    pub unrouted: usize,
+}
+
+/// What an explicit submission stored.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SubmitReport {
+    /// Ids of the stored jobs.
+    pub jobs: Vec<i64>,
+    /// Targets the alert goes to.
+    pub targets: Vec<String>,
+    /// Jobs not stored because the same notification is already waiting.
+    pub deduplicated: usize,
+}
+
+impl Service {
+    /// Routes and durably stores `alerts`; answers once every job is committed. A store that
+    /// cannot take them is [`ErrorKind::Unavailable`]: the sender should retry.
+    pub async fn ingest(
+        &self,
+        source: Source,
+        alerts: Vec<Alert>,
+        context: GroupContext,
+    ) -> Result<IngestReport> {
+        let source = source.as_str();
+        metrics::counter!("alert_publisher_alerts_received_total", "source" => source)
+            .increment(alerts.len() as u64);
+        let specs = self.registry.specs();
+        let mut jobs = Vec::new();
+        let mut unrouted = 0;
+        let count = alerts.len();
+        for alert in alerts {
+            let before = jobs.len();
+            for spec in targets::route(&specs, &alert) {
+                let repeat = self
+                    .registry
+                    .policy(spec.target.name.as_str())
+                    .repeat_interval;
+                jobs.push(NewJob::new(
+                    spec.target.name.as_str(),
+                    alert.clone(),
+                    context.clone(),
+                    repeat,
+                ));
+            }
+            if jobs.len() == before {
+                unrouted += 1;
+            }
+        }
+        metrics::counter!("alert_publisher_alerts_unrouted_total").increment(unrouted as u64);
+        let report = if jobs.is_empty() {
+            queue::EnqueueReport::default()
+        } else {
+            self.store.enqueue(jobs, Utc::now()).await.map_err(|e| {
+                warn!(error = %e, "cannot store jobs; answering 503 so the sender retries");
+                metrics::counter!("alert_publisher_ingest_failures_total", "reason" => "store")
+                    .increment(1);
+                Error::new(
+                    ErrorKind::Unavailable,
+                    format!("alerts not accepted, the job store is unavailable; retry later ({e})"),
+                )
+            })?
+        };
+        for (result, n) in [
+            ("inserted", report.inserted),
+            ("deduplicated", report.deduplicated),
+            ("superseded", report.superseded),
+        ] {
+            metrics::counter!("alert_history_publishing_queue_submissions_total", "result" => result)
+                .increment(n as u64);
+        }
+        if report.inserted > 0 {
+            self.engine.wake();
+        }
+        info!(
+            source,
+            alerts = count,
+            jobs = report.inserted,
+            deduplicated = report.deduplicated,
+            unrouted,
+            "alerts accepted"
+        );
+        Ok(IngestReport {
+            status: "accepted".to_owned(),
+            alerts: count,
+            jobs: report.inserted,
+            deduplicated: report.deduplicated,
+            superseded: report.superseded,
+            unrouted,
+        })
+    }
+
+    /// Counts a payload that could not be parsed.
+    pub fn rejected(&self, source: Source, error: &dyn std::fmt::Display) {
+        metrics::counter!("alert_publisher_ingest_failures_total", "reason" => "invalid")
+            .increment(1);
+        warn!(source = source.as_str(), error = %error, "payload rejected");
+    }
+
+    /// The enabled targets named, in order; unknown or disabled names are errors.
+    pub fn named_targets(&self, names: &[String]) -> Result<Vec<String>> {
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            match self.registry.spec(name) {
+                Some(spec) if spec.target.enabled => out.push(name.clone()),
+                Some(_) => {
+                    return Err(Error::new(
+                        ErrorKind::TargetDisabled,
+                        format!("target {name:?} is disabled"),
+                    ));
+                }
+                None => return Err(Error::not_found(format!("no target {name:?}"))),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores one alert for durable delivery to `targets` (the routing filters decide when
+    /// none are named). Not subject to the repeat interval.
+    pub async fn submit(&self, alert: Alert, targets: Option<&[String]>) -> Result<SubmitReport> {
+        let names = match targets {
+            Some([]) => {
+                return Err(Error::invalid(
+                    "targets: name at least one target, or leave it out to route by filters",
+                ));
+            }
+            Some(names) => self.named_targets(names)?,
+            None => targets::route(&self.registry.specs(), &alert)
+                .map(|s| s.target.name.to_string())
+                .collect(),
+        };
+        if names.is_empty() {
+            return Err(Error::new(
+                ErrorKind::NoMatchingTarget,
+                "no enabled target accepts this alert",
+            ));
+        }
+        let context = GroupContext {
+            receiver: "api".to_owned(),
+            ..Default::default()
+        };
+        // An explicit submission is always sent: no repeat-interval suppression.
+        let jobs = names
+            .iter()
+            .map(|n| NewJob::new(n.as_str(), alert.clone(), context.clone(), Duration::ZERO))
+            .collect();
+        let report = self
+            .store
+            .enqueue(jobs, Utc::now())
+            .await
+            .map_err(|e| Error::store(&e))?;
+        metrics::counter!("alert_history_publishing_queue_submissions_total", "result" => "inserted")
+            .increment(report.inserted as u64);
+        self.engine.wake();
+        Ok(SubmitReport {
+            jobs: report.ids,
+            targets: names,
+            deduplicated: report.deduplicated,
+        })
+    }
+
+    /// Replays one dead letter as a new pending job. Unknown (or already replayed) is
+    /// [`ErrorKind::NotFound`]; a newer notification for the alert is
+    /// [`ErrorKind::ReplayRefused`].
+    pub async fn replay_one(&self, id: i64) -> Result<queue::ReplayReport> {
+        let report = self
+            .store
+            .replay(
+                &JobFilter {
+                    ids: Some(vec![id]),
+                    ..Default::default()
+                },
+                Utc::now(),
+            )
+            .await
+            .map_err(|e| Error::store(&e))?;
+        if let Some((_, why)) = report.skipped.first() {
+            let kind = if why.starts_with("no dead letter") {
+                ErrorKind::NotFound
+            } else {
+                ErrorKind::ReplayRefused
+            };
+            return Err(Error::new(kind, format!("dead letter {id}: {why}")));
+        }
+        metrics::counter!("alert_history_publishing_dlq_replays_total")
+            .increment(report.replayed.len() as u64);
+        self.engine.wake();
+        info!(job = id, "dead letter replayed");
+        Ok(report)
+    }
+
+    /// Replays every dead letter `filter` selects.
+    pub async fn replay(&self, filter: &JobFilter) -> Result<queue::ReplayReport> {
+        let report = self
+            .store
+            .replay(filter, Utc::now())
+            .await
+            .map_err(|e| Error::store(&e))?;
+        metrics::counter!("alert_history_publishing_dlq_replays_total")
+            .increment(report.replayed.len() as u64);
+        self.engine.wake();
+        info!(
+            replayed = report.replayed.len(),
+            skipped = report.skipped.len(),
+            "dead letters replayed"
+        );
+        Ok(report)
+    }
+
+    /// Deletes the dead letters `filter` selects; how many.
+    pub async fn purge(&self, filter: &JobFilter) -> Result<u64> {
+        let purged = self
+            .store
+            .purge(filter)
+            .await
+            .map_err(|e| Error::store(&e))?;
+        info!(purged, "dead letters purged");
+        Ok(purged)
+    }
+
+    /// Sets the queue gauges (`…_queue_size{priority}`, `…_jobs_in_flight`, `…_dlq_size`)
+    /// from the store's counts; a store that does not answer leaves them as they were.
+    pub async fn export_queue_gauges(&self) {
+        if let Ok(stats) = self.store.stats().await {
+            crate::stats::export_queue_gauges(&stats);
+        }
+    }
+
+    /// Job counts by state with the workers and every target's circuit breaker.
+    pub async fn queue_stats(&self) -> Result<QueueStatus> {
+        let counts = self.store.stats().await.map_err(|e| Error::store(&e))?;
+        Ok(QueueStatus {
+            counts,
+            workers: Workers {
+                active: self.engine.active_workers(),
+                concurrency: self.engine.concurrency(),
+            },
+            circuit_breakers: self.engine.breakers().into_iter().collect(),
+        })
+    }
+}
+
+/// Job counts, workers and circuit breakers.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueStatus {
+    /// Counts by state and priority.
+    #[serde(flatten)]
+    pub counts: queue::QueueStats,
+    /// Delivery workers.
+    pub workers: Workers,
+    /// Circuit breaker of every target that has one.
+    pub circuit_breakers: std::collections::BTreeMap<String, queue::BreakerState>,
+}
+
+/// Delivery workers.
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+pub struct Workers {
+    /// Busy now.
+    pub active: usize,
+    /// At most.
+    pub concurrency: usize,
+}
