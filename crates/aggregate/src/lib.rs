@@ -68,7 +68,7 @@ impl Default for ScoreWeights {
 }
 
 /// healthy / degraded / unhealthy / unknown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Working.
@@ -104,7 +104,7 @@ impl Status {
 }
 
 /// Job counts of attempts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Jobs {
     /// Attempts.
     pub processed: u64,
@@ -146,17 +146,21 @@ fn rate(ok: u64, total: u64) -> f64 {
 }
 
 /// Latency percentiles in milliseconds (`None` without observations).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Latency {
     /// Observations.
     pub count: u64,
     /// Mean.
+    #[schema(required)]
     pub mean_ms: Option<f64>,
     /// Median.
+    #[schema(required)]
     pub p50_ms: Option<f64>,
     /// 95th percentile.
+    #[schema(required)]
     pub p95_ms: Option<f64>,
     /// 99th percentile.
+    #[schema(required)]
     pub p99_ms: Option<f64>,
 }
 
@@ -197,17 +201,20 @@ fn latency(buckets: &Buckets, count: u64, sum: f64) -> Latency {
 }
 
 /// One target's health as collected.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TargetHealthStats {
     /// Status.
     pub status: Status,
     /// Success rate of recent results (0–100), `None` without data.
+    #[schema(required)]
     pub success_rate: Option<f64>,
     /// Failures in a row.
     pub consecutive_failures: u64,
     /// Latency of the last result.
+    #[schema(required)]
     pub latency_ms: Option<f64>,
     /// When the last result came in.
+    #[schema(required)]
     pub last_check: Option<DateTime<Utc>>,
 }
 
@@ -224,7 +231,7 @@ impl Default for TargetHealthStats {
 }
 
 /// Everything about one target.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TargetStats {
     /// Target name.
     pub name: String,
@@ -240,6 +247,7 @@ pub struct TargetStats {
     /// Dead letters by failure kind.
     pub dead_letters_by_reason: BTreeMap<String, u64>,
     /// `closed`, `half_open` or `open` (`closed` before any traffic).
+    #[schema(value_type = String)]
     pub circuit_breaker: &'static str,
     #[serde(skip)]
     buckets: Buckets,
@@ -260,7 +268,7 @@ impl TargetStats {
 }
 
 /// Queue state.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct QueueSummary {
     /// Pending jobs.
     pub size: u64,
@@ -279,7 +287,7 @@ pub struct QueueSummary {
 }
 
 /// Targets by health state.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct HealthCounts {
     /// Configured targets.
     pub total_targets: u64,
@@ -294,7 +302,7 @@ pub struct HealthCounts {
 }
 
 /// The health score with its parts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct HealthScore {
     /// 0–100, rounded to two decimals.
     pub score: f64,
@@ -305,7 +313,7 @@ pub struct HealthScore {
 }
 
 /// System-wide statistics.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SystemStats {
     /// Attempts and outcomes over all targets.
     pub jobs: Jobs,
@@ -320,7 +328,7 @@ pub struct SystemStats {
 }
 
 /// Layer 2's output.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PublishingStats {
     /// When the snapshot was taken.
     pub timestamp: DateTime<Utc>,

@@ -99,7 +99,7 @@ impl History {
 }
 
 /// Thresholds of the classification.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TrendConfig {
     /// EMA smoothing factor (0 < α ≤ 1).
     pub alpha: f64,
@@ -158,7 +158,7 @@ fn round(x: f64) -> f64 {
 }
 
 /// Success-rate trend.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SuccessRateTrend {
     /// `increasing` / `stable` / `decreasing`.
     pub trend: &'static str,
@@ -173,7 +173,7 @@ pub struct SuccessRateTrend {
 }
 
 /// Latency trend.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LatencyTrend {
     /// `improving` / `stable` / `degrading`.
     pub trend: &'static str,
@@ -188,7 +188,7 @@ pub struct LatencyTrend {
 }
 
 /// Error spike.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ErrorSpike {
     /// current > EMA + k·σ.
     pub detected: bool,
@@ -203,7 +203,7 @@ pub struct ErrorSpike {
 }
 
 /// Queue growth.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct QueueGrowth {
     /// Jobs per minute between the last two points.
     pub rate_per_min: f64,
@@ -214,7 +214,7 @@ pub struct QueueGrowth {
 }
 
 /// All trends.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Trends {
     /// Success rate.
     pub success_rate: SuccessRateTrend,
@@ -227,7 +227,7 @@ pub struct Trends {
 }
 
 /// Trends with their summary.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Analysis {
     /// Time of the newest point (now, without points).
     pub timestamp: DateTime<Utc>,

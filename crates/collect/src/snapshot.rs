@@ -71,7 +71,7 @@ pub fn metric_key(name: &str, labels: &[(&'static str, String)]) -> String {
 }
 
 /// Everything one collection run produced.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct MetricsSnapshot {
     /// When collection started.
     pub timestamp: DateTime<Utc>,
@@ -81,6 +81,7 @@ pub struct MetricsSnapshot {
     pub collection_duration_ms: f64,
     /// Samples, serialized as an object of `name{labels}` → value.
     #[serde(rename = "metrics", serialize_with = "as_map")]
+    #[schema(value_type = BTreeMap<String, f64>)]
     pub samples: Vec<Sample>,
     /// Collector name → why it produced nothing.
     pub errors: BTreeMap<String, String>,

@@ -9,7 +9,9 @@ use crate::time::{serde_go, serde_go_opt};
 pub type Labels = BTreeMap<String, String>;
 
 /// Whether an alert is firing or resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertStatus {
     /// The alert is active.
@@ -204,9 +206,14 @@ pub enum ParseError {
     Rejected(String),
 }
 
-#[derive(Deserialize)]
+/// Alertmanager webhook payload, version 4, as [`parse_webhook`] reads it. Unknown fields
+/// are ignored.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct RawWebhook {
+#[schema(as = AlertmanagerWebhook)]
+pub struct RawWebhook {
+    /// `4`.
+    #[schema(pattern = "^4$")]
     version: String,
     #[serde(default)]
     receiver: String,
@@ -227,21 +234,39 @@ struct RawWebhook {
     truncated_alerts: u64,
 }
 
-#[derive(Deserialize)]
+/// One alert of an Alertmanager webhook.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = WebhookAlert)]
 struct RawAlert {
     status: AlertStatus,
+    /// Identifying labels (at least one).
+    #[schema(schema_with = non_empty_labels)]
     labels: Labels,
     #[serde(default)]
     annotations: Labels,
     #[serde(with = "serde_go")]
     starts_at: DateTime<Utc>,
+    /// Go's zero time (`0001-01-01T00:00:00Z`) while the alert has not ended.
     #[serde(with = "serde_go_opt", default)]
     ends_at: Option<DateTime<Utc>>,
     #[serde(rename = "generatorURL", default)]
     generator_url: String,
+    /// Identity of the alert; derived from the labels when absent.
     #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = "^[0-9a-fA-F]{16}$")]
     fingerprint: Option<Fingerprint>,
+}
+
+/// The schema of a label set that needs at least one label (what the parsers check).
+/// (`#[schema(min_properties)]` is not used: utoipa 5.5 emits it as `maxProperties`.)
+fn non_empty_labels() -> utoipa::openapi::Object {
+    use utoipa::{PartialSchema, openapi::ObjectBuilder};
+    ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::Object)
+        .additional_properties(Some(String::schema()))
+        .min_properties(Some(1))
+        .build()
 }
 
 impl RawAlert {
@@ -305,11 +330,13 @@ pub fn parse_webhook(body: &[u8]) -> Result<WebhookMessage, ParseError> {
     })
 }
 
-/// One alert of the Prometheus / Alertmanager API array (`POST /api/v2/alerts`).
-#[derive(Debug, Clone, Deserialize)]
+/// One alert of the Prometheus / Alertmanager API array (`POST /api/v2/alerts`). An `endsAt`
+/// in the past means resolved.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiAlert {
     /// Identifying labels (required, non-empty).
+    #[schema(schema_with = non_empty_labels)]
     pub labels: Labels,
     /// Annotations.
     #[serde(default)]

@@ -23,8 +23,8 @@ pub mod time;
 pub mod truncate;
 
 pub use alert::{
-    Alert, AlertStatus, ApiAlert, Fingerprint, GroupContext, Labels, ParseError, WebhookMessage,
-    parse_api_alerts, parse_webhook,
+    Alert, AlertStatus, ApiAlert, Fingerprint, GroupContext, Labels, ParseError, RawWebhook,
+    WebhookMessage, parse_api_alerts, parse_webhook,
 };
 pub use config::{ConfigError, header, options, parse_duration, positive, rate, serde_duration};
 pub use outcome::{Delivered, ErrorKind, PublishError, PublishOutcome};

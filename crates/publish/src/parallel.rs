@@ -13,7 +13,7 @@ use tokio::{sync::Semaphore, time::Instant};
 use crate::{Delivery, Publisher};
 
 /// What is known of a target's health when the fan-out starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Health {
     /// No data yet (treated as healthy).
@@ -27,7 +27,7 @@ pub enum Health {
 }
 
 /// Which targets a fan-out skips.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
     /// Skip unhealthy targets (the default).
@@ -87,7 +87,7 @@ impl Default for ParallelOptions {
 }
 
 /// How one target fared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TargetOutcome {
     /// Delivered.
@@ -101,7 +101,7 @@ pub enum TargetOutcome {
 }
 
 /// The result for one target.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TargetResult {
     /// Target name.
     pub target: String,
@@ -110,19 +110,23 @@ pub struct TargetResult {
     /// Health when the fan-out started.
     pub health: Health,
     /// HTTP status the target answered.
+    #[schema(required)]
     pub status_code: Option<u16>,
     /// How long it took.
     pub latency_ms: u64,
     /// Failure kind.
+    #[schema(required)]
     pub error_kind: Option<String>,
     /// Failure reason (free of secrets).
+    #[schema(required)]
     pub error: Option<String>,
     /// Whether a retry could help.
+    #[schema(required)]
     pub retryable: Option<bool>,
 }
 
 /// Per-target results of a fan-out that reached at least one target.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ParallelReport {
     /// One entry per target, in the order given.
     pub results: Vec<TargetResult>,

@@ -64,7 +64,7 @@ impl fmt::Display for TargetName {
 }
 
 /// Which kind of system a target is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetType {
     /// Rootly REST API.
@@ -114,7 +114,7 @@ impl fmt::Display for TargetType {
 }
 
 /// How alerts are encoded for a target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// A faithful Alertmanager webhook v4 payload holding the one alert.

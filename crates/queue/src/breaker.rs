@@ -36,7 +36,7 @@ impl Default for BreakerConfig {
 }
 
 /// The state of one circuit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BreakerState {
     /// Deliveries flow.

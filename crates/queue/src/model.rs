@@ -6,7 +6,19 @@ use serde::{Deserialize, Serialize};
 
 /// Delivery priority. Higher is claimed first; waiting time ages lower priorities up so
 /// nothing starves (see [`Priority::boost`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     /// Resolved alerts and `info`.
@@ -59,7 +71,7 @@ impl Priority {
 }
 
 /// Where a job is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     /// Waiting for its `next_run_at` (and for earlier jobs of the same alert and target).
@@ -249,7 +261,7 @@ pub struct Finished {
 }
 
 /// One recorded attempt.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Attempt {
     /// 1-based attempt number.
     pub attempt: u32,
@@ -268,7 +280,7 @@ pub struct Attempt {
 }
 
 /// A job as shown by the API.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct JobRecord {
     /// Id.
     pub id: i64,
@@ -293,14 +305,19 @@ pub struct JobRecord {
     /// Next attempt (pending jobs).
     pub next_run_at: DateTime<Utc>,
     /// Last failure kind.
+    #[schema(required)]
     pub last_error_kind: Option<String>,
     /// Last failure reason.
+    #[schema(required)]
     pub last_error: Option<String>,
     /// Last HTTP status.
+    #[schema(required)]
     pub last_status_code: Option<u16>,
     /// When this dead letter was replayed.
+    #[schema(required)]
     pub replayed_at: Option<DateTime<Utc>>,
     /// The job created by the replay.
+    #[schema(required)]
     pub replayed_as: Option<i64>,
     /// Every attempt, oldest first (only in single-job answers).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -333,7 +350,7 @@ pub struct JobFilter {
 }
 
 /// Counts by state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct QueueStats {
     /// Waiting, by priority (`high`, `medium`, `low`).
     pub pending_by_priority: std::collections::BTreeMap<String, u64>,

@@ -15,7 +15,7 @@ use tracing::{info, warn};
 use crate::TargetSpec;
 
 /// A target definition that was skipped, with the reason (free of secrets).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct InvalidTarget {
     /// Where it was defined: a file path or `namespace/secret`.
     pub source: String,
@@ -33,7 +33,7 @@ pub struct Discovered {
 }
 
 /// How the refreshes of one source have gone.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RefreshStatus {
     /// `file` or `kubernetes`.
     pub source: String,

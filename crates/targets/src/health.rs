@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// Health status of a target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HealthStatus {
     /// Nothing known yet.
@@ -71,7 +71,7 @@ impl Default for HealthConfig {
 }
 
 /// Where a result came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckSource {
     /// A side-effect-free probe.
@@ -81,7 +81,7 @@ pub enum CheckSource {
 }
 
 /// What is known of one target.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TargetHealth {
     /// Target name.
     pub target: String,
@@ -90,18 +90,23 @@ pub struct TargetHealth {
     /// Failures in a row.
     pub consecutive_failures: u32,
     /// Successes over results in the window (0–1); `None` without data.
+    #[schema(required)]
     pub success_rate: Option<f64>,
     /// Results in the window.
     pub checks_in_window: usize,
     /// Every result seen.
     pub total_checks: u64,
     /// When the last result came in.
+    #[schema(required)]
     pub last_check: Option<DateTime<Utc>>,
     /// Latency of the last result in milliseconds.
+    #[schema(required)]
     pub last_latency_ms: Option<u64>,
     /// Where the last result came from.
+    #[schema(required)]
     pub last_source: Option<CheckSource>,
     /// The last failure, free of secrets.
+    #[schema(required)]
     pub last_error: Option<String>,
 }
 
