@@ -221,10 +221,13 @@ pub struct RawWebhook {
     status: AlertStatus,
     alerts: Vec<RawAlert>,
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, String>)]
     group_labels: Labels,
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, String>)]
     common_labels: Labels,
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, String>)]
     common_annotations: Labels,
     #[serde(rename = "externalURL", default)]
     external_url: String,
@@ -244,6 +247,7 @@ struct RawAlert {
     #[schema(schema_with = non_empty_labels)]
     labels: Labels,
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, String>)]
     annotations: Labels,
     #[serde(with = "serde_go")]
     starts_at: DateTime<Utc>,
@@ -340,6 +344,7 @@ pub struct ApiAlert {
     pub labels: Labels,
     /// Annotations.
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, String>)]
     pub annotations: Labels,
     /// Start; now when absent.
     #[serde(with = "serde_go_opt", default)]

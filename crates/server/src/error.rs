@@ -5,7 +5,8 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 tokio::task_local! {
     /// The id of the request being served (set by the request-id middleware).
@@ -17,6 +18,29 @@ pub fn current_request_id() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
+/// The error envelope of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `invalid_payload`, `not_found`.
+    pub code: &'static str,
+    /// What was wrong and what to do.
+    pub message: String,
+    /// The request's id (also in the `X-Request-Id` header).
+    #[schema(required)]
+    pub request_id: Option<String>,
+    /// Structured details, for some codes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
+}
+
 /// An error answer.
 #[derive(Debug)]
 pub struct ApiError {
@@ -24,7 +48,7 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     details: Option<Box<serde_json::Value>>,
-    top_level: Option<Box<(&'static str, serde_json::Value)>>,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -35,7 +59,7 @@ impl ApiError {
             code,
             message: message.into(),
             details: None,
-            top_level: None,
+            retry_after: None,
         }
     }
 
@@ -45,10 +69,9 @@ impl ApiError {
         self
     }
 
-    /// Adds a field next to `error` (for bodies an older API documented, such as the stats
-    /// guide's `{"error": …, "target": …}`).
-    pub fn with_top_level(mut self, key: &'static str, value: serde_json::Value) -> Self {
-        self.top_level = Some(Box::new((key, value)));
+    /// Sets `Retry-After` (seconds); a 503 without it says 5.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
         self
     }
 
@@ -75,28 +98,32 @@ impl ApiError {
             message,
         )
     }
+
+    /// The answer with the body `wrap` makes of the error's detail, with the status and
+    /// headers of the error: the envelope ([`ErrorBody`]) or a body an endpoint documents
+    /// around it.
+    pub(crate) fn answer_with<T: Serialize>(self, wrap: impl FnOnce(ErrorDetail) -> T) -> Response {
+        let error = ErrorDetail {
+            code: self.code,
+            message: self.message,
+            request_id: current_request_id(),
+            details: self.details.map(|d| *d),
+        };
+        let mut resp = (self.status, Json(wrap(error))).into_response();
+        let retry_after = self
+            .retry_after
+            .or((self.status == StatusCode::SERVICE_UNAVAILABLE).then_some(5));
+        if let Some(seconds) = retry_after {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        resp
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error =
-            json!({"code": self.code, "message": self.message, "request_id": current_request_id()});
-        if let (Some(details), Some(map)) = (self.details, error.as_object_mut()) {
-            map.insert("details".to_owned(), *details);
-        }
-        let mut body = json!({ "error": error });
-        if let (Some(extra), Some(map)) = (self.top_level, body.as_object_mut()) {
-            let (key, value) = *extra;
-            map.insert(key.to_owned(), value);
-        }
-        let mut resp = (self.status, Json(body)).into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("5"),
-            );
-        }
-        resp
+        self.answer_with(|error| ErrorBody { error })
     }
 }
 

@@ -24,8 +24,6 @@ use utoipa::{
     },
 };
 
-pub(crate) mod schema;
-
 /// Path of the document itself.
 pub const DOCUMENT_PATH: &str = "/api/v2/openapi.json";
 

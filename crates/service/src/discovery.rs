@@ -112,7 +112,8 @@ pub struct Discovery {
 }
 
 /// Refresh statuses of every source plus the merged result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = DiscoveryStatus)]
 pub struct Status {
     /// One entry per source.
     pub sources: Vec<RefreshStatus>,

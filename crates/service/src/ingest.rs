@@ -287,7 +287,7 @@ impl Service {
 }
 
 /// Job counts, workers and circuit breakers.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct QueueStatus {
     /// Counts by state and priority.
     #[serde(flatten)]

@@ -54,7 +54,7 @@ pub struct ParallelRequest {
 }
 
 /// A parallel publish in which at least one target delivered.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ParallelOutcome {
     /// Always true.
     pub success: bool,
@@ -76,7 +76,6 @@ pub struct TestRequest {
     pub annotations: BTreeMap<String, String>,
     /// `firing` (default) or `resolved`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
     pub status: Option<AlertStatus>,
 }
 

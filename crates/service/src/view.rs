@@ -1,7 +1,9 @@
 //! Targets as the API shows them: header values, credential-like options and secret URL parts
 //! redacted, with health and circuit state.
 
-use publish::TargetType;
+use std::collections::BTreeMap;
+
+use publish::{Format, Secret, TargetType};
 use serde::Serialize;
 use serde_json::{Value, json};
 use targets::TargetSpec;
@@ -15,18 +17,17 @@ pub struct TargetView {
     pub name: String,
     /// `webhook`, `pagerduty`, `slack` or `rootly`.
     #[serde(rename = "type")]
-    #[schema(value_type = String)]
     pub kind: TargetType,
     /// The URL without credentials, query or secret path.
     pub url: String,
     /// Whether alerts are routed to it.
     pub enabled: bool,
-    /// Payload format (webhook targets).
-    #[schema(value_type = Object)]
-    pub format: Value,
+    /// Payload format: `alertmanager` or `webhook` for webhook targets, the vendor's for the
+    /// others.
+    pub format: Format,
     /// Extra headers (values redacted).
-    #[schema(value_type = Object)]
-    pub headers: Value,
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub headers: BTreeMap<String, Secret>,
     /// Routing filter.
     #[schema(value_type = Object)]
     pub filter: Value,
@@ -37,10 +38,8 @@ pub struct TargetView {
     #[schema(value_type = Object)]
     pub delivery: Value,
     /// Health status.
-    #[schema(value_type = String)]
     pub health: targets::HealthStatus,
     /// Circuit breaker state.
-    #[schema(value_type = String)]
     pub circuit_breaker: queue::BreakerState,
     /// Where the definition came from.
     pub source: String,
@@ -56,8 +55,8 @@ impl Service {
             kind: s.target.kind,
             url: crate::redact::redact_url_path(&s.target.url, hide_path),
             enabled: s.target.enabled,
-            format: json!(s.target.format),
-            headers: json!(s.target.headers),
+            format: s.target.format,
+            headers: s.target.headers.clone(),
             filter: publish::redact_json(&json!({
                 "severity": s.filter.severity,
                 "labels": s.filter.labels,

@@ -8,7 +8,11 @@ use chrono::Utc;
 use publish::GroupContext;
 use service::{IngestReport, Source};
 
-use crate::{error::ApiError, extract::read_body, router::AppState};
+use crate::{
+    error::{ApiError, ErrorBody},
+    extract::read_body,
+    router::AppState,
+};
 
 /// Accepts an Alertmanager webhook notification
 ///
@@ -18,12 +22,12 @@ use crate::{error::ApiError, extract::read_body, router::AppState};
     post,
     path = "/webhook",
     tag = "ingest",
-    request_body(content = crate::openapi::schema::AlertmanagerWebhook, content_type = "application/json"),
+    request_body(content = publish::RawWebhook, content_type = "application/json"),
     responses(
         (status = 200, description = "Every job is stored", body = IngestReport),
-        (status = 400, description = "`invalid_payload`: the body is not a webhook payload; the message names the field", body = crate::openapi::schema::ErrorBody),
-        (status = 413, description = "`payload_too_large`: the body exceeds `ingest.max_body_bytes`", body = crate::openapi::schema::ErrorBody),
-        (status = 503, description = "`store_unavailable`: retry later (`Retry-After`)", body = crate::openapi::schema::ErrorBody),
+        (status = 400, description = "`invalid_payload`: the body is not a webhook payload; the message names the field", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body exceeds `ingest.max_body_bytes`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry later (`Retry-After`)", body = ErrorBody),
     )
 )]
 pub(crate) async fn webhook(
@@ -48,12 +52,12 @@ pub(crate) async fn webhook(
     post,
     path = "/api/v2/alerts",
     tag = "ingest",
-    request_body(content = Vec<crate::openapi::schema::ApiAlert>, content_type = "application/json"),
+    request_body(content = Vec<publish::ApiAlert>, content_type = "application/json"),
     responses(
         (status = 200, description = "Every job is stored", body = IngestReport),
-        (status = 400, description = "`invalid_payload`: the body is not an alert array; the message names the field", body = crate::openapi::schema::ErrorBody),
-        (status = 413, description = "`payload_too_large`: the body exceeds `ingest.max_body_bytes`", body = crate::openapi::schema::ErrorBody),
-        (status = 503, description = "`store_unavailable`: retry later (`Retry-After`)", body = crate::openapi::schema::ErrorBody),
+        (status = 400, description = "`invalid_payload`: the body is not an alert array; the message names the field", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body exceeds `ingest.max_body_bytes`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry later (`Retry-After`)", body = ErrorBody),
     )
 )]
 pub(crate) async fn api_alerts(

@@ -8,7 +8,10 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::{error::ApiError, router::AppState};
+use crate::{
+    error::{ApiError, ErrorBody},
+    router::AppState,
+};
 
 /// Liveness: the process runs
 #[utoipa::path(
@@ -28,7 +31,7 @@ pub(crate) async fn healthz() -> &'static str {
     tag = "operations",
     responses(
         (status = 200, description = "`ready`", body = String, content_type = "text/plain"),
-        (status = 503, description = "`shutting_down` or `store_unavailable`", body = crate::openapi::schema::ErrorBody),
+        (status = 503, description = "`shutting_down` or `store_unavailable`", body = ErrorBody),
     ),
 )]
 pub(crate) async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {

@@ -9,12 +9,13 @@ use axum::{
 use chrono::{DateTime, Utc};
 use publish::parallel::Strategy;
 use queue::{JobFilter, JobState, Priority};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use service::{ParallelOutcome, QueueStatus, Selection, SubmitReport};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    error::ApiError,
+    error::{ApiError, ErrorBody},
     extract::{PathParam, json_body},
     router::AppState,
 };
@@ -52,8 +53,8 @@ fn unavailable(e: queue::StoreError) -> ApiError {
     path = "/api/v2/publishing/queue/stats",
     tag = "queue",
     responses(
-        (status = 200, description = "Counts", body = crate::openapi::schema::QueueStats),
-        (status = 503, description = "`store_unavailable`: retry later", body = crate::openapi::schema::ErrorBody),
+        (status = 200, description = "Counts", body = QueueStatus),
+        (status = 503, description = "`store_unavailable`: retry later", body = ErrorBody),
     )
 )]
 pub(crate) async fn queue_stats(
@@ -62,18 +63,36 @@ pub(crate) async fn queue_stats(
     Ok(Json(state.service.queue_stats().await?))
 }
 
-/// Query parameters of the job and dead-letter lists.
-#[derive(Debug, Default, Deserialize)]
+/// Filters of the job and dead-letter lists.
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct JobQuery {
+    /// Only jobs in this state (ignored by the dead-letter list).
+    #[param(value_type = Option<JobState>)]
     state: Option<String>,
+    /// Only this target's jobs.
     target: Option<String>,
+    /// Only jobs whose last failure had this kind.
     error_kind: Option<String>,
+    #[param(value_type = Option<Priority>)]
     priority: Option<String>,
+    /// Only jobs accepted at or after this time (RFC 3339).
+    #[param(value_type = Option<DateTime<Utc>>)]
     since: Option<String>,
+    /// Only replayed (`true`) or not replayed (`false`) dead letters.
     replayed: Option<bool>,
+    /// Default 100, at most 1000.
     limit: Option<u32>,
     offset: Option<u32>,
+}
+
+/// Jobs, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct JobList {
+    /// Without `history`.
+    jobs: Vec<queue::JobRecord>,
+    count: usize,
 }
 
 fn parse_priority(p: &str) -> Result<Priority, ApiError> {
@@ -122,7 +141,7 @@ async fn jobs(
     state: &AppState,
     query: Result<Query<JobQuery>, QueryRejection>,
     forced: Option<JobState>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<JobList>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::invalid(e.body_text()))?;
     let filter = q.filter(forced)?;
     let jobs = state
@@ -131,7 +150,10 @@ async fn jobs(
         .list(&filter)
         .await
         .map_err(unavailable)?;
-    Ok(Json(json!({ "jobs": jobs, "count": jobs.len() })))
+    Ok(Json(JobList {
+        count: jobs.len(),
+        jobs,
+    }))
 }
 
 /// Jobs, newest first
@@ -139,17 +161,17 @@ async fn jobs(
     get,
     path = "/api/v2/publishing/queue/jobs",
     tag = "queue",
-    params(crate::openapi::schema::JobQuery),
+    params(JobQuery),
     responses(
-        (status = 200, description = "Jobs", body = crate::openapi::schema::JobList),
-        (status = 400, description = "`invalid_payload`: a query parameter is wrong; the message names it", body = crate::openapi::schema::ErrorBody),
-        (status = 503, description = "`store_unavailable`: retry later", body = crate::openapi::schema::ErrorBody),
+        (status = 200, description = "Jobs", body = JobList),
+        (status = 400, description = "`invalid_payload`: a query parameter is wrong; the message names it", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry later", body = ErrorBody),
     )
 )]
 pub(crate) async fn list_jobs(
     State(state): State<AppState>,
     query: Result<Query<JobQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<JobList>, ApiError> {
     jobs(&state, query, None).await
 }
 
@@ -158,17 +180,17 @@ pub(crate) async fn list_jobs(
     get,
     path = "/api/v2/publishing/dlq",
     tag = "dlq",
-    params(crate::openapi::schema::JobQuery),
+    params(JobQuery),
     responses(
-        (status = 200, description = "Dead letters", body = crate::openapi::schema::JobList),
-        (status = 400, description = "`invalid_payload`: a query parameter is wrong; the message names it", body = crate::openapi::schema::ErrorBody),
-        (status = 503, description = "`store_unavailable`: retry later", body = crate::openapi::schema::ErrorBody),
+        (status = 200, description = "Dead letters", body = JobList),
+        (status = 400, description = "`invalid_payload`: a query parameter is wrong; the message names it", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry later", body = ErrorBody),
     )
 )]
 pub(crate) async fn list_dlq(
     State(state): State<AppState>,
     query: Result<Query<JobQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<JobList>, ApiError> {
     jobs(&state, query, Some(JobState::Dead)).await
 }
 
@@ -184,10 +206,10 @@ fn parse_id(id: &str) -> Result<i64, ApiError> {
     tag = "queue",
     params(("id" = i64, Path, description = "Job id")),
     responses(
-        (status = 200, description = "The job with `history`", body = crate::openapi::schema::Job),
-        (status = 400, description = "`invalid_payload`: the id is not an integer", body = crate::openapi::schema::ErrorBody),
-        (status = 404, description = "`not_found`: no such job", body = crate::openapi::schema::ErrorBody),
-        (status = 503, description = "`store_unavailable`: retry later", body = crate::openapi::schema::ErrorBody),
+        (status = 200, description = "The job with `history`", body = queue::JobRecord),
+        (status = 400, description = "`invalid_payload`: the id is not an integer", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such job", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry later", body = ErrorBody),
     )
 )]
 pub(crate) async fn get_job(
@@ -208,10 +230,10 @@ pub(crate) async fn get_job(
     tag = "dlq",
     params(("id" = i64, Path, description = "Job id")),
     responses(
-        (status = 200, description = "The dead letter with `history`", body = crate::openapi::schema::Job),
-        (status = 400, description = "`invalid_payload`: the id is not an integer", body = crate::openapi::schema::ErrorBody),
-        (status = 404, description = "`not_found`: no such dead letter", body = crate::openapi::schema::ErrorBody),
-        (status = 503, description = "`store_unavailable`: retry later", body = crate::openapi::schema::ErrorBody),
+        (status = 200, description = "The dead letter with `history`", body = queue::JobRecord),
+        (status = 400, description = "`invalid_payload`: the id is not an integer", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such dead letter", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry later", body = ErrorBody),
     )
 )]
 pub(crate) async fn get_dead(
@@ -225,11 +247,42 @@ pub(crate) async fn get_dead(
     }
 }
 
-fn replay_json(report: &queue::ReplayReport) -> Value {
-    json!({
-        "replayed": report.replayed.iter().map(|(id, new)| json!({"id": id, "new_job_id": new})).collect::<Vec<_>>(),
-        "skipped": report.skipped.iter().map(|(id, why)| json!({"id": id, "reason": why})).collect::<Vec<_>>(),
-    })
+/// What a replay did.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ReplayResponse {
+    replayed: Vec<Replayed>,
+    skipped: Vec<Skipped>,
+}
+
+/// A replayed dead letter.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Replayed {
+    id: i64,
+    new_job_id: i64,
+}
+
+/// A dead letter that was not replayed.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Skipped {
+    id: i64,
+    reason: String,
+}
+
+impl From<queue::ReplayReport> for ReplayResponse {
+    fn from(report: queue::ReplayReport) -> Self {
+        Self {
+            replayed: report
+                .replayed
+                .into_iter()
+                .map(|(id, new_job_id)| Replayed { id, new_job_id })
+                .collect(),
+            skipped: report
+                .skipped
+                .into_iter()
+                .map(|(id, reason)| Skipped { id, reason })
+                .collect(),
+        }
+    }
 }
 
 /// Replays one dead letter as a new pending job
@@ -239,30 +292,33 @@ fn replay_json(report: &queue::ReplayReport) -> Value {
     tag = "dlq",
     params(("id" = i64, Path, description = "Job id")),
     responses(
-        (status = 200, description = "Replayed", body = crate::openapi::schema::ReplayResponse),
-        (status = 400, description = "`invalid_payload`: the id is not an integer", body = crate::openapi::schema::ErrorBody),
-        (status = 404, description = "`not_found`: no such dead letter, or it was replayed already", body = crate::openapi::schema::ErrorBody),
-        (status = 409, description = "`replay_refused`: a newer notification for the same alert and target exists", body = crate::openapi::schema::ErrorBody),
-        (status = 503, description = "`store_unavailable`: retry later", body = crate::openapi::schema::ErrorBody),
+        (status = 200, description = "Replayed", body = ReplayResponse),
+        (status = 400, description = "`invalid_payload`: the id is not an integer", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such dead letter, or it was replayed already", body = ErrorBody),
+        (status = 409, description = "`replay_refused`: a newer notification for the same alert and target exists", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry later", body = ErrorBody),
     )
 )]
 pub(crate) async fn replay_one(
     State(state): State<AppState>,
     PathParam(id): PathParam,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReplayResponse>, ApiError> {
     let id = parse_id(&id)?;
-    let report = state.service.replay_one(id).await?;
-    Ok(Json(replay_json(&report)))
+    Ok(Json(state.service.replay_one(id).await?.into()))
 }
 
-/// Body of a bulk replay: every field narrows the selection; at least one is required.
-#[derive(Debug, Default, Deserialize)]
+/// Which dead letters to replay: every field narrows the selection; at least one of `ids`,
+/// `target`, `error_kind`, `priority` and `since` is required.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ReplayRequest {
+pub(crate) struct ReplayRequest {
     ids: Option<Vec<i64>>,
     target: Option<String>,
     error_kind: Option<String>,
+    #[schema(value_type = Option<Priority>)]
     priority: Option<String>,
+    /// RFC 3339.
+    #[schema(value_type = Option<DateTime<Utc>>)]
     since: Option<String>,
     limit: Option<u32>,
 }
@@ -272,18 +328,18 @@ struct ReplayRequest {
     post,
     path = "/api/v2/publishing/dlq/replay",
     tag = "dlq",
-    request_body(content = crate::openapi::schema::ReplayRequest, content_type = "application/json"),
+    request_body(content = ReplayRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "What was replayed and what was skipped, with reasons", body = crate::openapi::schema::ReplayResponse),
-        (status = 400, description = "`invalid_payload`: the body is wrong; the message names the field", body = crate::openapi::schema::ErrorBody),
-        (status = 413, description = "`payload_too_large`", body = crate::openapi::schema::ErrorBody),
-        (status = 503, description = "`store_unavailable`: retry later", body = crate::openapi::schema::ErrorBody),
+        (status = 200, description = "What was replayed and what was skipped, with reasons", body = ReplayResponse),
+        (status = 400, description = "`invalid_payload`: the body is wrong; the message names the field", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry later", body = ErrorBody),
     )
 )]
 pub(crate) async fn replay_many(
     State(state): State<AppState>,
     req: Request,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReplayResponse>, ApiError> {
     let r: ReplayRequest = json_body(req, state.max_body_bytes).await?;
     if r.ids.is_none()
         && r.target.is_none()
@@ -308,16 +364,25 @@ pub(crate) async fn replay_many(
         limit: r.limit,
         ..Default::default()
     };
-    let report = state.service.replay(&filter).await?;
-    Ok(Json(replay_json(&report)))
+    Ok(Json(state.service.replay(&filter).await?.into()))
 }
 
-#[derive(Debug, Deserialize)]
+/// Filters of a purge.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct PurgeQuery {
+    /// Dead letters last changed before now minus this (`24h`; `0s`: all).
+    #[param(required = true, pattern = "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)?$")]
     older_than: Option<String>,
     target: Option<String>,
     error_kind: Option<String>,
+}
+
+/// How many dead letters were deleted.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PurgeResponse {
+    purged: u64,
 }
 
 /// Deletes matching dead letters last changed before now minus `older_than`
@@ -325,17 +390,17 @@ pub(crate) struct PurgeQuery {
     delete,
     path = "/api/v2/publishing/dlq/purge",
     tag = "dlq",
-    params(crate::openapi::schema::PurgeQuery),
+    params(PurgeQuery),
     responses(
-        (status = 200, description = "How many were deleted", body = crate::openapi::schema::PurgeResponse),
-        (status = 400, description = "`invalid_payload`: `older_than` is missing or not a duration, or a parameter is unknown", body = crate::openapi::schema::ErrorBody),
-        (status = 503, description = "`store_unavailable`: retry later", body = crate::openapi::schema::ErrorBody),
+        (status = 200, description = "How many were deleted", body = PurgeResponse),
+        (status = 400, description = "`invalid_payload`: `older_than` is missing or not a duration, or a parameter is unknown", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry later", body = ErrorBody),
     )
 )]
 pub(crate) async fn purge(
     State(state): State<AppState>,
     query: Result<Query<PurgeQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PurgeResponse>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::invalid(e.body_text()))?;
     let Some(older_than) = q.older_than else {
         return Err(ApiError::invalid(
@@ -355,15 +420,17 @@ pub(crate) async fn purge(
         ..Default::default()
     };
     let purged = state.service.purge(&filter).await?;
-    Ok(Json(json!({ "purged": purged })))
+    Ok(Json(PurgeResponse { purged }))
 }
 
-/// An alert in the Prometheus API form (`labels`, `annotations`, `startsAt`, `endsAt`,
-/// `generatorURL`), plus optional target names.
-#[derive(Debug, Deserialize)]
+/// A durable delivery of one alert.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SubmitRequest {
+pub(crate) struct SubmitRequest {
+    /// Read as `publish::parse_api_alerts` reads one alert of `POST /api/v2/alerts`.
+    #[schema(value_type = publish::ApiAlert)]
     alert: Value,
+    /// Target names; without it the routing filters decide.
     #[serde(default)]
     targets: Option<Vec<String>>,
 }
@@ -375,14 +442,14 @@ struct SubmitRequest {
     post,
     path = "/api/v2/publishing/queue/submit",
     tag = "queue",
-    request_body(content = crate::openapi::schema::SubmitRequest, content_type = "application/json"),
+    request_body(content = SubmitRequest, content_type = "application/json"),
     responses(
-        (status = 202, description = "Jobs stored", body = crate::openapi::schema::SubmitResponse),
-        (status = 400, description = "`invalid_payload`: the body is wrong; the message names the field", body = crate::openapi::schema::ErrorBody),
-        (status = 413, description = "`payload_too_large`", body = crate::openapi::schema::ErrorBody),
-        (status = 404, description = "`not_found`: unknown target", body = crate::openapi::schema::ErrorBody),
-        (status = 422, description = "`target_disabled` or `no_matching_target`", body = crate::openapi::schema::ErrorBody),
-        (status = 503, description = "`store_unavailable`: retry later", body = crate::openapi::schema::ErrorBody),
+        (status = 202, description = "Jobs stored", body = SubmitReport),
+        (status = 400, description = "`invalid_payload`: the body is wrong; the message names the field", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 404, description = "`not_found`: unknown target", body = ErrorBody),
+        (status = 422, description = "`target_disabled` or `no_matching_target`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry later", body = ErrorBody),
     )
 )]
 pub(crate) async fn submit(
@@ -395,18 +462,25 @@ pub(crate) async fn submit(
     Ok((StatusCode::ACCEPTED, Json(report)))
 }
 
-/// Body of a parallel publish.
-#[derive(Debug, Deserialize)]
+/// A synchronous publish to several targets.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ParallelRequest {
+pub(crate) struct ParallelRequest {
+    /// Read as `publish::parse_api_alerts` reads one alert of `POST /api/v2/alerts`.
+    #[schema(value_type = publish::ApiAlert)]
     alert: Value,
+    /// Target names (only, and required, for `/parallel/targets`).
     #[serde(default)]
     targets: Option<Vec<String>>,
     #[serde(default)]
     strategy: Option<Strategy>,
+    /// Per-target timeout (default `10s`).
     #[serde(default)]
+    #[schema(pattern = "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)?$")]
     timeout: Option<String>,
+    /// Targets in flight at once (default 16).
     #[serde(default)]
+    #[schema(minimum = 1)]
     concurrency: Option<usize>,
 }
 
@@ -445,16 +519,16 @@ async fn parallel(
     post,
     path = "/api/v2/publishing/parallel/targets",
     tag = "parallel",
-    request_body(content = crate::openapi::schema::ParallelRequest, content_type = "application/json"),
+    request_body(content = ParallelRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "At least one target delivered", body = crate::openapi::schema::ParallelResponse),
-        (status = 400, description = "`invalid_payload`: the body is wrong; the message names the field", body = crate::openapi::schema::ErrorBody),
-        (status = 413, description = "`payload_too_large`", body = crate::openapi::schema::ErrorBody),
-        (status = 404, description = "`not_found`: unknown target", body = crate::openapi::schema::ErrorBody),
-        (status = 422, description = "`target_disabled` or `no_enabled_targets`", body = crate::openapi::schema::ErrorBody),
-        (status = 502, description = "`all_failed`: no target delivered; the report is in `error.details.report`", body = crate::openapi::schema::ErrorBody),
-        (status = 503, description = "`no_healthy_targets` (the strategy skipped every target) or `cancelled` (shutdown)", body = crate::openapi::schema::ErrorBody),
-        (status = 504, description = "`timeout`: the report is in `error.details.report`", body = crate::openapi::schema::ErrorBody),
+        (status = 200, description = "At least one target delivered", body = ParallelOutcome),
+        (status = 400, description = "`invalid_payload`: the body is wrong; the message names the field", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 404, description = "`not_found`: unknown target", body = ErrorBody),
+        (status = 422, description = "`target_disabled` or `no_enabled_targets`", body = ErrorBody),
+        (status = 502, description = "`all_failed`: no target delivered; the report is in `error.details.report`", body = ErrorBody),
+        (status = 503, description = "`no_healthy_targets` (the strategy skipped every target) or `cancelled` (shutdown)", body = ErrorBody),
+        (status = 504, description = "`timeout`: the report is in `error.details.report`", body = ErrorBody),
     )
 )]
 pub(crate) async fn parallel_targets(
@@ -469,16 +543,16 @@ pub(crate) async fn parallel_targets(
     post,
     path = "/api/v2/publishing/parallel/all",
     tag = "parallel",
-    request_body(content = crate::openapi::schema::ParallelRequest, content_type = "application/json"),
+    request_body(content = ParallelRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "At least one target delivered", body = crate::openapi::schema::ParallelResponse),
-        (status = 400, description = "`invalid_payload`: the body is wrong; the message names the field", body = crate::openapi::schema::ErrorBody),
-        (status = 413, description = "`payload_too_large`", body = crate::openapi::schema::ErrorBody),
-        (status = 404, description = "`not_found`: unknown target", body = crate::openapi::schema::ErrorBody),
-        (status = 422, description = "`target_disabled` or `no_enabled_targets`", body = crate::openapi::schema::ErrorBody),
-        (status = 502, description = "`all_failed`: no target delivered; the report is in `error.details.report`", body = crate::openapi::schema::ErrorBody),
-        (status = 503, description = "`no_healthy_targets` (the strategy skipped every target) or `cancelled` (shutdown)", body = crate::openapi::schema::ErrorBody),
-        (status = 504, description = "`timeout`: the report is in `error.details.report`", body = crate::openapi::schema::ErrorBody),
+        (status = 200, description = "At least one target delivered", body = ParallelOutcome),
+        (status = 400, description = "`invalid_payload`: the body is wrong; the message names the field", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 404, description = "`not_found`: unknown target", body = ErrorBody),
+        (status = 422, description = "`target_disabled` or `no_enabled_targets`", body = ErrorBody),
+        (status = 502, description = "`all_failed`: no target delivered; the report is in `error.details.report`", body = ErrorBody),
+        (status = 503, description = "`no_healthy_targets` (the strategy skipped every target) or `cancelled` (shutdown)", body = ErrorBody),
+        (status = 504, description = "`timeout`: the report is in `error.details.report`", body = ErrorBody),
     )
 )]
 pub(crate) async fn parallel_all(
@@ -493,16 +567,16 @@ pub(crate) async fn parallel_all(
     post,
     path = "/api/v2/publishing/parallel/healthy",
     tag = "parallel",
-    request_body(content = crate::openapi::schema::ParallelRequest, content_type = "application/json"),
+    request_body(content = ParallelRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "At least one target delivered", body = crate::openapi::schema::ParallelResponse),
-        (status = 400, description = "`invalid_payload`: the body is wrong; the message names the field", body = crate::openapi::schema::ErrorBody),
-        (status = 413, description = "`payload_too_large`", body = crate::openapi::schema::ErrorBody),
-        (status = 404, description = "`not_found`: unknown target", body = crate::openapi::schema::ErrorBody),
-        (status = 422, description = "`target_disabled` or `no_enabled_targets`", body = crate::openapi::schema::ErrorBody),
-        (status = 502, description = "`all_failed`: no target delivered; the report is in `error.details.report`", body = crate::openapi::schema::ErrorBody),
-        (status = 503, description = "`no_healthy_targets` (the strategy skipped every target) or `cancelled` (shutdown)", body = crate::openapi::schema::ErrorBody),
-        (status = 504, description = "`timeout`: the report is in `error.details.report`", body = crate::openapi::schema::ErrorBody),
+        (status = 200, description = "At least one target delivered", body = ParallelOutcome),
+        (status = 400, description = "`invalid_payload`: the body is wrong; the message names the field", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 404, description = "`not_found`: unknown target", body = ErrorBody),
+        (status = 422, description = "`target_disabled` or `no_enabled_targets`", body = ErrorBody),
+        (status = 502, description = "`all_failed`: no target delivered; the report is in `error.details.report`", body = ErrorBody),
+        (status = 503, description = "`no_healthy_targets` (the strategy skipped every target) or `cancelled` (shutdown)", body = ErrorBody),
+        (status = 504, description = "`timeout`: the report is in `error.details.report`", body = ErrorBody),
     )
 )]
 pub(crate) async fn parallel_healthy(

@@ -5,7 +5,13 @@ use std::{
     sync::Arc,
 };
 
-use aggregate::{PublishingStats, Status, TargetStats};
+use std::collections::BTreeMap;
+
+use aggregate::{
+    HealthScore, Jobs, Latency, PublishingStats, Status, SystemStats, TargetHealthStats,
+    TargetStats,
+};
+use analyze::{Analysis, TrendConfig, Trends};
 use axum::{
     Router,
     extract::State,
@@ -13,11 +19,18 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use chrono::Utc;
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use collect::MetricsSnapshot;
+use serde::Serialize;
+use serde_json::json;
 use service::stats::{Stats, View};
+use utoipa::ToSchema;
 
-use crate::{error::ApiError, extract::PathParam, router::AppState};
+use crate::{
+    error::{ApiError, ErrorBody, ErrorDetail},
+    extract::PathParam,
+    router::AppState,
+};
 
 /// Routes of the stats API.
 pub(crate) fn routes() -> Router<AppState> {
@@ -45,7 +58,7 @@ fn service(State(state): Svc) -> Result<Arc<Stats>, ApiError> {
 fn answer(
     status: StatusCode,
     headers: &HeaderMap,
-    body: &Value,
+    body: &impl Serialize,
     extra: &[(&'static str, String)],
 ) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
@@ -88,19 +101,18 @@ fn answer(
     path = "/api/v2/publishing/metrics",
     tag = "stats",
     responses(
-        (status = 200, description = "The snapshot (header `X-Collection-Duration-Ms`)", body = crate::openapi::schema::MetricsSnapshot),
+        (status = 200, description = "The snapshot (header `X-Collection-Duration-Ms`)", body = MetricsSnapshot),
         (status = 304, description = "Not modified: `If-None-Match` matches the `ETag`"),
-        (status = 503, description = "`stats_unavailable`: the stats service is not running", body = crate::openapi::schema::ErrorBody),
+        (status = 503, description = "`stats_unavailable`: the stats service is not running", body = ErrorBody),
     )
 )]
 pub(crate) async fn metrics_snapshot(svc: Svc, headers: HeaderMap) -> Result<Response, ApiError> {
     let view = service(svc)?.view().await;
-    let body = serde_json::to_value(&view.snapshot).unwrap_or_default();
     let ms = format!("{:.3}", view.snapshot.collection_duration_ms);
     Ok(answer(
         StatusCode::OK,
         &headers,
-        &body,
+        &view.snapshot,
         &[("x-collection-duration-ms", ms)],
     ))
 }
@@ -109,7 +121,89 @@ fn round(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-fn stats_body(stats: &Stats, view: &View) -> Value {
+/// Publishing statistics: the guide's sections and the aggregated ones.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StatsBody<'a> {
+    timestamp: DateTime<Utc>,
+    health: StatsHealth,
+    queue: StatsQueue<'a>,
+    refresh: StatsRefresh,
+    discovery: StatsDiscovery,
+    system: &'a SystemStats,
+    score: &'a HealthScore,
+    /// Target name → its statistics.
+    targets: &'a BTreeMap<String, TargetStats>,
+    /// Collector → why it produced nothing.
+    collection_errors: &'a BTreeMap<String, String>,
+}
+
+/// Targets by health, with the success rate and the health score.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StatsHealth {
+    total_targets: u64,
+    healthy: u64,
+    degraded: u64,
+    unhealthy: u64,
+    unknown: u64,
+    /// Percent, two decimals.
+    success_rate: f64,
+    /// 0–100.
+    score: f64,
+    status: Status,
+    message: String,
+}
+
+/// The queue and the outcomes of its jobs.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StatsQueue<'a> {
+    /// Pending jobs.
+    size: u64,
+    capacity: u64,
+    /// Percent of the capacity, two decimals.
+    utilization: f64,
+    /// Pending jobs by priority.
+    by_priority: &'a BTreeMap<String, u64>,
+    in_flight: u64,
+    dlq_size: u64,
+    jobs_submitted: u64,
+    /// Delivered attempts.
+    jobs_completed: u64,
+    /// Dead-lettered attempts.
+    jobs_failed: u64,
+    jobs_retried: u64,
+    /// Percent, two decimals.
+    success_rate: f64,
+    message: String,
+}
+
+/// The last refresh of the target list.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StatsRefresh {
+    #[schema(required)]
+    last_refresh: Option<DateTime<Utc>>,
+    #[schema(required)]
+    next_refresh: Option<DateTime<Utc>>,
+    /// `<seconds>s`.
+    #[schema(required)]
+    refresh_interval: Option<String>,
+    targets_discovered: usize,
+    /// `idle`.
+    state: &'static str,
+    message: String,
+}
+
+/// The last target discovery.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StatsDiscovery {
+    total_targets: usize,
+    #[schema(required)]
+    last_discovery: Option<DateTime<Utc>>,
+    #[schema(required)]
+    latency_ms: Option<f64>,
+    message: String,
+}
+
+fn stats_body<'a>(stats: &Stats, view: &'a View) -> StatsBody<'a> {
     let s: &PublishingStats = &view.stats;
     let c = &s.system.targets;
     let q = &s.system.queue;
@@ -117,55 +211,70 @@ fn stats_body(stats: &Stats, view: &View) -> Value {
     let (last_refresh, discovered, interval) = stats.last_refresh();
     let discovery = stats.last_discovery();
     let latency_ms = discovery.map(|(_, l)| l.as_secs_f64() * 1000.0);
-    json!({
-        "timestamp": s.timestamp,
-        "health": {
-            "total_targets": c.total_targets,
-            "healthy": c.healthy,
-            "degraded": c.degraded,
-            "unhealthy": c.unhealthy,
-            "unknown": c.unknown,
-            "success_rate": round(jobs.success_rate),
-            "score": s.score.score,
-            "status": s.score.status,
-            "message": format!("{} of {} targets healthy ({:.1}% success rate)", c.healthy, c.total_targets, jobs.success_rate),
+    StatsBody {
+        timestamp: s.timestamp,
+        health: StatsHealth {
+            total_targets: c.total_targets,
+            healthy: c.healthy,
+            degraded: c.degraded,
+            unhealthy: c.unhealthy,
+            unknown: c.unknown,
+            success_rate: round(jobs.success_rate),
+            score: s.score.score,
+            status: s.score.status,
+            message: format!(
+                "{} of {} targets healthy ({:.1}% success rate)",
+                c.healthy, c.total_targets, jobs.success_rate
+            ),
         },
-        "queue": {
-            "size": q.size,
-            "capacity": q.capacity,
-            "utilization": round(q.utilization),
-            "by_priority": q.by_priority,
-            "in_flight": q.in_flight,
-            "dlq_size": q.dlq_size,
-            "jobs_submitted": q.jobs_submitted,
-            "jobs_completed": jobs.succeeded,
-            "jobs_failed": jobs.dead_lettered,
-            "jobs_retried": jobs.retried,
-            "success_rate": round(jobs.success_rate),
-            "message": format!("Queue: {}/{} ({:.1}% utilization), {:.1}% success rate", q.size, q.capacity, q.utilization, jobs.success_rate),
+        queue: StatsQueue {
+            size: q.size,
+            capacity: q.capacity,
+            utilization: round(q.utilization),
+            by_priority: &q.by_priority,
+            in_flight: q.in_flight,
+            dlq_size: q.dlq_size,
+            jobs_submitted: q.jobs_submitted,
+            jobs_completed: jobs.succeeded,
+            jobs_failed: jobs.dead_lettered,
+            jobs_retried: jobs.retried,
+            success_rate: round(jobs.success_rate),
+            message: format!(
+                "Queue: {}/{} ({:.1}% utilization), {:.1}% success rate",
+                q.size, q.capacity, q.utilization, jobs.success_rate
+            ),
         },
-        "refresh": {
-            "last_refresh": last_refresh,
-            "next_refresh": interval.zip(last_refresh).map(|(i, l)| l + chrono::Duration::from_std(i).unwrap_or_default()),
-            "refresh_interval": interval.map(|i| format!("{}s", i.as_secs())),
-            "targets_discovered": discovered,
-            "state": "idle",
-            "message": match last_refresh {
-                Some(l) => format!("Last refresh: {}s ago, discovered {discovered} targets", (Utc::now() - l).num_seconds().max(0)),
+        refresh: StatsRefresh {
+            last_refresh,
+            next_refresh: interval
+                .zip(last_refresh)
+                .map(|(i, l)| l + chrono::Duration::from_std(i).unwrap_or_default()),
+            refresh_interval: interval.map(|i| format!("{}s", i.as_secs())),
+            targets_discovered: discovered,
+            state: "idle",
+            message: match last_refresh {
+                Some(l) => format!(
+                    "Last refresh: {}s ago, discovered {discovered} targets",
+                    (Utc::now() - l).num_seconds().max(0)
+                ),
                 None => "Targets not loaded yet".to_owned(),
             },
         },
-        "discovery": {
-            "total_targets": view.targets.len(),
-            "last_discovery": discovery.map(|(at, _)| at),
-            "latency_ms": latency_ms.map(round),
-            "message": format!("{} targets discovered in {:.0}ms", view.targets.len(), latency_ms.unwrap_or(0.0)),
+        discovery: StatsDiscovery {
+            total_targets: view.targets.len(),
+            last_discovery: discovery.map(|(at, _)| at),
+            latency_ms: latency_ms.map(round),
+            message: format!(
+                "{} targets discovered in {:.0}ms",
+                view.targets.len(),
+                latency_ms.unwrap_or(0.0)
+            ),
         },
-        "system": s.system,
-        "score": s.score,
-        "targets": s.targets,
-        "collection_errors": s.collection_errors,
-    })
+        system: &s.system,
+        score: &s.score,
+        targets: &s.targets,
+        collection_errors: &s.collection_errors,
+    }
 }
 
 /// Publishing statistics: health, queue, refresh, discovery, system, score, targets
@@ -174,9 +283,9 @@ fn stats_body(stats: &Stats, view: &View) -> Value {
     path = "/api/v2/publishing/stats",
     tag = "stats",
     responses(
-        (status = 200, description = "Statistics", body = crate::openapi::schema::StatsBody),
+        (status = 200, description = "Statistics", body = StatsBody),
         (status = 304, description = "Not modified: `If-None-Match` matches the `ETag`"),
-        (status = 503, description = "`stats_unavailable`: the stats service is not running", body = crate::openapi::schema::ErrorBody),
+        (status = 503, description = "`stats_unavailable`: the stats service is not running", body = ErrorBody),
     )
 )]
 pub(crate) async fn stats(svc: Svc, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -190,6 +299,35 @@ pub(crate) async fn stats(svc: Svc, headers: HeaderMap) -> Result<Response, ApiE
     ))
 }
 
+/// Statistics of one target.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TargetStatsBody<'a> {
+    target_name: String,
+    /// Empty when the target is no longer defined and has no statistics.
+    #[serde(rename = "type")]
+    kind: &'a str,
+    /// Null when the target is no longer defined.
+    #[schema(required)]
+    enabled: Option<bool>,
+    timestamp: DateTime<Utc>,
+    /// The success rate is in percent, two decimals.
+    health: TargetHealthStats,
+    jobs: &'a Jobs,
+    latency: &'a Latency,
+    dead_letters_by_reason: &'a BTreeMap<String, u64>,
+    #[schema(value_type = queue::BreakerState)]
+    circuit_breaker: &'static str,
+    /// This target's samples of the snapshot.
+    metrics: BTreeMap<String, f64>,
+}
+
+/// The stats guide's 404 for an unknown target: the error envelope plus `target`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TargetNotFound {
+    error: ErrorDetail,
+    target: String,
+}
+
 /// Statistics of one target (exact, case-sensitive name)
 #[utoipa::path(
     get,
@@ -197,11 +335,11 @@ pub(crate) async fn stats(svc: Svc, headers: HeaderMap) -> Result<Response, ApiE
     tag = "stats",
     params(("target" = String, Path, description = "Target name")),
     responses(
-        (status = 200, description = "Statistics of the target", body = crate::openapi::schema::TargetStatsBody),
+        (status = 200, description = "Statistics of the target", body = TargetStatsBody),
         (status = 304, description = "Not modified: `If-None-Match` matches the `ETag`"),
-        (status = 400, description = "`invalid_payload`: the name is not valid UTF-8", body = crate::openapi::schema::ErrorBody),
-        (status = 404, description = "`target_not_found`", body = crate::openapi::schema::TargetNotFound),
-        (status = 503, description = "`stats_unavailable`: the stats service is not running", body = crate::openapi::schema::ErrorBody),
+        (status = 400, description = "`invalid_payload`: the name is not valid UTF-8", body = ErrorBody),
+        (status = 404, description = "`target_not_found`", body = TargetNotFound),
+        (status = 503, description = "`stats_unavailable`: the stats service is not running", body = ErrorBody),
     )
 )]
 pub(crate) async fn target_stats(
@@ -213,7 +351,7 @@ pub(crate) async fn target_stats(
     let configured = view.targets.iter().find(|t| t.name == target);
     let stats = view.stats.targets.get(&target);
     if configured.is_none() && stats.is_none() {
-        return Err(ApiError::new(
+        return Ok(ApiError::new(
             StatusCode::NOT_FOUND,
             "target_not_found",
             format!(
@@ -221,38 +359,30 @@ pub(crate) async fn target_stats(
             ),
         )
         .with_details(json!({ "target": target }))
-        .with_top_level("target", json!(target)));
+        .answer_with(|error| TargetNotFound { error, target }));
     }
     let empty = TargetStats::empty(&target, configured.map_or("", |t| t.kind.as_str()));
     let t = stats.unwrap_or(&empty);
-    let metrics: serde_json::Map<String, Value> = view
+    let metrics = view
         .snapshot
         .with_label("target", &target)
-        .map(|s| {
-            (
-                s.key(),
-                json!(if s.value.is_finite() { s.value } else { 0.0 }),
-            )
-        })
+        .map(|s| (s.key(), if s.value.is_finite() { s.value } else { 0.0 }))
         .collect();
-    let body = json!({
-        "target_name": target,
-        "type": configured.map(|t| t.kind.as_str()).unwrap_or(t.kind.as_str()),
-        "enabled": configured.map(|t| t.enabled),
-        "timestamp": view.stats.timestamp,
-        "health": {
-            "status": t.health.status,
-            "success_rate": t.health.success_rate.map(round),
-            "consecutive_failures": t.health.consecutive_failures,
-            "latency_ms": t.health.latency_ms,
-            "last_check": t.health.last_check,
+    let body = TargetStatsBody {
+        kind: configured.map_or(t.kind.as_str(), |t| t.kind.as_str()),
+        enabled: configured.map(|t| t.enabled),
+        timestamp: view.stats.timestamp,
+        health: TargetHealthStats {
+            success_rate: t.health.success_rate.map(round),
+            ..t.health.clone()
         },
-        "jobs": t.jobs,
-        "latency": t.latency,
-        "dead_letters_by_reason": t.dead_letters_by_reason,
-        "circuit_breaker": t.circuit_breaker,
-        "metrics": metrics,
-    });
+        jobs: &t.jobs,
+        latency: &t.latency,
+        dead_letters_by_reason: &t.dead_letters_by_reason,
+        circuit_breaker: t.circuit_breaker,
+        metrics,
+        target_name: target,
+    };
     Ok(answer(StatusCode::OK, &headers, &body, &[]))
 }
 
@@ -271,6 +401,48 @@ pub(crate) fn overall(stats: &PublishingStats) -> Status {
     by_targets.max(stats.score.status)
 }
 
+/// Health of the publishing system.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct HealthBody {
+    timestamp: DateTime<Utc>,
+    status: Status,
+    /// 0–100.
+    score: f64,
+    message: String,
+    checks: Vec<HealthCheck>,
+}
+
+/// One target's line of the health answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct HealthCheck {
+    target: String,
+    #[serde(rename = "type")]
+    kind: String,
+    status: Status,
+    /// Percent, two decimals; null without data.
+    #[schema(required)]
+    success_rate: Option<f64>,
+    consecutive_failures: u64,
+    #[schema(required)]
+    last_check: Option<DateTime<Utc>>,
+    #[schema(value_type = queue::BreakerState)]
+    circuit_breaker: &'static str,
+    /// When known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency_ms: Option<u64>,
+}
+
+/// `503`: the health answer when not healthy, or the error envelope when the stats service
+/// is not running.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum HealthUnavailable {
+    /// Degraded or unhealthy.
+    NotHealthy(HealthBody),
+    /// `stats_unavailable`.
+    Unavailable(ErrorBody),
+}
+
 /// Health of the publishing system: status, score and a check per target
 #[utoipa::path(
     get,
@@ -278,50 +450,65 @@ pub(crate) fn overall(stats: &PublishingStats) -> Status {
     tag = "stats",
     operation_id = "publishing_health",
     responses(
-        (status = 200, description = "Healthy", body = crate::openapi::schema::HealthBody),
+        (status = 200, description = "Healthy", body = HealthBody),
         (status = 304, description = "Not modified: `If-None-Match` matches the `ETag`"),
-        (status = 503, description = "Degraded or unhealthy (the health answer), or `stats_unavailable`", body = crate::openapi::schema::HealthUnavailable),
+        (status = 503, description = "Degraded or unhealthy (the health answer), or `stats_unavailable`", body = HealthUnavailable),
     )
 )]
-pub(crate) async fn health(svc: Svc, headers: HeaderMap) -> Result<Response, ApiError> {
-    let view = service(svc)?.view().await;
+pub(crate) async fn health(svc: Svc, headers: HeaderMap) -> Response {
+    let view = match service(svc) {
+        Ok(stats) => stats.view().await,
+        Err(e) => {
+            return e.answer_with(|error| HealthUnavailable::Unavailable(ErrorBody { error }));
+        }
+    };
     let s = &view.stats;
     let status = overall(s);
-    let checks: Vec<Value> = view
+    let checks = view
         .targets
         .iter()
         .map(|t| {
             let st = s.targets.get(&t.name);
             let h = st.map(|x| x.health.clone()).unwrap_or_default();
-            let mut check = json!({
-                "target": t.name,
-                "type": t.kind,
-                "status": h.status,
-                "success_rate": h.success_rate.map(round),
-                "consecutive_failures": h.consecutive_failures,
-                "last_check": h.last_check,
-                "circuit_breaker": st.map_or("closed", |x| x.circuit_breaker),
-            });
-            if let (Some(ms), Some(m)) = (h.latency_ms, check.as_object_mut()) {
-                m.insert("latency_ms".into(), json!(ms as u64));
+            HealthCheck {
+                target: t.name.clone(),
+                kind: t.kind.clone(),
+                status: h.status,
+                success_rate: h.success_rate.map(round),
+                consecutive_failures: h.consecutive_failures,
+                last_check: h.last_check,
+                circuit_breaker: st.map_or("closed", |x| x.circuit_breaker),
+                latency_ms: h.latency_ms.map(|ms| ms as u64),
             }
-            check
         })
         .collect();
     let c = &s.system.targets;
-    let body = json!({
-        "timestamp": s.timestamp,
-        "status": status,
-        "score": s.score.score,
-        "message": format!("{} of {} targets healthy", c.healthy, c.total_targets),
-        "checks": checks,
-    });
-    let code = if status == Status::Healthy {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
+    let body = HealthBody {
+        timestamp: s.timestamp,
+        status,
+        score: s.score.score,
+        message: format!("{} of {} targets healthy", c.healthy, c.total_targets),
+        checks,
     };
-    Ok(answer(code, &headers, &body, &[]))
+    if status == Status::Healthy {
+        answer(StatusCode::OK, &headers, &body, &[])
+    } else {
+        let body = HealthUnavailable::NotHealthy(body);
+        answer(StatusCode::SERVICE_UNAVAILABLE, &headers, &body, &[])
+    }
+}
+
+/// Trends of the publishing system.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TrendsBody {
+    timestamp: DateTime<Utc>,
+    /// Points analysed.
+    samples: usize,
+    /// Seconds between points.
+    interval_seconds: f64,
+    trends: Trends,
+    summary: String,
+    thresholds: TrendConfig,
 }
 
 /// Trends of success rate, latency, errors and queue growth
@@ -330,21 +517,26 @@ pub(crate) async fn health(svc: Svc, headers: HeaderMap) -> Result<Response, Api
     path = "/api/v2/publishing/trends",
     tag = "stats",
     responses(
-        (status = 200, description = "Trends", body = crate::openapi::schema::TrendsBody),
+        (status = 200, description = "Trends", body = TrendsBody),
         (status = 304, description = "Not modified: `If-None-Match` matches the `ETag`"),
-        (status = 503, description = "`stats_unavailable`: the stats service is not running", body = crate::openapi::schema::ErrorBody),
+        (status = 503, description = "`stats_unavailable`: the stats service is not running", body = ErrorBody),
     )
 )]
 pub(crate) async fn trends(svc: Svc, headers: HeaderMap) -> Result<Response, ApiError> {
     let svc = service(svc)?;
-    let a = svc.trends();
-    let body = json!({
-        "timestamp": a.timestamp,
-        "samples": a.samples,
-        "interval_seconds": svc.settings().interval.as_secs_f64(),
-        "trends": a.trends,
-        "summary": a.summary,
-        "thresholds": svc.settings().trends.to_config(),
-    });
+    let Analysis {
+        timestamp,
+        samples,
+        trends,
+        summary,
+    } = svc.trends();
+    let body = TrendsBody {
+        timestamp,
+        samples,
+        interval_seconds: svc.settings().interval.as_secs_f64(),
+        trends,
+        summary,
+        thresholds: svc.settings().trends.to_config(),
+    };
     Ok(answer(StatusCode::OK, &headers, &body, &[]))
 }

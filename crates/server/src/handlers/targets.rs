@@ -6,17 +6,20 @@ use std::collections::BTreeMap;
 use axum::{
     Json, Router,
     extract::{Query, State, rejection::QueryRejection},
-    http::{HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
+    http::StatusCode,
     routing::{get, post},
 };
 use publish::TargetType;
-use serde::Deserialize;
-use serde_json::{Value, json};
-use service::{TargetView, TestRequest, TestResult};
-use targets::TargetSpec;
+use serde::{Deserialize, Serialize};
+use service::{TargetView, TestRequest, TestResult, discovery};
+use targets::{InvalidTarget, TargetHealth, TargetSpec};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::{error::ApiError, extract::PathParam, router::AppState};
+use crate::{
+    error::{ApiError, ErrorBody},
+    extract::PathParam,
+    router::AppState,
+};
 
 /// Routes under `/api/v2/publishing/targets`.
 pub(crate) fn routes() -> Router<AppState> {
@@ -31,14 +34,29 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v2/publishing/targets/{name}/test", post(test))
 }
 
-#[derive(Debug, Deserialize)]
+/// Filters of the target list.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
     #[serde(rename = "type")]
     kind: Option<TargetType>,
     enabled: Option<bool>,
+    /// Default 100, at most 1000.
     limit: Option<usize>,
     offset: Option<usize>,
+}
+
+/// Target definitions.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TargetList {
+    targets: Vec<TargetView>,
+    /// Matching targets before `limit` and `offset`.
+    total: usize,
+    limit: usize,
+    offset: usize,
+    /// Definitions that were skipped.
+    invalid: Vec<InvalidTarget>,
 }
 
 /// Target definitions with health and circuit state
@@ -49,16 +67,16 @@ pub(crate) struct ListQuery {
     path = "/api/v2/publishing/targets",
     tag = "targets",
     operation_id = "list_targets",
-    params(crate::openapi::schema::TargetQuery),
+    params(ListQuery),
     responses(
-        (status = 200, description = "Targets, `total` and skipped definitions", body = crate::openapi::schema::TargetList),
-        (status = 400, description = "`invalid_payload`: a query parameter is wrong", body = crate::openapi::schema::ErrorBody),
+        (status = 200, description = "Targets, `total` and skipped definitions", body = TargetList),
+        (status = 400, description = "`invalid_payload`: a query parameter is wrong", body = ErrorBody),
     )
 )]
 pub(crate) async fn list(
     State(state): State<AppState>,
     q: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TargetList>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
     let specs = state.service.registry().specs();
     let matching: Vec<&TargetSpec> = specs
@@ -75,13 +93,13 @@ pub(crate) async fn list(
         .take(limit)
         .map(|s| state.service.target_view(s))
         .collect();
-    Ok(Json(json!({
-        "targets": targets,
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "invalid": state.service.registry().invalid(),
-    })))
+    Ok(Json(TargetList {
+        targets,
+        total,
+        limit,
+        offset,
+        invalid: state.service.registry().invalid(),
+    }))
 }
 
 fn find(state: &AppState, name: &str) -> Result<TargetSpec, ApiError> {
@@ -100,9 +118,9 @@ fn find(state: &AppState, name: &str) -> Result<TargetSpec, ApiError> {
     operation_id = "get_target",
     params(("name" = String, Path, description = "Target name")),
     responses(
-        (status = 200, description = "The target", body = crate::openapi::schema::Target),
-        (status = 400, description = "`invalid_payload`: the name is not valid UTF-8", body = crate::openapi::schema::ErrorBody),
-        (status = 404, description = "`not_found`: no such target", body = crate::openapi::schema::ErrorBody),
+        (status = 200, description = "The target", body = TargetView),
+        (status = 400, description = "`invalid_payload`: the name is not valid UTF-8", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such target", body = ErrorBody),
     )
 )]
 pub(crate) async fn one(
@@ -120,12 +138,19 @@ pub(crate) async fn one(
     tag = "targets",
     operation_id = "discovery_status",
     responses(
-        (status = 200, description = "Every source and the merged counts", body = crate::openapi::schema::DiscoveryStatus),
+        (status = 200, description = "Every source and the merged counts", body = discovery::Status),
     )
 )]
-pub(crate) async fn status(State(state): State<AppState>) -> Json<Value> {
+pub(crate) async fn status(State(state): State<AppState>) -> Json<discovery::Status> {
     let registry = state.service.registry();
-    Json(serde_json::to_value(registry.discovery().status(registry)).unwrap_or_default())
+    Json(registry.discovery().status(registry))
+}
+
+/// A refresh was requested.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RefreshAccepted {
+    /// `refresh requested`.
+    status: &'static str,
 }
 
 /// Makes every discovery source re-read now
@@ -135,30 +160,37 @@ pub(crate) async fn status(State(state): State<AppState>) -> Json<Value> {
     tag = "targets",
     operation_id = "refresh_targets",
     responses(
-        (status = 202, description = "Refresh requested; a second one within `discovery.manual_refresh_interval` gets 429", body = crate::openapi::schema::RefreshAccepted),
+        (status = 202, description = "Refresh requested; a second one within `discovery.manual_refresh_interval` gets 429", body = RefreshAccepted),
     )
 )]
-pub(crate) async fn refresh(State(state): State<AppState>) -> Response {
+pub(crate) async fn refresh(
+    State(state): State<AppState>,
+) -> Result<(StatusCode, Json<RefreshAccepted>), ApiError> {
     match state.service.registry().discovery().refresh() {
-        Ok(()) => (
+        Ok(()) => Ok((
             StatusCode::ACCEPTED,
-            Json(json!({"status": "refresh requested"})),
-        )
-            .into_response(),
+            Json(RefreshAccepted {
+                status: "refresh requested",
+            }),
+        )),
         Err(wait) => {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            let mut resp = ApiError::new(
+            Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
                 format!("a refresh was requested less than a minute ago; retry in {secs} s"),
             )
-            .into_response();
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            resp
+            .with_retry_after(secs))
         }
     }
+}
+
+/// Health of every target.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct HealthList {
+    targets: Vec<TargetHealth>,
+    /// Status → number of targets.
+    summary: BTreeMap<&'static str, usize>,
 }
 
 /// Health of every target
@@ -168,10 +200,10 @@ pub(crate) async fn refresh(State(state): State<AppState>) -> Response {
     tag = "targets",
     operation_id = "targets_health",
     responses(
-        (status = 200, description = "Every target and a count per status", body = crate::openapi::schema::HealthList),
+        (status = 200, description = "Every target and a count per status", body = HealthList),
     )
 )]
-pub(crate) async fn health_all(State(state): State<AppState>) -> Json<Value> {
+pub(crate) async fn health_all(State(state): State<AppState>) -> Json<HealthList> {
     let health = state.service.health();
     let targets: Vec<_> = state
         .service
@@ -180,11 +212,11 @@ pub(crate) async fn health_all(State(state): State<AppState>) -> Json<Value> {
         .iter()
         .map(|s| health.get(s.target.name.as_str()))
         .collect();
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut summary = BTreeMap::new();
     for t in &targets {
-        *counts.entry(t.status.as_str()).or_default() += 1;
+        *summary.entry(t.status.as_str()).or_default() += 1;
     }
-    Json(json!({"targets": targets, "summary": counts}))
+    Json(HealthList { targets, summary })
 }
 
 /// Health of one target
@@ -195,17 +227,17 @@ pub(crate) async fn health_all(State(state): State<AppState>) -> Json<Value> {
     operation_id = "target_health",
     params(("name" = String, Path, description = "Target name")),
     responses(
-        (status = 200, description = "The target's health", body = crate::openapi::schema::TargetHealth),
-        (status = 400, description = "`invalid_payload`: the name is not valid UTF-8", body = crate::openapi::schema::ErrorBody),
-        (status = 404, description = "`not_found`: no such target", body = crate::openapi::schema::ErrorBody),
+        (status = 200, description = "The target's health", body = TargetHealth),
+        (status = 400, description = "`invalid_payload`: the name is not valid UTF-8", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such target", body = ErrorBody),
     )
 )]
 pub(crate) async fn health_one(
     State(state): State<AppState>,
     PathParam(name): PathParam,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TargetHealth>, ApiError> {
     find(&state, &name)?;
-    Ok(Json(json!(state.service.health().get(&name))))
+    Ok(Json(state.service.health().get(&name)))
 }
 
 /// Probes one target now (side-effect free)
@@ -216,17 +248,17 @@ pub(crate) async fn health_one(
     operation_id = "check_target",
     params(("name" = String, Path, description = "Target name")),
     responses(
-        (status = 200, description = "The target's health after the probe", body = crate::openapi::schema::TargetHealth),
-        (status = 400, description = "`invalid_payload`: the name is not valid UTF-8", body = crate::openapi::schema::ErrorBody),
-        (status = 404, description = "`not_found`: no such target", body = crate::openapi::schema::ErrorBody),
+        (status = 200, description = "The target's health after the probe", body = TargetHealth),
+        (status = 400, description = "`invalid_payload`: the name is not valid UTF-8", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such target", body = ErrorBody),
     )
 )]
 pub(crate) async fn check(
     State(state): State<AppState>,
     PathParam(name): PathParam,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TargetHealth>, ApiError> {
     find(&state, &name)?;
-    Ok(Json(json!(state.service.check_target(&name).await?)))
+    Ok(Json(state.service.check_target(&name).await?))
 }
 
 /// Delivers a test alert through the target's publisher
@@ -238,11 +270,11 @@ pub(crate) async fn check(
     tag = "targets",
     operation_id = "test_target",
     params(("name" = String, Path, description = "Target name")),
-    request_body(content = Option<crate::openapi::schema::TestRequest>, content_type = "application/json", description = "Optional"),
+    request_body(content = Option<TestRequest>, content_type = "application/json", description = "Optional"),
     responses(
-        (status = 200, description = "The outcome of the delivery", body = crate::openapi::schema::TestResult),
-        (status = 400, description = "`invalid_payload`: the body is wrong, or the name is not valid UTF-8", body = crate::openapi::schema::ErrorBody),
-        (status = 404, description = "`not_found`: no such target", body = crate::openapi::schema::ErrorBody),
+        (status = 200, description = "The outcome of the delivery", body = TestResult),
+        (status = 400, description = "`invalid_payload`: the body is wrong, or the name is not valid UTF-8", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such target", body = ErrorBody),
     )
 )]
 pub(crate) async fn test(
