@@ -178,9 +178,11 @@ mod tests {
 
     use super::*;
 
-    /// Every series recorded while `f` runs, as (name, labels, value); gauges as `f64`,
-    /// counters converted to `f64`.
-    fn recorded(f: impl FnOnce()) -> Vec<(String, Vec<(String, String)>, f64)> {
+    /// One recorded series: name, labels, value.
+    type Series = (String, Vec<(String, String)>, f64);
+
+    /// Every series recorded while `f` runs, sorted; counters converted to `f64`.
+    fn recorded(f: impl FnOnce()) -> Vec<Series> {
         let recorder = DebuggingRecorder::new();
         let snapshotter = recorder.snapshotter();
         metrics::with_local_recorder(&recorder, f);
@@ -206,11 +208,7 @@ mod tests {
         out
     }
 
-    fn series(
-        name: &str,
-        labels: &[(&str, &str)],
-        value: f64,
-    ) -> (String, Vec<(String, String)>, f64) {
+    fn series(name: &str, labels: &[(&str, &str)], value: f64) -> Series {
         let labels = labels
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
