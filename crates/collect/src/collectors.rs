@@ -528,7 +528,7 @@ impl Collector for ParallelCollector {
 mod tests {
     use super::*;
 
-    /// Targets that list two vendors' counter families.
+    /// Targets that list two vendors' counter families (vendors the collector cannot know).
     #[derive(Debug)]
     struct Vendors;
 
@@ -540,16 +540,16 @@ mod tests {
         fn vendor_counters(&self) -> Vec<VendorCounters> {
             vec![
                 VendorCounters {
-                    vendor: "pagerduty".to_owned(),
-                    counters: vec![("events_total", "alert_publisher_pagerduty_events_total")],
+                    vendor: "acme".to_owned(),
+                    counters: vec![("events_total", "alert_publisher_acme_events_total")],
                 },
                 VendorCounters {
-                    vendor: "slack".to_owned(),
+                    vendor: "globex".to_owned(),
                     counters: vec![
-                        ("errors_total", "alert_publisher_slack_errors_total"),
+                        ("errors_total", "alert_publisher_globex_errors_total"),
                         (
                             "messages_posted_total",
-                            "alert_publisher_slack_messages_posted_total",
+                            "alert_publisher_globex_messages_posted_total",
                         ),
                     ],
                 },
@@ -573,26 +573,26 @@ mod tests {
     #[tokio::test]
     async fn publisher_counters_are_summed_per_vendor_family_and_target() {
         let samples = publisher_samples(Arc::new(Vendors), || {
-            metrics::counter!("alert_publisher_pagerduty_events_total", "target" => "pd", "action" => "trigger", "result" => "delivered").increment(3);
-            metrics::counter!("alert_publisher_pagerduty_events_total", "target" => "pd", "action" => "resolve", "result" => "delivered").increment(2);
-            metrics::counter!("alert_publisher_slack_errors_total", "target" => "s1", "action" => "update", "reason" => "timeout").increment(1);
-            metrics::counter!("alert_publisher_slack_errors_total", "target" => "s2", "action" => "update", "reason" => "timeout").increment(4);
-            metrics::counter!("alert_publisher_slack_messages_posted_total", "target" => "s1")
+            metrics::counter!("alert_publisher_acme_events_total", "target" => "a", "action" => "trigger", "result" => "delivered").increment(3);
+            metrics::counter!("alert_publisher_acme_events_total", "target" => "a", "action" => "resolve", "result" => "delivered").increment(2);
+            metrics::counter!("alert_publisher_globex_errors_total", "target" => "s1", "action" => "update", "reason" => "timeout").increment(1);
+            metrics::counter!("alert_publisher_globex_errors_total", "target" => "s2", "action" => "update", "reason" => "timeout").increment(4);
+            metrics::counter!("alert_publisher_globex_messages_posted_total", "target" => "s1")
                 .increment(7);
             // Not listed by the target list: not reported.
-            metrics::counter!("alert_publisher_slack_rate_limited_total", "target" => "s1")
+            metrics::counter!("alert_publisher_globex_rate_limited_total", "target" => "s1")
                 .increment(9);
-            metrics::counter!("alert_publisher_rootly_requests_total", "target" => "r")
+            metrics::counter!("alert_publisher_initech_requests_total", "target" => "r")
                 .increment(9);
         })
         .await;
         assert_eq!(
             samples,
             [
-                r#"publisher_counter{vendor="pagerduty",metric="events_total",target="pd"} 5"#,
-                r#"publisher_counter{vendor="slack",metric="errors_total",target="s1"} 1"#,
-                r#"publisher_counter{vendor="slack",metric="errors_total",target="s2"} 4"#,
-                r#"publisher_counter{vendor="slack",metric="messages_posted_total",target="s1"} 7"#,
+                r#"publisher_counter{vendor="acme",metric="events_total",target="a"} 5"#,
+                r#"publisher_counter{vendor="globex",metric="errors_total",target="s1"} 1"#,
+                r#"publisher_counter{vendor="globex",metric="errors_total",target="s2"} 4"#,
+                r#"publisher_counter{vendor="globex",metric="messages_posted_total",target="s1"} 7"#,
             ]
         );
     }
@@ -600,7 +600,7 @@ mod tests {
     #[tokio::test]
     async fn no_vendor_families_listed_means_no_publisher_samples() {
         let samples = publisher_samples(Arc::new(Vec::<TargetInfo>::new()), || {
-            metrics::counter!("alert_publisher_slack_errors_total", "target" => "s1").increment(1);
+            metrics::counter!("alert_publisher_globex_errors_total", "target" => "s1").increment(1);
         })
         .await;
         assert!(samples.is_empty(), "{samples:?}");
