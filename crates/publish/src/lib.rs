@@ -4,7 +4,8 @@
 //! the Prometheus alert array), the [`Target`] a publisher is built from, the [`Publisher`]
 //! trait, the outcome classification ([`Delivered`], [`PublishError`]), the shared HTTP client
 //! builder with its outbound guard ([`outbound`]: which addresses a target URL may reach),
-//! truncation helpers and secret redaction.
+//! truncation helpers, secret redaction, and the metric families of parallel publishing
+//! ([`metrics`]).
 //!
 //! **Invariant:** no queue, no storage, no server types. Publishers classify outcomes; they do
 //! not decide how often to retry.
@@ -13,6 +14,7 @@ mod alert;
 pub mod classify;
 mod config;
 pub mod http;
+pub mod metrics;
 pub mod outbound;
 mod outcome;
 pub mod parallel;

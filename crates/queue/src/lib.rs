@@ -17,6 +17,7 @@
 mod breaker;
 mod engine;
 mod handoff;
+pub mod metrics;
 mod model;
 mod policy;
 mod sql;

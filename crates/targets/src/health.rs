@@ -164,7 +164,8 @@ impl HealthBook {
             e.last_error = error;
         }
         let status = self.status_of(e);
-        metrics::gauge!("alert_history_publishing_target_health_status", "target" => target.to_owned()).set(status.gauge());
+        metrics::gauge!(crate::metrics::TARGET_HEALTH_STATUS, "target" => target.to_owned())
+            .set(status.gauge());
         status
     }
 

@@ -284,7 +284,7 @@ pub fn secrets_to_targets<'a>(secrets: impl IntoIterator<Item = &'a Secret>) -> 
                         source,
                     });
                 } else {
-                    metrics::counter!("alert_history_publishing_discovery_secrets_parsed_total", "format" => format.as_str()).increment(1);
+                    metrics::counter!(crate::metrics::DISCOVERY_SECRETS_PARSED_TOTAL, "format" => format.as_str()).increment(1);
                     set.specs.push(spec);
                 }
             }

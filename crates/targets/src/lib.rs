@@ -14,6 +14,7 @@ mod filter;
 pub mod health;
 pub mod kube;
 mod load;
+pub mod metrics;
 pub mod monitor;
 pub mod secret;
 

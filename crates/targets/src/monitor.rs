@@ -10,7 +10,10 @@ use futures::StreamExt;
 use publish::Publisher;
 use tokio_util::sync::CancellationToken;
 
-use crate::{CheckSource, HealthBook, TargetHealth};
+use crate::{
+    CheckSource, HealthBook, TargetHealth,
+    metrics::{HEALTH_CHECK_DURATION_SECONDS, HEALTH_CHECKS_TOTAL},
+};
 
 /// Probe settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,8 +52,9 @@ pub async fn check(
             Some(format!("probe timed out after {} ms", timeout.as_millis())),
         ),
     };
-    metrics::counter!("alert_history_publishing_health_checks_total", "target" => name.to_owned(), "result" => if ok { "success" } else { "failure" }).increment(1);
-    metrics::histogram!("alert_history_publishing_health_check_duration_seconds", "target" => name.to_owned()).record(latency.as_secs_f64());
+    metrics::counter!(HEALTH_CHECKS_TOTAL, "target" => name.to_owned(), "result" => if ok { "success" } else { "failure" }).increment(1);
+    metrics::histogram!(HEALTH_CHECK_DURATION_SECONDS, "target" => name.to_owned())
+        .record(latency.as_secs_f64());
     book.record(name, ok, latency, error, CheckSource::Probe, Utc::now());
     book.get(name)
 }

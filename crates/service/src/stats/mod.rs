@@ -104,7 +104,10 @@ impl Stats {
             Arc::new(collect::RefreshCollector {
                 info: refresh.clone(),
             }),
-            Arc::new(collect::PublisherCollector { tap: tap.clone() }),
+            Arc::new(collect::PublisherCollector {
+                tap: tap.clone(),
+                targets: targets.clone(),
+            }),
             Arc::new(collect::ParallelCollector { tap }),
         ];
         let history = History::for_retention(settings.retention, settings.interval);
