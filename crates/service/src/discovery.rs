@@ -234,12 +234,13 @@ impl Discovery {
         if let Some(at) = *last {
             let since = at.elapsed();
             if since < self.min_manual {
-                metrics::counter!("alert_history_publishing_refresh_manual_total", "result" => "rate_limited").increment(1);
+                metrics::counter!(crate::metrics::REFRESH_MANUAL_TOTAL, "result" => "rate_limited")
+                    .increment(1);
                 return Err(self.min_manual - since);
             }
         }
         *last = Some(Instant::now());
-        metrics::counter!("alert_history_publishing_refresh_manual_total", "result" => "accepted")
+        metrics::counter!(crate::metrics::REFRESH_MANUAL_TOTAL, "result" => "accepted")
             .increment(1);
         for s in &self.sources {
             s.refresh();

@@ -15,6 +15,7 @@ pub mod discovery;
 mod error;
 mod feedback;
 mod ingest;
+pub mod metrics;
 mod publishing;
 pub mod redact;
 pub mod registry;

@@ -252,27 +252,12 @@ impl Stats {
     pub async fn refresh_queue(&self, store: &dyn JobStore) {
         match store.stats().await {
             Ok(stats) => {
-                export_queue_gauges(&stats);
+                queue::metrics::export_stats(&stats);
                 self.queue.set(stats, chrono::Utc::now());
             }
             Err(e) => warn!(error = %e, "cannot read queue counts for stats"),
         }
     }
-}
-
-/// Sets the queue gauges from the store's counts.
-pub(crate) fn export_queue_gauges(stats: &queue::QueueStats) {
-    for priority in ["high", "medium", "low"] {
-        let n = stats
-            .pending_by_priority
-            .get(priority)
-            .copied()
-            .unwrap_or(0);
-        metrics::gauge!("alert_history_publishing_queue_size", "priority" => priority)
-            .set(n as f64);
-    }
-    metrics::gauge!("alert_history_publishing_jobs_in_flight").set(stats.in_flight as f64);
-    metrics::gauge!("alert_history_publishing_dlq_size").set(stats.dead as f64);
 }
 
 fn trend_value(trend: &str) -> f64 {
@@ -284,7 +269,7 @@ fn trend_value(trend: &str) -> f64 {
 }
 
 fn export_gauges(stats: &PublishingStats, analysis: &Analysis) {
-    metrics::gauge!("alert_history_publishing_health_score").set(stats.score.score);
+    metrics::gauge!(crate::metrics::HEALTH_SCORE).set(stats.score.score);
     let c = &stats.system.targets;
     for (state, n) in [
         ("healthy", c.healthy),
@@ -292,24 +277,21 @@ fn export_gauges(stats: &PublishingStats, analysis: &Analysis) {
         ("unhealthy", c.unhealthy),
         ("unknown", c.unknown),
     ] {
-        metrics::gauge!("alert_history_publishing_targets", "state" => state).set(n as f64);
+        metrics::gauge!(crate::metrics::TARGETS, "state" => state).set(n as f64);
     }
-    metrics::gauge!("alert_history_publishing_queue_capacity")
-        .set(stats.system.queue.capacity as f64);
-    metrics::gauge!("alert_history_publishing_queue_utilization_ratio")
+    metrics::gauge!(crate::metrics::QUEUE_CAPACITY).set(stats.system.queue.capacity as f64);
+    metrics::gauge!(crate::metrics::QUEUE_UTILIZATION_RATIO)
         .set(stats.system.queue.utilization / 100.0);
     let t = &analysis.trends;
-    metrics::gauge!("alert_history_publishing_trend", "series" => "success_rate")
+    metrics::gauge!(crate::metrics::TREND, "series" => "success_rate")
         .set(trend_value(t.success_rate.trend));
-    metrics::gauge!("alert_history_publishing_trend", "series" => "latency")
-        .set(trend_value(t.latency.trend));
-    metrics::gauge!("alert_history_publishing_trend", "series" => "queue_growth")
+    metrics::gauge!(crate::metrics::TREND, "series" => "latency").set(trend_value(t.latency.trend));
+    metrics::gauge!(crate::metrics::TREND, "series" => "queue_growth")
         .set(trend_value(t.queue_growth.trend));
-    metrics::gauge!("alert_history_publishing_error_spike").set(if t.error_spike.detected {
+    metrics::gauge!(crate::metrics::ERROR_SPIKE).set(if t.error_spike.detected {
         1.0
     } else {
         0.0
     });
-    metrics::gauge!("alert_history_publishing_queue_growth_rate_per_minute")
-        .set(t.queue_growth.rate_per_min);
+    metrics::gauge!(crate::metrics::QUEUE_GROWTH_RATE_PER_MINUTE).set(t.queue_growth.rate_per_min);
 }
