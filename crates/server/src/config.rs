@@ -3,10 +3,8 @@
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
-    time::Duration,
 };
 
-use queue::RetryPolicy;
 use serde::{Deserialize, Serialize};
 
 /// Default listen address.
@@ -28,9 +26,9 @@ pub struct Config {
     /// Ingest settings.
     pub ingest: IngestConfig,
     /// Delivery settings.
-    pub delivery: DeliveryConfig,
+    pub delivery: queue::DeliverySettings,
     /// Target health thresholds.
-    pub health: HealthSettings,
+    pub health: targets::HealthConfig,
     /// Target discovery (file hot reload, Kubernetes Secrets), refresh and health probes.
     pub discovery: crate::discovery::DiscoverySettings,
     /// Publishing stats and trends.
@@ -49,17 +47,6 @@ pub struct Config {
 
 fn serialize_store<S: serde::Serializer>(store: &str, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&crate::store_display(store))
-}
-
-/// A URL without credentials (for the redacted configuration).
-pub(crate) fn serialize_url<S: serde::Serializer>(
-    url: &Option<String>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match url {
-        Some(u) => s.serialize_str(&crate::redact_url(u)),
-        None => s.serialize_none(),
-    }
 }
 
 /// `http:` in the config file.
@@ -90,41 +77,6 @@ pub struct CorsSettings {
     pub allowed_origins: Vec<String>,
 }
 
-/// Target health thresholds (see `targets::health`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HealthSettings {
-    /// A check or delivery slower than this makes the target degraded.
-    #[serde(with = "publish::serde_duration")]
-    pub degraded_latency: Duration,
-    /// Consecutive failures that make a target unhealthy.
-    pub unhealthy_after: u32,
-    /// Results kept for the success rate.
-    pub window: usize,
-}
-
-impl Default for HealthSettings {
-    fn default() -> Self {
-        let d = targets::HealthConfig::default();
-        Self {
-            degraded_latency: d.degraded_latency,
-            unhealthy_after: d.unhealthy_after,
-            window: d.window,
-        }
-    }
-}
-
-impl HealthSettings {
-    /// As the health book takes it.
-    pub fn to_config(&self) -> targets::HealthConfig {
-        targets::HealthConfig {
-            degraded_latency: self.degraded_latency,
-            unhealthy_after: self.unhealthy_after,
-            window: self.window,
-        }
-    }
-}
-
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -134,8 +86,8 @@ impl Default for Config {
             targets: None,
             store: DEFAULT_STORE.to_owned(),
             ingest: IngestConfig::default(),
-            delivery: DeliveryConfig::default(),
-            health: HealthSettings::default(),
+            delivery: queue::DeliverySettings::default(),
+            health: targets::HealthConfig::default(),
             discovery: crate::discovery::DiscoverySettings::default(),
             stats: crate::stats::StatsSettings::default(),
             outbound: publish::outbound::OutboundPolicy::default(),
@@ -159,72 +111,6 @@ impl Default for IngestConfig {
     fn default() -> Self {
         Self {
             max_body_bytes: 10 * 1024 * 1024,
-        }
-    }
-}
-
-/// Delivery settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DeliveryConfig {
-    /// Deliveries in flight at once.
-    pub concurrency: usize,
-    /// An unchanged firing alert is not sent to a target again before this much time.
-    #[serde(with = "publish::serde_duration")]
-    pub repeat_interval: Duration,
-    /// How long shutdown waits for in-flight deliveries.
-    #[serde(with = "publish::serde_duration")]
-    pub shutdown_timeout: Duration,
-    /// How long a claimed job is held before it is handed out again.
-    #[serde(with = "publish::serde_duration")]
-    pub lease: Duration,
-    /// Longest pause between looks at the store.
-    #[serde(with = "publish::serde_duration")]
-    pub poll_interval: Duration,
-    /// Fresh jobs that may go at once are stored already claimed and handed to the workers in
-    /// memory, up to this many waiting; 0 stores every job pending and claims it back.
-    pub handoff_buffer: usize,
-    /// `FULL` SQLite commits (survive power loss); false gives `NORMAL` (survive crashes).
-    pub sqlite_synchronous_full: bool,
-    /// Retry policy for every target (a target's `delivery.retry` overrides it key by key).
-    pub retry: RetryPolicy,
-    /// Circuit breaker for every target.
-    pub circuit_breaker: queue::BreakerConfig,
-    /// Done and superseded jobs are kept this long (for the job history API).
-    #[serde(with = "publish::serde_duration")]
-    pub retain_finished: Duration,
-    /// Dead letters are kept this long.
-    #[serde(with = "publish::serde_duration")]
-    pub retain_dead: Duration,
-}
-
-impl DeliveryConfig {
-    /// The policy targets start from.
-    pub fn default_policy(&self) -> queue::TargetPolicy {
-        queue::TargetPolicy {
-            retry: self.retry.clone(),
-            circuit_breaker: self.circuit_breaker.clone(),
-            repeat_interval: self.repeat_interval,
-            rate_limit: None,
-            fallback: None,
-        }
-    }
-}
-
-impl Default for DeliveryConfig {
-    fn default() -> Self {
-        Self {
-            concurrency: 64,
-            repeat_interval: Duration::from_secs(4 * 3600),
-            shutdown_timeout: Duration::from_secs(10),
-            lease: Duration::from_secs(120),
-            poll_interval: Duration::from_secs(1),
-            handoff_buffer: 8192,
-            sqlite_synchronous_full: true,
-            retry: RetryPolicy::default(),
-            circuit_breaker: queue::BreakerConfig::default(),
-            retain_finished: Duration::from_secs(24 * 3600),
-            retain_dead: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -304,16 +190,41 @@ impl Config {
             return Ok(Self::default());
         }
         let de = serde_yaml::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(de).map_err(|e| ConfigError::Field {
-            path: source.to_owned(),
-            field: e.path().to_string(),
-            message: e.into_inner().to_string(),
-        })
+        let config: Self =
+            serde_path_to_error::deserialize(de).map_err(|e| ConfigError::Field {
+                path: source.to_owned(),
+                field: e.path().to_string(),
+                message: e.into_inner().to_string(),
+            })?;
+        config
+            .check()
+            .map_err(|(field, message)| ConfigError::Field {
+                path: source.to_owned(),
+                field,
+                message,
+            })?;
+        Ok(config)
+    }
+
+    /// The checks of the sections that have them; the field is named from the top.
+    fn check(&self) -> Result<(), (String, String)> {
+        self.delivery
+            .validate()
+            .map_err(|e| (format!("delivery.{}", e.field), e.message))?;
+        self.stats
+            .trends
+            .validate()
+            .map_err(|e| (format!("stats.trends.{}", e.field), e.message))?;
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use queue::RetryPolicy;
+
     use super::*;
 
     #[test]
@@ -369,5 +280,26 @@ mod tests {
             e.contains("delivery.repeat_interval") && e.contains("invalid duration"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn section_checks_name_the_field() {
+        for (yaml, expected) in [
+            (
+                "delivery: {concurrency: 0}\n",
+                "config file c.yaml: field `delivery.concurrency`: must be at least 1",
+            ),
+            (
+                "delivery: {lease: 0s}\n",
+                "config file c.yaml: field `delivery.lease`: must be greater than zero",
+            ),
+            (
+                "stats: {trends: {alpha: 2}}\n",
+                "config file c.yaml: field `stats.trends.alpha`: must be greater than 0 and at most 1",
+            ),
+        ] {
+            let e = Config::from_yaml(yaml, "c.yaml").unwrap_err().to_string();
+            assert!(e.starts_with(expected), "{yaml}: {e}");
+        }
     }
 }

@@ -24,7 +24,7 @@ use std::{
 
 use anyhow::Context;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use queue::{Engine, EngineConfig, JobStore, SqlStore, StoreOptions};
+use queue::{Engine, JobStore, SqlStore};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -98,24 +98,9 @@ pub fn redact_url(url: &str) -> String {
 /// Like [`redact_url`]; `hide_path` also hides the path (a Slack incoming-webhook URL is a
 /// secret on whatever host it lives).
 pub fn redact_url_path(url: &str, hide_path: bool) -> String {
-    match url::Url::parse(url) {
-        Ok(u) => {
-            let host = u.host_str().unwrap_or_default();
-            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
-            let path = if hide_path || host.ends_with("hooks.slack.com") {
-                "/<redacted>"
-            } else {
-                u.path()
-            };
-            let query = if u.query().is_some() {
-                "?<redacted>"
-            } else {
-                ""
-            };
-            format!("{}://{host}{port}{path}{query}", u.scheme())
-        }
-        Err(_) => publish::Secret::REDACTED.to_owned(),
-    }
+    let slack = url::Url::parse(url)
+        .is_ok_and(|u| u.host_str().is_some_and(|h| h.ends_with("hooks.slack.com")));
+    publish::redact_url_path(url, hide_path || slack)
 }
 
 /// The store location for logs: paths as they are, URLs without credentials.
@@ -130,10 +115,7 @@ pub fn store_display(store: &str) -> String {
 /// Opens the store named by `--store`: a SQLite path, a `sqlite://` URL, or a
 /// `postgres://` URL (several replicas may share one PostgreSQL database).
 pub async fn open_store(store: &str, config: &Config) -> anyhow::Result<Arc<dyn JobStore>> {
-    let options = StoreOptions {
-        synchronous_full: config.delivery.sqlite_synchronous_full,
-        ..Default::default()
-    };
+    let options = config.delivery.store_options();
     let opened = if store.starts_with("postgres://") || store.starts_with("postgresql://") {
         SqlStore::connect_postgres(store, options).await
     } else {
@@ -208,21 +190,12 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let health = Arc::new(HealthObserver(Arc::new(targets::HealthBook::new(
-        config.health.to_config(),
+        config.health.clone(),
     ))));
     let engine = Engine::new(
         store.clone(),
         registry.clone(),
-        EngineConfig {
-            concurrency: config.delivery.concurrency,
-            lease: config.delivery.lease,
-            poll_interval: config.delivery.poll_interval,
-            handoff_capacity: config.delivery.handoff_buffer,
-            shutdown_timeout: config.delivery.shutdown_timeout,
-            retain_finished: config.delivery.retain_finished,
-            retain_dead: config.delivery.retain_dead,
-            ..Default::default()
-        },
+        config.delivery.engine_config(),
     )
     .with_observer(Arc::new(stats::Observers(vec![
         health.clone(),
