@@ -31,5 +31,8 @@ pub use alert::{
 pub use config::{ConfigError, header, options, parse_duration, positive, rate, serde_duration};
 pub use outcome::{Delivered, ErrorKind, PublishError, PublishOutcome};
 pub use publisher::{Delivery, ProbeResult, Publisher, RateLimit};
-pub use secret::{Scrubber, Secret, is_secret_key, redact_json, redact_url_credentials};
+pub use secret::{
+    Scrubber, Secret, is_secret_key, redact_json, redact_url, redact_url_credentials,
+    redact_url_path, serialize_redacted_url,
+};
 pub use target::{Format, Target, TargetName, TargetNameError, TargetType};

@@ -344,7 +344,7 @@ pub(crate) async fn trends(svc: Svc, headers: HeaderMap) -> Result<Response, Api
         "interval_seconds": svc.settings().interval.as_secs_f64(),
         "trends": a.trends,
         "summary": a.summary,
-        "thresholds": svc.settings().trends.to_config(),
+        "thresholds": svc.settings().trends,
     });
     Ok(answer(StatusCode::OK, &headers, &body, &[]))
 }

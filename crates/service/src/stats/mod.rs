@@ -13,7 +13,7 @@ use std::{
 };
 
 use aggregate::{PublishingStats, ScoreWeights};
-use analyze::{Analysis, History, Point};
+use analyze::{Analysis, History, Sampler};
 use collect::{Collector, MetricsSnapshot, QueueCache, Tap, TargetInfo, TargetList};
 use queue::{EngineHandle, JobStore};
 use tokio_util::sync::CancellationToken;
@@ -50,13 +50,6 @@ pub struct View {
     pub targets: Vec<TargetInfo>,
 }
 
-#[derive(Debug, Default)]
-struct Counters {
-    processed: u64,
-    delivered: u64,
-    failed: u64,
-}
-
 /// The stats service: collectors, caches and the trend history.
 #[derive(Debug)]
 pub struct Stats {
@@ -68,7 +61,7 @@ pub struct Stats {
     refresh: collect::RefreshInfo,
     discovery: collect::DiscoveryInfo,
     history: Mutex<History>,
-    last: Mutex<Option<Counters>>,
+    sampler: Mutex<Sampler>,
     view: tokio::sync::Mutex<Option<(Instant, Arc<View>)>>,
 }
 
@@ -120,7 +113,7 @@ impl Stats {
             refresh,
             discovery,
             history: Mutex::new(history),
-            last: Mutex::new(None),
+            sampler: Mutex::new(Sampler::new()),
             view: tokio::sync::Mutex::new(None),
         }
     }
@@ -183,44 +176,17 @@ impl Stats {
             .history
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        analyze::analyze(
-            &history,
-            &self.settings.trends.to_config(),
-            chrono::Utc::now(),
-        )
+        analyze::analyze(&history, &self.settings.trends, chrono::Utc::now())
     }
 
     /// Takes one sample into the history and exports the derived gauges.
     pub async fn sample(&self) {
         let view = self.compute().await;
-        let jobs = &view.stats.system.jobs;
-        let now = Counters {
-            processed: jobs.processed,
-            delivered: jobs.succeeded,
-            failed: jobs.failed,
-        };
-        let point = {
-            let mut last = self
-                .last
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let prev = last.take().unwrap_or_default();
-            let processed = now.processed.saturating_sub(prev.processed);
-            let delivered = now.delivered.saturating_sub(prev.delivered);
-            let point = Point {
-                at: view.snapshot.timestamp,
-                success_rate: if processed == 0 {
-                    100.0
-                } else {
-                    delivered as f64 / processed as f64 * 100.0
-                },
-                latency_ms: view.stats.system.latency.p50_ms,
-                errors: now.failed.saturating_sub(prev.failed) as f64,
-                queue_size: view.stats.system.queue.size as f64,
-            };
-            *last = Some(now);
-            point
-        };
+        let point = self
+            .sampler
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .point(&view.stats, view.snapshot.timestamp);
         self.history
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
