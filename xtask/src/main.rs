@@ -12,12 +12,13 @@ use std::{
 use anyhow::{Context, bail};
 
 mod tidy;
+mod walls;
 
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  ci      everything CI checks: tools present, fmt, clippy (deny warnings), all tests
-          (unit, integration, end-to-end with a real Alertmanager), repository rules
+  ci      everything CI checks: tools present, fmt, dependency walls, clippy (deny warnings),
+          all tests (unit, integration, end-to-end with a real Alertmanager), repository rules
   e2e     only the end-to-end tests of the service
   demo    a newcomer's tour: the service with simulated PagerDuty, Slack, Rootly and webhook
           targets, sample alerts (through Alertmanager if installed), what each target received
@@ -121,6 +122,13 @@ fn ci() -> anyhow::Result<()> {
     let started = Instant::now();
     check_tools()?;
     step("rustfmt", cargo().args(["fmt", "--all", "--check"]))?;
+    // Also a test (`tidy`), which `cargo test --workspace` runs; checked here first because it
+    // takes no build.
+    let broken = walls::walls(Path::new("."));
+    if !broken.is_empty() {
+        bail!("dependency walls broken:\n  {}", broken.join("\n  "));
+    }
+    eprintln!("==> dependency walls: ok");
     step(
         "clippy",
         cargo().args([

@@ -70,6 +70,16 @@ mod tests {
     }
 
     #[test]
+    fn dependency_walls_hold() {
+        let broken = crate::walls::walls(&root());
+        assert!(
+            broken.is_empty(),
+            "dependency walls broken (see xtask/src/walls.rs):\n  {}",
+            broken.join("\n  ")
+        );
+    }
+
+    #[test]
     fn every_workspace_crate_inherits_the_lints() {
         for krate in std::fs::read_dir(root().join("crates")).unwrap().flatten() {
             let manifest = krate.path().join("Cargo.toml");

@@ -1,8 +1,10 @@
 //! Layer 3 of the publishing metrics system: **analyze**.
 //!
 //! A bounded [`History`] of [`Point`]s (one per sampling interval; the service samples every
-//! 10 s and keeps 24 h by default) and [`analyze`], which compares the newest point with the
-//! points before it.
+//! 10 s and keeps 24 h by default), the [`Sampler`] that makes a point of each
+//! [`aggregate::PublishingStats`], and [`analyze`], which compares the newest point with the
+//! points before it. [`TrendConfig`] is the `stats.trends:` section of the service
+//! configuration.
 //!
 //! ## Method
 //!
@@ -24,12 +26,13 @@
 //!
 //! With fewer than [`TrendConfig::min_points`] earlier points every trend is `stable`.
 //!
-//! **Invariant:** pure computation; the caller owns the clock and the sampling.
+//! **Invariant:** pure computation; the caller owns the clock and decides when to sample.
 
 use std::collections::VecDeque;
 
+use aggregate::PublishingStats;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One sample of the system.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -98,20 +101,22 @@ impl History {
     }
 }
 
-/// Thresholds of the classification.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+/// Thresholds of the classification; `stats.trends:` in the service configuration (unknown
+/// keys refused, missing keys default). Check it with [`TrendConfig::validate`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, default)]
 pub struct TrendConfig {
-    /// EMA smoothing factor (0 < α ≤ 1).
+    /// EMA smoothing factor (0 < α ≤ 1; default 0.3).
     pub alpha: f64,
-    /// Success-rate change (% of the EMA) beyond which it is a trend.
+    /// Success-rate change (% of the EMA) beyond which it is a trend (default 5).
     pub success_rate_pct: f64,
-    /// Latency change (% of the EMA) beyond which it is a trend.
+    /// Latency change (% of the EMA) beyond which it is a trend (default 15).
     pub latency_pct: f64,
-    /// σ above the EMA that make an error spike.
+    /// σ above the EMA that make an error spike (default 3).
     pub spike_sigmas: f64,
-    /// Jobs per minute of smoothed queue growth that make a trend.
+    /// Jobs per minute of smoothed queue growth that make a trend (default 1).
     pub queue_growth_tolerance: f64,
-    /// Earlier points needed before anything but `stable` is reported.
+    /// Earlier points needed before anything but `stable` is reported (default 3).
     pub min_points: usize,
 }
 
@@ -124,6 +129,91 @@ impl Default for TrendConfig {
             spike_sigmas: 3.0,
             queue_growth_tolerance: 1.0,
             min_points: 3,
+        }
+    }
+}
+
+/// A [`TrendConfig`] value that makes no sense; `field` is its key.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("field `{field}`: {message}")]
+pub struct TrendConfigError {
+    /// The key, e.g. `alpha`.
+    pub field: &'static str,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+impl TrendConfig {
+    /// Refuses thresholds the method cannot use: `alpha` outside (0, 1], a negative or
+    /// non-finite threshold.
+    pub fn validate(&self) -> Result<(), TrendConfigError> {
+        if !(self.alpha > 0.0 && self.alpha <= 1.0) {
+            return Err(TrendConfigError {
+                field: "alpha",
+                message: format!("must be greater than 0 and at most 1 (got {})", self.alpha),
+            });
+        }
+        for (field, value) in [
+            ("success_rate_pct", self.success_rate_pct),
+            ("latency_pct", self.latency_pct),
+            ("spike_sigmas", self.spike_sigmas),
+            ("queue_growth_tolerance", self.queue_growth_tolerance),
+        ] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(TrendConfigError {
+                    field,
+                    message: format!("must be a number of at least 0 (got {value})"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Turns successive aggregated statistics into [`Point`]s. The job counters of
+/// [`PublishingStats`] grow from the start of the process, so the success rate and the errors
+/// of a point cover the attempts since the previous point (since the start for the first
+/// one); latency (p50) and queue size are taken as they are.
+#[derive(Debug, Default)]
+pub struct Sampler {
+    last: Option<Counters>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Counters {
+    processed: u64,
+    delivered: u64,
+    failed: u64,
+}
+
+impl Sampler {
+    /// No earlier statistics.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The point for `stats` taken at `at`, and remembers its counters for the next one.
+    /// A counter lower than the previous one counts as no change.
+    pub fn point(&mut self, stats: &PublishingStats, at: DateTime<Utc>) -> Point {
+        let jobs = &stats.system.jobs;
+        let now = Counters {
+            processed: jobs.processed,
+            delivered: jobs.succeeded,
+            failed: jobs.failed,
+        };
+        let prev = self.last.replace(now).unwrap_or_default();
+        let processed = now.processed.saturating_sub(prev.processed);
+        let delivered = now.delivered.saturating_sub(prev.delivered);
+        Point {
+            at,
+            success_rate: if processed == 0 {
+                100.0
+            } else {
+                delivered as f64 / processed as f64 * 100.0
+            },
+            latency_ms: stats.system.latency.p50_ms,
+            errors: now.failed.saturating_sub(prev.failed) as f64,
+            queue_size: stats.system.queue.size as f64,
         }
     }
 }

@@ -185,3 +185,104 @@ fn custom_thresholds() {
         "increasing"
     );
 }
+
+/// Aggregated statistics with these cumulative job counters, p50 latency and queue size.
+fn stats(
+    processed: u64,
+    succeeded: u64,
+    failed: u64,
+    p50: Option<f64>,
+    queue: u64,
+) -> PublishingStats {
+    let mut system = aggregate::SystemStats::default();
+    system.jobs.processed = processed;
+    system.jobs.succeeded = succeeded;
+    system.jobs.failed = failed;
+    system.latency.p50_ms = p50;
+    system.queue.size = queue;
+    PublishingStats {
+        timestamp: t0(),
+        system,
+        targets: Default::default(),
+        score: aggregate::HealthScore {
+            score: 100.0,
+            status: aggregate::Status::Healthy,
+            components: Default::default(),
+        },
+        collection_errors: Default::default(),
+    }
+}
+
+#[test]
+fn sampler_turns_cumulative_counters_into_intervals() {
+    let mut sampler = Sampler::new();
+    let at = |minute| t0() + chrono::Duration::minutes(minute);
+    // (processed, succeeded, failed, p50, queue) → (success rate, errors)
+    for (minute, s, success_rate, errors) in [
+        (0, stats(0, 0, 0, None, 0), 100.0, 0.0),
+        (1, stats(10, 8, 2, Some(40.0), 5), 80.0, 2.0),
+        (2, stats(20, 18, 2, Some(40.0), 7), 100.0, 0.0),
+        (3, stats(20, 18, 2, None, 7), 100.0, 0.0),
+        (4, stats(24, 19, 5, Some(90.0), 3), 25.0, 3.0),
+        // counters lower than before (a reset) count as no change
+        (5, stats(4, 1, 3, None, 0), 100.0, 0.0),
+    ] {
+        let p = sampler.point(&s, at(minute));
+        assert_eq!(
+            p,
+            Point {
+                at: at(minute),
+                success_rate,
+                latency_ms: s.system.latency.p50_ms,
+                errors,
+                queue_size: s.system.queue.size as f64,
+            },
+            "minute {minute}"
+        );
+    }
+    let mut first = Sampler::new();
+    let p = first.point(&stats(10, 5, 5, Some(1.0), 2), t0());
+    assert_eq!(
+        (p.success_rate, p.errors),
+        (50.0, 5.0),
+        "the first point covers everything so far"
+    );
+}
+
+#[test]
+fn trend_config_keys_defaults_and_checks() {
+    let parse = |json: &str| serde_json::from_str::<TrendConfig>(json);
+    let d = parse("{}").unwrap();
+    assert_eq!(d, TrendConfig::default());
+    assert_eq!(d.validate(), Ok(()));
+    let c = parse(r#"{"alpha": 1, "success_rate_pct": 2.5, "latency_pct": 0, "spike_sigmas": 2, "queue_growth_tolerance": 0.5, "min_points": 0}"#).unwrap();
+    assert_eq!((c.alpha, c.success_rate_pct, c.min_points), (1.0, 2.5, 0));
+    assert_eq!(c.validate(), Ok(()));
+    let e = parse(r#"{"alfa": 0.5}"#).unwrap_err().to_string();
+    assert!(e.contains("unknown field `alfa`"), "{e}");
+    for (json, field) in [
+        (r#"{"alpha": 0}"#, "alpha"),
+        (r#"{"alpha": 1.5}"#, "alpha"),
+        (r#"{"alpha": -0.1}"#, "alpha"),
+        (r#"{"success_rate_pct": -1}"#, "success_rate_pct"),
+        (r#"{"latency_pct": -1}"#, "latency_pct"),
+        (r#"{"spike_sigmas": -3}"#, "spike_sigmas"),
+        (
+            r#"{"queue_growth_tolerance": -1}"#,
+            "queue_growth_tolerance",
+        ),
+    ] {
+        let e = parse(json).unwrap().validate().unwrap_err();
+        assert_eq!(e.field, field, "{json}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("field `{field}`: must be")),
+            "{e}"
+        );
+    }
+    let nan = TrendConfig {
+        alpha: f64::NAN,
+        ..TrendConfig::default()
+    };
+    assert_eq!(nan.validate().unwrap_err().field, "alpha");
+}

@@ -6,6 +6,7 @@ use collect::{
     Collector, DeliveryCollector, HealthCollector, QueueCache, QueueCollector, Tap, TargetInfo,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
+use queue::metrics::{JOB_DURATION_SECONDS, JOBS_PROCESSED_TOTAL};
 
 fn setup() -> Vec<Arc<dyn Collector>> {
     let tap = Tap::new();
@@ -15,9 +16,10 @@ fn setup() -> Vec<Arc<dyn Collector>> {
         for i in 0..100 {
             let t = format!("target-{i}");
             for state in ["delivered", "retry", "dead"] {
-                metrics::counter!("alert_history_publishing_jobs_processed_total", "target" => t.clone(), "state" => state).increment(10);
+                metrics::counter!(JOBS_PROCESSED_TOTAL, "target" => t.clone(), "state" => state)
+                    .increment(10);
             }
-            metrics::histogram!("alert_history_publishing_job_duration_seconds", "target" => t.clone()).record(0.1);
+            metrics::histogram!(JOB_DURATION_SECONDS, "target" => t.clone()).record(0.1);
             book.record(
                 &t,
                 true,

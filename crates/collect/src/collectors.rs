@@ -7,7 +7,13 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use queue::{EngineHandle, QueueStats};
+use publish::metrics::{PARALLEL_REQUESTS_TOTAL, PARALLEL_TARGETS_TOTAL};
+use queue::{
+    EngineHandle, QueueStats,
+    metrics::{
+        DLQ_WRITES_TOTAL, JOB_DURATION_SECONDS, JOBS_PROCESSED_TOTAL, QUEUE_SUBMISSIONS_TOTAL,
+    },
+};
 use targets::HealthBook;
 
 use crate::{BUCKETS, CollectError, Collector, Sample, Tap, label};
@@ -28,10 +34,25 @@ pub struct TargetInfo {
     pub enabled: bool,
 }
 
+/// The counter families one vendor publisher emits (each labelled by `target`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VendorCounters {
+    /// The vendor, as the target type names it (`slack`).
+    pub vendor: String,
+    /// (short name shown in the snapshot's `metric` label, e.g. `events_total`; full family name).
+    pub counters: Vec<(&'static str, &'static str)>,
+}
+
 /// Where the current target list comes from (the server's registry).
 pub trait TargetList: Send + Sync + std::fmt::Debug {
     /// The targets in force now.
     fn targets(&self) -> Vec<TargetInfo>;
+
+    /// The counter families of each vendor publisher, read by [`PublisherCollector`]. None by
+    /// default.
+    fn vendor_counters(&self) -> Vec<VendorCounters> {
+        Vec::new()
+    }
 }
 
 impl TargetList for Vec<TargetInfo> {
@@ -101,24 +122,19 @@ impl Collector for QueueCollector {
         let age = (Utc::now() - at).num_milliseconds().max(0) as f64 / 1000.0;
         out.push(Sample::new("queue_stats_age_seconds", age));
         let mut submitted = 0;
-        self.tap.counters(
-            "alert_history_publishing_queue_submissions_total",
-            |k, v| {
-                if label(k, "result") == Some("inserted") {
-                    submitted += v;
-                }
-            },
-        );
+        self.tap.counters(QUEUE_SUBMISSIONS_TOTAL, |k, v| {
+            if label(k, "result") == Some("inserted") {
+                submitted += v;
+            }
+        });
         let (mut delivered, mut retried, mut dead) = (0, 0, 0);
-        self.tap.counters(
-            "alert_history_publishing_jobs_processed_total",
-            |k, v| match label(k, "state") {
+        self.tap
+            .counters(JOBS_PROCESSED_TOTAL, |k, v| match label(k, "state") {
                 Some("delivered") => delivered += v,
                 Some("retry") => retried += v,
                 Some("dead") => dead += v,
                 _ => {}
-            },
-        );
+            });
         out.push(Sample::new("queue_jobs_submitted", submitted as f64));
         out.push(Sample::new("queue_jobs_completed", delivered as f64));
         out.push(Sample::new("queue_jobs_retried", retried as f64));
@@ -146,49 +162,46 @@ impl Collector for DeliveryCollector {
     }
 
     async fn collect(&self, out: &mut Vec<Sample>) -> Result<(), CollectError> {
-        self.tap
-            .counters("alert_history_publishing_jobs_processed_total", |k, v| {
+        self.tap.counters(JOBS_PROCESSED_TOTAL, |k, v| {
+            out.push(
+                Sample::new("jobs_processed", v as f64)
+                    .label("target", label(k, "target").unwrap_or_default())
+                    .label("state", label(k, "state").unwrap_or_default()),
+            );
+        });
+        self.tap.counters(DLQ_WRITES_TOTAL, |k, v| {
+            out.push(
+                Sample::new("dlq_writes", v as f64)
+                    .label("target", label(k, "target").unwrap_or_default())
+                    .label("reason", label(k, "reason").unwrap_or_default()),
+            );
+        });
+        self.tap.histograms(JOB_DURATION_SECONDS, |k, h| {
+            let target = label(k, "target").unwrap_or_default();
+            let buckets = h.buckets();
+            let count = h.count();
+            let mut inside = 0;
+            for (bound, n) in BUCKETS.iter().zip(buckets) {
+                inside += n;
                 out.push(
-                    Sample::new("jobs_processed", v as f64)
-                        .label("target", label(k, "target").unwrap_or_default())
-                        .label("state", label(k, "state").unwrap_or_default()),
+                    Sample::new("job_latency_seconds_bucket", n as f64)
+                        .label("target", target)
+                        .label("le", bound.to_string()),
                 );
-            });
-        self.tap
-            .counters("alert_history_publishing_dlq_writes_total", |k, v| {
-                out.push(
-                    Sample::new("dlq_writes", v as f64)
-                        .label("target", label(k, "target").unwrap_or_default())
-                        .label("reason", label(k, "reason").unwrap_or_default()),
-                );
-            });
-        self.tap
-            .histograms("alert_history_publishing_job_duration_seconds", |k, h| {
-                let target = label(k, "target").unwrap_or_default();
-                let buckets = h.buckets();
-                let count = h.count();
-                let mut inside = 0;
-                for (bound, n) in BUCKETS.iter().zip(buckets) {
-                    inside += n;
-                    out.push(
-                        Sample::new("job_latency_seconds_bucket", n as f64)
-                            .label("target", target)
-                            .label("le", bound.to_string()),
-                    );
-                }
-                out.push(
-                    Sample::new(
-                        "job_latency_seconds_bucket",
-                        count.saturating_sub(inside) as f64,
-                    )
-                    .label("target", target)
-                    .label("le", "+Inf"),
-                );
-                out.push(
-                    Sample::new("job_latency_seconds_count", count as f64).label("target", target),
-                );
-                out.push(Sample::new("job_latency_seconds_sum", h.sum()).label("target", target));
-            });
+            }
+            out.push(
+                Sample::new(
+                    "job_latency_seconds_bucket",
+                    count.saturating_sub(inside) as f64,
+                )
+                .label("target", target)
+                .label("le", "+Inf"),
+            );
+            out.push(
+                Sample::new("job_latency_seconds_count", count as f64).label("target", target),
+            );
+            out.push(Sample::new("job_latency_seconds_sum", h.sum()).label("target", target));
+        });
         Ok(())
     }
 }
@@ -435,15 +448,17 @@ impl Collector for RefreshCollector {
     }
 }
 
-/// Each vendor publisher's own counters (`alert_publisher_<vendor>_*_total`), summed per
-/// target.
+/// Each vendor publisher's own counter families, as [`TargetList::vendor_counters`] lists
+/// them, summed per target.
 ///
-/// Samples: `publisher_counter{vendor,metric,target}` where `metric` is the counter name
-/// after the vendor (`events_total`, `errors_total`, …).
+/// Samples: `publisher_counter{vendor,metric,target}` where `metric` is the family's short
+/// name (`events_total`, `errors_total`, …).
 #[derive(Debug)]
 pub struct PublisherCollector {
     /// The service's own counters.
     pub tap: Tap,
+    /// Names the vendor counter families.
+    pub targets: Arc<dyn TargetList>,
 }
 
 #[async_trait::async_trait]
@@ -453,23 +468,16 @@ impl Collector for PublisherCollector {
     }
 
     async fn collect(&self, out: &mut Vec<Sample>) -> Result<(), CollectError> {
-        let mut sums: BTreeMap<(String, String, String), u64> = BTreeMap::new();
-        for (name, labels, v) in self.tap.counters_with_prefix("alert_publisher_") {
-            let rest = &name["alert_publisher_".len()..];
-            let Some((vendor, metric)) = rest.split_once('_') else {
-                continue;
-            };
-            if !matches!(vendor, "pagerduty" | "slack" | "rootly" | "webhook") {
-                continue;
+        let mut sums: BTreeMap<(String, &'static str, String), u64> = BTreeMap::new();
+        for vendor in self.targets.vendor_counters() {
+            for (metric, family) in vendor.counters {
+                self.tap.counters(family, |k, v| {
+                    let target = label(k, "target").unwrap_or_default().to_owned();
+                    *sums
+                        .entry((vendor.vendor.clone(), metric, target))
+                        .or_default() += v;
+                });
             }
-            let target = labels
-                .iter()
-                .find(|(k, _)| k == "target")
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default();
-            *sums
-                .entry((vendor.to_owned(), metric.to_owned(), target))
-                .or_default() += v;
         }
         for ((vendor, metric, target), v) in sums {
             out.push(
@@ -499,23 +507,102 @@ impl Collector for ParallelCollector {
     }
 
     async fn collect(&self, out: &mut Vec<Sample>) -> Result<(), CollectError> {
-        self.tap.counters(
-            "alert_history_publishing_parallel_requests_total",
-            |k, v| {
-                out.push(
-                    Sample::new("parallel_requests", v as f64)
-                        .label("endpoint", label(k, "endpoint").unwrap_or_default())
-                        .label("result", label(k, "result").unwrap_or_default()),
-                );
-            },
-        );
-        self.tap
-            .counters("alert_history_publishing_parallel_targets_total", |k, v| {
-                out.push(
-                    Sample::new("parallel_targets", v as f64)
-                        .label("result", label(k, "result").unwrap_or_default()),
-                );
-            });
+        self.tap.counters(PARALLEL_REQUESTS_TOTAL, |k, v| {
+            out.push(
+                Sample::new("parallel_requests", v as f64)
+                    .label("endpoint", label(k, "endpoint").unwrap_or_default())
+                    .label("result", label(k, "result").unwrap_or_default()),
+            );
+        });
+        self.tap.counters(PARALLEL_TARGETS_TOTAL, |k, v| {
+            out.push(
+                Sample::new("parallel_targets", v as f64)
+                    .label("result", label(k, "result").unwrap_or_default()),
+            );
+        });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Targets that list two vendors' counter families (vendors the collector cannot know).
+    #[derive(Debug)]
+    struct Vendors;
+
+    impl TargetList for Vendors {
+        fn targets(&self) -> Vec<TargetInfo> {
+            Vec::new()
+        }
+
+        fn vendor_counters(&self) -> Vec<VendorCounters> {
+            vec![
+                VendorCounters {
+                    vendor: "acme".to_owned(),
+                    counters: vec![("events_total", "alert_publisher_acme_events_total")],
+                },
+                VendorCounters {
+                    vendor: "globex".to_owned(),
+                    counters: vec![
+                        ("errors_total", "alert_publisher_globex_errors_total"),
+                        (
+                            "messages_posted_total",
+                            "alert_publisher_globex_messages_posted_total",
+                        ),
+                    ],
+                },
+            ]
+        }
+    }
+
+    async fn publisher_samples(targets: Arc<dyn TargetList>, emit: impl FnOnce()) -> Vec<String> {
+        let tap = Tap::new();
+        metrics::with_local_recorder(&tap.recorder(), emit);
+        let mut out = Vec::new();
+        PublisherCollector { tap, targets }
+            .collect(&mut out)
+            .await
+            .expect("collects");
+        out.iter()
+            .map(|s| format!("{} {}", s.key(), s.value))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn publisher_counters_are_summed_per_vendor_family_and_target() {
+        let samples = publisher_samples(Arc::new(Vendors), || {
+            metrics::counter!("alert_publisher_acme_events_total", "target" => "a", "action" => "trigger", "result" => "delivered").increment(3);
+            metrics::counter!("alert_publisher_acme_events_total", "target" => "a", "action" => "resolve", "result" => "delivered").increment(2);
+            metrics::counter!("alert_publisher_globex_errors_total", "target" => "s1", "action" => "update", "reason" => "timeout").increment(1);
+            metrics::counter!("alert_publisher_globex_errors_total", "target" => "s2", "action" => "update", "reason" => "timeout").increment(4);
+            metrics::counter!("alert_publisher_globex_messages_posted_total", "target" => "s1")
+                .increment(7);
+            // Not listed by the target list: not reported.
+            metrics::counter!("alert_publisher_globex_rate_limited_total", "target" => "s1")
+                .increment(9);
+            metrics::counter!("alert_publisher_initech_requests_total", "target" => "r")
+                .increment(9);
+        })
+        .await;
+        assert_eq!(
+            samples,
+            [
+                r#"publisher_counter{vendor="acme",metric="events_total",target="a"} 5"#,
+                r#"publisher_counter{vendor="globex",metric="errors_total",target="s1"} 1"#,
+                r#"publisher_counter{vendor="globex",metric="errors_total",target="s2"} 4"#,
+                r#"publisher_counter{vendor="globex",metric="messages_posted_total",target="s1"} 7"#,
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn no_vendor_families_listed_means_no_publisher_samples() {
+        let samples = publisher_samples(Arc::new(Vec::<TargetInfo>::new()), || {
+            metrics::counter!("alert_publisher_globex_errors_total", "target" => "s1").increment(1);
+        })
+        .await;
+        assert!(samples.is_empty(), "{samples:?}");
     }
 }

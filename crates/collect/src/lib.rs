@@ -8,18 +8,23 @@
 //!
 //! **Invariant:** collectors never touch the database or the network on the call path; they
 //! read state other parts of the service keep current. **API boundary:** knows the queue and
-//! targets types it reads, nothing of HTTP.
+//! targets types it reads, nothing of HTTP; reads other crates' metric families only through
+//! their constants (`queue::metrics`, `publish::metrics`) and knows no vendor: the vendor
+//! counter families come from [`TargetList::vendor_counters`].
 
 mod collectors;
+pub mod metrics;
 mod snapshot;
 mod tap;
 
 use std::{sync::Arc, time::Duration};
 
+/// Re-exported from [`crate::metrics`] for callers that name them at the crate root.
+pub use crate::metrics::{COLLECTION_DURATION, COLLECTION_ERRORS};
 pub use collectors::{
     BreakerCollector, DeliveryCollector, DiscoveryCollector, DiscoveryInfo, HealthCollector,
     ParallelCollector, PublisherCollector, QueueCache, QueueCollector, RefreshCollector,
-    RefreshInfo, TargetInfo, TargetList,
+    RefreshInfo, TargetInfo, TargetList, VendorCounters,
 };
 pub use snapshot::{MetricsSnapshot, Sample, metric_key};
 pub use tap::{BUCKETS, Labels, Tap, TapHistogram, TapRecorder, label};
@@ -44,11 +49,6 @@ pub trait Collector: Send + Sync + std::fmt::Debug {
     async fn collect(&self, out: &mut Vec<Sample>) -> Result<(), CollectError>;
 }
 
-/// The self-monitoring histogram of one collection run.
-pub const COLLECTION_DURATION: &str = "alert_history_publishing_stats_collection_duration_seconds";
-/// Counter of collectors that failed or missed the deadline, by collector.
-pub const COLLECTION_ERRORS: &str = "alert_history_publishing_stats_collection_errors_total";
-
 /// Runs every collector concurrently; each has `deadline` to finish. Records
 /// [`COLLECTION_DURATION`] and [`COLLECTION_ERRORS`].
 pub async fn collect_all(collectors: &[Arc<dyn Collector>], deadline: Duration) -> MetricsSnapshot {
@@ -72,14 +72,14 @@ pub async fn collect_all(collectors: &[Arc<dyn Collector>], deadline: Duration) 
         match result {
             Ok(()) => snapshot.samples.extend(out),
             Err(e) => {
-                metrics::counter!(COLLECTION_ERRORS, "collector" => name).increment(1);
+                ::metrics::counter!(COLLECTION_ERRORS, "collector" => name).increment(1);
                 snapshot.errors.insert(name.to_owned(), e.to_string());
             }
         }
     }
     let elapsed = started.elapsed();
     snapshot.collection_duration_ms = elapsed.as_secs_f64() * 1000.0;
-    metrics::histogram!(COLLECTION_DURATION).record(elapsed.as_secs_f64());
+    ::metrics::histogram!(COLLECTION_DURATION).record(elapsed.as_secs_f64());
     snapshot
 }
 

@@ -19,9 +19,6 @@ pub const BUCKETS: [f64; 13] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
-/// Name prefixes the tap keeps; everything else is ignored.
-const PREFIXES: [&str; 2] = ["alert_history_publishing_", "alert_publisher_"];
-
 /// A fixed-bucket histogram (cumulative counts are computed on read).
 #[derive(Debug, Default)]
 pub struct TapHistogram {
@@ -112,8 +109,12 @@ pub struct TapRecorder {
     inner: Arc<Inner>,
 }
 
+/// The tap keeps the service's own families (named under [`publish::metrics::NAMESPACES`]);
+/// everything else is ignored.
 fn kept(key: &Key) -> bool {
-    PREFIXES.iter().any(|p| key.name().starts_with(p))
+    publish::metrics::NAMESPACES
+        .iter()
+        .any(|p| key.name().starts_with(p))
 }
 
 fn get_or_insert<T: Default>(map: &RwLock<HashMap<Key, Arc<T>>>, key: &Key) -> Arc<T> {
@@ -239,35 +240,49 @@ pub fn label<'k>(key: &'k Key, name: &str) -> Option<&'k str> {
 mod tests {
     use super::*;
 
+    use queue::metrics::{DLQ_SIZE, JOB_DURATION_SECONDS, JOBS_PROCESSED_TOTAL};
+
     #[test]
     fn keeps_our_families_only() {
         let tap = Tap::new();
         metrics::with_local_recorder(&tap.recorder(), || {
-            metrics::counter!("alert_history_publishing_jobs_processed_total", "target" => "a", "state" => "delivered").increment(2);
-            metrics::counter!("alert_history_publishing_jobs_processed_total", "target" => "a", "state" => "delivered").increment(1);
+            metrics::counter!(JOBS_PROCESSED_TOTAL, "target" => "a", "state" => "delivered")
+                .increment(2);
+            metrics::counter!(JOBS_PROCESSED_TOTAL, "target" => "a", "state" => "delivered")
+                .increment(1);
             metrics::counter!("other_total").increment(5);
-            metrics::histogram!("alert_history_publishing_job_duration_seconds", "target" => "a")
-                .record(0.2);
-            metrics::histogram!("alert_history_publishing_job_duration_seconds", "target" => "a")
-                .record(100.0);
-            metrics::gauge!("alert_history_publishing_dlq_size").set(4.0);
+            metrics::histogram!(JOB_DURATION_SECONDS, "target" => "a").record(0.2);
+            metrics::histogram!(JOB_DURATION_SECONDS, "target" => "a").record(100.0);
+            metrics::gauge!(DLQ_SIZE).set(4.0);
         });
         let mut seen = Vec::new();
-        tap.counters("alert_history_publishing_jobs_processed_total", |k, v| {
+        tap.counters(JOBS_PROCESSED_TOTAL, |k, v| {
             seen.push((label(k, "state").map(str::to_owned), v));
         });
         assert_eq!(seen, vec![(Some("delivered".to_owned()), 3)]);
         assert!(tap.counters_with_prefix("other").is_empty());
         let mut h = None;
-        tap.histograms(
-            "alert_history_publishing_job_duration_seconds",
-            |_, hist| {
-                h = Some((hist.count(), hist.sum(), hist.buckets()[5]));
-            },
-        );
+        tap.histograms(JOB_DURATION_SECONDS, |_, hist| {
+            h = Some((hist.count(), hist.sum(), hist.buckets()[5]));
+        });
         assert_eq!(h, Some((2, 100.2, 1)));
         let mut g = 0.0;
-        tap.gauges("alert_history_publishing_dlq_size", |_, v| g = v);
+        tap.gauges(DLQ_SIZE, |_, v| g = v);
         assert_eq!(g, 4.0);
+    }
+
+    /// Every family a collector reads is one the tap keeps.
+    #[test]
+    fn keeps_every_family_the_collectors_read() {
+        for name in [
+            queue::metrics::QUEUE_SUBMISSIONS_TOTAL,
+            queue::metrics::JOBS_PROCESSED_TOTAL,
+            queue::metrics::DLQ_WRITES_TOTAL,
+            queue::metrics::JOB_DURATION_SECONDS,
+            publish::metrics::PARALLEL_REQUESTS_TOTAL,
+            publish::metrics::PARALLEL_TARGETS_TOTAL,
+        ] {
+            assert!(kept(&Key::from_static_name(name)), "{name}");
+        }
     }
 }

@@ -4,7 +4,8 @@
 //! the Prometheus alert array), the [`Target`] a publisher is built from, the [`Publisher`]
 //! trait, the outcome classification ([`Delivered`], [`PublishError`]), the shared HTTP client
 //! builder with its outbound guard ([`outbound`]: which addresses a target URL may reach),
-//! truncation helpers and secret redaction.
+//! truncation helpers, secret redaction, and the metric families of parallel publishing
+//! ([`metrics`]).
 //!
 //! **Invariant:** no queue, no storage, no server types. Publishers classify outcomes; they do
 //! not decide how often to retry.
@@ -13,6 +14,7 @@ mod alert;
 pub mod classify;
 mod config;
 pub mod http;
+pub mod metrics;
 pub mod outbound;
 mod outcome;
 pub mod parallel;
@@ -29,5 +31,8 @@ pub use alert::{
 pub use config::{ConfigError, header, options, parse_duration, positive, rate, serde_duration};
 pub use outcome::{Delivered, ErrorKind, PublishError, PublishOutcome};
 pub use publisher::{Delivery, ProbeResult, Publisher, RateLimit};
-pub use secret::{Scrubber, Secret, is_secret_key, redact_json, redact_url_credentials};
+pub use secret::{
+    Scrubber, Secret, is_secret_key, redact_json, redact_url, redact_url_credentials,
+    redact_url_path, serialize_redacted_url,
+};
 pub use target::{Format, Target, TargetName, TargetNameError, TargetType};

@@ -188,6 +188,43 @@ pub fn redact_url_credentials(url: &str) -> String {
     format!("{}{shown}{}", &url[..scheme_end + 3], &rest[at..])
 }
 
+/// `url` as it may be shown: scheme, host, port and path. User info and fragment are dropped
+/// and a query is shown as `?<redacted>` (any of them can carry credentials). Text that is not
+/// a URL is shown as [`Secret::REDACTED`] whole.
+pub fn redact_url(url: &str) -> String {
+    redact_url_path(url, false)
+}
+
+/// Like [`redact_url`]; `hide_path` also shows the path as `/<redacted>` (for URLs whose path
+/// is itself the secret, such as incoming-webhook URLs).
+pub fn redact_url_path(url: &str, hide_path: bool) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => {
+            let host = u.host_str().unwrap_or_default();
+            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+            let path = if hide_path { "/<redacted>" } else { u.path() };
+            let query = if u.query().is_some() {
+                "?<redacted>"
+            } else {
+                ""
+            };
+            format!("{}://{host}{port}{path}{query}", u.scheme())
+        }
+        Err(_) => Secret::REDACTED.to_owned(),
+    }
+}
+
+/// serde `serialize_with` for an optional URL in a configuration: shown by [`redact_url`].
+pub fn serialize_redacted_url<S: serde::Serializer>(
+    url: &Option<String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(u) => s.serialize_str(&redact_url(u)),
+        None => s.serialize_none(),
+    }
+}
+
 /// A copy of `value` with every string under a credential-like key replaced by
 /// [`Secret::REDACTED`], recursively, and the credentials of any URL redacted
 /// ([`redact_url_credentials`]). For showing target options.
@@ -262,6 +299,40 @@ mod redact_tests {
             r.contains("#ops") && r.contains("5s") && r.contains("bearer"),
             "{r}"
         );
+    }
+
+    #[test]
+    fn urls_for_display() {
+        for (url, hide_path, shown) in [
+            (
+                "https://u:p@k8s.internal:6443/api?token=t#f",
+                false,
+                "https://k8s.internal:6443/api?<redacted>",
+            ),
+            ("https://k8s.internal", false, "https://k8s.internal/"),
+            (
+                "https://hooks.example.com/T0/B0/s3cr3t",
+                true,
+                "https://hooks.example.com/<redacted>",
+            ),
+            ("not a url", false, "<redacted>"),
+        ] {
+            assert_eq!(redact_url_path(url, hide_path), shown, "{url}");
+        }
+        let json = |url: Option<&str>| {
+            let mut out = Vec::new();
+            serialize_redacted_url(
+                &url.map(str::to_owned),
+                &mut serde_json::Serializer::new(&mut out),
+            )
+            .unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(
+            json(Some("http://a:b@h:1/x?k=v")),
+            r#""http://h:1/x?<redacted>""#
+        );
+        assert_eq!(json(None), "null");
     }
 
     #[test]

@@ -22,6 +22,12 @@ use crate::{
     BreakerState, Completion, Failure, Finished, Handoff, Job, JobPayload, JobStore, NewJob, Ready,
     StoreError, TargetPolicy,
     breaker::{Admit, Breakers, Outcome, Transition},
+    metrics::{
+        CIRCUIT_BREAKER_RECOVERIES_TOTAL, CIRCUIT_BREAKER_STATE, CIRCUIT_BREAKER_TRIPS_TOTAL,
+        CIRCUIT_BREAKER_WAITS_TOTAL, COMMIT_BATCH_SIZE, DLQ_WRITES_TOTAL, FALLBACK_TOTAL,
+        JOB_DURATION_SECONDS, JOB_WAIT_TIME_SECONDS, JOBS_PROCESSED_TOTAL, RATE_LIMIT_WAITS_TOTAL,
+        RETRY_ATTEMPTS_TOTAL, WORKERS_ACTIVE, WORKERS_IDLE,
+    },
 };
 
 /// Resolves a target name to its publisher and policy at delivery time, so definitions can
@@ -425,7 +431,7 @@ impl Engine {
             let store = self.store.clone();
             let target = job.target.clone();
             tasks.spawn(async move {
-                metrics::counter!("alert_history_publishing_rate_limit_waits_total", "target" => target.clone()).increment(1);
+                metrics::counter!(RATE_LIMIT_WAITS_TOTAL, "target" => target.clone()).increment(1);
                 let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
                 if let Err(e) = store.defer(&job, at, Utc::now()).await {
                     error!(target = %target, job = job.id, error = %e, "deferring a rate-limited job failed; it is retried after its lease");
@@ -569,9 +575,8 @@ fn delivery_of(job: &Job) -> Option<Delivery> {
 impl Engine {
     fn publish_worker_gauges(&self) {
         let active = self.shared.active.load(Ordering::Relaxed);
-        metrics::gauge!("alert_history_publishing_workers_active").set(active as f64);
-        metrics::gauge!("alert_history_publishing_workers_idle")
-            .set(self.shared.concurrency.saturating_sub(active) as f64);
+        metrics::gauge!(WORKERS_ACTIVE).set(active as f64);
+        metrics::gauge!(WORKERS_IDLE).set(self.shared.concurrency.saturating_sub(active) as f64);
     }
 }
 
@@ -606,8 +611,7 @@ async fn housekeeping(
             }
         }
         for (target, state) in shared.breakers.all() {
-            metrics::gauge!("alert_history_publishing_circuit_breaker_state", "target" => target)
-                .set(state.gauge());
+            metrics::gauge!(CIRCUIT_BREAKER_STATE, "target" => target).set(state.gauge());
         }
         tokio::time::sleep(config.poll_interval).await;
     }
@@ -764,8 +768,7 @@ async fn committer(store: Arc<dyn JobStore>, mut rx: mpsc::Receiver<Commit>) {
         }
         let (items, replies): (Vec<Finished>, Vec<oneshot::Sender<bool>>) =
             buf.drain(..).map(|c| (c.finished, c.reply)).unzip();
-        metrics::histogram!("alert_history_publishing_commit_batch_size")
-            .record(items.len() as f64);
+        metrics::histogram!(COMMIT_BATCH_SIZE).record(items.len() as f64);
         let mut result = None;
         for attempt in 0..5u32 {
             match store.complete_many(&items, Utc::now()).await {
@@ -805,9 +808,9 @@ impl Worker {
             Attempted::Done(c, o) => (c, o),
             Attempted::Wait(wait, why) => {
                 let metric = if why == "rate_limit" {
-                    "alert_history_publishing_rate_limit_waits_total"
+                    RATE_LIMIT_WAITS_TOTAL
                 } else {
-                    "alert_history_publishing_circuit_breaker_waits_total"
+                    CIRCUIT_BREAKER_WAITS_TOTAL
                 };
                 metrics::counter!(metric, "target" => target.clone()).increment(1);
                 let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
@@ -836,16 +839,18 @@ impl Worker {
                 Instant::now(),
             ) {
                 Some(Transition::Tripped) => {
-                    metrics::counter!("alert_history_publishing_circuit_breaker_trips_total", "target" => target.clone()).increment(1);
+                    metrics::counter!(CIRCUIT_BREAKER_TRIPS_TOTAL, "target" => target.clone())
+                        .increment(1);
                     warn!(target = %target, open_for_s = policy.circuit_breaker.open_for.as_secs(), "circuit opened: deliveries to this target wait");
                 }
                 Some(Transition::Recovered) => {
-                    metrics::counter!("alert_history_publishing_circuit_breaker_recoveries_total", "target" => target.clone()).increment(1);
+                    metrics::counter!(CIRCUIT_BREAKER_RECOVERIES_TOTAL, "target" => target.clone())
+                        .increment(1);
                     info!(target = %target, "circuit closed: target recovered");
                 }
                 None => {}
             }
-            metrics::gauge!("alert_history_publishing_circuit_breaker_state", "target" => target.clone())
+            metrics::gauge!(CIRCUIT_BREAKER_STATE, "target" => target.clone())
                 .set(self.shared.breakers.state(&target).gauge());
             if let Some(observer) = &self.observer {
                 observer.observe(o);
@@ -914,7 +919,8 @@ impl Worker {
         let new = NewJob::new(fallback, payload.alert, payload.context, repeat);
         match self.store.enqueue(vec![new], Utc::now()).await {
             Ok(r) => {
-                metrics::counter!("alert_history_publishing_fallback_total", "target" => target.to_owned()).increment(r.inserted as u64);
+                metrics::counter!(FALLBACK_TOTAL, "target" => target.to_owned())
+                    .increment(r.inserted as u64);
                 info!(
                     target,
                     fallback,
@@ -935,25 +941,28 @@ impl Worker {
             Completion::Retry { .. } => "retry",
             Completion::Dead { .. } => "dead",
         };
-        metrics::counter!("alert_history_publishing_jobs_processed_total", "target" => target.clone(), "state" => label).increment(1);
-        metrics::histogram!("alert_history_publishing_job_duration_seconds", "target" => target.clone()).record(latency.as_secs_f64());
+        metrics::counter!(JOBS_PROCESSED_TOTAL, "target" => target.clone(), "state" => label)
+            .increment(1);
+        metrics::histogram!(JOB_DURATION_SECONDS, "target" => target.clone())
+            .record(latency.as_secs_f64());
         if job.attempt == 1 {
             let waited = (Utc::now() - job.created_at)
                 .to_std()
                 .unwrap_or_default()
                 .saturating_sub(latency);
-            metrics::histogram!("alert_history_publishing_job_wait_time_seconds", "target" => target.clone()).record(waited.as_secs_f64());
+            metrics::histogram!(JOB_WAIT_TIME_SECONDS, "target" => target.clone())
+                .record(waited.as_secs_f64());
         }
         match completion {
             Completion::Delivered { status_code, .. } => {
                 debug!(target = %target, job = job.id, attempt = job.attempt, status = ?status_code, "delivered");
             }
             Completion::Retry { at, failure } => {
-                metrics::counter!("alert_history_publishing_retry_attempts_total", "target" => target.clone()).increment(1);
+                metrics::counter!(RETRY_ATTEMPTS_TOTAL, "target" => target.clone()).increment(1);
                 warn!(target = %target, job = job.id, attempt = job.attempt, kind = %failure.kind, error = %failure.reason, retry_at = %at, "delivery failed, will retry");
             }
             Completion::Dead { failure } => {
-                metrics::counter!("alert_history_publishing_dlq_writes_total", "target" => target.clone(), "reason" => failure.kind.clone()).increment(1);
+                metrics::counter!(DLQ_WRITES_TOTAL, "target" => target.clone(), "reason" => failure.kind.clone()).increment(1);
                 warn!(target = %target, job = job.id, attempt = job.attempt, kind = %failure.kind, error = %failure.reason, "delivery failed permanently, moved to the dead-letter queue");
             }
         }

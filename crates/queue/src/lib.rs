@@ -12,13 +12,18 @@
 //! supersedes an older one still waiting. Notification state per (target, fingerprint) turns an
 //! unchanged re-sent alert into a no-op until the repeat interval passes.
 //!
+//! [`DeliverySettings`] is the `delivery:` section of the service configuration; it builds the
+//! [`EngineConfig`], the [`StoreOptions`] and the default [`TargetPolicy`].
+//!
 //! **Invariant:** talks to publishers only through the `Publisher` trait; knows no HTTP API.
 
 mod breaker;
 mod engine;
 mod handoff;
+pub mod metrics;
 mod model;
 mod policy;
+mod settings;
 mod sql;
 mod store;
 
@@ -30,5 +35,6 @@ pub use model::{
     JobState, NewJob, Priority, QueueStats, ReplayReport,
 };
 pub use policy::{RateLimitConfig, RetryPolicy, TargetPolicy};
+pub use settings::DeliverySettings;
 pub use sql::{Dialect, SqlStore, StoreOptions};
 pub use store::{JobStore, StoreError};

@@ -1625,7 +1625,7 @@ impl JobStore for SqlStore {
         let store = self.clone();
         self.ingest
             .submit((jobs, now), move |requests| async move {
-                metrics::histogram!("alert_publisher_enqueue_batch_requests")
+                metrics::histogram!(crate::metrics::ENQUEUE_BATCH_REQUESTS)
                     .record(requests.len() as f64);
                 store.enqueue_batch(&requests).await
             })

@@ -6,7 +6,7 @@ use std::{
 };
 
 use serde::{Deserialize, Serialize};
-use service::config::{DeliveryConfig, HealthSettings, IngestSettings};
+use service::config::IngestSettings;
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -26,9 +26,9 @@ pub struct Config {
     /// Ingest settings.
     pub ingest: IngestSettings,
     /// Delivery settings.
-    pub delivery: DeliveryConfig,
+    pub delivery: queue::DeliverySettings,
     /// Target health thresholds.
-    pub health: HealthSettings,
+    pub health: targets::HealthConfig,
     /// Target discovery (file hot reload, Kubernetes Secrets), refresh and health probes.
     pub discovery: service::discovery::DiscoverySettings,
     /// Publishing stats and trends.
@@ -82,8 +82,8 @@ impl Default for Config {
             targets: None,
             store: DEFAULT_STORE.to_owned(),
             ingest: IngestSettings::default(),
-            delivery: DeliveryConfig::default(),
-            health: HealthSettings::default(),
+            delivery: queue::DeliverySettings::default(),
+            health: targets::HealthConfig::default(),
             discovery: service::discovery::DiscoverySettings::default(),
             stats: service::stats::StatsSettings::default(),
             outbound: publish::outbound::OutboundPolicy::default(),
@@ -184,11 +184,32 @@ impl Config {
             return Ok(Self::default());
         }
         let de = serde_yaml::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(de).map_err(|e| ConfigError::Field {
-            path: source.to_owned(),
-            field: e.path().to_string(),
-            message: e.into_inner().to_string(),
-        })
+        let config: Self =
+            serde_path_to_error::deserialize(de).map_err(|e| ConfigError::Field {
+                path: source.to_owned(),
+                field: e.path().to_string(),
+                message: e.into_inner().to_string(),
+            })?;
+        config
+            .check()
+            .map_err(|(field, message)| ConfigError::Field {
+                path: source.to_owned(),
+                field,
+                message,
+            })?;
+        Ok(config)
+    }
+
+    /// The checks of the sections that have them; the field is named from the top.
+    fn check(&self) -> Result<(), (String, String)> {
+        self.delivery
+            .validate()
+            .map_err(|e| (format!("delivery.{}", e.field), e.message))?;
+        self.stats
+            .trends
+            .validate()
+            .map_err(|e| (format!("stats.trends.{}", e.field), e.message))?;
+        Ok(())
     }
 }
 
@@ -253,5 +274,26 @@ mod tests {
             e.contains("delivery.repeat_interval") && e.contains("invalid duration"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn section_checks_name_the_field() {
+        for (yaml, expected) in [
+            (
+                "delivery: {concurrency: 0}\n",
+                "config file c.yaml: field `delivery.concurrency`: must be at least 1",
+            ),
+            (
+                "delivery: {lease: 0s}\n",
+                "config file c.yaml: field `delivery.lease`: must be greater than zero",
+            ),
+            (
+                "stats: {trends: {alpha: 2}}\n",
+                "config file c.yaml: field `stats.trends.alpha`: must be greater than 0 and at most 1",
+            ),
+        ] {
+            let e = Config::from_yaml(yaml, "c.yaml").unwrap_err().to_string();
+            assert!(e.starts_with(expected), "{yaml}: {e}");
+        }
     }
 }

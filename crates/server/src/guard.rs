@@ -125,7 +125,7 @@ pub(crate) async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: N
             } else {
                 "api"
             };
-            metrics::counter!("alert_publisher_rate_limited_total", "limiter" => limiter)
+            metrics::counter!(crate::metrics::RATE_LIMITED_TOTAL, "limiter" => limiter)
                 .increment(1);
             let mut resp = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -154,7 +154,7 @@ fn refusal(guard: &Guard, access: Access, req: &Request) -> Option<Response> {
         Access::Public => None,
         Access::Ingest => match &guard.ingest {
             Some(ia) if !ia.allows(req.headers()) => {
-                metrics::counter!("alert_publisher_auth_failures_total", "reason" => "ingest")
+                metrics::counter!(crate::metrics::AUTH_FAILURES_TOTAL, "reason" => "ingest")
                     .increment(1);
                 debug!(path = %req.uri().path(), "ingest request without valid credentials");
                 Some(unauthorized(
@@ -170,7 +170,7 @@ fn refusal(guard: &Guard, access: Access, req: &Request) -> Option<Response> {
             }
             let Some((name, role)) = auth::bearer(req.headers()).and_then(|t| guard.keys.verify(t))
             else {
-                metrics::counter!("alert_publisher_auth_failures_total", "reason" => "unauthenticated").increment(1);
+                metrics::counter!(crate::metrics::AUTH_FAILURES_TOTAL, "reason" => "unauthenticated").increment(1);
                 debug!(method = %req.method(), path = %req.uri().path(), "request without a valid api key");
                 return Some(unauthorized(
                     "Bearer",
@@ -178,7 +178,7 @@ fn refusal(guard: &Guard, access: Access, req: &Request) -> Option<Response> {
                 ));
             };
             if role < needed {
-                metrics::counter!("alert_publisher_auth_failures_total", "reason" => "forbidden")
+                metrics::counter!(crate::metrics::AUTH_FAILURES_TOTAL, "reason" => "forbidden")
                     .increment(1);
                 debug!(key = %name, %role, %needed, path = %req.uri().path(), "api key lacks the role");
                 return Some(

@@ -13,6 +13,7 @@ pub mod error;
 mod extract;
 pub mod guard;
 mod handlers;
+pub mod metrics;
 pub mod openapi;
 pub mod ratelimit;
 pub mod router;
@@ -25,8 +26,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 pub use config::Config;
+pub use metrics::handle as metrics_handle;
 pub use router::{AppState, app, app_with_guard};
-pub use service::{Registry, telemetry::metrics_handle};
+pub use service::Registry;
 
 /// Loads and checks every target definition and builds its publisher.
 pub fn load_registry(config: &Config) -> anyhow::Result<Registry> {

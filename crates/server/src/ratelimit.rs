@@ -294,7 +294,7 @@ impl Limiter {
         let tokens = bucket.tokens;
         let tracked = buckets.len();
         drop(buckets);
-        metrics::gauge!("alert_publisher_rate_limit_clients", "limiter" => self.name)
+        metrics::gauge!(crate::metrics::RATE_LIMIT_CLIENTS, "limiter" => self.name)
             .set(tracked as f64);
         let secs = |t: f64| {
             Duration::from_secs_f64(t.max(0.0) / per_sec)

@@ -49,7 +49,7 @@ impl AppState {
     pub fn new(service: Arc<Service>, max_body_bytes: usize) -> Self {
         Self {
             service,
-            metrics: service::telemetry::metrics_handle(),
+            metrics: crate::metrics::handle(),
             max_body_bytes,
             ready: Arc::new(AtomicBool::new(true)),
         }

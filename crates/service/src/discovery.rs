@@ -25,9 +25,9 @@ pub struct DiscoverySettings {
     #[serde(with = "publish::serde_duration")]
     pub manual_refresh_interval: Duration,
     /// Kubernetes Secret discovery (off by default).
-    pub kubernetes: KubernetesSettings,
+    pub kubernetes: targets::kube::KubernetesSettings,
     /// Active health probes.
-    pub probes: ProbeSettings,
+    pub probes: MonitorConfig,
 }
 
 impl Default for DiscoverySettings {
@@ -35,68 +35,8 @@ impl Default for DiscoverySettings {
         Self {
             file_poll_interval: Duration::from_secs(5),
             manual_refresh_interval: Duration::from_secs(60),
-            kubernetes: KubernetesSettings::default(),
-            probes: ProbeSettings::default(),
-        }
-    }
-}
-
-/// `discovery.kubernetes:`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct KubernetesSettings {
-    /// Watch Secrets (needs RBAC get/list/watch on Secrets, see `deploy/kubernetes`).
-    pub enabled: bool,
-    /// Namespaces to watch (default: the pod's namespace, or `default`).
-    pub namespaces: Vec<String>,
-    /// Label selector of target Secrets.
-    pub label_selector: String,
-    /// Full re-list period (default 5 min).
-    #[serde(with = "publish::serde_duration")]
-    pub resync_interval: Duration,
-    /// Longest retry delay while the API is unreachable (default 1 min).
-    #[serde(with = "publish::serde_duration")]
-    pub max_backoff: Duration,
-    /// API server URL; default: in-cluster configuration or kubeconfig.
-    #[serde(serialize_with = "crate::config::serialize_url")]
-    pub api_url: Option<String>,
-}
-
-impl Default for KubernetesSettings {
-    fn default() -> Self {
-        let d = targets::kube::KubeConfig::default();
-        Self {
-            enabled: false,
-            namespaces: Vec::new(),
-            label_selector: d.label_selector,
-            resync_interval: d.resync,
-            max_backoff: d.backoff_max,
-            api_url: None,
-        }
-    }
-}
-
-/// `discovery.probes:`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ProbeSettings {
-    /// Probe every target this often (default 2 min); `0s` turns probes off.
-    #[serde(with = "publish::serde_duration")]
-    pub interval: Duration,
-    /// A probe slower than this fails (default 5 s).
-    #[serde(with = "publish::serde_duration")]
-    pub timeout: Duration,
-    /// Probes at once (default 8).
-    pub concurrency: usize,
-}
-
-impl Default for ProbeSettings {
-    fn default() -> Self {
-        let d = MonitorConfig::default();
-        Self {
-            interval: d.interval,
-            timeout: d.timeout,
-            concurrency: d.concurrency,
+            kubernetes: targets::kube::KubernetesSettings::default(),
+            probes: MonitorConfig::default(),
         }
     }
 }
@@ -173,13 +113,7 @@ impl Discovery {
             info!(namespaces = ?namespaces, selector = %k.label_selector, "watching target Secrets");
             sources.push(targets::kube::watch_secrets(
                 client,
-                targets::kube::KubeConfig {
-                    namespaces,
-                    label_selector: k.label_selector.clone(),
-                    resync: k.resync_interval,
-                    backoff_max: k.max_backoff,
-                    ..Default::default()
-                },
+                k.kube_config(namespaces),
                 shutdown.clone(),
             ));
         }
@@ -201,11 +135,7 @@ impl Discovery {
             let registry = registry.clone();
             tokio::spawn(targets::monitor::run(
                 health,
-                MonitorConfig {
-                    interval: settings.probes.interval,
-                    timeout: settings.probes.timeout,
-                    concurrency: settings.probes.concurrency,
-                },
+                settings.probes.clone(),
                 move || {
                     let enabled: Vec<String> = registry
                         .specs()
@@ -235,12 +165,13 @@ impl Discovery {
         if let Some(at) = *last {
             let since = at.elapsed();
             if since < self.min_manual {
-                metrics::counter!("alert_history_publishing_refresh_manual_total", "result" => "rate_limited").increment(1);
+                metrics::counter!(crate::metrics::REFRESH_MANUAL_TOTAL, "result" => "rate_limited")
+                    .increment(1);
                 return Err(self.min_manual - since);
             }
         }
         *last = Some(Instant::now());
-        metrics::counter!("alert_history_publishing_refresh_manual_total", "result" => "accepted")
+        metrics::counter!(crate::metrics::REFRESH_MANUAL_TOTAL, "result" => "accepted")
             .increment(1);
         for s in &self.sources {
             s.refresh();

@@ -61,11 +61,11 @@ impl DeliveryObserver for Feedback {
             .iter()
             .find(|s| s.target.name.as_str() == o.target)
             .map_or("unknown", |s| s.target.kind.as_str());
-        metrics::counter!("alert_publisher_notifications_total", "target" => o.target.clone(), "integration" => integration).increment(1);
-        metrics::histogram!("alert_publisher_notification_latency_seconds", "target" => o.target.clone(), "integration" => integration).record(o.latency.as_secs_f64());
+        metrics::counter!(crate::metrics::NOTIFICATIONS_TOTAL, "target" => o.target.clone(), "integration" => integration).increment(1);
+        metrics::histogram!(crate::metrics::NOTIFICATION_LATENCY_SECONDS, "target" => o.target.clone(), "integration" => integration).record(o.latency.as_secs_f64());
         if !o.success {
             let reason = o.error_kind.clone().unwrap_or_else(|| "other".to_owned());
-            metrics::counter!("alert_publisher_notifications_failed_total", "target" => o.target.clone(), "integration" => integration, "reason" => reason).increment(1);
+            metrics::counter!(crate::metrics::NOTIFICATIONS_FAILED_TOTAL, "target" => o.target.clone(), "integration" => integration, "reason" => reason).increment(1);
         }
     }
 }

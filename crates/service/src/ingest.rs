@@ -69,7 +69,7 @@ impl Service {
         context: GroupContext,
     ) -> Result<IngestReport> {
         let source = source.as_str();
-        metrics::counter!("alert_publisher_alerts_received_total", "source" => source)
+        metrics::counter!(crate::metrics::ALERTS_RECEIVED_TOTAL, "source" => source)
             .increment(alerts.len() as u64);
         let specs = self.registry.specs();
         let mut jobs = Vec::new();
@@ -93,13 +93,13 @@ impl Service {
                 unrouted += 1;
             }
         }
-        metrics::counter!("alert_publisher_alerts_unrouted_total").increment(unrouted as u64);
+        metrics::counter!(crate::metrics::ALERTS_UNROUTED_TOTAL).increment(unrouted as u64);
         let report = if jobs.is_empty() {
             queue::EnqueueReport::default()
         } else {
             self.store.enqueue(jobs, Utc::now()).await.map_err(|e| {
                 warn!(error = %e, "cannot store jobs; answering 503 so the sender retries");
-                metrics::counter!("alert_publisher_ingest_failures_total", "reason" => "store")
+                metrics::counter!(crate::metrics::INGEST_FAILURES_TOTAL, "reason" => "store")
                     .increment(1);
                 Error::new(
                     ErrorKind::Unavailable,
@@ -107,14 +107,7 @@ impl Service {
                 )
             })?
         };
-        for (result, n) in [
-            ("inserted", report.inserted),
-            ("deduplicated", report.deduplicated),
-            ("superseded", report.superseded),
-        ] {
-            metrics::counter!("alert_history_publishing_queue_submissions_total", "result" => result)
-                .increment(n as u64);
-        }
+        queue::metrics::record_enqueue(&report);
         if report.inserted > 0 {
             self.engine.wake();
         }
@@ -138,7 +131,7 @@ impl Service {
 
     /// Counts a payload that could not be parsed.
     pub fn rejected(&self, source: Source, error: &dyn std::fmt::Display) {
-        metrics::counter!("alert_publisher_ingest_failures_total", "reason" => "invalid")
+        metrics::counter!(crate::metrics::INGEST_FAILURES_TOTAL, "reason" => "invalid")
             .increment(1);
         warn!(source = source.as_str(), error = %error, "payload rejected");
     }
@@ -195,8 +188,7 @@ impl Service {
             .enqueue(jobs, Utc::now())
             .await
             .map_err(|e| Error::store(&e))?;
-        metrics::counter!("alert_history_publishing_queue_submissions_total", "result" => "inserted")
-            .increment(report.inserted as u64);
+        queue::metrics::record_enqueue(&report);
         self.engine.wake();
         Ok(SubmitReport {
             jobs: report.ids,
@@ -228,8 +220,7 @@ impl Service {
             };
             return Err(Error::new(kind, format!("dead letter {id}: {why}")));
         }
-        metrics::counter!("alert_history_publishing_dlq_replays_total")
-            .increment(report.replayed.len() as u64);
+        queue::metrics::record_replays(report.replayed.len());
         self.engine.wake();
         info!(job = id, "dead letter replayed");
         Ok(report)
@@ -242,8 +233,7 @@ impl Service {
             .replay(filter, Utc::now())
             .await
             .map_err(|e| Error::store(&e))?;
-        metrics::counter!("alert_history_publishing_dlq_replays_total")
-            .increment(report.replayed.len() as u64);
+        queue::metrics::record_replays(report.replayed.len());
         self.engine.wake();
         info!(
             replayed = report.replayed.len(),
@@ -268,7 +258,7 @@ impl Service {
     /// from the store's counts; a store that does not answer leaves them as they were.
     pub async fn export_queue_gauges(&self) {
         if let Ok(stats) = self.store.stats().await {
-            crate::stats::export_queue_gauges(&stats);
+            queue::metrics::export_stats(&stats);
         }
     }
 

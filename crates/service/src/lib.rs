@@ -15,6 +15,7 @@ pub mod discovery;
 mod error;
 mod feedback;
 mod ingest;
+pub mod metrics;
 mod publishing;
 pub mod redact;
 pub mod registry;
@@ -25,7 +26,7 @@ mod view;
 use std::{path::PathBuf, sync::Arc};
 
 use anyhow::Context;
-use queue::{Engine, EngineConfig, EngineHandle, JobStore, SqlStore, StoreOptions};
+use queue::{Engine, EngineHandle, JobStore, SqlStore};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -91,21 +92,11 @@ impl Service {
                 "recovered jobs that were in flight when the service last stopped"
             );
         }
-        let health = Arc::new(targets::HealthBook::new(settings.health.to_config()));
-        let d = &settings.delivery;
+        let health = Arc::new(targets::HealthBook::new(settings.health.clone()));
         let engine = Engine::new(
             store.clone(),
             registry.clone(),
-            EngineConfig {
-                concurrency: d.concurrency,
-                lease: d.lease,
-                poll_interval: d.poll_interval,
-                handoff_capacity: d.handoff_buffer,
-                shutdown_timeout: d.shutdown_timeout,
-                retain_finished: d.retain_finished,
-                retain_dead: d.retain_dead,
-                ..Default::default()
-            },
+            settings.delivery.engine_config(),
         )
         .with_observer(Arc::new(Feedback::new(health.clone(), registry.clone())));
         let discovery = discovery::Discovery::start(
@@ -186,10 +177,7 @@ impl Service {
 /// Opens the store named by `store`: a SQLite path, a `sqlite://` URL, or a
 /// `postgres://` URL (several replicas may share one PostgreSQL database).
 pub async fn open_store(store: &str, settings: &Settings) -> anyhow::Result<Arc<dyn JobStore>> {
-    let options = StoreOptions {
-        synchronous_full: settings.delivery.sqlite_synchronous_full,
-        ..Default::default()
-    };
+    let options = settings.delivery.store_options();
     let opened = if store.starts_with("postgres://") || store.starts_with("postgresql://") {
         SqlStore::connect_postgres(store, options).await
     } else {

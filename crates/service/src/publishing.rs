@@ -138,16 +138,14 @@ impl Service {
             Ok(_) => "success",
             Err(e) => parallel_code(e.kind),
         };
-        metrics::counter!("alert_history_publishing_parallel_requests_total", "endpoint" => selection.as_str(), "result" => label).increment(1);
-        metrics::histogram!("alert_history_publishing_parallel_duration_seconds", "endpoint" => selection.as_str()).record(started.elapsed().as_secs_f64());
+        publish::metrics::record_parallel_request(selection.as_str(), label, started.elapsed());
         result
     }
 
     /// Counts a parallel publish refused before it started (its body was wrong); `code` is
     /// the error's stable code.
     pub fn parallel_rejected(&self, selection: Selection, code: &'static str) {
-        metrics::counter!("alert_history_publishing_parallel_requests_total", "endpoint" => selection.as_str(), "result" => code).increment(1);
-        metrics::histogram!("alert_history_publishing_parallel_duration_seconds", "endpoint" => selection.as_str()).record(0.0);
+        publish::metrics::record_parallel_request(selection.as_str(), code, Duration::ZERO);
     }
 
     async fn parallel_inner(
@@ -215,9 +213,7 @@ impl Service {
         {
             Ok(report) => {
                 self.record_parallel_health(&report);
-                for r in &report.results {
-                    metrics::counter!("alert_history_publishing_parallel_targets_total", "result" => format!("{:?}", r.outcome).to_lowercase()).increment(1);
-                }
+                publish::metrics::record_parallel_targets(&report);
                 Ok(ParallelOutcome {
                     success: true,
                     strategy,
@@ -310,7 +306,7 @@ impl Service {
             targets::CheckSource::Delivery,
             Utc::now(),
         );
-        metrics::counter!("alert_history_publishing_target_tests_total", "target" => name.to_owned(), "result" => if success { "success" } else { "failure" }).increment(1);
+        metrics::counter!(crate::metrics::TARGET_TESTS_TOTAL, "target" => name.to_owned(), "result" => if success { "success" } else { "failure" }).increment(1);
         Ok(match &outcome {
             Ok(d) => TestResult {
                 target: name.to_owned(),

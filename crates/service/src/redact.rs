@@ -7,26 +7,11 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// Like [`redact_url`]; `hide_path` also hides the path (a Slack incoming-webhook URL is a
-/// secret on whatever host it lives).
+/// secret on whatever host it lives, and always on `hooks.slack.com`).
 pub fn redact_url_path(url: &str, hide_path: bool) -> String {
-    match url::Url::parse(url) {
-        Ok(u) => {
-            let host = u.host_str().unwrap_or_default();
-            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
-            let path = if hide_path || host.ends_with("hooks.slack.com") {
-                "/<redacted>"
-            } else {
-                u.path()
-            };
-            let query = if u.query().is_some() {
-                "?<redacted>"
-            } else {
-                ""
-            };
-            format!("{}://{host}{port}{path}{query}", u.scheme())
-        }
-        Err(_) => publish::Secret::REDACTED.to_owned(),
-    }
+    let slack = url::Url::parse(url)
+        .is_ok_and(|u| u.host_str().is_some_and(|h| h.ends_with("hooks.slack.com")));
+    publish::redact_url_path(url, hide_path || slack)
 }
 
 /// The store location for logs: paths as they are, URLs without credentials.

@@ -237,10 +237,10 @@ impl Registry {
             ("changed", applied.changed.len()),
             ("removed", applied.removed.len()),
         ] {
-            metrics::counter!("alert_history_publishing_discovery_changes_total", "change" => kind)
+            metrics::counter!(crate::metrics::DISCOVERY_CHANGES_TOTAL, "change" => kind)
                 .increment(n as u64);
         }
-        metrics::gauge!("alert_history_publishing_targets_active").set(kept.len() as f64);
+        metrics::gauge!(crate::metrics::TARGETS_ACTIVE).set(kept.len() as f64);
         self.current.store(Arc::new(Snapshot {
             specs: kept.into(),
             publishers,

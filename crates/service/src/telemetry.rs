@@ -25,7 +25,7 @@ pub fn metrics_handle() -> PrometheusHandle {
                 .build();
             match metrics::set_global_recorder(fanout) {
                 Ok(()) => {
-                    crate::describe::describe_metrics();
+                    describe();
                     handle
                 }
                 // Another recorder is installed (only possible in tests): keep a private one.
@@ -39,4 +39,14 @@ pub fn metrics_handle() -> PrometheusHandle {
 pub fn metrics_tap() -> collect::Tap {
     static TAP: OnceLock<collect::Tap> = OnceLock::new();
     TAP.get_or_init(collect::Tap::new).clone()
+}
+
+/// Describes the families of every crate the service runs (each crate describes its own).
+fn describe() {
+    queue::metrics::describe();
+    targets::metrics::describe();
+    publish::metrics::describe();
+    collect::metrics::describe();
+    crate::metrics::describe();
+    crate::describe::describe_metrics();
 }

@@ -12,7 +12,14 @@ use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::TargetSpec;
+use crate::{
+    TargetSpec,
+    metrics::{
+        DISCOVERY_ERRORS_TOTAL, DISCOVERY_EVENTS_TOTAL, DISCOVERY_TARGETS,
+        REFRESH_DURATION_SECONDS, REFRESH_ERRORS_TOTAL, REFRESH_LAST_SUCCESS_TIMESTAMP_SECONDS,
+        REFRESH_TOTAL,
+    },
+};
 
 /// A target definition that was skipped, with the reason (free of secrets).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -123,8 +130,10 @@ impl SourceDriver {
             s.valid = valid;
             s.invalid = invalid;
         });
-        metrics::gauge!("alert_history_publishing_discovery_targets", "source" => self.source.clone(), "state" => "valid").set(valid as f64);
-        metrics::gauge!("alert_history_publishing_discovery_targets", "source" => self.source.clone(), "state" => "invalid").set(invalid as f64);
+        metrics::gauge!(DISCOVERY_TARGETS, "source" => self.source.clone(), "state" => "valid")
+            .set(valid as f64);
+        metrics::gauge!(DISCOVERY_TARGETS, "source" => self.source.clone(), "state" => "invalid")
+            .set(invalid as f64);
         self.tx.send_if_modified(|current| {
             if *current == set {
                 false
@@ -136,9 +145,12 @@ impl SourceDriver {
     }
 
     pub(crate) fn refreshed(&self, took: Duration, next: Option<Duration>) {
-        metrics::counter!("alert_history_publishing_refresh_total", "source" => self.source.clone(), "result" => "success").increment(1);
-        metrics::histogram!("alert_history_publishing_refresh_duration_seconds", "source" => self.source.clone()).record(took.as_secs_f64());
-        metrics::gauge!("alert_history_publishing_refresh_last_success_timestamp_seconds", "source" => self.source.clone()).set(Utc::now().timestamp() as f64);
+        metrics::counter!(REFRESH_TOTAL, "source" => self.source.clone(), "result" => "success")
+            .increment(1);
+        metrics::histogram!(REFRESH_DURATION_SECONDS, "source" => self.source.clone())
+            .record(took.as_secs_f64());
+        metrics::gauge!(REFRESH_LAST_SUCCESS_TIMESTAMP_SECONDS, "source" => self.source.clone())
+            .set(Utc::now().timestamp() as f64);
         self.with_status(|s| {
             s.last_refresh = Some(Utc::now());
             s.last_duration_ms = Some(took.as_millis() as u64);
@@ -151,8 +163,9 @@ impl SourceDriver {
     }
 
     pub(crate) fn failed(&self, reason: &'static str, error: String, retry_in: Duration) {
-        metrics::counter!("alert_history_publishing_refresh_total", "source" => self.source.clone(), "result" => "failure").increment(1);
-        metrics::counter!("alert_history_publishing_refresh_errors_total", "source" => self.source.clone(), "reason" => reason).increment(1);
+        metrics::counter!(REFRESH_TOTAL, "source" => self.source.clone(), "result" => "failure")
+            .increment(1);
+        metrics::counter!(REFRESH_ERRORS_TOTAL, "source" => self.source.clone(), "reason" => reason).increment(1);
         warn!(source = %self.source, error = %error, retry_in_ms = retry_in.as_millis() as u64, "target refresh failed; keeping the last good target set");
         self.with_status(|s| {
             s.last_error = Some(error);
@@ -164,7 +177,8 @@ impl SourceDriver {
     }
 
     pub(crate) fn event(&self, kind: &'static str) {
-        metrics::counter!("alert_history_publishing_discovery_events_total", "source" => self.source.clone(), "event" => kind).increment(1);
+        metrics::counter!(DISCOVERY_EVENTS_TOTAL, "source" => self.source.clone(), "event" => kind)
+            .increment(1);
         self.with_status(|s| s.events += 1);
     }
 }
@@ -173,7 +187,7 @@ impl SourceDriver {
 pub(crate) fn report_invalid(source: &str, invalid: &[InvalidTarget]) {
     for i in invalid {
         warn!(source = %i.source, error = %i.error, "target definition skipped");
-        metrics::counter!("alert_history_publishing_discovery_errors_total", "source" => source.to_owned(), "reason" => "invalid_definition").increment(1);
+        metrics::counter!(DISCOVERY_ERRORS_TOTAL, "source" => source.to_owned(), "reason" => "invalid_definition").increment(1);
     }
 }
 

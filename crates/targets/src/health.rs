@@ -11,7 +11,7 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Health status of a target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
@@ -49,14 +49,17 @@ impl HealthStatus {
     }
 }
 
-/// Thresholds.
-#[derive(Debug, Clone, PartialEq)]
+/// Thresholds; `health:` in the service configuration (unknown keys refused, missing keys
+/// default).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct HealthConfig {
-    /// A check slower than this makes the target degraded.
+    /// A check or delivery slower than this makes the target degraded (default 5 s).
+    #[serde(with = "publish::serde_duration")]
     pub degraded_latency: Duration,
-    /// Consecutive failures that make a target unhealthy.
+    /// Consecutive failures that make a target unhealthy (default 3).
     pub unhealthy_after: u32,
-    /// Results kept for the success rate.
+    /// Results kept for the success rate (default 100).
     pub window: usize,
 }
 
@@ -169,7 +172,8 @@ impl HealthBook {
             e.last_error = error;
         }
         let status = self.status_of(e);
-        metrics::gauge!("alert_history_publishing_target_health_status", "target" => target.to_owned()).set(status.gauge());
+        metrics::gauge!(crate::metrics::TARGET_HEALTH_STATUS, "target" => target.to_owned())
+            .set(status.gauge());
         status
     }
 
@@ -272,6 +276,19 @@ mod tests {
         assert_eq!(h.last_error.as_deref(), Some("HTTP 503"));
         assert_eq!(book.status("never-seen"), HealthStatus::Unknown);
         assert_eq!(book.get("never-seen").success_rate, None);
+    }
+
+    #[test]
+    fn config_keys_defaults_and_unknown_keys() {
+        let parse = |yaml: &str| serde_yaml::from_str::<HealthConfig>(yaml);
+        assert_eq!(parse("{}").unwrap(), HealthConfig::default());
+        let c = parse("degraded_latency: 800ms\nunhealthy_after: 5\nwindow: 20\n").unwrap();
+        assert_eq!(c.degraded_latency, Duration::from_millis(800));
+        assert_eq!((c.unhealthy_after, c.window), (5, 20));
+        let e = parse("unhealthy_afte: 5\n").unwrap_err().to_string();
+        assert!(e.contains("unknown field `unhealthy_afte`"), "{e}");
+        let e = parse("degraded_latency: slow\n").unwrap_err().to_string();
+        assert!(e.contains("invalid duration"), "{e}");
     }
 
     #[test]

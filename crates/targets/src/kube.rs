@@ -50,6 +50,60 @@ impl Default for KubeConfig {
     }
 }
 
+/// Kubernetes Secret discovery as a user configures it (`discovery.kubernetes:`; unknown keys
+/// refused, missing keys default). [`KubernetesSettings::kube_config`] turns it into the
+/// [`KubeConfig`] of [`watch_secrets`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KubernetesSettings {
+    /// Watch Secrets (off by default; needs RBAC get/list/watch on Secrets).
+    pub enabled: bool,
+    /// Namespaces to watch; empty (the default) leaves the choice to the caller (the pod's
+    /// own namespace).
+    pub namespaces: Vec<String>,
+    /// Label selector of target Secrets (default `publishing-target=true`).
+    pub label_selector: String,
+    /// Full re-list period (default 5 min).
+    #[serde(with = "publish::serde_duration")]
+    pub resync_interval: Duration,
+    /// Longest retry delay while the API is unreachable (default 1 min).
+    #[serde(with = "publish::serde_duration")]
+    pub max_backoff: Duration,
+    /// API server URL; `None` (the default): in-cluster configuration or kubeconfig. Shown
+    /// without credentials when serialized.
+    #[serde(serialize_with = "publish::serialize_redacted_url")]
+    pub api_url: Option<String>,
+}
+
+impl Default for KubernetesSettings {
+    fn default() -> Self {
+        let d = KubeConfig::default();
+        Self {
+            enabled: false,
+            namespaces: Vec::new(),
+            label_selector: d.label_selector,
+            resync_interval: d.resync,
+            max_backoff: d.backoff_max,
+            api_url: None,
+        }
+    }
+}
+
+impl KubernetesSettings {
+    /// What [`watch_secrets`] takes, watching `namespaces` (the caller resolves an empty
+    /// `self.namespaces` to its default); what the settings do not name keeps
+    /// [`KubeConfig::default`].
+    pub fn kube_config(&self, namespaces: Vec<String>) -> KubeConfig {
+        KubeConfig {
+            namespaces,
+            label_selector: self.label_selector.clone(),
+            resync: self.resync_interval,
+            backoff_max: self.max_backoff,
+            ..KubeConfig::default()
+        }
+    }
+}
+
 type Key = (String, String);
 
 /// Starts watching Secrets through `client`; the returned handle has the current set.
@@ -284,7 +338,7 @@ pub fn secrets_to_targets<'a>(secrets: impl IntoIterator<Item = &'a Secret>) -> 
                         source,
                     });
                 } else {
-                    metrics::counter!("alert_history_publishing_discovery_secrets_parsed_total", "format" => format.as_str()).increment(1);
+                    metrics::counter!(crate::metrics::DISCOVERY_SECRETS_PARSED_TOTAL, "format" => format.as_str()).increment(1);
                     set.specs.push(spec);
                 }
             }
@@ -301,4 +355,49 @@ fn publish(driver: &SourceDriver, secrets: &BTreeMap<Key, Secret>) {
     let set = secrets_to_targets(secrets.values());
     report_invalid(&driver.source, &set.invalid);
     driver.publish(set);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_keys_defaults_and_redacted_url() {
+        let parse = |yaml: &str| serde_yaml::from_str::<KubernetesSettings>(yaml);
+        let d = parse("{}").unwrap();
+        assert_eq!(d, KubernetesSettings::default());
+        assert!(!d.enabled && d.namespaces.is_empty() && d.api_url.is_none());
+        let k = d.kube_config(vec!["ops".to_owned()]);
+        assert_eq!(
+            k,
+            KubeConfig {
+                namespaces: vec!["ops".to_owned()],
+                ..KubeConfig::default()
+            }
+        );
+
+        let s = parse(
+            "enabled: true\nnamespaces: [a, b]\nlabel_selector: team=sre\n\
+             resync_interval: 30s\nmax_backoff: 10s\n\
+             api_url: https://admin:s3cret@k8s.internal:6443/?token=t0k\n",
+        )
+        .unwrap();
+        assert!(s.enabled);
+        assert_eq!(s.namespaces, ["a", "b"]);
+        let k = s.kube_config(s.namespaces.clone());
+        assert_eq!(k.namespaces, ["a", "b"]);
+        assert_eq!(k.label_selector, "team=sre");
+        assert_eq!(k.resync, Duration::from_secs(30));
+        assert_eq!(k.backoff_max, Duration::from_secs(10));
+        assert_eq!(k.watch_timeout, KubeConfig::default().watch_timeout);
+        let shown = serde_json::to_value(&s).unwrap();
+        assert_eq!(
+            shown["api_url"], "https://k8s.internal:6443/?<redacted>",
+            "{shown}"
+        );
+        assert_eq!(shown["resync_interval"], "30000ms");
+
+        let e = parse("label_selectr: x\n").unwrap_err().to_string();
+        assert!(e.contains("unknown field `label_selectr`"), "{e}");
+    }
 }

@@ -7,6 +7,10 @@
 //! that name the source, the target and the field ([`LoadError`]), decides which alerts a
 //! target receives ([`Filter`]) and keeps each target's health ([`health`], [`monitor`]).
 //!
+//! Its settings are serde types the service configuration composes as they are:
+//! [`HealthConfig`] (`health:`), [`monitor::MonitorConfig`] (`discovery.probes:`) and
+//! [`kube::KubernetesSettings`] (`discovery.kubernetes:`).
+//!
 //! **Invariant:** knows nothing of the queue or the HTTP API, and builds no publisher.
 
 pub mod discovery;
@@ -14,6 +18,7 @@ mod filter;
 pub mod health;
 pub mod kube;
 mod load;
+pub mod metrics;
 pub mod monitor;
 pub mod secret;
 

@@ -8,18 +8,27 @@ use std::{sync::Arc, time::Duration};
 use chrono::Utc;
 use futures::StreamExt;
 use publish::Publisher;
+use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::{CheckSource, HealthBook, TargetHealth};
+use crate::{
+    CheckSource, HealthBook, TargetHealth,
+    metrics::{HEALTH_CHECK_DURATION_SECONDS, HEALTH_CHECKS_TOTAL},
+};
 
-/// Probe settings.
-#[derive(Debug, Clone, PartialEq)]
+/// Probe settings; `discovery.probes:` in the service configuration (unknown keys refused,
+/// missing keys default).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct MonitorConfig {
-    /// Time between rounds of probes.
+    /// Time between rounds of probes (default 2 min); zero turns the probes off (the caller
+    /// does not start [`run`]).
+    #[serde(with = "publish::serde_duration")]
     pub interval: Duration,
-    /// Longest a probe may take; a slower one is a failure.
+    /// Longest a probe may take; a slower one is a failure (default 5 s).
+    #[serde(with = "publish::serde_duration")]
     pub timeout: Duration,
-    /// Probes running at once.
+    /// Probes running at once (default 8).
     pub concurrency: usize,
 }
 
@@ -49,8 +58,9 @@ pub async fn check(
             Some(format!("probe timed out after {} ms", timeout.as_millis())),
         ),
     };
-    metrics::counter!("alert_history_publishing_health_checks_total", "target" => name.to_owned(), "result" => if ok { "success" } else { "failure" }).increment(1);
-    metrics::histogram!("alert_history_publishing_health_check_duration_seconds", "target" => name.to_owned()).record(latency.as_secs_f64());
+    metrics::counter!(HEALTH_CHECKS_TOTAL, "target" => name.to_owned(), "result" => if ok { "success" } else { "failure" }).increment(1);
+    metrics::histogram!(HEALTH_CHECK_DURATION_SECONDS, "target" => name.to_owned())
+        .record(latency.as_secs_f64());
     book.record(name, ok, latency, error, CheckSource::Probe, Utc::now());
     book.get(name)
 }
@@ -119,6 +129,24 @@ mod tests {
                 },
             }
         }
+    }
+
+    #[test]
+    fn config_keys_defaults_and_unknown_keys() {
+        let parse = |yaml: &str| serde_yaml::from_str::<MonitorConfig>(yaml);
+        let d = parse("{}").unwrap();
+        assert_eq!(d, MonitorConfig::default());
+        assert_eq!(
+            (d.interval, d.timeout, d.concurrency),
+            (Duration::from_secs(120), Duration::from_secs(5), 8)
+        );
+        let c = parse("interval: 0s\ntimeout: 1s\nconcurrency: 2\n").unwrap();
+        assert_eq!(
+            (c.interval, c.timeout, c.concurrency),
+            (Duration::ZERO, Duration::from_secs(1), 2)
+        );
+        let e = parse("intervall: 1s\n").unwrap_err().to_string();
+        assert!(e.contains("unknown field `intervall`"), "{e}");
     }
 
     #[tokio::test]

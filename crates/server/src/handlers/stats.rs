@@ -536,7 +536,7 @@ pub(crate) async fn trends(svc: Svc, headers: HeaderMap) -> Result<Response, Api
         interval_seconds: svc.settings().interval.as_secs_f64(),
         trends,
         summary,
-        thresholds: svc.settings().trends.to_config(),
+        thresholds: svc.settings().trends.clone(),
     };
     Ok(answer(StatusCode::OK, &headers, &body, &[]))
 }

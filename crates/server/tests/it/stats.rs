@@ -491,3 +491,67 @@ fn dashboard_is_valid_json_with_the_required_panels() {
         );
     }
 }
+
+/// One target of each type, each sent to: the exposition (with every vendor's own families)
+/// passes `promtool check metrics`, and each vendor's families are there.
+#[tokio::test]
+async fn exposition_with_one_target_of_each_type_passes_promtool() {
+    use testkit::{PagerDutySim, RootlySim, SlackSim};
+    let dir = tempfile::tempdir().unwrap();
+    let pd = PagerDutySim::start().await;
+    let slack = SlackSim::start().await;
+    slack.add_channel("alerts");
+    let rootly = RootlySim::start().await;
+    let hook = WebhookSink::start().await;
+    write_targets(
+        dir.path(),
+        &format!(
+            "- name: pd\n  type: pagerduty\n  url: {}\n  options: {{routing_key: e2eROUTINGkey0123456789abcdefXYZ}}\n\
+             - name: slack\n  type: slack\n  url: {}\n  options: {{token: {}, channel: \"#alerts\"}}\n\
+             - name: rootly\n  type: rootly\n  url: {}\n  options: {{api_key: {}}}\n\
+             - name: hook\n  type: webhook\n  url: {}\n",
+            pd.url(),
+            slack.api_url(),
+            SlackSim::TOKEN,
+            rootly.url(),
+            RootlySim::DEFAULT_KEY,
+            hook.url("/hook"),
+        ),
+    );
+    let service = Service::start(dir.path(), FAST_STATS).await;
+    let alerts = json!([{"labels": {"alertname": "EachType", "severity": "critical"}, "annotations": {"summary": "one of each"}}]);
+    let (status, body) = service.post("/api/v2/alerts", alerts.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["jobs"],
+        4,
+        "{body}"
+    );
+    service
+        .wait_json("/api/v2/publishing/stats", Duration::from_secs(20), |s| {
+            s["system"]["jobs"]["succeeded"] == 4
+        })
+        .await;
+    let text = reqwest::get(service.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (ok, out) = promtool(&["check", "metrics"], Some(&text));
+    assert!(
+        ok && out.trim().is_empty(),
+        "promtool check metrics:\n{out}"
+    );
+    let have = exposed(&text);
+    for vendor in ["pagerduty", "slack", "rootly"] {
+        assert!(
+            have.iter()
+                .any(|n| n.starts_with(&format!("alert_publisher_{vendor}_"))),
+            "no {vendor} family in the exposition: {have:?}"
+        );
+    }
+    assert_eq!(pd.requests().len(), 1);
+    assert_eq!(rootly.alerts().len(), 1);
+    assert_eq!(hook.requests().len(), 1);
+}

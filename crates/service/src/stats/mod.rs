@@ -13,7 +13,7 @@ use std::{
 };
 
 use aggregate::{PublishingStats, ScoreWeights};
-use analyze::{Analysis, History, Point};
+use analyze::{Analysis, History, Sampler};
 use collect::{Collector, MetricsSnapshot, QueueCache, Tap, TargetInfo, TargetList};
 use queue::{EngineHandle, JobStore};
 use tokio_util::sync::CancellationToken;
@@ -50,13 +50,6 @@ pub struct View {
     pub targets: Vec<TargetInfo>,
 }
 
-#[derive(Debug, Default)]
-struct Counters {
-    processed: u64,
-    delivered: u64,
-    failed: u64,
-}
-
 /// The stats service: collectors, caches and the trend history.
 #[derive(Debug)]
 pub struct Stats {
@@ -68,7 +61,7 @@ pub struct Stats {
     refresh: collect::RefreshInfo,
     discovery: collect::DiscoveryInfo,
     history: Mutex<History>,
-    last: Mutex<Option<Counters>>,
+    sampler: Mutex<Sampler>,
     view: tokio::sync::Mutex<Option<(Instant, Arc<View>)>>,
 }
 
@@ -104,7 +97,10 @@ impl Stats {
             Arc::new(collect::RefreshCollector {
                 info: refresh.clone(),
             }),
-            Arc::new(collect::PublisherCollector { tap: tap.clone() }),
+            Arc::new(collect::PublisherCollector {
+                tap: tap.clone(),
+                targets: targets.clone(),
+            }),
             Arc::new(collect::ParallelCollector { tap }),
         ];
         let history = History::for_retention(settings.retention, settings.interval);
@@ -117,7 +113,7 @@ impl Stats {
             refresh,
             discovery,
             history: Mutex::new(history),
-            last: Mutex::new(None),
+            sampler: Mutex::new(Sampler::new()),
             view: tokio::sync::Mutex::new(None),
         }
     }
@@ -180,44 +176,17 @@ impl Stats {
             .history
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        analyze::analyze(
-            &history,
-            &self.settings.trends.to_config(),
-            chrono::Utc::now(),
-        )
+        analyze::analyze(&history, &self.settings.trends, chrono::Utc::now())
     }
 
     /// Takes one sample into the history and exports the derived gauges.
     pub async fn sample(&self) {
         let view = self.compute().await;
-        let jobs = &view.stats.system.jobs;
-        let now = Counters {
-            processed: jobs.processed,
-            delivered: jobs.succeeded,
-            failed: jobs.failed,
-        };
-        let point = {
-            let mut last = self
-                .last
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let prev = last.take().unwrap_or_default();
-            let processed = now.processed.saturating_sub(prev.processed);
-            let delivered = now.delivered.saturating_sub(prev.delivered);
-            let point = Point {
-                at: view.snapshot.timestamp,
-                success_rate: if processed == 0 {
-                    100.0
-                } else {
-                    delivered as f64 / processed as f64 * 100.0
-                },
-                latency_ms: view.stats.system.latency.p50_ms,
-                errors: now.failed.saturating_sub(prev.failed) as f64,
-                queue_size: view.stats.system.queue.size as f64,
-            };
-            *last = Some(now);
-            point
-        };
+        let point = self
+            .sampler
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .point(&view.stats, view.snapshot.timestamp);
         self.history
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -249,27 +218,12 @@ impl Stats {
     pub async fn refresh_queue(&self, store: &dyn JobStore) {
         match store.stats().await {
             Ok(stats) => {
-                export_queue_gauges(&stats);
+                queue::metrics::export_stats(&stats);
                 self.queue.set(stats, chrono::Utc::now());
             }
             Err(e) => warn!(error = %e, "cannot read queue counts for stats"),
         }
     }
-}
-
-/// Sets the queue gauges from the store's counts.
-pub(crate) fn export_queue_gauges(stats: &queue::QueueStats) {
-    for priority in ["high", "medium", "low"] {
-        let n = stats
-            .pending_by_priority
-            .get(priority)
-            .copied()
-            .unwrap_or(0);
-        metrics::gauge!("alert_history_publishing_queue_size", "priority" => priority)
-            .set(n as f64);
-    }
-    metrics::gauge!("alert_history_publishing_jobs_in_flight").set(stats.in_flight as f64);
-    metrics::gauge!("alert_history_publishing_dlq_size").set(stats.dead as f64);
 }
 
 fn trend_value(trend: &str) -> f64 {
@@ -281,7 +235,7 @@ fn trend_value(trend: &str) -> f64 {
 }
 
 fn export_gauges(stats: &PublishingStats, analysis: &Analysis) {
-    metrics::gauge!("alert_history_publishing_health_score").set(stats.score.score);
+    metrics::gauge!(crate::metrics::HEALTH_SCORE).set(stats.score.score);
     let c = &stats.system.targets;
     for (state, n) in [
         ("healthy", c.healthy),
@@ -289,24 +243,21 @@ fn export_gauges(stats: &PublishingStats, analysis: &Analysis) {
         ("unhealthy", c.unhealthy),
         ("unknown", c.unknown),
     ] {
-        metrics::gauge!("alert_history_publishing_targets", "state" => state).set(n as f64);
+        metrics::gauge!(crate::metrics::TARGETS, "state" => state).set(n as f64);
     }
-    metrics::gauge!("alert_history_publishing_queue_capacity")
-        .set(stats.system.queue.capacity as f64);
-    metrics::gauge!("alert_history_publishing_queue_utilization_ratio")
+    metrics::gauge!(crate::metrics::QUEUE_CAPACITY).set(stats.system.queue.capacity as f64);
+    metrics::gauge!(crate::metrics::QUEUE_UTILIZATION_RATIO)
         .set(stats.system.queue.utilization / 100.0);
     let t = &analysis.trends;
-    metrics::gauge!("alert_history_publishing_trend", "series" => "success_rate")
+    metrics::gauge!(crate::metrics::TREND, "series" => "success_rate")
         .set(trend_value(t.success_rate.trend));
-    metrics::gauge!("alert_history_publishing_trend", "series" => "latency")
-        .set(trend_value(t.latency.trend));
-    metrics::gauge!("alert_history_publishing_trend", "series" => "queue_growth")
+    metrics::gauge!(crate::metrics::TREND, "series" => "latency").set(trend_value(t.latency.trend));
+    metrics::gauge!(crate::metrics::TREND, "series" => "queue_growth")
         .set(trend_value(t.queue_growth.trend));
-    metrics::gauge!("alert_history_publishing_error_spike").set(if t.error_spike.detected {
+    metrics::gauge!(crate::metrics::ERROR_SPIKE).set(if t.error_spike.detected {
         1.0
     } else {
         0.0
     });
-    metrics::gauge!("alert_history_publishing_queue_growth_rate_per_minute")
-        .set(t.queue_growth.rate_per_min);
+    metrics::gauge!(crate::metrics::QUEUE_GROWTH_RATE_PER_MINUTE).set(t.queue_growth.rate_per_min);
 }

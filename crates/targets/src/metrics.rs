@@ -1,0 +1,92 @@
+//! The metric families target discovery and health emit (through the `metrics` facade),
+//! described once by [`describe`]. Other crates read these families through the constants,
+//! never the strings.
+//!
+//! Labels are bounded: a target name, a discovery source, a state, result, event or reason.
+
+use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+
+/// Gauge: target health by `target` (0 unknown, 1 healthy, 2 degraded, 3 unhealthy).
+pub const TARGET_HEALTH_STATUS: &str = "alert_history_publishing_target_health_status";
+/// Counter: active health probes, by `target` and `result` (`success`, `failure`).
+pub const HEALTH_CHECKS_TOTAL: &str = "alert_history_publishing_health_checks_total";
+/// Histogram: duration of an active health probe in seconds, by `target`.
+pub const HEALTH_CHECK_DURATION_SECONDS: &str =
+    "alert_history_publishing_health_check_duration_seconds";
+/// Gauge: targets found by discovery, by `source` and `state` (`valid`, `invalid`).
+pub const DISCOVERY_TARGETS: &str = "alert_history_publishing_discovery_targets";
+/// Counter: discovery watch events, by `source` and `event` (`added`, `modified`, `deleted`,
+/// `gone`, `resync`, `manual_refresh`, `watch_ended`, `reload`).
+pub const DISCOVERY_EVENTS_TOTAL: &str = "alert_history_publishing_discovery_events_total";
+/// Counter: discovery errors, by `source` and `reason` (`invalid_definition`).
+pub const DISCOVERY_ERRORS_TOTAL: &str = "alert_history_publishing_discovery_errors_total";
+/// Counter: Kubernetes Secrets parsed into targets, by `format` (`target_json`, `config`,
+/// `flat`).
+pub const DISCOVERY_SECRETS_PARSED_TOTAL: &str =
+    "alert_history_publishing_discovery_secrets_parsed_total";
+/// Counter: target refreshes, by `source` and `result` (`success`, `failure`).
+pub const REFRESH_TOTAL: &str = "alert_history_publishing_refresh_total";
+/// Counter: failed target refreshes, by `source` and `reason` (`unreachable`, `api_error`,
+/// `watch_error`, `invalid_definition`, `other`).
+pub const REFRESH_ERRORS_TOTAL: &str = "alert_history_publishing_refresh_errors_total";
+/// Histogram: duration of a target refresh in seconds, by `source`.
+pub const REFRESH_DURATION_SECONDS: &str = "alert_history_publishing_refresh_duration_seconds";
+/// Gauge: when targets were last refreshed successfully (Unix time, seconds), by `source`.
+pub const REFRESH_LAST_SUCCESS_TIMESTAMP_SECONDS: &str =
+    "alert_history_publishing_refresh_last_success_timestamp_seconds";
+
+/// Describes every family above: help text and unit (call once, after the recorder is
+/// installed).
+pub fn describe() {
+    describe_gauge!(
+        TARGET_HEALTH_STATUS,
+        Unit::Count,
+        "Target health: 0 unknown, 1 healthy, 2 degraded, 3 unhealthy."
+    );
+    describe_counter!(
+        HEALTH_CHECKS_TOTAL,
+        Unit::Count,
+        "Active health probes, by target and result."
+    );
+    describe_histogram!(
+        HEALTH_CHECK_DURATION_SECONDS,
+        Unit::Seconds,
+        "Duration of an active health probe, by target."
+    );
+    describe_gauge!(
+        DISCOVERY_TARGETS,
+        Unit::Count,
+        "Targets found by discovery, by source and state (valid, invalid)."
+    );
+    describe_counter!(
+        DISCOVERY_EVENTS_TOTAL,
+        Unit::Count,
+        "Discovery watch events, by source and event."
+    );
+    describe_counter!(
+        DISCOVERY_ERRORS_TOTAL,
+        Unit::Count,
+        "Discovery errors, by source and reason."
+    );
+    describe_counter!(
+        DISCOVERY_SECRETS_PARSED_TOTAL,
+        Unit::Count,
+        "Kubernetes Secrets parsed into targets, by format."
+    );
+    describe_counter!(REFRESH_TOTAL, Unit::Count, "Target refreshes, by source.");
+    describe_counter!(
+        REFRESH_ERRORS_TOTAL,
+        Unit::Count,
+        "Failed target refreshes, by source and reason."
+    );
+    describe_histogram!(
+        REFRESH_DURATION_SECONDS,
+        Unit::Seconds,
+        "Duration of a target refresh, by source."
+    );
+    describe_gauge!(
+        REFRESH_LAST_SUCCESS_TIMESTAMP_SECONDS,
+        Unit::Seconds,
+        "When targets were last refreshed successfully (Unix time), by source."
+    );
+}
