@@ -109,12 +109,13 @@ impl serde::Serialize for Cidr {
 }
 
 /// The service-wide outbound policy (`outbound:` in the server configuration).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutboundPolicy {
     /// Refuse `http://` webhook URLs (and redirects to them).
     pub https_only: bool,
     /// Networks reachable even though they are loopback, private, link-local, ...
+    #[schema(value_type = Vec<String>)]
     pub allow: Vec<Cidr>,
 }
 

@@ -10,7 +10,7 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 /// When a target's circuit opens and closes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct BreakerConfig {
     /// Off: failures never open the circuit.
@@ -19,6 +19,7 @@ pub struct BreakerConfig {
     pub failure_threshold: u32,
     /// How long the circuit stays open before one probe delivery is let through.
     #[serde(with = "publish::serde_duration")]
+    #[schema(value_type = String)]
     pub open_for: Duration,
     /// Consecutive successes in half-open that close the circuit.
     pub success_threshold: u32,

@@ -7,25 +7,30 @@ use crate::BreakerConfig;
 
 /// When to try again and when to give up. Limits apply by attempts *and* by age; whichever is
 /// reached first sends the job to the dead-letter queue.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetryPolicy {
     /// First backoff delay.
     #[serde(with = "publish::serde_duration")]
+    #[schema(value_type = String)]
     pub initial_delay: Duration,
     /// Largest backoff delay.
     #[serde(with = "publish::serde_duration")]
+    #[schema(value_type = String)]
     pub max_delay: Duration,
     /// Attempts in all, including the first.
     pub max_attempts: u32,
     /// A job older than this is not retried again.
     #[serde(with = "publish::serde_duration")]
+    #[schema(value_type = String)]
     pub max_age: Duration,
     /// The smallest wait honoured from a `Retry-After` hint.
     #[serde(with = "publish::serde_duration")]
+    #[schema(value_type = String)]
     pub retry_after_floor: Duration,
     /// The largest wait honoured from a `Retry-After` hint.
     #[serde(with = "publish::serde_duration")]
+    #[schema(value_type = String)]
     pub retry_after_cap: Duration,
 }
 

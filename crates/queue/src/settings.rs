@@ -10,7 +10,7 @@ use crate::{BreakerConfig, EngineConfig, RetryPolicy, StoreOptions, TargetPolicy
 
 /// Delivery settings as a user writes them (`delivery:`). Unknown keys are refused; a missing
 /// key takes its default.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeliverySettings {
     /// Deliveries in flight at once (default 64).
@@ -18,15 +18,19 @@ pub struct DeliverySettings {
     /// An unchanged firing alert is not sent to a target again before this much time
     /// (default 4 h).
     #[serde(with = "publish::serde_duration")]
+    #[schema(value_type = String)]
     pub repeat_interval: Duration,
     /// How long shutdown waits for in-flight deliveries (default 10 s).
     #[serde(with = "publish::serde_duration")]
+    #[schema(value_type = String)]
     pub shutdown_timeout: Duration,
     /// How long a claimed job is held before it is handed out again (default 2 min).
     #[serde(with = "publish::serde_duration")]
+    #[schema(value_type = String)]
     pub lease: Duration,
     /// Longest pause between looks at the store (default 1 s).
     #[serde(with = "publish::serde_duration")]
+    #[schema(value_type = String)]
     pub poll_interval: Duration,
     /// Fresh jobs that may go at once are stored already claimed and handed to the workers in
     /// memory, up to this many waiting; 0 stores every job pending and claims it back.
@@ -39,9 +43,11 @@ pub struct DeliverySettings {
     pub circuit_breaker: BreakerConfig,
     /// Done and superseded jobs are kept this long, for the job history (default 24 h).
     #[serde(with = "publish::serde_duration")]
+    #[schema(value_type = String)]
     pub retain_finished: Duration,
     /// Dead letters are kept this long (default 7 d).
     #[serde(with = "publish::serde_duration")]
+    #[schema(value_type = String)]
     pub retain_dead: Duration,
 }
 

@@ -22,7 +22,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
 /// What a key may do. Each role includes the ones below it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Read: queue, jobs, dead letters, targets, stats, health, trends, metrics.
@@ -118,15 +120,17 @@ pub fn required(method: &Method, route: Option<&str>, path: &str) -> Access {
 }
 
 /// `auth:` in the config file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
     /// API keys given in the config file.
     pub keys: Vec<KeySpec>,
     /// A YAML file with more keys (the same list), re-read while running.
+    #[schema(value_type = Option<String>)]
     pub keys_file: Option<PathBuf>,
     /// How often the keys file is checked for changes (default 2 s); SIGHUP checks at once.
     #[serde(with = "publish::serde_duration")]
+    #[schema(value_type = String)]
     pub reload_interval: Duration,
     /// Credentials required on `/webhook` and `/api/v2/alerts`.
     pub ingest: IngestAuthSettings,
@@ -144,6 +148,23 @@ impl Default for AuthSettings {
 }
 
 impl AuthSettings {
+    /// Replaces every token and password by [`Secret::REDACTED`] (what serializing shows in
+    /// any case), keeping which ones are set.
+    pub fn redact_secrets(&mut self) {
+        let redact = |secret: &mut Option<Secret>| {
+            if secret.is_some() {
+                *secret = Some(Secret::new(Secret::REDACTED));
+            }
+        };
+        for key in &mut self.keys {
+            redact(&mut key.token);
+        }
+        redact(&mut self.ingest.bearer_token);
+        if let Some(basic) = &mut self.ingest.basic {
+            redact(&mut basic.password);
+        }
+    }
+
     /// Drops the plain-text tokens and passwords once their digests are loaded (file paths
     /// stay, so the settings still describe where keys come from).
     pub fn forget_secrets(&mut self) {
@@ -158,7 +179,7 @@ impl AuthSettings {
 }
 
 /// One API key.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeySpec {
     /// Shown in logs instead of the token.
@@ -167,36 +188,42 @@ pub struct KeySpec {
     pub role: Role,
     /// The bearer token (at least 16 characters).
     #[serde(default, deserialize_with = "secret")]
+    #[schema(value_type = Option<String>)]
     pub token: Option<Secret>,
     /// A file holding the token (surrounding whitespace ignored).
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub token_file: Option<PathBuf>,
 }
 
 /// `auth.ingest:`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct IngestAuthSettings {
     /// Bearer token Alertmanager sends (`http_config.authorization.credentials`).
     #[serde(deserialize_with = "secret")]
+    #[schema(value_type = Option<String>)]
     pub bearer_token: Option<Secret>,
     /// A file holding the bearer token.
+    #[schema(value_type = Option<String>)]
     pub bearer_token_file: Option<PathBuf>,
     /// Basic credentials Alertmanager sends (`http_config.basic_auth`).
     pub basic: Option<BasicSettings>,
 }
 
 /// `auth.ingest.basic:`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BasicSettings {
     /// User name.
     pub username: String,
     /// Password.
     #[serde(default, deserialize_with = "secret")]
+    #[schema(value_type = Option<String>)]
     pub password: Option<Secret>,
     /// A file holding the password.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub password_file: Option<PathBuf>,
 }
 

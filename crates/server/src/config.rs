@@ -13,12 +13,14 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub use service::config::DEFAULT_STORE;
 
 /// Everything the service is configured with.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Address to listen on.
+    #[schema(value_type = String)]
     pub listen: SocketAddr,
     /// Target definitions: a file or a directory. None: no targets.
+    #[schema(value_type = Option<String>)]
     pub targets: Option<PathBuf>,
     /// Job store: a SQLite path or `sqlite:` URL.
     #[serde(serialize_with = "service::config::serialize_store")]
@@ -46,7 +48,7 @@ pub struct Config {
 }
 
 /// `http:` in the config file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSettings {
     /// Compress responses (gzip) when the client accepts it (default true).
@@ -65,7 +67,7 @@ impl Default for HttpSettings {
 }
 
 /// `http.cors:`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct CorsSettings {
     /// Origins allowed to call the API from a browser, e.g. `https://grafana.example.com`;
@@ -96,7 +98,18 @@ impl Default for Config {
 }
 
 /// Log output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -107,7 +120,7 @@ pub enum LogFormat {
 }
 
 /// Logging settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// text or json.
@@ -163,10 +176,12 @@ impl Config {
         }
     }
 
-    /// The configuration as JSON with every secret redacted (tokens, passwords, credentials
-    /// in URLs).
-    pub fn redacted(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
+    /// A copy to show: every token and password replaced by the redaction marker, so the
+    /// copy holds no secret (credentials in URLs are redacted when it is serialized).
+    pub fn redacted(&self) -> Self {
+        let mut shown = self.clone();
+        shown.auth.redact_secrets();
+        shown
     }
 
     /// Reads a YAML (or JSON) config file.
@@ -294,6 +309,42 @@ mod tests {
         ] {
             let e = Config::from_yaml(yaml, "c.yaml").unwrap_err().to_string();
             assert!(e.starts_with(expected), "{yaml}: {e}");
+        }
+    }
+
+    /// What `GET /api/v2/config` shows: the same JSON as the configuration itself, from a
+    /// copy that holds none of the tokens and passwords.
+    #[test]
+    fn the_shown_copy_serializes_as_the_original_without_holding_secrets() {
+        let c = Config::from_yaml(
+            "auth:\n  keys:\n    - {name: ops, role: admin, token: \"admin-token-0123456789\"}\n  \
+             ingest:\n    bearer_token: \"ingest-token-0123456789\"\n    \
+             basic: {username: am, password: \"basic-password-01\"}\n",
+            "c.yaml",
+        )
+        .unwrap();
+        let shown = c.redacted();
+        assert_eq!(
+            serde_json::to_value(&shown).unwrap(),
+            serde_json::to_value(&c).unwrap()
+        );
+        let text = serde_json::to_string(&shown).unwrap();
+        assert!(text.contains(r#""token":"<redacted>""#), "{text}");
+        let held = [
+            shown.auth.keys[0].token.as_ref(),
+            shown.auth.ingest.bearer_token.as_ref(),
+            shown
+                .auth
+                .ingest
+                .basic
+                .as_ref()
+                .and_then(|b| b.password.as_ref()),
+        ];
+        for secret in held {
+            assert_eq!(
+                secret.map(publish::Secret::expose),
+                Some(publish::Secret::REDACTED)
+            );
         }
     }
 }

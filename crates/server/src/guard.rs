@@ -29,7 +29,7 @@ pub struct Guard {
     ingest_limiter: Option<Limiter>,
     trusted_proxies: Vec<Cidr>,
     /// `GET /api/v2/config`: the effective configuration, secrets redacted.
-    config: serde_json::Value,
+    config: Config,
     /// Allowed CORS origins (none: no CORS headers).
     pub cors_origins: Vec<String>,
     /// Whether responses are compressed when the client accepts it.
@@ -49,7 +49,7 @@ impl Guard {
             api_limiter: None,
             ingest_limiter: None,
             trusted_proxies: Vec::new(),
-            config: serde_json::Value::Null,
+            config: config.redacted(),
             cors_origins: Vec::new(),
             compression: true,
         })
@@ -205,9 +205,9 @@ fn refusal(guard: &Guard, access: Access, req: &Request) -> Option<Response> {
     path = "/api/v2/config",
     tag = "operations",
     responses(
-        (status = 200, description = "Defaults, file, environment and flags merged; tokens, passwords and URL credentials are `<redacted>`", body = Object),
+        (status = 200, description = "Defaults, file, environment and flags merged; tokens, passwords and URL credentials are `<redacted>`", body = Config),
     )
 )]
-pub(crate) async fn config(Extension(guard): Extension<Arc<Guard>>) -> Json<serde_json::Value> {
+pub(crate) async fn config(Extension(guard): Extension<Arc<Guard>>) -> Json<Config> {
     Json(guard.config.clone())
 }

@@ -17,7 +17,7 @@ use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
 /// `rate_limit:` in the config file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "RawSettings")]
 pub struct RateLimitSettings {
     /// Limits of the management API (everything except ingest and the health probes).
@@ -25,6 +25,7 @@ pub struct RateLimitSettings {
     /// Limits of ingest (`/webhook`, `/api/v2/alerts`).
     pub ingest: LimitSettings,
     /// Peers (CIDRs) whose `X-Forwarded-For` is believed: load balancers, ingress controllers.
+    #[schema(value_type = Vec<String>)]
     pub trusted_proxies: Vec<Cidr>,
     /// Most clients tracked at once per limiter (default 100 000).
     pub max_clients: usize,
@@ -50,7 +51,7 @@ impl Default for RateLimitSettings {
 }
 
 /// One limiter: a sustained rate and a burst.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LimitSettings {
     /// Off: no limit and no headers.
     pub enabled: bool,

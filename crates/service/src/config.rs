@@ -53,7 +53,7 @@ pub fn serialize_store<S: serde::Serializer>(store: &str, s: S) -> Result<S::Ok,
 }
 
 /// Ingest settings (`ingest:`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct IngestSettings {
     /// Largest accepted request body in bytes (default 10 MiB).

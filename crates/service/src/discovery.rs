@@ -15,14 +15,16 @@ use tracing::{info, warn};
 use crate::{Registry, Settings};
 
 /// `discovery:` in the config file.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DiscoverySettings {
     /// How often the targets file is checked for changes (default 5 s).
     #[serde(with = "publish::serde_duration")]
+    #[schema(value_type = String)]
     pub file_poll_interval: Duration,
     /// Shortest time between two manual refreshes (default 1 min).
     #[serde(with = "publish::serde_duration")]
+    #[schema(value_type = String)]
     pub manual_refresh_interval: Duration,
     /// Kubernetes Secret discovery (off by default).
     pub kubernetes: targets::kube::KubernetesSettings,

@@ -51,11 +51,12 @@ impl HealthStatus {
 
 /// Thresholds; `health:` in the service configuration (unknown keys refused, missing keys
 /// default).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct HealthConfig {
     /// A check or delivery slower than this makes the target degraded (default 5 s).
     #[serde(with = "publish::serde_duration")]
+    #[schema(value_type = String)]
     pub degraded_latency: Duration,
     /// Consecutive failures that make a target unhealthy (default 3).
     pub unhealthy_after: u32,

@@ -53,7 +53,7 @@ impl Default for KubeConfig {
 /// Kubernetes Secret discovery as a user configures it (`discovery.kubernetes:`; unknown keys
 /// refused, missing keys default). [`KubernetesSettings::kube_config`] turns it into the
 /// [`KubeConfig`] of [`watch_secrets`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct KubernetesSettings {
     /// Watch Secrets (off by default; needs RBAC get/list/watch on Secrets).
@@ -65,9 +65,11 @@ pub struct KubernetesSettings {
     pub label_selector: String,
     /// Full re-list period (default 5 min).
     #[serde(with = "publish::serde_duration")]
+    #[schema(value_type = String)]
     pub resync_interval: Duration,
     /// Longest retry delay while the API is unreachable (default 1 min).
     #[serde(with = "publish::serde_duration")]
+    #[schema(value_type = String)]
     pub max_backoff: Duration,
     /// API server URL; `None` (the default): in-cluster configuration or kubeconfig. Shown
     /// without credentials when serialized.

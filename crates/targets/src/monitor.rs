@@ -18,15 +18,17 @@ use crate::{
 
 /// Probe settings; `discovery.probes:` in the service configuration (unknown keys refused,
 /// missing keys default).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct MonitorConfig {
     /// Time between rounds of probes (default 2 min); zero turns the probes off (the caller
     /// does not start [`run`]).
     #[serde(with = "publish::serde_duration")]
+    #[schema(value_type = String)]
     pub interval: Duration,
     /// Longest a probe may take; a slower one is a failure (default 5 s).
     #[serde(with = "publish::serde_duration")]
+    #[schema(value_type = String)]
     pub timeout: Duration,
     /// Probes running at once (default 8).
     pub concurrency: usize,
