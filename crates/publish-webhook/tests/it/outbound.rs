@@ -94,8 +94,12 @@ async fn localhost_is_refused_unless_loopback_is_allowed() {
 fn literal_addresses_are_checked_at_load() {
     for (url, reason) in [
         (
-            "http://[::ffff:127.0.0.1]:9/hook",
-            "address ::ffff:127.0.0.1 of [::ffff:127.0.0.1] is not allowed (loopback, embeds IPv4 127.0.0.1)",
+            "http://[::ffff:127.0.0.2]:9/hook",
+            "address ::ffff:127.0.0.2 of [::ffff:127.0.0.2] is not allowed (loopback, embeds IPv4 127.0.0.2)",
+        ),
+        (
+            "http://[::127.0.0.1]:9/hook",
+            "address ::7f00:1 of [::7f00:1] is not allowed (loopback, embeds IPv4 127.0.0.1)",
         ),
         (
             "http://169.254.169.254/latest/meta-data/",
@@ -111,13 +115,14 @@ fn literal_addresses_are_checked_at_load() {
         assert_eq!(e.field, "url", "{url}");
         assert!(e.message.contains(reason), "{url}: {}", e.message);
     }
-    assert!(
-        publish_webhook::build_with(
-            &target("http://127.0.0.1:9/", json!({})),
-            &allowing(&["127.0.0.1/32"])
-        )
-        .is_ok()
-    );
+    // 127.0.0.1 is allowed, and so is its IPv4-mapped form (matched as 127.0.0.1).
+    for url in ["http://127.0.0.1:9/", "http://[::ffff:127.0.0.1]:9/hook"] {
+        assert!(
+            publish_webhook::build_with(&target(url, json!({})), &allowing(&["127.0.0.1/32"]))
+                .is_ok(),
+            "{url}"
+        );
+    }
 }
 
 #[test]
