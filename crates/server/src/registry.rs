@@ -31,6 +31,9 @@ pub fn build_publisher(
     outbound: &Outbound,
 ) -> Result<Arc<dyn Publisher>, LoadError> {
     let to_load = |e: publish::ConfigError| LoadError::field(spec, e.field, e.message);
+    let ctx = publish::BuildContext {
+        outbound: outbound.clone(),
+    };
     match spec.target.kind {
         TargetType::Webhook => Ok(Arc::new(
             publish_webhook::build_with(&spec.target, outbound).map_err(to_load)?,
@@ -42,7 +45,7 @@ pub fn build_publisher(
             publish_pagerduty::build(&spec.target).map_err(to_load)?,
         )),
         TargetType::Rootly => Ok(Arc::new(
-            publish_rootly::build(&spec.target).map_err(to_load)?,
+            publish_rootly::build(&spec.target, &ctx).map_err(to_load)?,
         )),
     }
 }
