@@ -42,7 +42,7 @@ pub fn build_publisher(
             publish_slack::build(&spec.target).map_err(to_load)?,
         )),
         TargetType::Pagerduty => Ok(Arc::new(
-            publish_pagerduty::build(&spec.target).map_err(to_load)?,
+            publish_pagerduty::build(&spec.target, &ctx).map_err(to_load)?,
         )),
         TargetType::Rootly => Ok(Arc::new(
             publish_rootly::build(&spec.target, &ctx).map_err(to_load)?,
