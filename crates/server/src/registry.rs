@@ -39,7 +39,7 @@ pub fn build_publisher(
             publish_webhook::build_with(&spec.target, outbound).map_err(to_load)?,
         )),
         TargetType::Slack => Ok(Arc::new(
-            publish_slack::build(&spec.target).map_err(to_load)?,
+            publish_slack::build(&spec.target, &ctx).map_err(to_load)?,
         )),
         TargetType::Pagerduty => Ok(Arc::new(
             publish_pagerduty::build(&spec.target, &ctx).map_err(to_load)?,
