@@ -36,7 +36,7 @@ pub fn build_publisher(
     };
     match spec.target.kind {
         TargetType::Webhook => Ok(Arc::new(
-            publish_webhook::build_with(&spec.target, outbound).map_err(to_load)?,
+            publish_webhook::build(&spec.target, &ctx).map_err(to_load)?,
         )),
         TargetType::Slack => Ok(Arc::new(
             publish_slack::build(&spec.target, &ctx).map_err(to_load)?,
