@@ -118,11 +118,6 @@ pub fn positive(value: Duration, field: &str) -> Result<(), ConfigError> {
     }
 }
 
-/// A proactive rate limit option: both numbers at least 1. `hint` says what the vendor allows.
-pub fn rate(per_minute: u32, burst: u32, field: &str, hint: &str) -> Result<(), ConfigError> {
-    RateLimitOptions::new(per_minute, burst).check(field, hint)
-}
-
 /// The proactive rate limit a vendor publisher asks the delivery engine for
 /// (`options.rate_limit` of a PagerDuty, Slack or Rootly target): a sustained rate and a burst.
 ///

@@ -29,7 +29,7 @@ pub use alert::{
     parse_api_alerts, parse_webhook,
 };
 pub use config::{
-    ConfigError, RateLimitOptions, header, options, parse_duration, positive, rate, serde_duration,
+    ConfigError, RateLimitOptions, header, options, parse_duration, positive, serde_duration,
 };
 pub use outcome::{Delivered, ErrorKind, PublishError, PublishOutcome};
 pub use publisher::{BuildContext, Delivery, ProbeResult, Publisher, RateLimit};
