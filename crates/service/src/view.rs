@@ -54,7 +54,7 @@ impl Service {
         TargetView {
             name: s.target.name.to_string(),
             kind: s.target.kind,
-            url: crate::redact::redact_url_path(&s.target.url, hide_path),
+            url: crate::redact::redact_url_path(crate::registry::effective_url(s), hide_path),
             enabled: s.target.enabled,
             format: json!(s.target.format),
             headers: json!(s.target.headers),
