@@ -357,6 +357,18 @@ impl Publishers for Registry {
         self.current.load().publishers.get(target).cloned()
     }
 
+    fn resolve(&self, target: &str) -> (Option<Arc<dyn Publisher>>, Arc<TargetPolicy>) {
+        let current = self.current.load();
+        (
+            current.publishers.get(target).cloned(),
+            current
+                .policies
+                .get(target)
+                .cloned()
+                .unwrap_or_else(|| self.defaults.clone()),
+        )
+    }
+
     fn policy(&self, target: &str) -> Arc<TargetPolicy> {
         self.current
             .load()
