@@ -71,16 +71,3 @@ pub(crate) fn lifecycle(target: &str, action: &'static str, result: &'static str
     metrics::counter!(LIFECYCLE_TOTAL, "target" => target.to_owned(), "action" => action, "result" => result)
         .increment(1);
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counter_names_are_the_vendor_prefix_and_the_short_name() {
-        for (short, full) in COUNTERS {
-            assert_eq!(*full, format!("alert_publisher_{VENDOR}_{short}"));
-            assert!(short.ends_with("_total"), "{short}");
-        }
-    }
-}

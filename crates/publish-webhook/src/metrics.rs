@@ -58,16 +58,3 @@ pub(crate) fn delivery(target: &str, outcome: &PublishOutcome, elapsed: Option<D
             .record(elapsed.as_secs_f64());
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counter_names_are_the_vendor_prefix_and_the_short_name() {
-        for (short, full) in COUNTERS {
-            assert_eq!(*full, format!("alert_publisher_{VENDOR}_{short}"));
-            assert!(short.ends_with("_total"), "{short}");
-        }
-    }
-}

@@ -432,8 +432,7 @@ impl Engine {
         commits: &mpsc::Sender<Commit>,
     ) {
         let (publisher, policy) = self.publishers.resolve(&job.target);
-        if let Some(wait) = self.rate_gate(&job, delivery.as_ref(), publisher.as_deref(), &policy)
-        {
+        if let Some(wait) = self.rate_gate(&job, delivery.as_ref(), publisher.as_deref(), &policy) {
             let store = self.store.clone();
             let target = job.target.clone();
             tasks.spawn(async move {

@@ -388,6 +388,24 @@ mod tests {
     }
 
     #[test]
+    fn every_publisher_type_lists_its_counters_under_its_own_prefix() {
+        for kind in [
+            TargetType::Webhook,
+            TargetType::Slack,
+            TargetType::Pagerduty,
+            TargetType::Rootly,
+        ] {
+            let v = vendor_counters(kind);
+            assert_eq!(v.vendor, kind.as_str());
+            assert!(!v.counters.is_empty(), "{kind:?}");
+            for (short, full) in &v.counters {
+                assert_eq!(*full, format!("alert_publisher_{}_{short}", v.vendor));
+                assert!(short.ends_with("_total"), "{short}");
+            }
+        }
+    }
+
+    #[test]
     fn a_vendor_target_without_url_talks_to_the_vendor() {
         let list = targets::parse_document(
             r#"[{"name":"pd","type":"pagerduty"},{"name":"r","type":"rootly"},{"name":"w","type":"webhook","url":"https://x"}]"#,
