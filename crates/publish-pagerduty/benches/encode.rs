@@ -6,7 +6,7 @@ use std::{hint::black_box, path::Path, time::Duration};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use publish::{Delivery, Format, Target, TargetType};
-use publish_pagerduty::{PagerDutyConfig, Plan, classify, encode};
+use publish_pagerduty::{PagerDutyConfig, Plan, classify_response, encode};
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 
@@ -66,17 +66,17 @@ fn benches(c: &mut Criterion) {
     let invalid = br#"{"status":"invalid event","message":"Event object is invalid","errors":["'payload.summary' is missing or blank"]}"#;
 
     c.bench_function("encode/trigger", |b| {
-        b.iter(|| body_len(encode::encode(black_box(&config), black_box(&firing))))
+        b.iter(|| body_len(encode(black_box(&config), black_box(&firing))))
     });
     c.bench_function("encode/resolve", |b| {
-        b.iter(|| body_len(encode::encode(black_box(&config), black_box(&resolved))))
+        b.iter(|| body_len(encode(black_box(&config), black_box(&resolved))))
     });
     c.bench_function("encode/trigger_2mb_annotation_shrunk", |b| {
-        b.iter(|| body_len(encode::encode(black_box(&config), black_box(&huge))))
+        b.iter(|| body_len(encode(black_box(&config), black_box(&huge))))
     });
     c.bench_function("classify/202", |b| {
         b.iter(|| {
-            classify::response(
+            classify_response(
                 202,
                 None,
                 black_box(accepted),
@@ -87,14 +87,14 @@ fn benches(c: &mut Criterion) {
         })
     });
     c.bench_function("classify/400", |b| {
-        b.iter(|| classify::response(400, None, black_box(invalid), Some("k"), KEY).is_err())
+        b.iter(|| classify_response(400, None, black_box(invalid), Some("k"), KEY).is_err())
     });
     c.bench_function("encode_and_classify/trigger_202", |b| {
         b.iter(|| {
-            let n = body_len(encode::encode(black_box(&config), black_box(&firing)));
+            let n = body_len(encode(black_box(&config), black_box(&firing)));
             (
                 n,
-                classify::response(
+                classify_response(
                     202,
                     None,
                     black_box(accepted),

@@ -10,7 +10,7 @@ use publish::PublishError;
 use serde::Deserialize;
 
 /// At most this many characters of PagerDuty's error text are kept in a reason.
-pub const MAX_DETAIL_CHARS: usize = 512;
+pub(crate) const MAX_DETAIL_CHARS: usize = 512;
 
 /// PagerDuty accepted the event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,7 +97,7 @@ fn describe(a: &Answer) -> String {
 }
 
 /// `text` with every occurrence of `secret` replaced by the redaction marker.
-pub fn scrub(text: &str, secret: &str) -> String {
+pub(crate) fn scrub(text: &str, secret: &str) -> String {
     if secret.is_empty() || !text.contains(secret) {
         return text.to_owned();
     }

@@ -12,13 +12,16 @@ use publish::{
     PublishOutcome, Publisher, RateLimit,
 };
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
-use serde_json::json;
 use tracing::{debug, info, warn};
 
 use crate::{
-    PagerDutyConfig,
+    PagerDutyConfig, PagerDutyState,
     classify::{self, Accepted},
     encode::{self, Action, Encoded, Event, Plan},
+    metrics::{
+        ERRORS_TOTAL, EVENTS_TOTAL, RATE_LIMIT_WAITS_TOTAL, REQUEST_DURATION_SECONDS,
+        TRUNCATIONS_TOTAL,
+    },
 };
 
 /// Alerts whose labels and annotations hold more text than this are encoded on the blocking
@@ -141,11 +144,11 @@ impl PagerDutyPublisher {
     /// Sends an encoded event and classifies PagerDuty's answer. Records the metrics of the
     /// event (by action and result), errors by reason, request duration and truncations.
     pub async fn send(&self, encoded: &Encoded) -> Result<Accepted, PublishError> {
-        describe_metrics();
+        crate::metrics::describe_once();
         let name = self.config.name.as_str();
         let action = encoded.event.action();
         for t in &encoded.truncations {
-            metrics::counter!("alert_publisher_pagerduty_truncations_total", "target" => name.to_owned(), "field" => t.as_str())
+            metrics::counter!(TRUNCATIONS_TOTAL, "target" => name.to_owned(), "field" => t.as_str())
                 .increment(1);
         }
         if !encoded.truncations.is_empty() {
@@ -185,21 +188,21 @@ impl PagerDutyPublisher {
             )
         }
         .await;
-        metrics::histogram!("alert_publisher_pagerduty_request_duration_seconds", "target" => name.to_owned(), "action" => action)
+        metrics::histogram!(REQUEST_DURATION_SECONDS, "target" => name.to_owned(), "action" => action)
             .record(started.elapsed().as_secs_f64());
         let result_label = match &result {
             Ok(_) => "delivered",
             Err(e) if e.is_retryable() => "retryable",
             Err(_) => "permanent",
         };
-        metrics::counter!("alert_publisher_pagerduty_events_total", "target" => name.to_owned(), "action" => action, "result" => result_label)
+        metrics::counter!(EVENTS_TOTAL, "target" => name.to_owned(), "action" => action, "result" => result_label)
             .increment(1);
         match &result {
             Ok(accepted) => {
                 debug!(target = %name, action, dedup_key = accepted.dedup_key.as_deref().unwrap_or(""), "pagerduty event accepted");
             }
             Err(err) => {
-                metrics::counter!("alert_publisher_pagerduty_errors_total", "target" => name.to_owned(), "action" => action, "reason" => err.kind().as_str())
+                metrics::counter!(ERRORS_TOTAL, "target" => name.to_owned(), "action" => action, "reason" => err.kind().as_str())
                     .increment(1);
                 if err.is_retryable() {
                     debug!(target = %name, action, kind = %err.kind(), error = %err, "pagerduty event not accepted, retryable");
@@ -215,13 +218,14 @@ impl PagerDutyPublisher {
 #[async_trait]
 impl Publisher for PagerDutyPublisher {
     async fn publish(&self, delivery: &Delivery) -> PublishOutcome {
+        crate::metrics::describe_once();
         if let Ok(mut checks) = self.checks.lock() {
             checks.remove(&delivery.id);
         }
         let encoded = match self.encode(delivery).await {
             Plan::Send(encoded) => encoded,
             Plan::Skip(reason) => {
-                metrics::counter!("alert_publisher_pagerduty_events_total", "target" => self.config.name.clone(), "action" => "none", "result" => "skipped")
+                metrics::counter!(EVENTS_TOTAL, "target" => self.config.name.clone(), "action" => "none", "result" => "skipped")
                     .increment(1);
                 debug!(target = %self.config.name, fingerprint = %delivery.alert.fingerprint, reason, "nothing to send to pagerduty");
                 return Ok(Delivered {
@@ -232,17 +236,10 @@ impl Publisher for PagerDutyPublisher {
         };
         let accepted = self.send(&encoded).await?;
         let vendor_state = match &encoded.event {
-            Event::Alert(e) => {
-                let status = match e.event_action {
-                    Action::Trigger => "open",
-                    Action::Acknowledge => "acknowledged",
-                    Action::Resolve => "resolved",
-                };
-                accepted
-                    .dedup_key
-                    .as_ref()
-                    .map(|key| json!({ "dedup_key": key, "status": status }))
-            }
+            Event::Alert(e) => accepted
+                .dedup_key
+                .as_ref()
+                .map(|key| PagerDutyState::after(e.event_action, key.as_str()).to_json()),
             Event::Change(_) => None,
         };
         Ok(Delivered {
@@ -262,49 +259,20 @@ impl Publisher for PagerDutyPublisher {
 
     /// The shared bucket of the routing key. A second check for the same delivery attempt
     /// means the first one was told to wait: that wait is counted in
-    /// `alert_publisher_pagerduty_rate_limit_waits_total`.
+    /// [`RATE_LIMIT_WAITS_TOTAL`].
     fn rate_limit(&self, delivery: &Delivery) -> Option<RateLimit> {
         if let Ok(mut checks) = self.checks.lock() {
             if checks.len() >= MAX_TRACKED_CHECKS {
                 checks.clear();
             }
             if checks.insert(delivery.id.clone(), delivery.attempt) == Some(delivery.attempt) {
-                metrics::counter!("alert_publisher_pagerduty_rate_limit_waits_total", "target" => self.config.name.clone())
+                crate::metrics::describe_once();
+                metrics::counter!(RATE_LIMIT_WAITS_TOTAL, "target" => self.config.name.clone())
                     .increment(1);
             }
         }
         Some(self.config.rate_limit())
     }
-}
-
-/// Registers help text and units once. Done at the first send rather than at construction,
-/// because a service may install its metrics recorder after building its publishers.
-fn describe_metrics() {
-    static DESCRIBED: std::sync::Once = std::sync::Once::new();
-    DESCRIBED.call_once(|| {
-        use metrics::{Unit, describe_counter, describe_histogram};
-        describe_counter!(
-            "alert_publisher_pagerduty_events_total",
-            "PagerDuty events by action (trigger, acknowledge, resolve, change, none) and result (delivered, retryable, permanent, skipped)"
-        );
-        describe_counter!(
-            "alert_publisher_pagerduty_errors_total",
-            "PagerDuty events not accepted, by action and reason kind"
-        );
-        describe_histogram!(
-            "alert_publisher_pagerduty_request_duration_seconds",
-            Unit::Seconds,
-            "Duration of requests to the PagerDuty Events API, by action"
-        );
-        describe_counter!(
-            "alert_publisher_pagerduty_rate_limit_waits_total",
-            "Deliveries told to wait by the routing key's proactive rate limit"
-        );
-        describe_counter!(
-            "alert_publisher_pagerduty_truncations_total",
-            "Events trimmed to fit PagerDuty's limits, by field (summary, custom_details, field, links)"
-        );
-    });
 }
 
 /// Opens a TCP connection to the events host and completes a TLS handshake (certificate

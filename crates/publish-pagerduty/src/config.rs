@@ -2,8 +2,11 @@
 
 use std::{collections::BTreeMap, fmt, str::FromStr, time::Duration};
 
-use publish::{ConfigError, Format, RateLimit, Secret, Target, TargetType};
+use publish::{ConfigError, Format, RateLimit, RateLimitOptions, Secret, Target, TargetType};
 use serde::{Deserialize, Serialize};
+
+/// The Events API base URL PagerDuty publishes, used when a target's `url` is empty.
+pub const DEFAULT_URL: &str = "https://events.pagerduty.com";
 
 /// Length of a PagerDuty integration (routing) key.
 pub const ROUTING_KEY_LEN: usize = 32;
@@ -128,25 +131,13 @@ pub enum DedupMode {
     PerGroup,
 }
 
-/// The proactive rate limit per routing key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RateLimitOptions {
-    /// Sustained events per minute. PagerDuty allows about 120 per routing key in any sliding
-    /// minute, and a token bucket lets `burst + per_minute` through in one minute: the default
-    /// 100 + 10 stays under it with room for requests that arrive late.
-    pub per_minute: u32,
-    /// Events allowed at once above the sustained rate.
-    pub burst: u32,
-}
+/// The default proactive rate limit per routing key. PagerDuty allows about 120 events per
+/// routing key in any sliding minute, and a token bucket lets `burst + per_minute` through in
+/// one minute: 100 + 10 stays under it with room for requests that arrive late.
+pub const DEFAULT_RATE_LIMIT: RateLimitOptions = RateLimitOptions::new(100, 10);
 
-impl Default for RateLimitOptions {
-    fn default() -> Self {
-        Self {
-            per_minute: 100,
-            burst: 10,
-        }
-    }
+fn rate_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<RateLimitOptions, D::Error> {
+    RateLimitOptions::deserialize_or(d, DEFAULT_RATE_LIMIT)
 }
 
 /// The `options` of a `type: pagerduty` target. Every field has a default.
@@ -204,7 +195,8 @@ pub struct PagerDutyOptions {
     /// A label that marks an alert as a change event when it is `"true"` (default
     /// `change_event`).
     pub change_event_label: String,
-    /// Proactive rate limit per routing key.
+    /// Proactive rate limit per routing key (default [`DEFAULT_RATE_LIMIT`]).
+    #[serde(deserialize_with = "rate_limit")]
     pub rate_limit: RateLimitOptions,
 }
 
@@ -235,7 +227,7 @@ impl Default for PagerDutyOptions {
             dedup_key_prefix: String::new(),
             change_events: false,
             change_event_label: "change_event".to_owned(),
-            rate_limit: RateLimitOptions::default(),
+            rate_limit: DEFAULT_RATE_LIMIT,
         }
     }
 }
@@ -276,28 +268,21 @@ pub struct PagerDutyConfig {
     pub options: PagerDutyOptions,
 }
 
-/// The events API base URL PagerDuty publishes.
-pub const DEFAULT_EVENTS_URL: &str = "https://events.pagerduty.com";
-
 impl PagerDutyConfig {
-    /// A configuration for standalone use: the key, the events base URL and options.
+    /// A configuration for standalone use: the key, the events base URL (empty:
+    /// [`DEFAULT_URL`]) and options.
     pub fn new(
         name: &str,
         routing_key: RoutingKey,
         url: &str,
         options: PagerDutyOptions,
     ) -> Result<Self, ConfigError> {
-        let base_url = reqwest::Url::parse(url)
-            .map_err(|e| ConfigError::new("url", format!("invalid URL: {e}")))?;
-        if !matches!(base_url.scheme(), "http" | "https") || !base_url.has_host() {
-            return Err(ConfigError::new(
-                "url",
-                format!(
-                    "must be an http or https URL with a host (got {:?})",
-                    base_url.scheme()
-                ),
-            ));
-        }
+        let url = if url.trim().is_empty() {
+            DEFAULT_URL
+        } else {
+            url
+        };
+        let base_url = publish::http::url("url", url)?;
         if base_url.query().is_some() || base_url.fragment().is_some() {
             return Err(ConfigError::new(
                 "url",
@@ -312,12 +297,9 @@ impl PagerDutyConfig {
         let enqueue_url = join("/v2/enqueue")?;
         let change_url = join("/v2/change/enqueue")?;
         publish::positive(options.timeout, "options.timeout")?;
-        publish::rate(
-            options.rate_limit.per_minute,
-            options.rate_limit.burst,
-            "options.rate_limit",
-            "PagerDuty allows about 120",
-        )?;
+        options
+            .rate_limit
+            .check("options.rate_limit", "PagerDuty allows about 120")?;
         let prefix_len = options.dedup_key_prefix.chars().count();
         if prefix_len > 200 {
             return Err(ConfigError::new(
@@ -334,15 +316,7 @@ impl PagerDutyConfig {
             ));
         }
         if let Some(client_url) = &options.client_url {
-            match reqwest::Url::parse(client_url) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-                _ => {
-                    return Err(ConfigError::new(
-                        "options.client_url",
-                        "must be an http or https URL",
-                    ));
-                }
-            }
+            publish::http::url("options.client_url", client_url)?;
         }
         let mut options = options;
         options.routing_key = None;
@@ -405,11 +379,7 @@ impl PagerDutyConfig {
     /// The rate limit every delivery of this target shares with every other target using the
     /// same routing key.
     pub fn rate_limit(&self) -> RateLimit {
-        RateLimit {
-            key: self.routing_key.bucket_key(),
-            per_minute: self.options.rate_limit.per_minute,
-            burst: self.options.rate_limit.burst,
-        }
+        self.options.rate_limit.limit(self.routing_key.bucket_key())
     }
 }
 
@@ -507,6 +477,22 @@ mod tests {
             &[],
         );
         assert!(e.contains("at most 200"), "{e}");
+    }
+
+    #[test]
+    fn an_empty_url_is_the_default_and_a_partial_rate_limit_keeps_the_rest() {
+        let mut t = target(
+            serde_json::json!({"routing_key": KEY, "rate_limit": {"per_minute": 30}}),
+            &[],
+        );
+        t.url = String::new();
+        let c = PagerDutyConfig::from_target(&t).unwrap();
+        assert_eq!(c.base_url.as_str(), format!("{DEFAULT_URL}/"));
+        assert_eq!(
+            c.enqueue_url.as_str(),
+            "https://events.pagerduty.com/v2/enqueue"
+        );
+        assert_eq!((c.rate_limit().per_minute, c.rate_limit().burst), (30, 10));
     }
 
     #[test]

@@ -317,17 +317,8 @@ fn fnv64(bytes: &[u8]) -> u64 {
     h
 }
 
-/// The dedup key kept from an earlier delivery of this alert (`{"dedup_key": ...}`), if it
-/// is usable.
-pub fn stored_dedup_key(vendor_state: Option<&Value>) -> Option<&str> {
-    vendor_state
-        .and_then(|v| v.get("dedup_key"))
-        .and_then(Value::as_str)
-        .filter(|k| !k.is_empty() && k.chars().count() <= MAX_DEDUP_KEY_CHARS)
-}
-
 /// Whether the alert goes out as a change event.
-pub fn is_change_event(options: &PagerDutyOptions, alert: &Alert) -> bool {
+pub(crate) fn is_change_event(options: &PagerDutyOptions, alert: &Alert) -> bool {
     options.change_events
         || alert
             .labels
@@ -354,7 +345,7 @@ pub fn encode(config: &PagerDutyConfig, delivery: &Delivery) -> Plan {
 }
 
 /// Serializes `event` and makes it fit `max_bytes` (shrinking `custom_details` first).
-pub fn finish(
+pub(crate) fn finish(
     mut event: Event,
     mut truncations: Vec<Truncation>,
     routing_key: &RoutingKey,
@@ -369,7 +360,7 @@ pub fn finish(
 }
 
 /// Builds the event for an alert, with the field limits applied (not yet the size limit).
-pub fn build(
+pub(crate) fn build(
     options: &PagerDutyOptions,
     alert: &Alert,
     context: &GroupContext,
@@ -434,7 +425,7 @@ pub fn build(
             )
         }
     };
-    let dedup = stored_dedup_key(vendor_state)
+    let dedup = crate::state::stored_dedup_key(vendor_state)
         .map_or_else(|| dedup_key(options, alert, context), str::to_owned);
     let summary = match action {
         Action::Resolve => {
@@ -472,7 +463,7 @@ pub fn build(
 }
 
 /// An acknowledge (or resolve) event for a dedup key, for the library API.
-pub fn action_event(action: Action, dedup_key: &str, client: &str) -> Event {
+pub(crate) fn action_event(action: Action, dedup_key: &str, client: &str) -> Event {
     Event::Alert(AlertEvent {
         event_action: action,
         dedup_key: Some(dedup_key.to_owned()),

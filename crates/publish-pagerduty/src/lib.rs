@@ -12,28 +12,33 @@
 //! — never rejected for size. Answers are classified, never retried here: 202 delivered (the
 //! returned dedup key is kept as vendor state), 400 permanent with PagerDuty's `errors`, 429
 //! and 5xx retryable (`Retry-After` honoured by the queue). The publisher asks the delivery
-//! engine for a token bucket per routing key ([`Publisher::rate_limit`], 100 events/min
-//! with a burst of 10 by default: at most 110 in any minute, under PagerDuty's sliding 120),
+//! engine for a token bucket per routing key ([`Publisher::rate_limit`], [`DEFAULT_RATE_LIMIT`]:
+//! 100 events/min with a burst of 10, at most 110 in any minute, under PagerDuty's sliding 120),
 //! shared by every target using that key. The health probe completes a
 //! TLS handshake with the events host and sends nothing.
 //!
 //! The routing key is a [`RoutingKey`]: it is never printed, logged, serialized, put into a
 //! metric label or an error reason.
 //!
-//! Metrics (labels: `target`, `action`, `result`, `reason`, `field` — never a key):
-//! `alert_publisher_pagerduty_events_total`, `alert_publisher_pagerduty_errors_total`,
-//! `alert_publisher_pagerduty_request_duration_seconds`,
-//! `alert_publisher_pagerduty_rate_limit_waits_total`,
-//! `alert_publisher_pagerduty_truncations_total`.
+//! Metrics (labels: `target`, `action`, `result`, `reason`, `field` — never a key) are declared
+//! in [`metrics`]: `alert_publisher_pagerduty_events_total`, `_errors_total`,
+//! `_request_duration_seconds`, `_rate_limit_waits_total`, `_truncations_total`.
 //!
 //! **Invariant:** depends only on `publish` (and HTTP/serde/TLS crates), never on another
 //! publisher.
+//!
+//! Files (the same split in every `publish-*` crate): `config.rs` (the typed, checked target
+//! options, [`DEFAULT_URL`]), `encode.rs` (pure: alert → event body within PagerDuty's limits),
+//! `client.rs` (HTTP: the [`PagerDutyPublisher`], its probe and rate limit), `classify.rs`
+//! (answer → outcome), `metrics.rs` (the metric families, [`metrics`]), `state.rs` (the vendor
+//! state kept per alert: the dedup key, [`PagerDutyState`]) and `lib.rs` (this entry point,
+//! [`build`]).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use publish_pagerduty::{PagerDutyConfig, PagerDutyOptions, PagerDutyPublisher, RoutingKey};
 //! let key = RoutingKey::new("0123456789abcdef0123456789abcdef")?;
-//! let config = PagerDutyConfig::new("pd-prod", key, "https://events.pagerduty.com", PagerDutyOptions::default())?;
+//! let config = PagerDutyConfig::new("pd-prod", key, publish_pagerduty::DEFAULT_URL, PagerDutyOptions::default())?;
 //! let publisher = PagerDutyPublisher::new(config)?;
 //! publisher.acknowledge("ac36b8d065d4a922").await?;
 //! # Ok(()) }
@@ -41,20 +46,33 @@
 //!
 //! [`Publisher::rate_limit`]: publish::Publisher::rate_limit
 
-pub mod classify;
+mod classify;
 mod client;
 mod config;
-pub mod encode;
+mod encode;
+pub mod metrics;
+mod state;
 
-pub use classify::Accepted;
+pub use classify::{Accepted, response as classify_response};
 pub use client::PagerDutyPublisher;
 pub use config::{
-    DEFAULT_EVENTS_URL, DedupMode, PagerDutyConfig, PagerDutyOptions, ROUTING_KEY_LEN,
-    RateLimitOptions, RoutingKey, Severity,
+    DEFAULT_RATE_LIMIT, DEFAULT_URL, DedupMode, PagerDutyConfig, PagerDutyOptions, ROUTING_KEY_LEN,
+    RoutingKey, Severity,
 };
-pub use encode::{Action, AlertEvent, ChangeEvent, Encoded, Event, Plan, Truncation};
+pub use encode::{
+    Action, AlertEvent, ChangeEvent, ChangePayload, Encoded, Event, Image, Link,
+    MAX_DEDUP_KEY_CHARS, MAX_EVENT_BYTES, MAX_FIELD_CHARS, MAX_SUMMARY_CHARS, MAX_URL_CHARS,
+    Payload, Plan, TRUNCATION_NOTE_KEY, Truncation, dedup_key, encode,
+};
+pub use state::{AlertState, PagerDutyState};
 
-/// Builds the publisher for a `type: pagerduty` target.
-pub fn build(target: &publish::Target) -> Result<PagerDutyPublisher, publish::ConfigError> {
+/// Builds the publisher for a `type: pagerduty` target (an empty `url` is [`DEFAULT_URL`]).
+///
+/// The context is not used: PagerDuty is reached at the URL the target names, without the
+/// outbound guard that protects generic webhooks.
+pub fn build(
+    target: &publish::Target,
+    _ctx: &publish::BuildContext,
+) -> Result<PagerDutyPublisher, publish::ConfigError> {
     PagerDutyPublisher::new(PagerDutyConfig::from_target(target)?)
 }

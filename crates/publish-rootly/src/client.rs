@@ -48,12 +48,10 @@ impl RootlyPublisher {
             timeout: config.options.timeout,
             ..Default::default()
         })?;
-        let limit = RateLimit {
-            key: RateLimit::secret_key("rootly", config.api_key.expose()),
-            per_minute: config.options.rate_limit.per_minute,
-            burst: config.options.rate_limit.burst,
-        };
-        crate::metrics::describe();
+        let limit = config
+            .options
+            .rate_limit
+            .limit(RateLimit::secret_key("rootly", config.api_key.expose()));
         Ok(Self {
             config,
             client,

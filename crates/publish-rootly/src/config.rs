@@ -2,8 +2,11 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use publish::{ConfigError, Format, Secret, Target, TargetType};
+use publish::{ConfigError, Format, RateLimitOptions, Secret, Target, TargetType};
 use serde::Deserialize;
+
+/// Rootly's API base, used when a target's `url` is empty.
+pub const DEFAULT_URL: &str = "https://api.rootly.com";
 
 /// Rootly's documented write limit per API key: 3000 per minute.
 pub const ROOTLY_WRITES_PER_MINUTE: u32 = 3000;
@@ -127,23 +130,17 @@ impl IncidentMode {
     }
 }
 
-/// The proactive write limit per API key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RateLimitOptions {
-    /// Sustained writes per minute. Default 2400 (Rootly allows 3000).
-    pub per_minute: u32,
-    /// Short bursts above the rate. Default 50.
-    pub burst: u32,
+/// The default proactive write limit per API key: [`DEFAULT_WRITES_PER_MINUTE`] with bursts of
+/// 50.
+pub const DEFAULT_RATE_LIMIT: RateLimitOptions =
+    RateLimitOptions::new(DEFAULT_WRITES_PER_MINUTE, 50);
+
+fn rate_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<RateLimitOptions, D::Error> {
+    RateLimitOptions::deserialize_or(d, DEFAULT_RATE_LIMIT)
 }
 
-impl Default for RateLimitOptions {
-    fn default() -> Self {
-        Self {
-            per_minute: DEFAULT_WRITES_PER_MINUTE,
-            burst: 50,
-        }
-    }
+fn default_rate_limit() -> RateLimitOptions {
+    DEFAULT_RATE_LIMIT
 }
 
 /// The `options` of a Rootly target.
@@ -175,8 +172,9 @@ pub struct RootlyOptions {
     /// Open an incident for critical alerts (absent: never).
     #[serde(default)]
     pub incident: Option<IncidentMode>,
-    /// Proactive write limit for the API key.
-    #[serde(default)]
+    /// Proactive write limit for the API key (default [`DEFAULT_RATE_LIMIT`]; Rootly allows
+    /// [`ROOTLY_WRITES_PER_MINUTE`]).
+    #[serde(default = "default_rate_limit", deserialize_with = "rate_limit")]
     pub rate_limit: RateLimitOptions,
     /// Whole-request timeout (default 10 s).
     #[serde(default = "default_timeout", with = "publish::serde_duration")]
@@ -202,7 +200,7 @@ impl Default for RootlyOptions {
             notification_target: None,
             label_mapping: LabelMapping::default(),
             incident: None,
-            rate_limit: RateLimitOptions::default(),
+            rate_limit: DEFAULT_RATE_LIMIT,
             timeout: default_timeout(),
         }
     }
@@ -224,7 +222,8 @@ pub struct RootlyConfig {
 }
 
 impl RootlyConfig {
-    /// A configuration for `base_url` and `api_key` with default options (for use as a library).
+    /// A configuration for `base_url` (empty: [`DEFAULT_URL`]) and `api_key` with default
+    /// options (for use as a library).
     pub fn new(
         name: impl Into<String>,
         base_url: &str,
@@ -291,14 +290,12 @@ impl RootlyConfig {
         api_key: Secret,
         options: RootlyOptions,
     ) -> Result<Self, ConfigError> {
-        let mut url = reqwest::Url::parse(base_url)
-            .map_err(|e| ConfigError::new("url", format!("invalid URL: {e}")))?;
-        if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
-            return Err(ConfigError::new(
-                "url",
-                "must be an http or https URL with a host, e.g. https://api.rootly.com",
-            ));
-        }
+        let base_url = if base_url.trim().is_empty() {
+            DEFAULT_URL
+        } else {
+            base_url
+        };
+        let mut url = publish::http::url("url", base_url)?;
         if url.query().is_some()
             || url.fragment().is_some()
             || !url.username().is_empty()
@@ -337,12 +334,10 @@ impl RootlyConfig {
                 "must be greater than zero",
             ));
         }
-        if options.rate_limit.per_minute == 0 {
-            return Err(ConfigError::new(
-                "options.rate_limit.per_minute",
-                "must be greater than zero",
-            ));
-        }
+        options.rate_limit.check(
+            "options.rate_limit",
+            &format!("Rootly allows {ROOTLY_WRITES_PER_MINUTE} writes per minute per key"),
+        )?;
         if options.rate_limit.per_minute > ROOTLY_WRITES_PER_MINUTE {
             return Err(ConfigError::new(
                 "options.rate_limit.per_minute",

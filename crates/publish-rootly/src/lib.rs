@@ -16,15 +16,22 @@
 //! Answers are classified, never retried here: 200/201 delivered; 401/403 and 422 permanent
 //! with Rootly's error titles; 429 retryable after `RateLimit-Reset`; 5xx, timeouts and connect
 //! errors retryable. [`RootlyPublisher`] asks the delivery engine for a proactive write limit
-//! per API key (default 2400/min, below Rootly's 3000). The health probe is an authenticated
-//! read. The API key never appears in `Debug`, errors, logs or metric labels.
+//! per API key ([`DEFAULT_RATE_LIMIT`]: 2400/min, below Rootly's 3000). The health probe is an
+//! authenticated read. The API key never appears in `Debug`, errors, logs or metric labels;
+//! the metric families are in [`metrics`].
 //!
 //! **Invariant:** depends only on `publish` (and HTTP/serde crates), never on another publisher.
+//!
+//! Files (the same split in every `publish-*` crate): `config.rs` (the typed, checked target
+//! options, [`DEFAULT_URL`]), `encode.rs` (pure: alert → request body), `client.rs` (HTTP: the
+//! [`RootlyPublisher`] and its lifecycle), `classify.rs` (answer → outcome), `metrics.rs` (the
+//! metric families, [`metrics`]), `state.rs` (the vendor state kept per alert: Rootly's alert
+//! id, [`RootlyState`]) and `lib.rs` (this entry point, [`build`]).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use publish::{Publisher, Secret};
-//! let config = publish_rootly::RootlyConfig::new("rootly", "https://api.rootly.com", Secret::new("key"))?;
+//! let config = publish_rootly::RootlyConfig::new("rootly", publish_rootly::DEFAULT_URL, Secret::new("key"))?;
 //! let publisher = publish_rootly::RootlyPublisher::new(config)?;
 //! let probe = publisher.probe().await;
 //! # Ok(()) }
@@ -39,9 +46,9 @@ mod state;
 
 pub use client::{JSONAPI, RootlyPublisher};
 pub use config::{
-    DEFAULT_WRITES_PER_MINUTE, IdMapping, IncidentMode, LabelMapping, NotificationTarget,
-    NotificationTargetType, ROOTLY_WRITES_PER_MINUTE, RateLimitOptions, RootlyConfig,
-    RootlyOptions,
+    DEFAULT_RATE_LIMIT, DEFAULT_URL, DEFAULT_WRITES_PER_MINUTE, IdMapping, IncidentMode,
+    LabelMapping, NotificationTarget, NotificationTargetType, ROOTLY_WRITES_PER_MINUTE,
+    RootlyConfig, RootlyOptions,
 };
 pub use encode::{
     MAX_DESCRIPTION_CHARS, MAX_SUMMARY_CHARS, description, encode_alert, encode_incident,
@@ -49,7 +56,13 @@ pub use encode::{
 };
 pub use state::{AlertState, RootlyState};
 
-/// Builds the publisher for a `type: rootly` target.
-pub fn build(target: &publish::Target) -> Result<RootlyPublisher, publish::ConfigError> {
+/// Builds the publisher for a `type: rootly` target (an empty `url` is [`DEFAULT_URL`]).
+///
+/// The context is not used: Rootly is reached at the URL the target names, without the
+/// outbound guard that protects generic webhooks.
+pub fn build(
+    target: &publish::Target,
+    _ctx: &publish::BuildContext,
+) -> Result<RootlyPublisher, publish::ConfigError> {
     RootlyPublisher::new(RootlyConfig::from_target(target)?)
 }

@@ -1,9 +1,15 @@
-//! Metrics (through the `metrics` facade). Labels are bounded: the target name, the action,
-//! a result or reason kind — never a key, an id or a URL.
+//! The metric families this crate emits (through the `metrics` facade), described once.
+//! Labels are bounded: the target name, the action, a result or reason kind — never a key, an
+//! id or a URL. Other crates use these constants, never the strings.
 
 use std::{sync::Once, time::Duration};
 
+use metrics::{Unit, describe_counter, describe_histogram};
+
 use crate::classify::Action;
+
+/// The target type whose publisher emits these families.
+pub const VENDOR: &str = "rootly";
 
 /// HTTP requests to Rootly by target, action (`create`, `resolve`, `lookup`, `incident`,
 /// `probe`) and result (`success` or the failure kind: `auth`, `invalid`, `not_found`,
@@ -16,26 +22,43 @@ pub const REQUEST_DURATION_SECONDS: &str = "alert_publisher_rootly_request_durat
 /// `opened`).
 pub const LIFECYCLE_TOTAL: &str = "alert_publisher_rootly_lifecycle_total";
 
-pub(crate) fn describe() {
+/// Every counter family: (name after `alert_publisher_rootly_`, full family name). A stats
+/// collector sums these per target.
+pub const COUNTERS: &[(&str, &str)] = &[
+    ("requests_total", REQUESTS_TOTAL),
+    ("lifecycle_total", LIFECYCLE_TOTAL),
+];
+
+/// Registers help text and unit of every family with the installed recorder. The publisher
+/// does it by itself at its first request; a service that installs its recorder later calls it
+/// again.
+pub fn describe() {
+    describe_counter!(
+        REQUESTS_TOTAL,
+        Unit::Count,
+        "HTTP requests to the Rootly API by action and result"
+    );
+    describe_histogram!(
+        REQUEST_DURATION_SECONDS,
+        Unit::Seconds,
+        "Latency of requests to the Rootly API"
+    );
+    describe_counter!(
+        LIFECYCLE_TOTAL,
+        Unit::Count,
+        "Rootly alert lifecycle steps (created, resolved, ...)"
+    );
+}
+
+/// [`describe`] once per process, at the first emission rather than at construction: a
+/// service may install its recorder after building its publishers.
+fn describe_once() {
     static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        metrics::describe_counter!(
-            REQUESTS_TOTAL,
-            "HTTP requests to the Rootly API by action and result"
-        );
-        metrics::describe_histogram!(
-            REQUEST_DURATION_SECONDS,
-            metrics::Unit::Seconds,
-            "Latency of requests to the Rootly API"
-        );
-        metrics::describe_counter!(
-            LIFECYCLE_TOTAL,
-            "Rootly alert lifecycle steps (created, resolved, ...)"
-        );
-    });
+    ONCE.call_once(describe);
 }
 
 pub(crate) fn request(target: &str, action: Action, result: &'static str, elapsed: Duration) {
+    describe_once();
     let target = target.to_owned();
     metrics::counter!(REQUESTS_TOTAL, "target" => target.clone(), "action" => action.as_str(), "result" => result)
         .increment(1);
@@ -44,6 +67,7 @@ pub(crate) fn request(target: &str, action: Action, result: &'static str, elapse
 }
 
 pub(crate) fn lifecycle(target: &str, action: &'static str, result: &'static str) {
+    describe_once();
     metrics::counter!(LIFECYCLE_TOTAL, "target" => target.to_owned(), "action" => action, "result" => result)
         .increment(1);
 }

@@ -6,7 +6,7 @@ use std::{hint::black_box, path::Path, time::Duration};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use publish::{Alert, GroupContext};
-use publish_slack::encode::{self, EncodeOptions, Placement};
+use publish_slack::{EncodeOptions, Placement, encode_body, encode_message, resolved_reply};
 
 fn fixture(name: &str) -> (Alert, GroupContext) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -51,12 +51,12 @@ fn bench(c: &mut Criterion) {
         ("oversized", oversized()),
     ] {
         c.bench_function(&format!("message/{name}"), |b| {
-            b.iter(|| encode::message(black_box(&alert), black_box(&context), &options))
+            b.iter(|| encode_message(black_box(&alert), black_box(&context), &options))
         });
         c.bench_function(&format!("message+body/{name}"), |b| {
             b.iter(|| {
-                encode::body(
-                    &encode::message(black_box(&alert), black_box(&context), &options),
+                encode_body(
+                    &encode_message(black_box(&alert), black_box(&context), &options),
                     at,
                 )
             })
@@ -64,7 +64,7 @@ fn bench(c: &mut Criterion) {
     }
     let (alert, _) = fixture("am-webhook-resolved.json");
     c.bench_function("resolved_reply+body", |b| {
-        b.iter(|| encode::body(&encode::resolved_reply(black_box(&alert)), at))
+        b.iter(|| encode_body(&resolved_reply(black_box(&alert)), at))
     });
 }
 

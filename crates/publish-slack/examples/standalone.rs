@@ -46,7 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .cloned()
             .unwrap_or_default(),
     };
-    let publisher = publish_slack::build(&target)?;
+    let publisher = publish_slack::build(&target, &publish::BuildContext::default())?;
     let probe = publisher.probe().await;
     writeln!(out, "probe: ok={} {}", probe.ok, probe.detail)?;
 

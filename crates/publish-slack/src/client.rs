@@ -12,6 +12,10 @@ use tracing::warn;
 
 use crate::classify::{self, Failure};
 use crate::encode::{self, EncodeOptions, Message, Placement};
+use crate::metrics::{
+    ERRORS_TOTAL, MESSAGES_POSTED_TOTAL, MESSAGES_UPDATED_TOTAL, RATE_LIMITED_TOTAL,
+    REQUEST_DURATION_SECONDS, RETRY_AFTER_SECONDS, THREAD_REPLIES_TOTAL,
+};
 use crate::state::{MessageRef, Plan, Reply, plan};
 use crate::{Mode, SlackConfig};
 
@@ -55,13 +59,11 @@ const GONE: [&str; 3] = [
 
 /// Delivers alerts to one Slack channel, by incoming webhook or through the Web API.
 ///
-/// Metrics (label `target` is the target name, never a token or URL):
-/// `alert_publisher_slack_messages_posted_total`, `alert_publisher_slack_messages_updated_total`,
-/// `alert_publisher_slack_thread_replies_total`,
-/// `alert_publisher_slack_errors_total{action, reason}` (reason: a known Slack error string or
-/// the error kind), `alert_publisher_slack_request_duration_seconds{action}`,
-/// `alert_publisher_slack_rate_limited_total` (429 answers) and
-/// `alert_publisher_slack_retry_after_seconds` (the waits Slack asked for).
+/// Metrics (label `target` is the target name, never a token or URL): the families of
+/// [`crate::metrics`] — [`MESSAGES_POSTED_TOTAL`], [`MESSAGES_UPDATED_TOTAL`],
+/// [`THREAD_REPLIES_TOTAL`], [`ERRORS_TOTAL`]`{action, reason}` (reason: a known Slack error
+/// string or the error kind), [`REQUEST_DURATION_SECONDS`]`{action}`, [`RATE_LIMITED_TOTAL`]
+/// (429 answers) and [`RETRY_AFTER_SECONDS`] (the waits Slack asked for).
 #[derive(Debug, Clone)]
 pub struct SlackPublisher {
     config: SlackConfig,
@@ -74,17 +76,10 @@ pub struct SlackPublisher {
 impl SlackPublisher {
     /// A publisher with its own HTTP client.
     pub fn new(config: SlackConfig) -> Result<Self, ConfigError> {
-        let client = publish::http::client(&publish::http::ClientConfig {
+        let client = publish::http::build(&publish::http::ClientConfig {
             timeout: config.timeout,
             proxy: config.proxy.clone(),
             ..Default::default()
-        })
-        // The URL is not shown: a webhook URL is a credential.
-        .map_err(|e| {
-            ConfigError::new(
-                "options",
-                format!("cannot build the HTTP client: {}", e.without_url()),
-            )
         })?;
         let encode = EncodeOptions {
             alertmanager_url: config.alertmanager_url.clone(),
@@ -120,28 +115,27 @@ impl SlackPublisher {
 
     /// Records the outcome of one request in the metrics.
     fn observe<T>(&self, action: Action, started: Instant, result: &Result<T, Failure>) {
+        crate::metrics::describe_once();
         let target = self.target();
-        metrics::histogram!("alert_publisher_slack_request_duration_seconds", "target" => target.clone(), "action" => action.as_str())
+        metrics::histogram!(REQUEST_DURATION_SECONDS, "target" => target.clone(), "action" => action.as_str())
             .record(started.elapsed().as_secs_f64());
         match result {
             Ok(_) => {
                 let name = match action {
-                    Action::PostMessage | Action::Webhook => {
-                        "alert_publisher_slack_messages_posted_total"
-                    }
-                    Action::Update => "alert_publisher_slack_messages_updated_total",
-                    Action::ThreadReply => "alert_publisher_slack_thread_replies_total",
+                    Action::PostMessage | Action::Webhook => MESSAGES_POSTED_TOTAL,
+                    Action::Update => MESSAGES_UPDATED_TOTAL,
+                    Action::ThreadReply => THREAD_REPLIES_TOTAL,
                     Action::AuthTest => return,
                 };
                 metrics::counter!(name, "target" => target).increment(1);
             }
             Err(f) => {
-                metrics::counter!("alert_publisher_slack_errors_total", "target" => target.clone(), "action" => action.as_str(), "reason" => f.label)
+                metrics::counter!(ERRORS_TOTAL, "target" => target.clone(), "action" => action.as_str(), "reason" => f.label)
                     .increment(1);
                 if f.error.kind() == publish::ErrorKind::RateLimited {
-                    metrics::counter!("alert_publisher_slack_rate_limited_total", "target" => target.clone()).increment(1);
+                    metrics::counter!(RATE_LIMITED_TOTAL, "target" => target.clone()).increment(1);
                     if let Some(wait) = f.error.retry_after() {
-                        metrics::histogram!("alert_publisher_slack_retry_after_seconds", "target" => target)
+                        metrics::histogram!(RETRY_AFTER_SECONDS, "target" => target)
                             .record(wait.as_secs_f64());
                     }
                 }
@@ -425,11 +419,7 @@ impl Publisher for SlackPublisher {
     /// delivery to the same channel with the same token (or to the same webhook) shares a
     /// bucket. The key is a digest; it holds no token or URL.
     fn rate_limit(&self, _delivery: &Delivery) -> Option<RateLimit> {
-        Some(RateLimit {
-            key: self.bucket.clone(),
-            per_minute: self.config.rate_limit.per_minute,
-            burst: self.config.rate_limit.burst,
-        })
+        Some(self.config.rate_limit.limit(self.bucket.clone()))
     }
 }
 

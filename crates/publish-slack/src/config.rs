@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use publish::{ConfigError, Format, Secret, Target, TargetType};
+use publish::{ConfigError, Format, RateLimitOptions, Secret, Target, TargetType};
 use serde::Deserialize;
 
 /// How the publisher reaches Slack.
@@ -73,23 +73,19 @@ pub enum OnRepeat {
     New,
 }
 
-/// The proactive rate limit per channel (Slack allows about one message per second).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RateLimitOptions {
-    /// Sustained messages per minute (default 60).
-    pub per_minute: u32,
-    /// Messages sent at once after a quiet period (default 1).
-    pub burst: u32,
+/// The Web API base, used in token mode when a target's `url` is empty. Webhook mode has no
+/// default: its URL is the webhook itself.
+pub const DEFAULT_URL: &str = "https://slack.com/api";
+
+/// The default proactive rate limit per channel: Slack allows about one message per second.
+pub const DEFAULT_RATE_LIMIT: RateLimitOptions = RateLimitOptions::new(60, 1);
+
+fn rate_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<RateLimitOptions, D::Error> {
+    RateLimitOptions::deserialize_or(d, DEFAULT_RATE_LIMIT)
 }
 
-impl Default for RateLimitOptions {
-    fn default() -> Self {
-        Self {
-            per_minute: 60,
-            burst: 1,
-        }
-    }
+fn default_rate_limit() -> RateLimitOptions {
+    DEFAULT_RATE_LIMIT
 }
 
 /// The `options` of a `type: slack` target.
@@ -117,8 +113,8 @@ pub struct SlackOptions {
     /// Whole-request timeout (default 10 s).
     #[serde(default = "default_timeout", with = "publish::serde_duration")]
     pub timeout: Duration,
-    /// Proactive rate limit per channel.
-    #[serde(default)]
+    /// Proactive rate limit per channel (default [`DEFAULT_RATE_LIMIT`]).
+    #[serde(default = "default_rate_limit", deserialize_with = "rate_limit")]
     pub rate_limit: RateLimitOptions,
     /// Resolve behaviour (token mode).
     #[serde(default)]
@@ -161,21 +157,9 @@ pub struct SlackConfig {
     pub proxy: Option<String>,
 }
 
-fn http_url(field: &str, value: &str) -> Result<reqwest::Url, ConfigError> {
-    // The value may be a secret: never repeat it in the message.
-    let url = reqwest::Url::parse(value)
-        .map_err(|e| ConfigError::new(field, format!("invalid URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
-        return Err(ConfigError::new(
-            field,
-            "must be an http or https URL with a host",
-        ));
-    }
-    Ok(url)
-}
-
 impl SlackConfig {
-    /// Reads and checks a `type: slack` target.
+    /// Reads and checks a `type: slack` target. In token mode an empty `url` is
+    /// [`DEFAULT_URL`].
     pub fn from_target(target: &Target) -> Result<Self, ConfigError> {
         if target.kind != TargetType::Slack {
             return Err(ConfigError::new(
@@ -197,14 +181,11 @@ impl SlackConfig {
         }
         let options: SlackOptions = publish::options(&target.options)?;
         publish::positive(options.timeout, "options.timeout")?;
-        publish::rate(
-            options.rate_limit.per_minute,
-            options.rate_limit.burst,
-            "options.rate_limit",
-            "Slack allows about 60",
-        )?;
+        options
+            .rate_limit
+            .check("options.rate_limit", "Slack allows about 60")?;
         if let Some(proxy) = &options.proxy {
-            let url = http_url("options.proxy", proxy)?;
+            let url = publish::http::url("options.proxy", proxy)?;
             if !url.username().is_empty() || url.password().is_some() {
                 return Err(ConfigError::new(
                     "options.proxy",
@@ -214,9 +195,19 @@ impl SlackConfig {
             }
         }
         if let Some(am) = &options.alertmanager_url {
-            http_url("options.alertmanager_url", am)?;
+            publish::http::url("options.alertmanager_url", am)?;
         }
-        let url = http_url("url", &target.url)?;
+        let url = match (target.url.trim(), &options.token) {
+            ("", Some(_)) => publish::http::url("url", DEFAULT_URL)?,
+            ("", None) => {
+                return Err(ConfigError::new(
+                    "url",
+                    "is required without options.token: the incoming webhook URL \
+                     (or set options.token and options.channel for token mode)",
+                ));
+            }
+            (url, _) => publish::http::url("url", url)?,
+        };
         let mode = match options.token {
             Some(token) => {
                 let t = token.expose();

@@ -420,7 +420,7 @@ fn date_field(title: &str, t: &DateTime<Utc>) -> Text {
 
 /// Escapes text for mrkdwn: `&`, `<` and `>` become entities, so nothing in an alert can form
 /// a link or a mention.
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     Fitted::new(usize::MAX).escaped(s).finish()
 }
 
@@ -440,7 +440,7 @@ fn marker_len() -> usize {
 /// ends with it; an entity such as `&amp;` is never split, and the work stops at the limit
 /// however long the input.
 #[derive(Debug)]
-pub struct Fitted {
+pub(crate) struct Fitted {
     out: String,
     used: usize,
     max: usize,
@@ -453,7 +453,7 @@ pub struct Fitted {
 
 impl Fitted {
     /// An empty text of at most `max` units (`max` is at least the marker's length).
-    pub fn new(max: usize) -> Self {
+    pub(crate) fn new(max: usize) -> Self {
         debug_assert!(max >= marker_len());
         Fitted {
             out: String::new(),
@@ -529,17 +529,17 @@ impl Fitted {
     }
 
     /// Appends our own markup as is.
-    pub fn raw(self, s: &str) -> Self {
+    pub(crate) fn raw(self, s: &str) -> Self {
         self.chars(s, |_| None)
     }
 
     /// Appends text shown as is (a `plain_text` object): no escaping.
-    pub fn plain(self, s: &str) -> Self {
+    pub(crate) fn plain(self, s: &str) -> Self {
         self.raw(s)
     }
 
     /// Appends alert text escaped for mrkdwn.
-    pub fn escaped(self, s: &str) -> Self {
+    pub(crate) fn escaped(self, s: &str) -> Self {
         self.chars(s, |c| match c {
             '&' => Some("&amp;"),
             '<' => Some("&lt;"),
@@ -549,7 +549,7 @@ impl Fitted {
     }
 
     /// Appends alert text for a `code span`: escaped, and a backtick cannot end the span.
-    pub fn code(self, s: &str) -> Self {
+    pub(crate) fn code(self, s: &str) -> Self {
         self.chars(s, |c| match c {
             '&' => Some("&amp;"),
             '<' => Some("&lt;"),
@@ -560,7 +560,7 @@ impl Fitted {
     }
 
     /// The text, with [`MARKER`] when something was cut.
-    pub fn finish(mut self) -> String {
+    pub(crate) fn finish(mut self) -> String {
         if self.full {
             self.out.truncate(self.safe);
             self.out.push_str(MARKER);
@@ -579,7 +579,7 @@ fn slack_date(t: &DateTime<Utc>) -> String {
 }
 
 /// `45s`, `2m 5s`, `1h 2m`, `3d 4h` (to the nearest second).
-pub fn human_duration(d: chrono::Duration) -> String {
+pub(crate) fn human_duration(d: chrono::Duration) -> String {
     let secs = (d.num_milliseconds().max(0) + 500) / 1000;
     let (days, hours, mins, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
     let pair = |a: i64, ua: &str, b: i64, ub: &str| {

@@ -1,3 +1,7 @@
+//! The HTTP client: the guarded request with its auth, idempotency key and signature; the probe.
+
+use std::time::Instant;
+
 use async_trait::async_trait;
 use base64::Engine;
 use publish::{
@@ -42,7 +46,7 @@ impl WebhookPublisher {
             Some(tls) => (tls.identity()?, tls.roots()?),
             None => (None, Vec::new()),
         };
-        let client = publish::http::client(&publish::http::ClientConfig {
+        let client = publish::http::build(&publish::http::ClientConfig {
             timeout: config.options.timeout,
             proxy: config.options.proxy.as_ref().map(|p| p.expose().to_owned()),
             outbound: Some(outbound.clone()),
@@ -54,20 +58,6 @@ impl WebhookPublisher {
             identity,
             extra_roots,
             ..Default::default()
-        })
-        .map_err(|e| {
-            // Never the error's own text: it could quote the proxy URL.
-            let field = if config.options.proxy.is_some() {
-                "options.proxy"
-            } else {
-                "options.tls"
-            };
-            let what = if e.is_builder() {
-                "invalid client setting"
-            } else {
-                "client error"
-            };
-            ConfigError::new(field, format!("cannot build HTTP client: {what}"))
         })?;
         let signing_key = match &config.options.signing {
             Some(signing) => Some(ring::hmac::Key::new(
@@ -136,9 +126,15 @@ impl WebhookPublisher {
 #[async_trait]
 impl Publisher for WebhookPublisher {
     async fn publish(&self, delivery: &Delivery) -> PublishOutcome {
-        self.outbound
-            .check_url(&self.config.url)
-            .map_err(|e| PublishError::permanent(ErrorKind::Config, format!("refused: {e}")))?;
+        if let Err(e) = self.outbound.check_url(&self.config.url) {
+            let refused = Err(PublishError::permanent(
+                ErrorKind::Config,
+                format!("refused: {e}"),
+            ));
+            crate::metrics::delivery(&self.config.name, &refused, None);
+            return refused;
+        }
+        let started = Instant::now();
         let outcome = match self.request(delivery).send().await {
             Ok(resp) => {
                 let status = resp.status().as_u16();
@@ -149,7 +145,9 @@ impl Publisher for WebhookPublisher {
             Err(e) => Err(publish::classify::transport(e)),
         };
         // An endpoint may echo what it was sent (a token, a URL with its query) in its answer.
-        outcome.map_err(|e| self.scrubber.error(e))
+        let outcome = outcome.map_err(|e| self.scrubber.error(e));
+        crate::metrics::delivery(&self.config.name, &outcome, Some(started.elapsed()));
+        outcome
     }
 
     async fn probe(&self) -> ProbeResult {

@@ -1,3 +1,5 @@
+//! Target → typed, checked configuration: the endpoint, auth, signing, TLS, proxy, redirects.
+
 use std::{fmt, path::PathBuf, time::Duration};
 
 use publish::{ConfigError, Format, Secret, Target, TargetType};
@@ -270,14 +272,13 @@ impl WebhookConfig {
                 format!("expected webhook, got {}", target.kind),
             ));
         }
-        let url = reqwest::Url::parse(&target.url)
-            .map_err(|e| ConfigError::new("url", format!("invalid URL: {e}")))?;
-        if !matches!(url.scheme(), "http" | "https") {
+        if target.url.trim().is_empty() {
             return Err(ConfigError::new(
                 "url",
-                format!("scheme must be http or https (got {:?})", url.scheme()),
+                "is required: the endpoint alerts are POSTed to (a webhook has no default URL)",
             ));
         }
+        let url = publish::http::url("url", &target.url)?;
         if !matches!(target.format, Format::Alertmanager | Format::Webhook) {
             return Err(ConfigError::new(
                 "format",

@@ -118,21 +118,74 @@ pub fn positive(value: Duration, field: &str) -> Result<(), ConfigError> {
     }
 }
 
-/// A proactive rate limit option: both numbers at least 1. `hint` says what the vendor allows.
-pub fn rate(per_minute: u32, burst: u32, field: &str, hint: &str) -> Result<(), ConfigError> {
-    if per_minute == 0 {
-        return Err(ConfigError::new(
-            format!("{field}.per_minute"),
-            format!("must be at least 1 ({hint})"),
-        ));
+/// The proactive rate limit a vendor publisher asks the delivery engine for
+/// (`options.rate_limit` of a PagerDuty, Slack or Rootly target): a sustained rate and a burst.
+///
+/// There is no `Default`: each vendor has its own (PagerDuty 100/min with a burst of 10 per
+/// routing key, Slack 60/min with a burst of 1 per channel, Rootly 2400/min with a burst of 50
+/// per API key). A vendor reads the option with [`RateLimitOptions::deserialize_or`], so a
+/// missing number takes the vendor's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct RateLimitOptions {
+    /// Sustained requests per minute.
+    pub per_minute: u32,
+    /// Requests allowed at once above the sustained rate (the bucket size).
+    pub burst: u32,
+}
+
+impl RateLimitOptions {
+    /// A limit of `per_minute` with bursts of `burst`.
+    pub const fn new(per_minute: u32, burst: u32) -> Self {
+        Self { per_minute, burst }
     }
-    if burst == 0 {
-        return Err(ConfigError::new(
-            format!("{field}.burst"),
-            "must be at least 1",
-        ));
+
+    /// Reads `{per_minute, burst}` (both optional, nothing else allowed); a missing number is
+    /// taken from `defaults`. For `#[serde(deserialize_with = ...)]` in a vendor's options.
+    pub fn deserialize_or<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+        defaults: Self,
+    ) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Raw {
+            #[serde(default)]
+            per_minute: Option<u32>,
+            #[serde(default)]
+            burst: Option<u32>,
+        }
+        let raw = <Raw as serde::Deserialize>::deserialize(deserializer)?;
+        Ok(Self {
+            per_minute: raw.per_minute.unwrap_or(defaults.per_minute),
+            burst: raw.burst.unwrap_or(defaults.burst),
+        })
     }
-    Ok(())
+
+    /// Both numbers at least 1; errors name `{field}.per_minute` or `{field}.burst`. `hint`
+    /// says what the vendor allows (`PagerDuty allows about 120`).
+    pub fn check(&self, field: &str, hint: &str) -> Result<(), ConfigError> {
+        if self.per_minute == 0 {
+            return Err(ConfigError::new(
+                format!("{field}.per_minute"),
+                format!("must be at least 1 ({hint})"),
+            ));
+        }
+        if self.burst == 0 {
+            return Err(ConfigError::new(
+                format!("{field}.burst"),
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The limit for the bucket `key` (see [`crate::RateLimit::key`]: never a secret).
+    pub fn limit(&self, key: String) -> crate::RateLimit {
+        crate::RateLimit {
+            key,
+            per_minute: self.per_minute,
+            burst: self.burst,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -156,5 +209,42 @@ mod tests {
         // Too large for a duration: an error, not a panic.
         assert!(parse_duration("999999999999999999999999999999").is_err());
         assert!(parse_duration("18446744073709551616s").is_err());
+    }
+
+    #[test]
+    fn rate_limit_options_take_missing_numbers_from_the_defaults() {
+        let defaults = RateLimitOptions::new(60, 1);
+        let read = |v: serde_json::Value| RateLimitOptions::deserialize_or(v, defaults);
+        assert_eq!(
+            read(serde_json::json!({})).unwrap(),
+            RateLimitOptions::new(60, 1)
+        );
+        assert_eq!(
+            read(serde_json::json!({"burst": 5})).unwrap(),
+            RateLimitOptions::new(60, 5)
+        );
+        assert_eq!(
+            read(serde_json::json!({"per_minute": 10, "burst": 2})).unwrap(),
+            RateLimitOptions::new(10, 2)
+        );
+        let e = read(serde_json::json!({"rate": 1}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `rate`"), "{e}");
+        let e = RateLimitOptions::new(0, 1).check("options.rate_limit", "X allows 5");
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "field `options.rate_limit.per_minute`: must be at least 1 (X allows 5)"
+        );
+        let e = RateLimitOptions::new(1, 0).check("options.rate_limit", "X allows 5");
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "field `options.rate_limit.burst`: must be at least 1"
+        );
+        let limit = RateLimitOptions::new(10, 2).limit("k".to_owned());
+        assert_eq!(
+            (limit.key.as_str(), limit.per_minute, limit.burst),
+            ("k", 10, 2)
+        );
     }
 }

@@ -137,12 +137,80 @@ pub async fn probe_connect_guarded(
     }
 }
 
-/// Builds a client for a publisher; a failure is a configuration error of the target.
+/// Builds a client for a publisher; a failure is a configuration error of the target, about
+/// `options.proxy` when a proxy is set, `options.tls` when a client certificate or extra CAs
+/// are, else `url`. The error's text never holds a URL (a proxy URL may carry credentials).
 pub fn build(config: &ClientConfig) -> Result<reqwest::Client, crate::ConfigError> {
     client(config).map_err(|e| {
+        let field = if config.proxy.is_some() {
+            "options.proxy"
+        } else if config.identity.is_some() || !config.extra_roots.is_empty() {
+            "options.tls"
+        } else {
+            "url"
+        };
         crate::ConfigError::new(
-            "url",
+            field,
             format!("cannot build HTTP client: {}", e.without_url()),
         )
     })
+}
+
+/// Parses a URL a target gives (its `url`, a proxy, a link base) and checks it is `http` or
+/// `https` with a host. Errors name `field` and never repeat the value: a webhook URL is a
+/// credential.
+pub fn url(field: &str, value: &str) -> Result<reqwest::Url, crate::ConfigError> {
+    let url = reqwest::Url::parse(value)
+        .map_err(|e| crate::ConfigError::new(field, format!("invalid URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+        return Err(crate::ConfigError::new(
+            field,
+            format!(
+                "must be an http or https URL with a host (got scheme {:?})",
+                url.scheme()
+            ),
+        ));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_http_with_a_host_and_errors_never_repeat_them() {
+        assert_eq!(
+            url("url", "https://api.example.com/v1").unwrap().as_str(),
+            "https://api.example.com/v1"
+        );
+        for (value, message) in [
+            ("", "invalid URL"),
+            ("not a url SECRET", "invalid URL"),
+            (
+                "ftp://SECRET@example.com/",
+                "must be an http or https URL with a host (got scheme \"ftp\")",
+            ),
+            (
+                "mailto:SECRET@example.com",
+                "must be an http or https URL with a host (got scheme \"mailto\")",
+            ),
+        ] {
+            let e = url("options.proxy", value).unwrap_err();
+            assert_eq!(e.field, "options.proxy");
+            assert!(e.message.starts_with(message), "{value}: {e}");
+            assert!(!e.message.contains("SECRET"), "{e}");
+        }
+    }
+
+    #[test]
+    fn client_errors_name_the_option_at_fault() {
+        let e = build(&ClientConfig {
+            proxy: Some("http://user:SECRET@[::1".to_owned()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(e.field, "options.proxy");
+        assert!(!e.message.contains("SECRET"), "{e}");
+    }
 }

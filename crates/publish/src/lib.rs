@@ -2,8 +2,10 @@
 //!
 //! This crate owns the [`Alert`] model (and parsing of the Alertmanager webhook v4 payload and
 //! the Prometheus alert array), the [`Target`] a publisher is built from, the [`Publisher`]
-//! trait, the outcome classification ([`Delivered`], [`PublishError`]), the shared HTTP client
-//! builder with its outbound guard ([`outbound`]: which addresses a target URL may reach),
+//! trait with what a publisher is built with ([`BuildContext`]), the outcome classification
+//! ([`Delivered`], [`PublishError`]), the shared HTTP client builder and URL check ([`http`])
+//! with its outbound guard ([`outbound`]: which addresses a target URL may reach, and the one
+//! IP network type [`outbound::Cidr`]), the vendors' shared option types ([`RateLimitOptions`]),
 //! truncation helpers, secret redaction, and the metric families of parallel publishing
 //! ([`metrics`]).
 //!
@@ -28,9 +30,11 @@ pub use alert::{
     Alert, AlertStatus, ApiAlert, Fingerprint, GroupContext, Labels, ParseError, RawWebhook,
     WebhookMessage, parse_api_alerts, parse_webhook,
 };
-pub use config::{ConfigError, header, options, parse_duration, positive, rate, serde_duration};
+pub use config::{
+    ConfigError, RateLimitOptions, header, options, parse_duration, positive, serde_duration,
+};
 pub use outcome::{Delivered, ErrorKind, PublishError, PublishOutcome};
-pub use publisher::{Delivery, ProbeResult, Publisher, RateLimit};
+pub use publisher::{BuildContext, Delivery, ProbeResult, Publisher, RateLimit};
 pub use secret::{
     Scrubber, Secret, is_secret_key, redact_json, redact_url, redact_url_credentials,
     redact_url_path, serialize_redacted_url,

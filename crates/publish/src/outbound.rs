@@ -27,42 +27,48 @@ use std::{
 
 use serde::{Deserialize, Deserializer};
 
-/// An IP network written `10.0.0.0/8`, `fd00::/8`, or a single address (`127.0.0.1`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    addr: IpAddr,
-    prefix: u8,
-}
+/// An IP network written `10.0.0.0/8`, `fd00::/8`, or a single address (`127.0.0.1`): the one
+/// network type of the service, for the outbound allow-list and for trusted proxies.
+///
+/// Addresses are normalised before matching ([`normalize`]): an IPv4-mapped IPv6 address
+/// (`::ffff:10.0.0.1`, as a dual-stack socket reports an IPv4 peer) is matched as its IPv4
+/// address, so `10.0.0.0/8` contains `::ffff:10.0.0.1`. A network written in the mapped form
+/// (`::ffff:10.0.0.0/104`) is read as the IPv4 network it stands for (`10.0.0.0/8`). Host bits
+/// are cleared (`10.1.2.3/8` is `10.0.0.0/8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Cidr(ipnet::IpNet);
 
 impl Cidr {
-    /// Whether `ip` is inside. An IPv4 network never contains an IPv6 address (nor the
-    /// other way round), even one that embeds an IPv4 address.
+    /// Whether `ip`, normalised, is inside. An IPv4 network never contains an IPv6 address
+    /// other than an IPv4-mapped one (nor the other way round).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                mask32(u32::from(ip), self.prefix) == u32::from(net)
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                mask128(u128::from(ip), self.prefix) == u128::from(net)
-            }
-            _ => false,
+        self.0.contains(&normalize(ip))
+    }
+
+    /// The network.
+    pub fn net(&self) -> ipnet::IpNet {
+        self.0
+    }
+}
+
+/// The address as it is matched against networks: an IPv4-mapped IPv6 address
+/// (`::ffff:a.b.c.d`) becomes its IPv4 address; every other address stays as it is (other
+/// IPv6 forms that embed an IPv4 address, such as NAT64, are different addresses).
+pub fn normalize(ip: IpAddr) -> IpAddr {
+    ip.to_canonical()
+}
+
+impl From<ipnet::IpNet> for Cidr {
+    /// Host bits cleared; a network inside `::ffff:0:0/96` becomes the IPv4 network it maps.
+    fn from(net: ipnet::IpNet) -> Self {
+        if let ipnet::IpNet::V6(v6) = net
+            && let Some(v4) = v6.addr().to_ipv4_mapped()
+            && let Some(prefix) = v6.prefix_len().checked_sub(96)
+            && let Ok(v4) = ipnet::Ipv4Net::new(v4, prefix)
+        {
+            return Self(ipnet::IpNet::V4(v4.trunc()));
         }
-    }
-}
-
-fn mask32(v: u32, prefix: u8) -> u32 {
-    if prefix == 0 {
-        0
-    } else {
-        v & (u32::MAX << (32 - u32::from(prefix)))
-    }
-}
-
-fn mask128(v: u128, prefix: u8) -> u128 {
-    if prefix == 0 {
-        0
-    } else {
-        v & (u128::MAX << (128 - u32::from(prefix)))
+        Self(net.trunc())
     }
 }
 
@@ -71,26 +77,24 @@ impl FromStr for Cidr {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || format!("{s:?} is not an IP network (write e.g. 10.0.0.0/8 or ::1/128)");
         let (addr, prefix) = match s.trim().split_once('/') {
-            Some((a, p)) => (a, Some(p)),
+            Some((a, p)) => (a.trim(), Some(p.trim())),
             None => (s.trim(), None),
         };
         let addr: IpAddr = addr.parse().map_err(|_| bad())?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
-            None => max,
+        let net = match prefix {
+            Some(p) => {
+                let p = p.parse::<u8>().map_err(|_| bad())?;
+                ipnet::IpNet::new(addr, p).map_err(|_| bad())?
+            }
+            None => ipnet::IpNet::from(addr),
         };
-        let addr = match addr {
-            IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(mask32(u32::from(a), prefix))),
-            IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(mask128(u128::from(a), prefix))),
-        };
-        Ok(Self { addr, prefix })
+        Ok(Self::from(net))
     }
 }
 
 impl fmt::Display for Cidr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
@@ -210,6 +214,22 @@ pub fn classify(ip: IpAddr) -> Option<Blocked> {
             embedded: None,
         }),
         IpAddr::V6(v6) => classify_v6(v6),
+    }
+}
+
+fn mask32(v: u32, prefix: u8) -> u32 {
+    if prefix == 0 {
+        0
+    } else {
+        v & (u32::MAX << (32 - u32::from(prefix)))
+    }
+}
+
+fn mask128(v: u128, prefix: u8) -> u128 {
+    if prefix == 0 {
+        0
+    } else {
+        v & (u128::MAX << (128 - u32::from(prefix)))
     }
 }
 
@@ -663,8 +683,13 @@ mod tests {
             ("fd00::1", None),
             ("fd00:ec2::254", None),
             ("::1", Some("loopback")),
-            // The IPv6 forms are not matched by IPv4 networks.
-            ("::ffff:127.0.0.1", Some("loopback, embeds IPv4 127.0.0.1")),
+            // An IPv4-mapped address is matched as its IPv4 address ...
+            ("::ffff:127.0.0.1", None),
+            ("::ffff:10.1.0.9", None),
+            ("::ffff:10.2.0.1", Some("private, embeds IPv4 10.2.0.1")),
+            // ... other IPv6 forms that embed an IPv4 address are other addresses.
+            ("::127.0.0.1", Some("loopback, embeds IPv4 127.0.0.1")),
+            ("64:ff9b::7f00:1", Some("loopback, embeds IPv4 127.0.0.1")),
             ("169.254.169.254", Some("cloud metadata")),
         ] {
             check(&p, ip, expected);
@@ -683,13 +708,57 @@ mod tests {
             ("::1", "::1/128"),
             ("fd00::/8", "fd00::/8"),
             ("0.0.0.0/0", "0.0.0.0/0"),
+            (" 10.0.0.0 / 8 ", "10.0.0.0/8"),
+            ("fd00::1/8", "fd00::/8"),
+            // The IPv4-mapped form of a network is that IPv4 network.
+            ("::ffff:10.1.2.3", "10.1.2.3/32"),
+            ("::ffff:10.1.2.3/104", "10.0.0.0/8"),
+            ("::ffff:0:0/96", "0.0.0.0/0"),
+            ("::ffff:0:0/95", "::fffe:0:0/95"),
         ] {
             assert_eq!(s.parse::<Cidr>().unwrap().to_string(), shown, "{s}");
         }
-        for bad in ["10.0.0.0/33", "::/129", "localhost", "10.0.0/8", ""] {
+        for bad in [
+            "10.0.0.0/33",
+            "::/129",
+            "localhost",
+            "10.0.0/8",
+            "",
+            "10.0.0.0/x",
+        ] {
             let e = bad.parse::<Cidr>().unwrap_err();
             assert!(e.contains("not an IP network"), "{bad}: {e}");
         }
+        let e = "banana".parse::<Cidr>().unwrap_err();
+        assert_eq!(
+            e,
+            "\"banana\" is not an IP network (write e.g. 10.0.0.0/8 or ::1/128)"
+        );
+    }
+
+    #[test]
+    fn addresses_are_normalised_before_matching() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let net = |s: &str| s.parse::<Cidr>().unwrap();
+        for (network, addr, inside) in [
+            ("10.0.0.0/8", "10.9.9.9", true),
+            ("10.0.0.0/8", "::ffff:10.9.9.9", true),
+            ("10.0.0.0/8", "::ffff:11.0.0.1", false),
+            ("10.0.0.0/8", "::10.9.9.9", false),
+            ("10.0.0.0/8", "64:ff9b::a09:909", false),
+            ("::ffff:10.0.0.0/104", "10.9.9.9", true),
+            ("::ffff:10.0.0.0/104", "::ffff:10.9.9.9", true),
+            ("::/0", "::ffff:10.9.9.9", false),
+            ("::/0", "2001:db8::1", true),
+            ("0.0.0.0/0", "2001:db8::1", false),
+            ("::1", "::1", true),
+            ("::1", "127.0.0.1", false),
+        ] {
+            assert_eq!(net(network).contains(ip(addr)), inside, "{network} {addr}");
+        }
+        assert_eq!(normalize(ip("::ffff:1.2.3.4")), ip("1.2.3.4"));
+        assert_eq!(normalize(ip("::1.2.3.4")), ip("::1.2.3.4"));
+        assert_eq!(normalize(ip("2001:db8::1")), ip("2001:db8::1"));
     }
 
     #[test]
@@ -708,12 +777,17 @@ mod tests {
                 .to_string(),
             "http:// URLs are not allowed (outbound.https_only is set); use https://"
         );
-        assert_eq!(
+        assert!(
             guard
                 .check_url(&url("https://[::ffff:127.0.0.1]:9/x"))
+                .is_ok()
+        );
+        assert_eq!(
+            guard
+                .check_url(&url("https://[::ffff:127.0.0.2]:9/x"))
                 .unwrap_err()
                 .to_string(),
-            "address ::ffff:127.0.0.1 of [::ffff:127.0.0.1] is not allowed (loopback, embeds IPv4 127.0.0.1)"
+            "address ::ffff:127.0.0.2 of [::ffff:127.0.0.2] is not allowed (loopback, embeds IPv4 127.0.0.2)"
         );
         assert_eq!(
             guard

@@ -57,6 +57,20 @@ impl RateLimit {
     }
 }
 
+/// What a publisher may use while it is built from a [`crate::Target`]: service-wide settings
+/// that a target definition does not carry. Every `publish-*` crate's entry point is
+/// `build(&Target, &BuildContext)`.
+///
+/// The generic webhook publisher guards every request with [`BuildContext::outbound`]; the
+/// vendor publishers (PagerDuty, Slack, Rootly) talk to their vendor's host and do not apply it.
+/// `BuildContext::default()` is the default outbound policy with the system resolver.
+#[derive(Debug, Clone, Default)]
+pub struct BuildContext {
+    /// The outbound guard: which addresses a target-supplied URL may reach, and the resolver
+    /// host names are checked with (the service-wide `outbound:` policy).
+    pub outbound: crate::outbound::Outbound,
+}
+
 /// A publisher delivers alerts to one target and classifies the result.
 ///
 /// Implementations never retry on their own and never sleep for rate limits they did not

@@ -37,6 +37,10 @@ pub trait Publishers: Send + Sync + std::fmt::Debug {
     fn publisher(&self, target: &str) -> Option<Arc<dyn Publisher>>;
     /// How the engine treats `target`.
     fn policy(&self, target: &str) -> Arc<TargetPolicy>;
+    /// Both at once, from one look at the set of targets (the engine asks once per delivery).
+    fn resolve(&self, target: &str) -> (Option<Arc<dyn Publisher>>, Arc<TargetPolicy>) {
+        (self.publisher(target), self.policy(target))
+    }
 }
 
 /// What a finished delivery attempt looked like, for passive health monitoring.
@@ -427,7 +431,8 @@ impl Engine {
         tasks: &mut JoinSet<()>,
         commits: &mpsc::Sender<Commit>,
     ) {
-        if let Some(wait) = self.rate_gate(&job, delivery.as_ref()) {
+        let (publisher, policy) = self.publishers.resolve(&job.target);
+        if let Some(wait) = self.rate_gate(&job, delivery.as_ref(), publisher.as_deref(), &policy) {
             let store = self.store.clone();
             let target = job.target.clone();
             tasks.spawn(async move {
@@ -452,15 +457,22 @@ impl Engine {
         };
         let slot = Slot::new(permit, self.shared.clone());
         tasks.spawn(async move {
-            worker.deliver(job, delivery, slot).await;
+            worker
+                .deliver(job, delivery, publisher, &policy, slot)
+                .await;
         });
     }
 
     /// The wait a proactive rate limit imposes on `job` (its own target limit, then the
     /// publisher's vendor limit), or `None` when it may go now.
-    fn rate_gate(&self, job: &Job, delivery: Option<&Delivery>) -> Option<Duration> {
-        let publisher = self.publishers.publisher(&job.target)?;
-        let policy = self.publishers.policy(&job.target);
+    fn rate_gate(
+        &self,
+        job: &Job,
+        delivery: Option<&Delivery>,
+        publisher: Option<&dyn Publisher>,
+        policy: &TargetPolicy,
+    ) -> Option<Duration> {
+        let publisher = publisher?;
         let delivery = delivery?;
         let own = policy.rate_limit.as_ref().map(|r| RateLimit {
             key: format!("target:{}", job.target),
@@ -800,11 +812,21 @@ enum Attempted {
 }
 
 impl Worker {
-    async fn deliver(&self, job: Job, delivery: Option<Delivery>, slot: Slot) {
+    /// Delivers `job` through the publisher and under the policy the dispatcher looked up.
+    async fn deliver(
+        &self,
+        job: Job,
+        delivery: Option<Delivery>,
+        publisher: Option<Arc<dyn Publisher>>,
+        policy: &TargetPolicy,
+        slot: Slot,
+    ) {
         let started = Instant::now();
         let target = job.target.clone();
-        let policy = self.publishers.policy(&target);
-        let (completion, observation) = match self.attempt(&job, delivery.as_ref(), &policy).await {
+        let (completion, observation) = match self
+            .attempt(&job, delivery.as_ref(), publisher.as_deref(), policy)
+            .await
+        {
             Attempted::Done(c, o) => (c, o),
             Attempted::Wait(wait, why) => {
                 let metric = if why == "rate_limit" {
@@ -972,6 +994,7 @@ impl Worker {
         &self,
         job: &Job,
         delivery: Option<&Delivery>,
+        publisher: Option<&dyn Publisher>,
         policy: &TargetPolicy,
     ) -> Attempted {
         let dead = |kind: &str, reason: String| {
@@ -989,7 +1012,7 @@ impl Worker {
         let Some(delivery) = delivery else {
             return dead("other", "stored payload cannot be read".to_owned());
         };
-        let Some(publisher) = self.publishers.publisher(&job.target) else {
+        let Some(publisher) = publisher else {
             return dead("config", format!("target {:?} is not defined", job.target));
         };
         if let Admit::Wait(wait) =

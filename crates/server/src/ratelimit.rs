@@ -8,7 +8,6 @@
 use std::{
     collections::HashMap,
     net::IpAddr,
-    str::FromStr,
     sync::Mutex,
     time::{Duration, Instant},
 };
@@ -113,93 +112,14 @@ impl TryFrom<RawSettings> for RateLimitSettings {
     }
 }
 
-/// An IP network such as `10.0.0.0/8` or `::1/128` (a bare address is a single host).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl Cidr {
-    /// Whether `ip` is inside the network.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
-/// IPv4-mapped IPv6 addresses (`::ffff:10.0.0.1`) as IPv4.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
-
-impl FromStr for Cidr {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr = canonical(
-            addr.trim()
-                .parse::<IpAddr>()
-                .map_err(|_| format!("{s:?} is not an IP address or CIDR (e.g. 10.0.0.0/8)"))?,
-        );
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => p
-                .trim()
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("{s:?}: prefix length must be 0 to {max}"))?,
-        };
-        Ok(Self { addr, prefix })
-    }
-}
-
-impl std::fmt::Display for Cidr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
-
-impl Serialize for Cidr {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Cidr {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+/// An IP network such as `10.0.0.0/8` or `::1/128` (a bare address is a single host); the
+/// outbound guard's type, so both match IPv4-mapped IPv6 addresses as IPv4.
+pub use publish::outbound::Cidr;
 
 /// The client a request is counted against: the peer, unless the peer is a trusted proxy; then
 /// the right-most `X-Forwarded-For` entry that is not itself a trusted proxy.
 pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr {
-    let Some(peer) = peer.map(canonical) else {
+    let Some(peer) = peer.map(publish::outbound::normalize) else {
         // In-process requests (no socket) share one bucket.
         return IpAddr::from([0, 0, 0, 0]);
     };
@@ -213,7 +133,7 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[Cidr]) ->
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .map(|hop| hop.parse::<IpAddr>().ok().map(canonical))
+        .map(|hop| hop.parse::<IpAddr>().ok().map(publish::outbound::normalize))
         .collect::<Option<Vec<_>>>()
         // A malformed header: fall back to the peer rather than guessing.
         .unwrap_or_default();

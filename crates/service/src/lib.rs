@@ -10,7 +10,6 @@
 //! `xtask` enforces it.
 
 pub mod config;
-mod describe;
 pub mod discovery;
 mod error;
 mod feedback;

@@ -24,25 +24,81 @@ use serde::Serialize;
 use targets::{InvalidTarget, LoadError, TargetSpec};
 use tracing::{info, warn};
 
+/// The URL a target of type `kind` talks to when its definition gives none (the vendor's
+/// own API), or `None` when a URL is required.
+pub fn default_url(kind: TargetType) -> Option<&'static str> {
+    match kind {
+        TargetType::Pagerduty => Some(publish_pagerduty::DEFAULT_URL),
+        TargetType::Rootly => Some(publish_rootly::DEFAULT_URL),
+        TargetType::Slack | TargetType::Webhook => None,
+    }
+}
+
+/// The URL a target talks to: its own, or its vendor's default.
+pub fn effective_url(spec: &TargetSpec) -> &str {
+    match (spec.target.url.as_str(), default_url(spec.target.kind)) {
+        ("", Some(default)) => default,
+        (url, _) => url,
+    }
+}
+
+/// The counter families the publisher of each target type emits (labelled by `target`), for
+/// the stats collectors.
+pub fn vendor_counters(kind: TargetType) -> collect::VendorCounters {
+    let (vendor, counters) = match kind {
+        TargetType::Webhook => (
+            publish_webhook::metrics::VENDOR,
+            publish_webhook::metrics::COUNTERS,
+        ),
+        TargetType::Slack => (
+            publish_slack::metrics::VENDOR,
+            publish_slack::metrics::COUNTERS,
+        ),
+        TargetType::Pagerduty => (
+            publish_pagerduty::metrics::VENDOR,
+            publish_pagerduty::metrics::COUNTERS,
+        ),
+        TargetType::Rootly => (
+            publish_rootly::metrics::VENDOR,
+            publish_rootly::metrics::COUNTERS,
+        ),
+    };
+    collect::VendorCounters {
+        vendor: vendor.to_owned(),
+        counters: counters.to_vec(),
+    }
+}
+
+/// Describes the metric families of every publisher type.
+pub fn describe_vendor_metrics() {
+    publish_webhook::metrics::describe();
+    publish_slack::metrics::describe();
+    publish_pagerduty::metrics::describe();
+    publish_rootly::metrics::describe();
+}
+
 /// Builds the publisher for one target definition. Webhook targets are guarded by
-/// `outbound`; the vendor publishers talk to their vendors' fixed hosts and are not.
+/// `outbound`; the vendor publishers talk to their vendors' APIs (by default) and are not.
 pub fn build_publisher(
     spec: &TargetSpec,
     outbound: &Outbound,
 ) -> Result<Arc<dyn Publisher>, LoadError> {
     let to_load = |e: publish::ConfigError| LoadError::field(spec, e.field, e.message);
+    let ctx = publish::BuildContext {
+        outbound: outbound.clone(),
+    };
     match spec.target.kind {
         TargetType::Webhook => Ok(Arc::new(
-            publish_webhook::build_with(&spec.target, outbound).map_err(to_load)?,
+            publish_webhook::build(&spec.target, &ctx).map_err(to_load)?,
         )),
         TargetType::Slack => Ok(Arc::new(
-            publish_slack::build(&spec.target).map_err(to_load)?,
+            publish_slack::build(&spec.target, &ctx).map_err(to_load)?,
         )),
         TargetType::Pagerduty => Ok(Arc::new(
-            publish_pagerduty::build(&spec.target).map_err(to_load)?,
+            publish_pagerduty::build(&spec.target, &ctx).map_err(to_load)?,
         )),
         TargetType::Rootly => Ok(Arc::new(
-            publish_rootly::build(&spec.target).map_err(to_load)?,
+            publish_rootly::build(&spec.target, &ctx).map_err(to_load)?,
         )),
     }
 }
@@ -301,6 +357,18 @@ impl Publishers for Registry {
         self.current.load().publishers.get(target).cloned()
     }
 
+    fn resolve(&self, target: &str) -> (Option<Arc<dyn Publisher>>, Arc<TargetPolicy>) {
+        let current = self.current.load();
+        (
+            current.publishers.get(target).cloned(),
+            current
+                .policies
+                .get(target)
+                .cloned()
+                .unwrap_or_else(|| self.defaults.clone()),
+        )
+    }
+
     fn policy(&self, target: &str) -> Arc<TargetPolicy> {
         self.current
             .load()
@@ -317,6 +385,37 @@ mod tests {
 
     fn specs(yaml: &str) -> Vec<TargetSpec> {
         targets::parse_document(yaml, false, "t.yaml").unwrap()
+    }
+
+    #[test]
+    fn every_publisher_type_lists_its_counters_under_its_own_prefix() {
+        for kind in [
+            TargetType::Webhook,
+            TargetType::Slack,
+            TargetType::Pagerduty,
+            TargetType::Rootly,
+        ] {
+            let v = vendor_counters(kind);
+            assert_eq!(v.vendor, kind.as_str());
+            assert!(!v.counters.is_empty(), "{kind:?}");
+            for (short, full) in &v.counters {
+                assert_eq!(*full, format!("alert_publisher_{}_{short}", v.vendor));
+                assert!(short.ends_with("_total"), "{short}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_vendor_target_without_url_talks_to_the_vendor() {
+        let list = targets::parse_document(
+            r#"[{"name":"pd","type":"pagerduty"},{"name":"r","type":"rootly"},{"name":"w","type":"webhook","url":"https://x"}]"#,
+            true,
+            "t.json",
+        )
+        .unwrap();
+        assert_eq!(effective_url(&list[0]), "https://events.pagerduty.com");
+        assert_eq!(effective_url(&list[1]), "https://api.rootly.com");
+        assert_eq!(effective_url(&list[2]), "https://x");
     }
 
     #[test]

@@ -48,5 +48,5 @@ fn describe() {
     publish::metrics::describe();
     collect::metrics::describe();
     crate::metrics::describe();
-    crate::describe::describe_metrics();
+    crate::registry::describe_vendor_metrics();
 }

@@ -53,7 +53,7 @@ impl Service {
         TargetView {
             name: s.target.name.to_string(),
             kind: s.target.kind,
-            url: crate::redact::redact_url_path(&s.target.url, hide_path),
+            url: crate::redact::redact_url_path(crate::registry::effective_url(s), hide_path),
             enabled: s.target.enabled,
             format: s.target.format,
             headers: s.target.headers.clone(),

@@ -26,7 +26,7 @@ async fn send_raw(
     body: Value,
 ) -> Result<publish_pagerduty::Accepted, PublishError> {
     let pd = support::publisher("pd-raw", &sim.url(), json!({}));
-    let Plan::Send(template) = encode::encode(pd.config(), &firing()) else {
+    let Plan::Send(template) = encode(pd.config(), &firing()) else {
         panic!("nothing to send")
     };
     let event = if change {

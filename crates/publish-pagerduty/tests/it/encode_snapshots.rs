@@ -21,7 +21,7 @@ fn config(options: Value) -> PagerDutyConfig {
 fn plans(config: &PagerDutyConfig, deliveries: &[Delivery]) -> Value {
     deliveries
         .iter()
-        .map(|d| match encode::encode(config, d) {
+        .map(|d| match encode(config, d) {
             Plan::Send(e) => {
                 let body: Value = serde_json::from_slice(&e.body).unwrap();
                 json!({"url": if body.get("event_action").is_some() { config.enqueue_url.as_str() } else { config.change_url.as_str() },
@@ -136,7 +136,7 @@ fn carries_at_least_what_alertmanager_sends() {
     ] {
         let theirs = support::fixture_json(fixture)["body"].clone();
         let delivery = &support::deliveries(ours)[0];
-        let Plan::Send(e) = encode::encode(&config(json!({})), delivery) else {
+        let Plan::Send(e) = encode(&config(json!({})), delivery) else {
             panic!("{ours}: nothing sent")
         };
         let body: Value = serde_json::from_slice(&e.body).unwrap();

@@ -1,7 +1,7 @@
 //! Oversized alerts are delivered, trimmed with the marker, and counted.
 
 use publish::{AlertStatus, Publisher};
-use publish_pagerduty::encode::{MAX_EVENT_BYTES, TRUNCATION_NOTE_KEY};
+use publish_pagerduty::{MAX_EVENT_BYTES, TRUNCATION_NOTE_KEY};
 use serde_json::json;
 use testkit::PagerDutySim;
 

@@ -82,7 +82,11 @@ pub(crate) fn target(name: &str, url: &str, options: Value) -> Target {
 pub(crate) fn publisher(name: &str, url: &str, options: Value) -> PagerDutyPublisher {
     // the recorder must be in place before the publisher records anything
     recorder();
-    publish_pagerduty::build(&target(name, url, options)).expect("valid target")
+    publish_pagerduty::build(
+        &target(name, url, options),
+        &publish::BuildContext::default(),
+    )
+    .expect("valid target")
 }
 
 fn labels(pairs: &[(&str, &str)]) -> Labels {

@@ -147,7 +147,11 @@ async fn timeout_is_retryable() {
 #[tokio::test]
 async fn connect_error_is_retryable() {
     let url = format!("http://127.0.0.1:{}", testkit::free_port());
-    let p = publish_rootly::build(&crate::support::target(&url, json!({"api_key": "k"}))).unwrap();
+    let p = publish_rootly::build(
+        &crate::support::target(&url, json!({"api_key": "k"})),
+        &publish::BuildContext::default(),
+    )
+    .unwrap();
     let err = p.publish(&p_delivery("Refused")).await.unwrap_err();
     assert!(err.is_retryable());
     assert_eq!(err.kind(), ErrorKind::Connect);

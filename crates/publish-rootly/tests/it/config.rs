@@ -1,7 +1,7 @@
 //! Target definitions: what is accepted, and errors that name the field.
 
 use publish::Secret;
-use publish_rootly::{DEFAULT_WRITES_PER_MINUTE, RootlyConfig};
+use publish_rootly::{DEFAULT_RATE_LIMIT, DEFAULT_URL, DEFAULT_WRITES_PER_MINUTE, RootlyConfig};
 use serde_json::{Value, json};
 
 use crate::support::target;
@@ -131,4 +131,25 @@ fn defaults_and_compatible_forms() {
     // A proxy path prefix is kept.
     let c = RootlyConfig::new("r", "http://proxy.internal/rootly", Secret::new("k")).unwrap();
     assert_eq!(c.base_url.as_str(), "http://proxy.internal/rootly/");
+}
+
+#[test]
+fn an_empty_url_is_the_default_and_a_partial_rate_limit_keeps_the_rest() {
+    let c = RootlyConfig::from_target(&target(
+        "",
+        json!({"api_key": "k", "rate_limit": {"burst": 5}}),
+    ))
+    .unwrap();
+    assert_eq!(c.base_url.as_str(), format!("{DEFAULT_URL}/"));
+    assert_eq!(
+        (c.options.rate_limit.per_minute, c.options.rate_limit.burst),
+        (DEFAULT_RATE_LIMIT.per_minute, 5)
+    );
+    check_err(
+        "https://api.rootly.com",
+        json!({"api_key": "k", "rate_limit": {"burst": 0}}),
+        &[],
+        "options.rate_limit.burst",
+        "at least 1",
+    );
 }

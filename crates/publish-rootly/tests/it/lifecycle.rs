@@ -314,10 +314,13 @@ async fn probe_is_an_authenticated_read() {
         "a probe writes nothing"
     );
     assert!(sim.alerts().is_empty());
-    let down = publish_rootly::build(&crate::support::target(
-        &format!("http://127.0.0.1:{}", testkit::free_port()),
-        json!({"api_key": "k"}),
-    ))
+    let down = publish_rootly::build(
+        &crate::support::target(
+            &format!("http://127.0.0.1:{}", testkit::free_port()),
+            json!({"api_key": "k"}),
+        ),
+        &publish::BuildContext::default(),
+    )
     .unwrap()
     .probe()
     .await;

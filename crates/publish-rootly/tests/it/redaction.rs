@@ -12,8 +12,11 @@ const KEY: &str = "rootly-SECRET-key-7f3a9c";
 
 #[test]
 fn debug_and_rate_limit_key_hide_the_key() {
-    let p =
-        publish_rootly::build(&target("https://api.rootly.com", json!({"api_key": KEY}))).unwrap();
+    let p = publish_rootly::build(
+        &target("https://api.rootly.com", json!({"api_key": KEY})),
+        &publish::BuildContext::default(),
+    )
+    .unwrap();
     let shown = format!("{p:?} {:?}", p.config());
     assert!(
         !shown.contains(KEY) && shown.contains("<redacted>"),
@@ -28,10 +31,10 @@ fn debug_and_rate_limit_key_hide_the_key() {
         limit.key
     );
     assert_eq!((limit.per_minute, limit.burst), (2400, 50));
-    let other = publish_rootly::build(&target(
-        "https://api.rootly.com",
-        json!({"api_key": "other"}),
-    ))
+    let other = publish_rootly::build(
+        &target("https://api.rootly.com", json!({"api_key": "other"})),
+        &publish::BuildContext::default(),
+    )
     .unwrap();
     let other = other
         .rate_limit(&delivery(&alert(&[("alertname", "X")]), 1, None))
@@ -79,11 +82,15 @@ fn metrics_count_the_lifecycle_and_never_label_a_secret() {
             ..Default::default()
         })
         .await;
-        let good = publish_rootly::build(&target(&sim.url(), json!({"api_key": KEY}))).unwrap();
-        let bad = publish_rootly::build(&target(
-            &sim.url(),
-            json!({"api_key": format!("{KEY}-wrong")}),
-        ))
+        let good = publish_rootly::build(
+            &target(&sim.url(), json!({"api_key": KEY})),
+            &publish::BuildContext::default(),
+        )
+        .unwrap();
+        let bad = publish_rootly::build(
+            &target(&sim.url(), json!({"api_key": format!("{KEY}-wrong")})),
+            &publish::BuildContext::default(),
+        )
         .unwrap();
         let a = alert(&[("alertname", "Metrics")]);
         let state = crate::support::state_of(&good.publish(&delivery(&a, 1, None)).await.unwrap());
@@ -129,7 +136,11 @@ async fn errors_and_probe_details_never_carry_the_key() {
     let sim = RootlySim::start().await;
     // A misbehaving server echoing the key must not get it into a reason (and so a dead letter).
     sim.script([RootlyFault::status(401, &format!("token {KEY} is revoked"))]);
-    let p = publish_rootly::build(&target(&sim.url(), json!({"api_key": KEY}))).unwrap();
+    let p = publish_rootly::build(
+        &target(&sim.url(), json!({"api_key": KEY})),
+        &publish::BuildContext::default(),
+    )
+    .unwrap();
     let err = p
         .publish(&delivery(&alert(&[("alertname", "Echo")]), 1, None))
         .await

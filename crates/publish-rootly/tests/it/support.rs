@@ -28,7 +28,11 @@ pub(crate) fn publisher(sim: &RootlySim, options: Value) -> RootlyPublisher {
     if let (Some(m), Some(o)) = (merged.as_object_mut(), options.as_object()) {
         m.extend(o.clone());
     }
-    publish_rootly::build(&target(&sim.url(), merged)).expect("valid rootly target")
+    publish_rootly::build(
+        &target(&sim.url(), merged),
+        &publish::BuildContext::default(),
+    )
+    .expect("valid rootly target")
 }
 
 /// The parsed body of a captured Alertmanager notification.

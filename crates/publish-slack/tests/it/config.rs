@@ -2,7 +2,7 @@
 //! secret.
 
 use publish::Publisher;
-use publish_slack::{Mode, OnRepeat, SlackConfig};
+use publish_slack::{DEFAULT_URL, Mode, OnRepeat, SlackConfig};
 use serde_json::{Value, json};
 
 use crate::target;
@@ -150,7 +150,8 @@ async fn debug_output_hides_token_and_webhook_url() {
             json!({"token": TOKEN, "channel": "#a", "proxy": "http://proxy:3128"}),
         ),
     ] {
-        let p = publish_slack::build(&target(url, options)).unwrap();
+        let p =
+            publish_slack::build(&target(url, options), &publish::BuildContext::default()).unwrap();
         let shown = format!("{p:?} {:?}", p.config());
         assert!(!shown.contains("SECRET"), "{shown}");
         let key = p
@@ -163,4 +164,20 @@ async fn debug_output_hides_token_and_webhook_url() {
             .key;
         assert!(!key.contains("SECRET"), "{key}");
     }
+}
+
+#[test]
+fn an_empty_url_is_the_web_api_in_token_mode_and_an_error_in_webhook_mode() {
+    let c = SlackConfig::from_target(&target(
+        "",
+        json!({"token": TOKEN, "channel": "#alerts", "rate_limit": {"per_minute": 30}}),
+    ))
+    .unwrap();
+    assert!(matches!(&c.mode, Mode::Api { base, .. } if base == DEFAULT_URL));
+    assert_eq!((c.rate_limit.per_minute, c.rate_limit.burst), (30, 1));
+    let e = err("", json!({}));
+    assert!(
+        e.starts_with("field `url`: is required without options.token"),
+        "{e}"
+    );
 }

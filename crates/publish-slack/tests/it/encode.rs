@@ -1,13 +1,16 @@
 //! Messages for every Alertmanager fixture (snapshots), Slack's limits, escaping, links.
 
 use publish::{Alert, AlertStatus, GroupContext};
-use publish_slack::encode::{self, EncodeOptions, MARKER, Placement};
+use publish_slack::{
+    EncodeOptions, MARKER, MAX_BLOCKS, MAX_FIELD, MAX_HEADER, MAX_TEXT, Message, Placement,
+    encode_body, encode_message, resolved_reply, silence_url, still_firing_reply,
+};
 use serde_json::{Value, json};
 
 use crate::{FIXTURES, alertmanager_slack_request, firing, fixture, resolved};
 
-fn to_json(message: &encode::Message) -> Value {
-    serde_json::from_slice(&encode::body(message, Placement::default())).expect("body is JSON")
+fn to_json(message: &Message) -> Value {
+    serde_json::from_slice(&encode_body(message, Placement::default())).expect("body is JSON")
 }
 
 fn utf16(s: &str) -> usize {
@@ -21,7 +24,7 @@ fn assert_within_limits(body: &Value, what: &str) {
     assert!(violations.is_empty(), "{what}: {violations:#?}\n{body:#}");
     let text = body["text"].as_str().unwrap_or_default();
     assert!(
-        !text.is_empty() && utf16(text) <= encode::MAX_TEXT,
+        !text.is_empty() && utf16(text) <= MAX_TEXT,
         "{what}: text of {} units",
         utf16(text)
     );
@@ -33,7 +36,7 @@ fn snapshot_of_every_fixture_alert() {
     for name in FIXTURES {
         let m = fixture(name);
         for alert in &m.alerts {
-            let message = encode::message(alert, &m.context, &EncodeOptions::default());
+            let message = encode_message(alert, &m.context, &EncodeOptions::default());
             let body = to_json(&message);
             assert_within_limits(&body, name);
             let snapshot = format!(
@@ -50,31 +53,28 @@ fn snapshot_of_every_fixture_alert() {
 #[test]
 fn snapshot_of_thread_replies() {
     let (alert, _) = resolved();
-    insta::assert_json_snapshot!("resolved-reply", to_json(&encode::resolved_reply(&alert)));
+    insta::assert_json_snapshot!("resolved-reply", to_json(&resolved_reply(&alert)));
     let (alert, _) = firing();
-    insta::assert_json_snapshot!(
-        "still-firing-reply",
-        to_json(&encode::still_firing_reply(&alert))
-    );
+    insta::assert_json_snapshot!("still-firing-reply", to_json(&still_firing_reply(&alert)));
 }
 
 #[test]
 fn request_bodies_place_the_message() {
     let (alert, context) = firing();
-    let message = encode::message(&alert, &context, &EncodeOptions::default());
+    let message = encode_message(&alert, &context, &EncodeOptions::default());
     let at = Placement {
         channel: Some("C1"),
         thread_ts: Some("1.5"),
         reply_broadcast: true,
         ..Default::default()
     };
-    let body: Value = serde_json::from_slice(&encode::body(&message, at)).unwrap();
+    let body: Value = serde_json::from_slice(&encode_body(&message, at)).unwrap();
     assert_eq!(body["channel"], "C1");
     assert_eq!(body["thread_ts"], "1.5");
     assert_eq!(body["reply_broadcast"], true);
     assert_eq!(body["unfurl_links"], false);
     assert!(body.get("ts").is_none());
-    let update: Value = serde_json::from_slice(&encode::body(
+    let update: Value = serde_json::from_slice(&encode_body(
         &message,
         Placement {
             channel: Some("C1"),
@@ -116,14 +116,14 @@ fn oversized_alert_is_cut_to_the_limits_with_a_visible_marker() {
             format!("https://grafana.example/d/{i}"),
         );
     }
-    let message = encode::message(&alert, &context, &EncodeOptions::default());
+    let message = encode_message(&alert, &context, &EncodeOptions::default());
     let body = to_json(&message);
     assert_within_limits(&body, "oversized");
     let blocks = body["blocks"].as_array().unwrap();
-    assert_eq!(blocks.len(), encode::MAX_BLOCKS);
+    assert_eq!(blocks.len(), MAX_BLOCKS);
     let header = blocks[0]["text"]["text"].as_str().unwrap();
     assert!(
-        header.ends_with(MARKER) && utf16(header) <= encode::MAX_HEADER,
+        header.ends_with(MARKER) && utf16(header) <= MAX_HEADER,
         "{header}"
     );
     let all = body.to_string();
@@ -143,7 +143,7 @@ fn oversized_alert_is_cut_to_the_limits_with_a_visible_marker() {
         .map(|f| f["text"].as_str().unwrap())
         .find(|t| t.starts_with("*Instance*"))
         .unwrap();
-    assert!(instance.ends_with(MARKER) && utf16(instance) <= encode::MAX_FIELD);
+    assert!(instance.ends_with(MARKER) && utf16(instance) <= MAX_FIELD);
     // the fingerprint context block is always last
     assert!(
         blocks
@@ -165,7 +165,7 @@ fn nothing_in_an_alert_can_ping_or_inject_links() {
     alert
         .annotations
         .insert("runbook_url".into(), "javascript:alert(1)".into());
-    let message = encode::message(&alert, &context, &EncodeOptions::default());
+    let message = encode_message(&alert, &context, &EncodeOptions::default());
     let all = to_json(&message).to_string();
     assert!(
         !all.contains("<!channel>") && !all.contains("<@U123>") && !all.contains("<https://evil"),
@@ -188,7 +188,7 @@ fn nothing_in_an_alert_can_ping_or_inject_links() {
 #[test]
 fn silence_link_prefills_every_label_and_prefers_the_configured_alertmanager() {
     let (alert, context) = firing();
-    let url = encode::silence_url("http://vm:9093/", &alert);
+    let url = silence_url("http://vm:9093/", &alert);
     assert_eq!(
         url,
         "http://vm:9093/#/silences/new?filter=%7Balertname%3D%22HighErrorRate%22%2Cinstance%3D%22web-1%3A9100%22%2C\
@@ -197,7 +197,7 @@ fn silence_link_prefills_every_label_and_prefers_the_configured_alertmanager() {
     let options = EncodeOptions {
         alertmanager_url: Some("https://am.example.com".into()),
     };
-    let all = to_json(&encode::message(&alert, &context, &options)).to_string();
+    let all = to_json(&encode_message(&alert, &context, &options)).to_string();
     assert!(
         all.contains("<https://am.example.com/#/silences/new?filter=%7Balertname"),
         "{all}"
@@ -208,7 +208,7 @@ fn silence_link_prefills_every_label_and_prefers_the_configured_alertmanager() {
         external_url: String::new(),
         ..context
     };
-    let all = to_json(&encode::message(&alert, &none, &EncodeOptions::default())).to_string();
+    let all = to_json(&encode_message(&alert, &none, &EncodeOptions::default())).to_string();
     assert!(!all.contains("Silence"), "{all}");
 }
 
@@ -218,7 +218,7 @@ fn minimal_alert_still_makes_a_valid_message() {
         "status": "firing", "labels": {"x": "y"}, "startsAt": "2026-11-23T18:17:06Z", "fingerprint": "0000000000000001"
     }))
     .unwrap();
-    let message = encode::message(&alert, &GroupContext::default(), &EncodeOptions::default());
+    let message = encode_message(&alert, &GroupContext::default(), &EncodeOptions::default());
     let body = to_json(&message);
     assert_within_limits(&body, "minimal");
     assert_eq!(
@@ -238,7 +238,7 @@ fn severity_decides_the_emoji_and_resolved_is_green() {
         ("info", ":large_blue_circle:"),
     ] {
         alert.labels.insert("severity".into(), severity.into());
-        let m = encode::message(&alert, &context, &EncodeOptions::default());
+        let m = encode_message(&alert, &context, &EncodeOptions::default());
         assert!(
             m.text
                 .starts_with(&format!("{emoji} [FIRING:{severity}] HighErrorRate")),
@@ -247,7 +247,7 @@ fn severity_decides_the_emoji_and_resolved_is_green() {
         );
     }
     alert.status = AlertStatus::Resolved;
-    let m = encode::message(&alert, &context, &EncodeOptions::default());
+    let m = encode_message(&alert, &context, &EncodeOptions::default());
     assert!(
         m.text
             .starts_with(":white_check_mark: [RESOLVED] HighErrorRate"),
@@ -262,12 +262,7 @@ fn severity_decides_the_emoji_and_resolved_is_green() {
 fn ours_says_more_than_alertmanagers_own_slack_message() {
     let theirs = alertmanager_slack_request("am-slack-firing.json").to_string();
     let (alert, context) = firing();
-    let ours = to_json(&encode::message(
-        &alert,
-        &context,
-        &EncodeOptions::default(),
-    ))
-    .to_string();
+    let ours = to_json(&encode_message(&alert, &context, &EncodeOptions::default())).to_string();
     for needed in [
         "Error rate above 5% on checkout",
         "5xx ratio 7.3% over 5m",

@@ -30,7 +30,11 @@ async fn publish_once(
 #[tokio::test]
 async fn every_known_error_string_from_the_web_api() {
     let sim = sim().await;
-    let p = publish_slack::build(&target(&sim.api_url(), token_options("alerts"))).unwrap();
+    let p = publish_slack::build(
+        &target(&sim.api_url(), token_options("alerts")),
+        &publish::BuildContext::default(),
+    )
+    .unwrap();
     for known in KNOWN_ERRORS {
         sim.push_fault(SlackEndpoint::PostMessage, SlackFault::error(known.code));
         let err = publish_once(&p).await.unwrap_err();
@@ -56,7 +60,8 @@ async fn every_known_error_string_from_the_web_api() {
 async fn every_known_error_string_from_an_incoming_webhook() {
     let sim = sim().await;
     let url = format!("{}{}", sim.base_url(), sim.add_webhook("alerts"));
-    let p = publish_slack::build(&target(&url, json!({}))).unwrap();
+    let p =
+        publish_slack::build(&target(&url, json!({})), &publish::BuildContext::default()).unwrap();
     for known in KNOWN_ERRORS {
         sim.push_fault(SlackEndpoint::Webhook, SlackFault::error(known.code));
         let err = publish_once(&p).await.unwrap_err();
@@ -100,7 +105,13 @@ async fn the_simulated_slack_refuses_what_slack_refuses() {
         archived: true,
         ..SlackChannelSpec::new("old")
     });
-    let api = |options| publish_slack::build(&target(&sim.api_url(), options)).unwrap();
+    let api = |options| {
+        publish_slack::build(
+            &target(&sim.api_url(), options),
+            &publish::BuildContext::default(),
+        )
+        .unwrap()
+    };
 
     let err = publish_once(&api(token_options("#nope")))
         .await
@@ -129,7 +140,11 @@ async fn the_simulated_slack_refuses_what_slack_refuses() {
 
     let secret_path = "/services/T0SIM/B0SIM/not-registered-secret";
     let hook = |path: &str| {
-        publish_slack::build(&target(&format!("{}{path}", sim.base_url()), json!({}))).unwrap()
+        publish_slack::build(
+            &target(&format!("{}{path}", sim.base_url()), json!({})),
+            &publish::BuildContext::default(),
+        )
+        .unwrap()
     };
     let err = publish_once(&hook(secret_path)).await.unwrap_err();
     permanent(&err, ErrorKind::NotFound, "no_service");
@@ -145,7 +160,11 @@ async fn the_simulated_slack_refuses_what_slack_refuses() {
 #[tokio::test]
 async fn invalid_blocks_names_what_was_wrong() {
     let sim = sim().await;
-    let p = publish_slack::build(&target(&sim.api_url(), token_options("alerts"))).unwrap();
+    let p = publish_slack::build(
+        &target(&sim.api_url(), token_options("alerts")),
+        &publish::BuildContext::default(),
+    )
+    .unwrap();
     sim.push_fault(
         SlackEndpoint::PostMessage,
         SlackFault::error("invalid_blocks"),
@@ -157,7 +176,11 @@ async fn invalid_blocks_names_what_was_wrong() {
 #[tokio::test]
 async fn a_429_is_retryable_and_carries_retry_after() {
     let sim = sim().await;
-    let p = publish_slack::build(&target(&sim.api_url(), token_options("alerts"))).unwrap();
+    let p = publish_slack::build(
+        &target(&sim.api_url(), token_options("alerts")),
+        &publish::BuildContext::default(),
+    )
+    .unwrap();
     sim.push_fault(
         SlackEndpoint::PostMessage,
         SlackFault::RateLimited {
@@ -190,7 +213,11 @@ async fn a_429_is_retryable_and_carries_retry_after() {
 #[tokio::test]
 async fn server_errors_are_retryable() {
     let sim = sim().await;
-    let p = publish_slack::build(&target(&sim.api_url(), token_options("alerts"))).unwrap();
+    let p = publish_slack::build(
+        &target(&sim.api_url(), token_options("alerts")),
+        &publish::BuildContext::default(),
+    )
+    .unwrap();
     for status in [500, 502, 503, 504] {
         sim.push_fault(SlackEndpoint::PostMessage, SlackFault::Status(status));
         let err = publish_once(&p).await.unwrap_err();
@@ -202,7 +229,8 @@ async fn server_errors_are_retryable() {
         );
     }
     let url = format!("{}{}", sim.base_url(), sim.add_webhook("alerts"));
-    let hook = publish_slack::build(&target(&url, json!({}))).unwrap();
+    let hook =
+        publish_slack::build(&target(&url, json!({})), &publish::BuildContext::default()).unwrap();
     sim.push_fault(SlackEndpoint::Webhook, SlackFault::Status(503));
     assert!(publish_once(&hook).await.unwrap_err().is_retryable());
 }
@@ -211,7 +239,11 @@ async fn server_errors_are_retryable() {
 async fn connection_failures_are_retryable_and_never_show_the_webhook_url() {
     let port = testkit::free_port();
     let url = format!("http://127.0.0.1:{port}/services/T0/B0/very-secret-path");
-    let p = publish_slack::build(&target(&url, json!({"timeout": "2s"}))).unwrap();
+    let p = publish_slack::build(
+        &target(&url, json!({"timeout": "2s"})),
+        &publish::BuildContext::default(),
+    )
+    .unwrap();
     let err = publish_once(&p).await.unwrap_err();
     assert!(
         err.is_retryable() && err.kind() == ErrorKind::Connect,

@@ -26,7 +26,11 @@ async fn sim_with_channel() -> (SlackSim, String) {
 }
 
 fn token_publisher(sim: &SlackSim, options: Value) -> publish_slack::SlackPublisher {
-    publish_slack::build(&target(&sim.api_url(), options)).expect("valid target")
+    publish_slack::build(
+        &target(&sim.api_url(), options),
+        &publish::BuildContext::default(),
+    )
+    .expect("valid target")
 }
 
 #[tokio::test]
@@ -294,7 +298,8 @@ async fn a_failed_thread_reply_is_retried_without_a_second_message_or_reply() {
 async fn webhook_mode_posts_every_status_as_a_new_message() {
     let (sim, _) = sim_with_channel().await;
     let url = format!("{}{}", sim.base_url(), sim.add_webhook("alerts"));
-    let p = publish_slack::build(&target(&url, json!({}))).unwrap();
+    let p =
+        publish_slack::build(&target(&url, json!({})), &publish::BuildContext::default()).unwrap();
     let (f, ctx) = firing();
     let (r, _) = resolved();
     let fired = p.publish(&delivery(&f, &ctx, None)).await.unwrap();
@@ -349,10 +354,10 @@ async fn rate_limit_buckets_are_per_channel_and_hold_no_secret() {
     );
     let path = sim.add_webhook("alerts");
     let url = format!("{}{path}", sim.base_url());
-    let w = publish_slack::build(&target(
-        &url,
-        json!({"rate_limit": {"per_minute": 30, "burst": 2}}),
-    ))
+    let w = publish_slack::build(
+        &target(&url, json!({"rate_limit": {"per_minute": 30, "burst": 2}})),
+        &publish::BuildContext::default(),
+    )
     .unwrap()
     .rate_limit(&d)
     .unwrap();

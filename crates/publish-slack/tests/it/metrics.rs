@@ -24,7 +24,11 @@ fn counters_histograms_and_labels() {
             })
             .await;
             sim.add_channel("alerts");
-            let p = publish_slack::build(&target(&sim.api_url(), token_options("alerts"))).unwrap();
+            let p = publish_slack::build(
+                &target(&sim.api_url(), token_options("alerts")),
+                &publish::BuildContext::default(),
+            )
+            .unwrap();
             let (f, ctx) = firing();
             let (r, _) = resolved();
             let state = p
@@ -46,9 +50,11 @@ fn counters_histograms_and_labels() {
             );
             p.publish(&delivery(&f, &ctx, None)).await.unwrap_err();
             let path = sim.add_webhook("alerts");
-            let hook =
-                publish_slack::build(&target(&format!("{}{path}", sim.base_url()), json!({})))
-                    .unwrap();
+            let hook = publish_slack::build(
+                &target(&format!("{}{path}", sim.base_url()), json!({})),
+                &publish::BuildContext::default(),
+            )
+            .unwrap();
             hook.publish(&delivery(&f, &ctx, None)).await.unwrap();
             path
         })

@@ -10,19 +10,25 @@ use crate::{target, token_options};
 async fn token_mode_probe_checks_the_token_with_auth_test() {
     let sim = SlackSim::start().await;
     sim.add_channel("alerts");
-    let good = publish_slack::build(&target(&sim.api_url(), token_options("alerts")))
-        .unwrap()
-        .probe()
-        .await;
+    let good = publish_slack::build(
+        &target(&sim.api_url(), token_options("alerts")),
+        &publish::BuildContext::default(),
+    )
+    .unwrap()
+    .probe()
+    .await;
     assert!(good.ok, "{good:?}");
     assert_eq!(
         good.detail,
         "auth.test ok: workspace \"Sim Workspace\", bot user \"alert-publisher\""
     );
-    let bad = publish_slack::build(&target(
-        &sim.api_url(),
-        json!({"token": "xoxb-revoked-secret", "channel": "alerts"}),
-    ))
+    let bad = publish_slack::build(
+        &target(
+            &sim.api_url(),
+            json!({"token": "xoxb-revoked-secret", "channel": "alerts"}),
+        ),
+        &publish::BuildContext::default(),
+    )
     .unwrap()
     .probe()
     .await;
@@ -43,7 +49,7 @@ async fn webhook_mode_probe_only_connects() {
     let sim = SlackSim::start().await;
     sim.add_channel("alerts");
     let url = format!("{}{}", sim.base_url(), sim.add_webhook("alerts"));
-    let up = publish_slack::build(&target(&url, json!({})))
+    let up = publish_slack::build(&target(&url, json!({})), &publish::BuildContext::default())
         .unwrap()
         .probe()
         .await;
@@ -57,9 +63,12 @@ async fn webhook_mode_probe_only_connects() {
         "http://127.0.0.1:{}/services/T0/B0/secret-part",
         testkit::free_port()
     );
-    let down = publish_slack::build(&target(&closed, json!({})))
-        .unwrap()
-        .probe()
-        .await;
+    let down = publish_slack::build(
+        &target(&closed, json!({})),
+        &publish::BuildContext::default(),
+    )
+    .unwrap()
+    .probe()
+    .await;
     assert!(!down.ok && !down.detail.contains("secret-part"), "{down:?}");
 }

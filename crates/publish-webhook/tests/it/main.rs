@@ -1,17 +1,25 @@
 //! Integration tests of the webhook publisher against real sockets.
 
+mod metrics;
 mod outbound;
 mod signing;
 mod tls;
 
 use publish::{
-    Delivery, Target,
+    BuildContext, Delivery, Target,
     outbound::{Outbound, OutboundPolicy},
 };
 
 /// A guard that allows loopback (the test sinks listen on 127.0.0.1).
 pub(crate) fn loopback() -> Outbound {
     Outbound::new(OutboundPolicy::allowing(&["127.0.0.0/8"]).unwrap())
+}
+
+/// What the publisher is built with: `outbound` as the guard.
+pub(crate) fn ctx(outbound: &Outbound) -> BuildContext {
+    BuildContext {
+        outbound: outbound.clone(),
+    }
 }
 
 /// A guard that allows only `networks`.

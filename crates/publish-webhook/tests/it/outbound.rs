@@ -39,9 +39,9 @@ async fn a_name_resolving_to_a_private_address_is_refused_and_nothing_is_sent() 
     );
     let guard = Outbound::default().with_resolver(resolver.clone());
 
-    let p = publish_webhook::build_with(
+    let p = publish_webhook::build(
         &target(&format!("http://internal.test:{port}/hook"), json!({})),
-        &guard,
+        &crate::ctx(&guard),
     )
     .expect("names pass at load; they are checked when resolved");
     assert_refused(
@@ -51,7 +51,7 @@ async fn a_name_resolving_to_a_private_address_is_refused_and_nothing_is_sent() 
 
     // The same name mapped to the sink: refused under the default policy ...
     let url = format!("http://sink.test:{port}/hook");
-    let p = publish_webhook::build_with(&target(&url, json!({})), &guard).unwrap();
+    let p = publish_webhook::build(&target(&url, json!({})), &crate::ctx(&guard)).unwrap();
     assert_refused(
         p.publish(&delivery()).await,
         "address 127.0.0.1 of sink.test is not allowed (loopback)",
@@ -60,9 +60,9 @@ async fn a_name_resolving_to_a_private_address_is_refused_and_nothing_is_sent() 
     assert_eq!(sink.requests().len(), 0, "a refused delivery is never sent");
 
     // ... and delivered once loopback is allowed: the resolver really is the one used.
-    let p = publish_webhook::build_with(
+    let p = publish_webhook::build(
         &target(&url, json!({})),
-        &loopback().with_resolver(resolver),
+        &crate::ctx(&loopback().with_resolver(resolver)),
     )
     .unwrap();
     p.publish(&delivery()).await.unwrap();
@@ -77,15 +77,19 @@ async fn a_name_resolving_to_a_private_address_is_refused_and_nothing_is_sent() 
 async fn localhost_is_refused_unless_loopback_is_allowed() {
     let sink = WebhookSink::start().await;
     let url = format!("http://localhost:{}/hook", sink.addr().port());
-    let p = publish_webhook::build(&target(&url, json!({}))).unwrap();
+    let p = publish_webhook::build(&target(&url, json!({})), &publish::BuildContext::default())
+        .unwrap();
     assert_refused(
         p.publish(&delivery()).await,
         "of localhost is not allowed (loopback)",
     );
     assert_eq!(sink.requests().len(), 0);
 
-    let p =
-        publish_webhook::build_with(&target(&url, json!({})), &allowing(&["127.0.0.0/8"])).unwrap();
+    let p = publish_webhook::build(
+        &target(&url, json!({})),
+        &crate::ctx(&allowing(&["127.0.0.0/8"])),
+    )
+    .unwrap();
     p.publish(&delivery()).await.unwrap();
     sink.wait_for_delivered(1, Duration::from_secs(5)).await;
 }
@@ -94,8 +98,12 @@ async fn localhost_is_refused_unless_loopback_is_allowed() {
 fn literal_addresses_are_checked_at_load() {
     for (url, reason) in [
         (
-            "http://[::ffff:127.0.0.1]:9/hook",
-            "address ::ffff:127.0.0.1 of [::ffff:127.0.0.1] is not allowed (loopback, embeds IPv4 127.0.0.1)",
+            "http://[::ffff:127.0.0.2]:9/hook",
+            "address ::ffff:127.0.0.2 of [::ffff:127.0.0.2] is not allowed (loopback, embeds IPv4 127.0.0.2)",
+        ),
+        (
+            "http://[::127.0.0.1]:9/hook",
+            "address ::7f00:1 of [::7f00:1] is not allowed (loopback, embeds IPv4 127.0.0.1)",
         ),
         (
             "http://169.254.169.254/latest/meta-data/",
@@ -106,18 +114,25 @@ fn literal_addresses_are_checked_at_load() {
         ("http://127.0.0.2:8080/", "is not allowed (loopback)"),
     ] {
         // Loopback 127.0.0.1 is allowed; none of these is.
-        let e = publish_webhook::build_with(&target(url, json!({})), &allowing(&["127.0.0.1/32"]))
-            .unwrap_err();
+        let e = publish_webhook::build(
+            &target(url, json!({})),
+            &crate::ctx(&allowing(&["127.0.0.1/32"])),
+        )
+        .unwrap_err();
         assert_eq!(e.field, "url", "{url}");
         assert!(e.message.contains(reason), "{url}: {}", e.message);
     }
-    assert!(
-        publish_webhook::build_with(
-            &target("http://127.0.0.1:9/", json!({})),
-            &allowing(&["127.0.0.1/32"])
-        )
-        .is_ok()
-    );
+    // 127.0.0.1 is allowed, and so is its IPv4-mapped form (matched as 127.0.0.1).
+    for url in ["http://127.0.0.1:9/", "http://[::ffff:127.0.0.1]:9/hook"] {
+        assert!(
+            publish_webhook::build(
+                &target(url, json!({})),
+                &crate::ctx(&allowing(&["127.0.0.1/32"]))
+            )
+            .is_ok(),
+            "{url}"
+        );
+    }
 }
 
 #[test]
@@ -126,12 +141,19 @@ fn https_only_rejects_http_urls_at_load() {
         https_only: true,
         allow: Vec::new(),
     });
-    let e = publish_webhook::build_with(&target("http://example.com/hook", json!({})), &guard)
-        .unwrap_err();
+    let e = publish_webhook::build(
+        &target("http://example.com/hook", json!({})),
+        &crate::ctx(&guard),
+    )
+    .unwrap_err();
     assert_eq!(e.field, "url");
     assert!(e.message.contains("https_only"), "{}", e.message);
     assert!(
-        publish_webhook::build_with(&target("https://example.com/hook", json!({})), &guard).is_ok()
+        publish_webhook::build(
+            &target("https://example.com/hook", json!({})),
+            &crate::ctx(&guard)
+        )
+        .is_ok()
     );
 }
 
@@ -153,8 +175,11 @@ async fn redirecting_pair(location_host: &str) -> (WebhookSink, WebhookSink) {
 #[tokio::test]
 async fn redirects_are_not_followed_by_default() {
     let (first, second) = redirecting_pair("127.0.0.2").await;
-    let p =
-        publish_webhook::build_with(&target(&first.url("/hook"), json!({})), &loopback()).unwrap();
+    let p = publish_webhook::build(
+        &target(&first.url("/hook"), json!({})),
+        &crate::ctx(&loopback()),
+    )
+    .unwrap();
     let e = p.publish(&delivery()).await.unwrap_err();
     assert_eq!(e.status_code(), Some(307), "{e:?}");
     assert_eq!(first.requests().len(), 1);
@@ -168,8 +193,11 @@ async fn a_followed_redirect_to_a_refused_address_is_not_followed() {
 
     // To a literal address: the redirect policy refuses the hop.
     let (first, second) = redirecting_pair("127.0.0.2").await;
-    let p = publish_webhook::build_with(&target(&first.url("/hook"), follow.clone()), &only_first)
-        .unwrap();
+    let p = publish_webhook::build(
+        &target(&first.url("/hook"), follow.clone()),
+        &crate::ctx(&only_first),
+    )
+    .unwrap();
     assert_refused(
         p.publish(&delivery()).await,
         "address 127.0.0.2 of 127.0.0.2 is not allowed (loopback)",
@@ -186,8 +214,11 @@ async fn a_followed_redirect_to_a_refused_address_is_not_followed() {
     let guard = only_first.with_resolver(Arc::new(
         StaticResolver::new().with("moved.test", &[ip("127.0.0.2")]),
     ));
-    let p =
-        publish_webhook::build_with(&target(&first.url("/hook"), follow.clone()), &guard).unwrap();
+    let p = publish_webhook::build(
+        &target(&first.url("/hook"), follow.clone()),
+        &crate::ctx(&guard),
+    )
+    .unwrap();
     assert_refused(
         p.publish(&delivery()).await,
         "address 127.0.0.2 of moved.test is not allowed (loopback)",
@@ -196,7 +227,11 @@ async fn a_followed_redirect_to_a_refused_address_is_not_followed() {
 
     // Control: with both allowed the redirect is followed, method and body kept (307).
     let (first, second) = redirecting_pair("127.0.0.2").await;
-    let p = publish_webhook::build_with(&target(&first.url("/hook"), follow), &loopback()).unwrap();
+    let p = publish_webhook::build(
+        &target(&first.url("/hook"), follow),
+        &crate::ctx(&loopback()),
+    )
+    .unwrap();
     p.publish(&delivery()).await.unwrap();
     let got = second.wait_for_delivered(1, Duration::from_secs(5)).await;
     assert_eq!(
@@ -211,7 +246,7 @@ async fn a_proxy_receives_http_requests_in_absolute_form() {
     let proxy = WebhookSink::start().await;
     let proxy_url = format!("http://ops:pr0xyPass@127.0.0.1:{}", proxy.addr().port());
     let t = target("http://target.test/hook?x=1", json!({"proxy": proxy_url}));
-    let p = publish_webhook::build_with(&t, &loopback()).unwrap();
+    let p = publish_webhook::build(&t, &crate::ctx(&loopback())).unwrap();
     assert!(
         !format!("{p:?}").contains("pr0xyPass"),
         "the proxy password is not shown: {p:?}"
@@ -236,7 +271,7 @@ async fn the_proxy_password_never_appears_in_errors() {
         "http://target.test/hook",
         json!({"proxy": format!("http://ops:pr0xyPass@127.0.0.1:{port}")}),
     );
-    let p = publish_webhook::build_with(&t, &loopback()).unwrap();
+    let p = publish_webhook::build(&t, &crate::ctx(&loopback())).unwrap();
     let e = p.publish(&delivery()).await.unwrap_err();
     assert!(e.is_retryable(), "{e:?}");
     assert!(!format!("{e:?}").contains("pr0xyPass"), "{e:?}");
@@ -259,9 +294,16 @@ async fn the_proxy_password_never_appears_in_errors() {
         ("http://ops:pr0xyPass@", "invalid proxy URL"),
     ] {
         let t = target("http://target.test/hook", json!({"proxy": proxy}));
-        let e = publish_webhook::build_with(&t, &loopback()).unwrap_err();
+        let e = publish_webhook::build(&t, &crate::ctx(&loopback())).unwrap_err();
         assert_eq!(e.field, "options.proxy", "{proxy}: {e}");
         assert!(e.message.contains(reason), "{proxy}: {e}");
         assert!(!e.to_string().contains("pr0xyPass"), "{e}");
     }
+}
+
+#[test]
+fn a_webhook_has_no_default_url() {
+    let e = publish_webhook::build(&target("", json!({})), &crate::ctx(&loopback())).unwrap_err();
+    assert_eq!(e.field, "url");
+    assert!(e.message.starts_with("is required"), "{}", e.message);
 }

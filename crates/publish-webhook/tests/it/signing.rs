@@ -47,8 +47,11 @@ async fn bodies_are_signed_standard_webhooks_style() {
         "plain-shared-secret",
     ] {
         let sink = testkit::WebhookSink::start().await;
-        let publisher =
-            publish_webhook::build_with(&target(&sink.url("/hook"), secret), &loopback()).unwrap();
+        let publisher = publish_webhook::build(
+            &target(&sink.url("/hook"), secret),
+            &crate::ctx(&loopback()),
+        )
+        .unwrap();
         publisher.publish(&delivery()).await.unwrap();
         let got = sink
             .wait_for_delivered(1, Duration::from_secs(5))
@@ -78,7 +81,10 @@ async fn bodies_are_signed_standard_webhooks_style() {
 
 #[test]
 fn a_bad_whsec_secret_is_a_config_error() {
-    let e = publish_webhook::build_with(&target("http://127.0.0.1:9/", "whsec_***"), &loopback())
-        .unwrap_err();
+    let e = publish_webhook::build(
+        &target("http://127.0.0.1:9/", "whsec_***"),
+        &crate::ctx(&loopback()),
+    )
+    .unwrap_err();
     assert_eq!(e.field, "options.signing.secret");
 }

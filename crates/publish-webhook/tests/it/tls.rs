@@ -173,8 +173,8 @@ async fn a_sink_that_requires_a_client_certificate_receives_only_from_a_target_w
         let guard = guard.clone();
         let url = url.clone();
         async move {
-            let p =
-                publish_webhook::build_with(&target(&url, json!({"tls": tls})), &guard).unwrap();
+            let p = publish_webhook::build(&target(&url, json!({"tls": tls})), &crate::ctx(&guard))
+                .unwrap();
             p.publish(&delivery()).await
         }
     };
@@ -238,9 +238,9 @@ fn tls_files_are_checked_at_load() {
             "unknown field `ca`",
         ),
     ] {
-        let e = publish_webhook::build_with(
+        let e = publish_webhook::build(
             &target("https://tls.test/", json!({"tls": tls})),
-            &loopback(),
+            &crate::ctx(&loopback()),
         )
         .unwrap_err();
         assert_eq!(e.field, field, "{e}");

@@ -37,6 +37,17 @@ impl TargetList for RegistryTargets {
             })
             .collect()
     }
+
+    fn vendor_counters(&self) -> Vec<collect::VendorCounters> {
+        let mut kinds: Vec<publish::TargetType> =
+            self.0.specs().iter().map(|s| s.target.kind).collect();
+        kinds.sort_by_key(|k| k.as_str());
+        kinds.dedup();
+        kinds
+            .into_iter()
+            .map(crate::registry::vendor_counters)
+            .collect()
+    }
 }
 
 /// One computed view, shared by the endpoints until it expires.
