@@ -187,5 +187,143 @@ mod tests {
         assert!(checked >= 8, "only {checked} manifests found");
     }
 
+    /// The modules of a crate (`src/x.rs` and `src/x/…` are module `x`; the crate roots are
+    /// left out) and the other modules each one names through `crate::…` outside its tests.
+    fn module_graph(
+        src: &Path,
+    ) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+        let mut files = Vec::new();
+        rust_files(src, &mut files);
+        let module_of = |f: &Path| -> Option<String> {
+            let rel = f.strip_prefix(src).ok()?;
+            let first = rel
+                .components()
+                .next()?
+                .as_os_str()
+                .to_string_lossy()
+                .into_owned();
+            let name = first.strip_suffix(".rs").unwrap_or(&first).to_owned();
+            (!matches!(name.as_str(), "lib" | "main")).then_some(name)
+        };
+        let mut graph =
+            std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+        for f in &files {
+            if let Some(m) = module_of(f) {
+                graph.entry(m).or_default();
+            }
+        }
+        for f in &files {
+            let Some(from) = module_of(f) else { continue };
+            let text = std::fs::read_to_string(f).unwrap();
+            let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for named in crate_paths(text) {
+                if named != from && graph.contains_key(&named) {
+                    graph.get_mut(&from).unwrap().insert(named);
+                }
+            }
+        }
+        graph
+    }
+
+    /// The first segment of every `crate::…` path in `text`, including each item of a
+    /// `crate::{a, b::c}` group.
+    fn crate_paths(text: &str) -> Vec<String> {
+        let ident = |s: &str| -> String {
+            s.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect()
+        };
+        let mut out = Vec::new();
+        for (at, _) in text.match_indices("crate::") {
+            let rest = &text[at + "crate::".len()..];
+            if let Some(group) = rest.strip_prefix('{') {
+                let (mut depth, mut item_start) = (0usize, true);
+                for (i, c) in group.char_indices() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' if depth == 0 => break,
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => item_start = true,
+                        c if item_start && !c.is_whitespace() => {
+                            item_start = false;
+                            out.push(ident(&group[i..]));
+                        }
+                        _ => {}
+                    }
+                }
+            } else {
+                out.push(ident(rest));
+            }
+        }
+        out
+    }
+
+    /// A cycle in `graph`, if there is one (as the list of modules around it).
+    fn cycle(
+        graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+    ) -> Option<Vec<String>> {
+        fn visit(
+            node: &str,
+            graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+            path: &mut Vec<String>,
+            done: &mut std::collections::BTreeSet<String>,
+        ) -> Option<Vec<String>> {
+            if let Some(i) = path.iter().position(|n| n == node) {
+                let mut c = path[i..].to_vec();
+                c.push(node.to_owned());
+                return Some(c);
+            }
+            if done.contains(node) {
+                return None;
+            }
+            path.push(node.to_owned());
+            for next in graph.get(node).into_iter().flatten() {
+                if let Some(c) = visit(next, graph, path, done) {
+                    return Some(c);
+                }
+            }
+            path.pop();
+            done.insert(node.to_owned());
+            None
+        }
+        let mut done = std::collections::BTreeSet::new();
+        graph
+            .keys()
+            .find_map(|n| visit(n, graph, &mut Vec::new(), &mut done))
+    }
+
+    /// The modules of `server` and `service` import each other in one direction only: a
+    /// module never reaches, through others, back to itself.
+    #[test]
+    fn no_import_circle_inside_the_server_and_service_crates() {
+        for krate in ["server", "service"] {
+            let graph = module_graph(&root().join("crates").join(krate).join("src"));
+            assert!(graph.len() >= 5, "{krate}: only {graph:?}");
+            if let Some(c) = cycle(&graph) {
+                panic!(
+                    "crates/{krate}: modules import each other in a circle: {}",
+                    c.join(" → ")
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_circle_check_finds_a_circle() {
+        let paths = crate_paths("use crate::{a::X, b, c::{d, e}};\nlet x = crate::f::g();");
+        assert_eq!(paths, ["a", "b", "c", "f"]);
+        let mut graph = std::collections::BTreeMap::new();
+        for (from, to) in [("a", "b"), ("b", "c"), ("c", "a"), ("d", "a")] {
+            graph
+                .entry(from.to_owned())
+                .or_insert_with(std::collections::BTreeSet::new)
+                .insert(to.to_owned());
+        }
+        graph.entry("a".to_owned()).or_default();
+        assert_eq!(cycle(&graph).unwrap(), ["a", "b", "c", "a"]);
+        graph.get_mut("c").unwrap().clear();
+        assert_eq!(cycle(&graph), None);
+    }
+
     use serde::Deserialize as _;
 }

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod ratelimit;
 pub mod router;
+mod state;
 
 use std::sync::Arc;
 
@@ -27,8 +28,9 @@ use tracing::info;
 
 pub use config::Config;
 pub use metrics::handle as metrics_handle;
-pub use router::{AppState, app, app_with_guard};
+pub use router::{app, app_with_guard};
 pub use service::Registry;
+pub use state::AppState;
 
 /// Loads and checks every target definition and builds its publisher.
 pub fn load_registry(config: &Config) -> anyhow::Result<Registry> {

@@ -1,10 +1,7 @@
 //! The HTTP application: `fn app(state) -> Router` — every route, the middleware stack and the
 //! shared state of the handlers.
 
-use std::{
-    sync::{Arc, atomic::AtomicBool},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     Extension, Router,
@@ -14,8 +11,6 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use metrics_exporter_prometheus::PrometheusHandle;
-use service::Service;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     compression::CompressionLayer,
@@ -29,32 +24,8 @@ use crate::{
     error::{ApiError, REQUEST_ID},
     guard::Guard,
     handlers,
+    state::AppState,
 };
-
-/// Shared state of the HTTP handlers.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    /// The running service.
-    pub service: Arc<Service>,
-    /// Prometheus exposition.
-    pub metrics: PrometheusHandle,
-    /// Largest accepted body.
-    pub max_body_bytes: usize,
-    /// False once shutdown has begun.
-    pub ready: Arc<AtomicBool>,
-}
-
-impl AppState {
-    /// The state over `service`, ready, with the process-wide metrics recorder.
-    pub fn new(service: Arc<Service>, max_body_bytes: usize) -> Self {
-        Self {
-            service,
-            metrics: crate::metrics::handle(),
-            max_body_bytes,
-            ready: Arc::new(AtomicBool::new(true)),
-        }
-    }
-}
 
 /// The router with every endpoint and the middleware stack, open: no API keys, no ingest
 /// credentials, no rate limits.

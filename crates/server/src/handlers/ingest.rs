@@ -11,7 +11,7 @@ use service::{IngestReport, Source};
 use crate::{
     error::{ApiError, ErrorBody},
     extract::read_body,
-    router::AppState,
+    state::AppState,
 };
 
 /// Accepts an Alertmanager webhook notification

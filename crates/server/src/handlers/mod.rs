@@ -6,7 +6,7 @@ use axum::{
     routing::{get, post},
 };
 
-use crate::router::AppState;
+use crate::state::AppState;
 
 pub(crate) mod ingest;
 pub(crate) mod ops;

@@ -10,7 +10,7 @@ use axum::{
 
 use crate::{
     error::{ApiError, ErrorBody},
-    router::AppState,
+    state::AppState,
 };
 
 /// Liveness: the process runs

@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::{
     error::{ApiError, ErrorBody},
     extract::{PathParam, json_body},
-    router::AppState,
+    state::AppState,
 };
 
 /// Routes under `/api/v2/publishing`.

@@ -29,7 +29,7 @@ use utoipa::ToSchema;
 use crate::{
     error::{ApiError, ErrorBody, ErrorDetail},
     extract::PathParam,
-    router::AppState,
+    state::AppState,
 };
 
 /// Routes of the stats API.

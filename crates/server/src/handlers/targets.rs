@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::{
     error::{ApiError, ErrorBody},
     extract::PathParam,
-    router::AppState,
+    state::AppState,
 };
 
 /// Routes under `/api/v2/publishing/targets`.
