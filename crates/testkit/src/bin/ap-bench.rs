@@ -35,7 +35,22 @@ impl Opts {
     }
 }
 
-fn parse_args() -> Opts {
+const USAGE: &str = "\
+usage: ap-bench [--quick] [--binary PATH] [--out DIR] [--alerts N] [--storm N] [--only LIST]
+
+Runs the load harness against the alert-publisher binary (release build) and a real
+Alertmanager when one is installed, and writes its report to --out.
+
+  --quick          a smaller run (1,000 alerts, shorter loads)
+  --binary PATH    the alert-publisher binary (default target/release/alert-publisher)
+  --out DIR        where reports go (default target/bench)
+  --alerts N       alerts of the throughput comparison (default 5000)
+  --storm N        alerts of the rate-limited storm (default 10000)
+  --only LIST      only these scenarios, comma-separated
+  -h, --help       print this and exit";
+
+/// The options, or the exit code when the arguments ask for help or are wrong.
+fn parse_args() -> Result<Opts, i32> {
     let mut opts = Opts {
         binary: PathBuf::from("target/release/alert-publisher"),
         out: PathBuf::from("target/bench"),
@@ -76,11 +91,18 @@ fn parse_args() -> Opts {
                 opts.storm = value(i).parse().unwrap_or(opts.storm);
                 i += 1;
             }
-            other => eprintln!("ap-bench: ignoring unknown argument {other:?}"),
+            "-h" | "--help" => {
+                eprintln!("{USAGE}");
+                return Err(0);
+            }
+            other => {
+                eprintln!("ap-bench: unknown argument {other:?}\n{USAGE}");
+                return Err(2);
+            }
         }
         i += 1;
     }
-    opts
+    Ok(opts)
 }
 
 /// A running `alert-publisher`.
@@ -551,7 +573,7 @@ async fn stats_api(opts: &Opts) -> Vec<(String, f64, f64, usize)> {
 
 #[tokio::main]
 async fn main() {
-    let opts = parse_args();
+    let opts = parse_args().unwrap_or_else(|code| std::process::exit(code));
     std::fs::create_dir_all(&opts.out).expect("create output dir");
     let mut report = String::new();
     let mut line = |s: String| {
