@@ -20,7 +20,7 @@ commands:
   ci      everything CI checks: tools present, fmt, dependency walls, clippy (deny warnings),
           all tests (unit, integration, end-to-end with a real Alertmanager), repository rules
   e2e     only the end-to-end tests of the service
-  demo    a newcomer's tour: the service with simulated PagerDuty, Slack, Rootly and webhook
+  demo    a newcomer's tour (release build): the service with simulated PagerDuty, Slack, Rootly and webhook
           targets, sample alerts (through Alertmanager if installed), what each target received
           and where to look next; runs until Ctrl-C, `--once` exits after printing
   openapi rewrite docs/openapi.json and the endpoint table of docs/api.md from the code
@@ -157,7 +157,7 @@ fn ci() -> anyhow::Result<()> {
 
 fn bench(args: &[String]) -> anyhow::Result<()> {
     check_tools()?;
-    let bin = build_service_and("ap-bench", true)?;
+    let bin = build_service_and("ap-bench")?;
     step(
         "load harness",
         Command::new(bin.join("ap-bench"))
@@ -169,25 +169,25 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
     )
 }
 
-/// Builds the service and one testkit binary (`harness`); returns the directory holding both.
-fn build_service_and(harness: &str, release: bool) -> anyhow::Result<PathBuf> {
-    let mut build = cargo();
-    build.arg("build");
-    if release {
-        build.arg("--release");
-    }
-    build.args([
-        "--package",
-        "server",
-        "--bin",
-        "alert-publisher",
-        "--package",
-        "testkit",
-        "--bin",
-        harness,
-    ]);
-    step(if release { "release build" } else { "build" }, &mut build)?;
-    Ok(target_dir().join(if release { "release" } else { "debug" }))
+/// Builds the service and one testkit binary (`harness`) in the release profile; returns the
+/// directory holding both.
+fn build_service_and(harness: &str) -> anyhow::Result<PathBuf> {
+    step(
+        "release build",
+        cargo().args([
+            "build",
+            "--release",
+            "--package",
+            "server",
+            "--bin",
+            "alert-publisher",
+            "--package",
+            "testkit",
+            "--bin",
+            harness,
+        ]),
+    )?;
+    Ok(target_dir().join("release"))
 }
 
 fn e2e() -> anyhow::Result<()> {
@@ -204,7 +204,7 @@ fn target_dir() -> PathBuf {
 }
 
 fn demo(args: &[String]) -> anyhow::Result<()> {
-    let bin = build_service_and("ap-demo", false)?;
+    let bin = build_service_and("ap-demo")?;
     step(
         "demo",
         Command::new(bin.join("ap-demo"))
