@@ -514,74 +514,50 @@ async fn parallel(
     }
 }
 
-/// Publishes one alert now to each named target at once
-#[utoipa::path(
-    post,
-    path = "/api/v2/publishing/parallel/targets",
-    tag = "parallel",
-    request_body(content = ParallelRequest, content_type = "application/json"),
-    responses(
-        (status = 200, description = "At least one target delivered", body = ParallelOutcome),
-        (status = 400, description = "`invalid_payload`: the body is wrong; the message names the field", body = ErrorBody),
-        (status = 413, description = "`payload_too_large`", body = ErrorBody),
-        (status = 404, description = "`not_found`: unknown target", body = ErrorBody),
-        (status = 422, description = "`target_disabled` or `no_enabled_targets`", body = ErrorBody),
-        (status = 502, description = "`all_failed`: no target delivered; the report is in `error.details.report`", body = ErrorBody),
-        (status = 503, description = "`no_healthy_targets` (the strategy skipped every target) or `cancelled` (shutdown)", body = ErrorBody),
-        (status = 504, description = "`timeout`: the report is in `error.details.report`", body = ErrorBody),
-    )
-)]
-pub(crate) async fn parallel_targets(
-    State(state): State<AppState>,
-    req: Request,
-) -> Result<Json<ParallelOutcome>, ApiError> {
-    parallel(state, req, Selection::Named).await
+/// The three parallel endpoints differ only in path, summary and which targets they select.
+macro_rules! parallel_endpoint {
+    ($name:ident, $path:literal, $summary:literal, $selection:expr) => {
+        #[doc = $summary]
+        #[utoipa::path(
+            post,
+            path = $path,
+            tag = "parallel",
+            request_body(content = ParallelRequest, content_type = "application/json"),
+            responses(
+                (status = 200, description = "At least one target delivered", body = ParallelOutcome),
+                (status = 400, description = "`invalid_payload`: the body is wrong; the message names the field", body = ErrorBody),
+                (status = 413, description = "`payload_too_large`", body = ErrorBody),
+                (status = 404, description = "`not_found`: unknown target", body = ErrorBody),
+                (status = 422, description = "`target_disabled` or `no_enabled_targets`", body = ErrorBody),
+                (status = 502, description = "`all_failed`: no target delivered; the report is in `error.details.report`", body = ErrorBody),
+                (status = 503, description = "`no_healthy_targets` (the strategy skipped every target) or `cancelled` (shutdown)", body = ErrorBody),
+                (status = 504, description = "`timeout`: the report is in `error.details.report`", body = ErrorBody),
+            )
+        )]
+        pub(crate) async fn $name(
+            State(state): State<AppState>,
+            req: Request,
+        ) -> Result<Json<ParallelOutcome>, ApiError> {
+            parallel(state, req, $selection).await
+        }
+    };
 }
 
-/// Publishes one alert now to every enabled target at once
-#[utoipa::path(
-    post,
-    path = "/api/v2/publishing/parallel/all",
-    tag = "parallel",
-    request_body(content = ParallelRequest, content_type = "application/json"),
-    responses(
-        (status = 200, description = "At least one target delivered", body = ParallelOutcome),
-        (status = 400, description = "`invalid_payload`: the body is wrong; the message names the field", body = ErrorBody),
-        (status = 413, description = "`payload_too_large`", body = ErrorBody),
-        (status = 404, description = "`not_found`: unknown target", body = ErrorBody),
-        (status = 422, description = "`target_disabled` or `no_enabled_targets`", body = ErrorBody),
-        (status = 502, description = "`all_failed`: no target delivered; the report is in `error.details.report`", body = ErrorBody),
-        (status = 503, description = "`no_healthy_targets` (the strategy skipped every target) or `cancelled` (shutdown)", body = ErrorBody),
-        (status = 504, description = "`timeout`: the report is in `error.details.report`", body = ErrorBody),
-    )
-)]
-pub(crate) async fn parallel_all(
-    State(state): State<AppState>,
-    req: Request,
-) -> Result<Json<ParallelOutcome>, ApiError> {
-    parallel(state, req, Selection::All).await
-}
-
-/// Publishes one alert now to every healthy enabled target at once
-#[utoipa::path(
-    post,
-    path = "/api/v2/publishing/parallel/healthy",
-    tag = "parallel",
-    request_body(content = ParallelRequest, content_type = "application/json"),
-    responses(
-        (status = 200, description = "At least one target delivered", body = ParallelOutcome),
-        (status = 400, description = "`invalid_payload`: the body is wrong; the message names the field", body = ErrorBody),
-        (status = 413, description = "`payload_too_large`", body = ErrorBody),
-        (status = 404, description = "`not_found`: unknown target", body = ErrorBody),
-        (status = 422, description = "`target_disabled` or `no_enabled_targets`", body = ErrorBody),
-        (status = 502, description = "`all_failed`: no target delivered; the report is in `error.details.report`", body = ErrorBody),
-        (status = 503, description = "`no_healthy_targets` (the strategy skipped every target) or `cancelled` (shutdown)", body = ErrorBody),
-        (status = 504, description = "`timeout`: the report is in `error.details.report`", body = ErrorBody),
-    )
-)]
-pub(crate) async fn parallel_healthy(
-    State(state): State<AppState>,
-    req: Request,
-) -> Result<Json<ParallelOutcome>, ApiError> {
-    parallel(state, req, Selection::Healthy).await
-}
+parallel_endpoint!(
+    parallel_targets,
+    "/api/v2/publishing/parallel/targets",
+    "Publishes one alert now to each named target at once",
+    Selection::Named
+);
+parallel_endpoint!(
+    parallel_all,
+    "/api/v2/publishing/parallel/all",
+    "Publishes one alert now to every enabled target at once",
+    Selection::All
+);
+parallel_endpoint!(
+    parallel_healthy,
+    "/api/v2/publishing/parallel/healthy",
+    "Publishes one alert now to every healthy enabled target at once",
+    Selection::Healthy
+);
