@@ -405,6 +405,22 @@ fn exposed(text: &str) -> BTreeSet<String> {
     out
 }
 
+/// The service's `/metrics` text, after `promtool check metrics` found nothing to say of it.
+async fn exposition_passing_promtool(service: &Service) -> String {
+    let text = reqwest::get(service.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (ok, out) = promtool(&["check", "metrics"], Some(&text));
+    assert!(
+        ok && out.trim().is_empty(),
+        "promtool check metrics:\n{out}"
+    );
+    text
+}
+
 #[tokio::test]
 async fn exposition_passes_promtool_and_has_every_metric_the_dashboard_and_rules_use() {
     let dir = tempfile::tempdir().unwrap();
@@ -423,18 +439,7 @@ async fn exposition_passes_promtool_and_has_every_metric_the_dashboard_and_rules
             t["samples"].as_u64().unwrap_or(0) >= 2
         })
         .await;
-    let text = reqwest::get(service.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-
-    let (ok, out) = promtool(&["check", "metrics"], Some(&text));
-    assert!(
-        ok && out.trim().is_empty(),
-        "promtool check metrics:\n{out}"
-    );
+    let text = exposition_passing_promtool(&service).await;
 
     let have = exposed(&text);
     let dashboard = std::fs::read_to_string(deploy("grafana/alert-publisher.json")).unwrap();
@@ -532,17 +537,7 @@ async fn exposition_with_one_target_of_each_type_passes_promtool() {
             s["system"]["jobs"]["succeeded"] == 4
         })
         .await;
-    let text = reqwest::get(service.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let (ok, out) = promtool(&["check", "metrics"], Some(&text));
-    assert!(
-        ok && out.trim().is_empty(),
-        "promtool check metrics:\n{out}"
-    );
+    let text = exposition_passing_promtool(&service).await;
     let have = exposed(&text);
     for vendor in ["pagerduty", "slack", "rootly"] {
         assert!(
