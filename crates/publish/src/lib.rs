@@ -13,6 +13,7 @@
 //! not decide how often to retry.
 
 mod alert;
+pub mod classification;
 pub mod classify;
 mod config;
 pub mod http;
@@ -30,6 +31,7 @@ pub use alert::{
     Alert, AlertStatus, ApiAlert, Fingerprint, GroupContext, Labels, ParseError, RawWebhook,
     WebhookMessage, parse_api_alerts, parse_webhook,
 };
+pub use classification::{AiSeverity, Classification};
 pub use config::{
     ConfigError, RateLimitOptions, header, options, parse_duration, positive, serde_duration,
 };

@@ -56,10 +56,14 @@ impl Strategy {
 pub struct FanoutTarget {
     /// Target name.
     pub name: String,
+    /// Its type (`webhook`, `slack`, …).
+    pub target_type: String,
     /// Its publisher.
     pub publisher: Arc<dyn Publisher>,
     /// Its health now.
     pub health: Health,
+    /// Whether the delivery engine's circuit breaker for it is open now.
+    pub circuit_open: bool,
 }
 
 /// Fan-out settings.
@@ -73,6 +77,12 @@ pub struct ParallelOptions {
     pub overall_timeout: Duration,
     /// Targets published to at once.
     pub concurrency: usize,
+    /// Skip targets whose circuit breaker is open (`skip_reason: circuit_open`).
+    pub respect_circuit_breakers: bool,
+    /// Publish through a pool of `concurrency` workers that start a target's delivery only
+    /// when a worker is free, instead of starting every delivery at once and letting
+    /// `concurrency` of them proceed.
+    pub worker_pool: bool,
 }
 
 impl Default for ParallelOptions {
@@ -82,6 +92,8 @@ impl Default for ParallelOptions {
             per_target_timeout: Duration::from_secs(10),
             overall_timeout: Duration::from_secs(30),
             concurrency: 16,
+            respect_circuit_breakers: true,
+            worker_pool: false,
         }
     }
 }
@@ -100,11 +112,25 @@ pub enum TargetOutcome {
     Timeout,
 }
 
+impl TargetOutcome {
+    /// Label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetOutcome::Delivered => "delivered",
+            TargetOutcome::Failed => "failed",
+            TargetOutcome::Skipped => "skipped",
+            TargetOutcome::Timeout => "timeout",
+        }
+    }
+}
+
 /// The result for one target.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TargetResult {
     /// Target name.
     pub target: String,
+    /// Target type.
+    pub target_type: String,
     /// Outcome.
     pub outcome: TargetOutcome,
     /// Health when the fan-out started.
@@ -123,6 +149,9 @@ pub struct TargetResult {
     /// Whether a retry could help.
     #[schema(required)]
     pub retryable: Option<bool>,
+    /// Why the target was skipped: `unhealthy`, `degraded` or `circuit_open`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip_reason: Option<String>,
 }
 
 /// Per-target results of a fan-out that reached at least one target.
@@ -165,6 +194,22 @@ pub enum ParallelError {
     Cancelled,
 }
 
+/// Holds one count of [`crate::metrics::PARALLEL_GOROUTINES`] while a target's delivery runs.
+struct InFlight;
+
+impl InFlight {
+    fn enter() -> Self {
+        metrics::gauge!(crate::metrics::PARALLEL_GOROUTINES).increment(1.0);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!(crate::metrics::PARALLEL_GOROUTINES).decrement(1.0);
+    }
+}
+
 /// Publishes `delivery` to every target (per the strategy) at once, at most
 /// `options.concurrency` in flight, and reports each result. Success means at least one
 /// target delivered.
@@ -193,40 +238,65 @@ pub async fn publish_parallel(
     let mut results: Vec<Option<TargetResult>> = vec![None; total];
     let mut attempted = Vec::new();
     for (i, t) in targets.iter().enumerate() {
-        if options.strategy.skips(t.health) {
-            results[i] = Some(TargetResult {
-                target: t.name.clone(),
-                outcome: TargetOutcome::Skipped,
-                health: t.health,
-                status_code: None,
-                latency_ms: 0,
-                error_kind: None,
-                error: Some(format!("skipped: target is {:?}", t.health).to_lowercase()),
-                retryable: None,
-            });
+        let reason = if options.strategy.skips(t.health) {
+            Some(format!("{:?}", t.health).to_lowercase())
+        } else if options.respect_circuit_breakers && t.circuit_open {
+            Some("circuit_open".to_owned())
         } else {
-            attempted.push(i);
+            None
+        };
+        match reason {
+            Some(reason) => {
+                results[i] = Some(TargetResult {
+                    target: t.name.clone(),
+                    target_type: t.target_type.clone(),
+                    outcome: TargetOutcome::Skipped,
+                    health: t.health,
+                    status_code: None,
+                    latency_ms: 0,
+                    error_kind: None,
+                    error: Some(format!("skipped: {}", reason.replace('_', " "))),
+                    retryable: None,
+                    skip_reason: Some(reason),
+                });
+            }
+            None => attempted.push(i),
         }
     }
     if attempted.is_empty() {
         return Err(ParallelError::NoHealthyTargets(total));
     }
     let semaphore = Arc::new(Semaphore::new(options.concurrency));
-    let mut running: FuturesUnordered<_> = attempted
-        .iter()
-        .map(|&i| {
-            let target = targets[i].clone();
-            let semaphore = semaphore.clone();
-            let per_target = options.per_target_timeout;
-            async move {
-                let _permit = semaphore.acquire_owned().await;
-                let t0 = Instant::now();
-                let outcome =
-                    tokio::time::timeout(per_target, target.publisher.publish(delivery)).await;
-                (i, target, outcome, t0.elapsed())
-            }
-        })
-        .collect();
+    let per_target = options.per_target_timeout;
+    let deliver = |i: usize| {
+        let target = targets[i].clone();
+        let semaphore = semaphore.clone();
+        async move {
+            let _permit = semaphore.acquire_owned().await;
+            let _in_flight = InFlight::enter();
+            let t0 = Instant::now();
+            let outcome =
+                tokio::time::timeout(per_target, target.publisher.publish(delivery)).await;
+            (i, target, outcome, t0.elapsed())
+        }
+    };
+    // A pool starts at most `concurrency` deliveries at a time; otherwise every delivery is
+    // started and the semaphore lets `concurrency` of them proceed.
+    let mut running: std::pin::Pin<Box<dyn futures::Stream<Item = _> + Send + '_>> =
+        if options.worker_pool {
+            Box::pin(
+                futures::stream::iter(attempted.clone())
+                    .map(deliver)
+                    .buffer_unordered(options.concurrency),
+            )
+        } else {
+            Box::pin(
+                attempted
+                    .iter()
+                    .map(|&i| deliver(i))
+                    .collect::<FuturesUnordered<_>>(),
+            )
+        };
     tokio::pin!(cancel);
     let sleep = tokio::time::sleep_until(deadline);
     tokio::pin!(sleep);
@@ -239,9 +309,9 @@ pub async fn publish_parallel(
                 let Some((i, target, outcome, latency)) = next else { break };
                 let latency_ms = latency.as_millis() as u64;
                 let result = match outcome {
-                    Ok(Ok(d)) => TargetResult { target: target.name, outcome: TargetOutcome::Delivered, health: target.health, status_code: d.status_code, latency_ms, error_kind: None, error: None, retryable: None },
-                    Ok(Err(e)) => TargetResult { target: target.name, outcome: TargetOutcome::Failed, health: target.health, status_code: e.status_code(), latency_ms, error_kind: Some(e.kind().as_str().to_owned()), error: Some(e.reason().to_owned()), retryable: Some(e.is_retryable()) },
-                    Err(_) => TargetResult { target: target.name, outcome: TargetOutcome::Timeout, health: target.health, status_code: None, latency_ms, error_kind: Some("timeout".to_owned()), error: Some(format!("no answer within {:?}", options.per_target_timeout)), retryable: Some(true) },
+                    Ok(Ok(d)) => TargetResult { target: target.name, target_type: target.target_type, outcome: TargetOutcome::Delivered, health: target.health, status_code: d.status_code, latency_ms, error_kind: None, error: None, retryable: None, skip_reason: None },
+                    Ok(Err(e)) => TargetResult { target: target.name, target_type: target.target_type, outcome: TargetOutcome::Failed, health: target.health, status_code: e.status_code(), latency_ms, error_kind: Some(e.kind().as_str().to_owned()), error: Some(e.reason().to_owned()), retryable: Some(e.is_retryable()), skip_reason: None },
+                    Err(_) => TargetResult { target: target.name, target_type: target.target_type, outcome: TargetOutcome::Timeout, health: target.health, status_code: None, latency_ms, error_kind: Some("timeout".to_owned()), error: Some(format!("no answer within {:?}", options.per_target_timeout)), retryable: Some(true), skip_reason: None },
                 };
                 results[i] = Some(result);
             }
@@ -254,6 +324,8 @@ pub async fn publish_parallel(
         .map(|(r, t)| {
             r.unwrap_or_else(|| TargetResult {
                 target: t.name.clone(),
+                target_type: t.target_type.clone(),
+                skip_reason: None,
                 outcome: TargetOutcome::Timeout,
                 health: t.health,
                 status_code: None,
@@ -330,11 +402,13 @@ mod tests {
     ) -> FanoutTarget {
         FanoutTarget {
             name: name.into(),
+            target_type: "webhook".into(),
             publisher: Arc::new(Fake {
                 delay: Duration::from_millis(delay_ms),
                 result,
             }),
             health,
+            circuit_open: false,
         }
     }
 
@@ -511,5 +585,62 @@ mod tests {
         assert_eq!(r.succeeded, 6);
         // 6 targets, 2 at a time, 1 s each: 3 s of (paused, simulated) time.
         assert_eq!(started.elapsed().as_secs(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn worker_pool_is_bounded_too() {
+        let d = delivery();
+        let targets: Vec<_> = (0..5)
+            .map(|i| target(&format!("t{i}"), Health::Healthy, 1000, Ok(200)))
+            .collect();
+        let started = Instant::now();
+        let r = publish_parallel(
+            targets,
+            &d,
+            &ParallelOptions {
+                concurrency: 2,
+                worker_pool: true,
+                ..Default::default()
+            },
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.succeeded, 5);
+        // 5 targets, 2 workers, 1 s each: 3 s.
+        assert_eq!(started.elapsed().as_secs(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn open_circuits_are_skipped_unless_told_otherwise() {
+        let d = delivery();
+        let targets = || {
+            let mut broken = target("broken", Health::Healthy, 1, Ok(200));
+            broken.circuit_open = true;
+            vec![target("ok", Health::Healthy, 1, Ok(200)), broken]
+        };
+        let r = publish_parallel(
+            targets(),
+            &d,
+            &ParallelOptions::default(),
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.results[1].outcome, TargetOutcome::Skipped);
+        assert_eq!(r.results[1].skip_reason.as_deref(), Some("circuit_open"));
+        assert_eq!((r.succeeded, r.skipped), (1, 1));
+        let r = publish_parallel(
+            targets(),
+            &d,
+            &ParallelOptions {
+                respect_circuit_breakers: false,
+                ..Default::default()
+            },
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+        assert_eq!((r.succeeded, r.skipped), (2, 0));
     }
 }

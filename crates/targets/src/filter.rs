@@ -74,14 +74,15 @@ pub struct NamespaceFilter {
 }
 
 /// Filters for alerts that carry a classification (annotations or labels
-/// `classification_confidence` (0–1) and `classification_category`). Alerts without one pass.
+/// `classification_confidence` (0–1), `classification_category` and `classification_severity`,
+/// or their `llm_*` twins; see [`publish::classification`]). Alerts without one pass.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClassificationFilter {
     /// Reject alerts classified with a lower confidence.
     #[serde(default)]
     pub min_confidence: Option<f64>,
-    /// Reject alerts classified as noise (category `noise`).
+    /// Reject alerts classified as noise (category or severity `noise`).
     #[serde(default)]
     pub exclude_noise: bool,
 }
@@ -214,12 +215,10 @@ impl<'de> Deserialize<'de> for Matcher {
     }
 }
 
+/// A classification value (`classification_*`, or its `llm_*` twin) from the annotations or
+/// labels.
 fn classification(alert: &Alert, key: &str) -> Option<String> {
-    alert
-        .annotations
-        .get(key)
-        .or_else(|| alert.labels.get(key))
-        .cloned()
+    publish::classification::value(alert, key).map(str::to_owned)
 }
 
 impl Filter {
@@ -262,8 +261,9 @@ impl Filter {
             return false;
         }
         if self.classification.exclude_noise
-            && classification(alert, "classification_category")
-                .is_some_and(|c| c.eq_ignore_ascii_case("noise"))
+            && ["classification_category", "classification_severity"]
+                .into_iter()
+                .any(|k| classification(alert, k).is_some_and(|c| c.eq_ignore_ascii_case("noise")))
         {
             return false;
         }
@@ -540,6 +540,25 @@ mod tests {
                 ],
                 &[],
                 false,
+            ),
+            // The original's annotations count as well.
+            (
+                r#"{"classification":{"min_confidence":0.8}}"#,
+                &[("llm_confidence", "0.5")],
+                &[],
+                false,
+            ),
+            (
+                r#"{"classification":{"exclude_noise":true}}"#,
+                &[("llm_severity", "noise"), ("llm_confidence", "0.9")],
+                &[],
+                false,
+            ),
+            (
+                r#"{"classification":{"exclude_noise":true}}"#,
+                &[("llm_severity", "warning"), ("llm_confidence", "0.9")],
+                &[],
+                true,
             ),
         ];
         for (filter, annotations, labels, expected) in table {
