@@ -3,7 +3,7 @@
 //! Nothing here does I/O or reads the clock: the same delivery always gives the same bytes.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use publish::{Alert, AlertStatus, Delivery, GroupContext, Labels};
+use publish::{AiSeverity, Alert, AlertStatus, Classification, Delivery, GroupContext, Labels};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -367,7 +367,13 @@ pub(crate) fn build(
     vendor_state: Option<&Value>,
 ) -> Result<(Event, Vec<Truncation>), &'static str> {
     let mut truncations = Vec::new();
-    let (summary, cut) = publish::truncate::chars(&summary(options, alert), MAX_SUMMARY_CHARS);
+    let classification = Classification::of(alert);
+    let mut summary = summary(options, alert);
+    if let Some(c) = &classification {
+        // The original's suffix: ` - AI: critical (95%)`.
+        summary.push_str(&format!(" - AI: {} ({})", c.severity.as_str(), c.percent()));
+    }
+    let (summary, cut) = publish::truncate::chars(&summary, MAX_SUMMARY_CHARS);
     if cut {
         truncations.push(Truncation::Summary);
     }
@@ -439,11 +445,16 @@ pub(crate) fn build(
         payload: Some(Payload {
             summary,
             source,
-            severity: options.severity_for(
-                alert
-                    .labels
-                    .get(&options.severity_label)
-                    .map(String::as_str),
+            severity: classification.as_ref().map_or_else(
+                || {
+                    options.severity_for(
+                        alert
+                            .labels
+                            .get(&options.severity_label)
+                            .map(String::as_str),
+                    )
+                },
+                |c| classified_severity(c.severity),
             ),
             timestamp: Some(timestamp),
             component,
@@ -460,6 +471,16 @@ pub(crate) fn build(
         images,
     };
     Ok((Event::Alert(event), truncations))
+}
+
+/// The event severity of a classified alert, as the original mapped it: critical, warning and
+/// info map to themselves; noise is sent as warning.
+pub(crate) fn classified_severity(severity: AiSeverity) -> Severity {
+    match severity {
+        AiSeverity::Critical => Severity::Critical,
+        AiSeverity::Warning | AiSeverity::Noise => Severity::Warning,
+        AiSeverity::Info => Severity::Info,
+    }
 }
 
 /// An acknowledge (or resolve) event for a dedup key, for the library API.
@@ -563,6 +584,18 @@ fn custom_details(alert: &Alert, context: &GroupContext) -> Value {
         m.insert(
             "generator_url".to_owned(),
             Value::String(alert.generator_url.clone()),
+        );
+    }
+    if let Some(c) = Classification::of(alert) {
+        // The original's `ai_classification` object.
+        m.insert(
+            "ai_classification".to_owned(),
+            serde_json::json!({
+                "severity": c.severity.as_str(),
+                "confidence": c.confidence,
+                "reasoning": c.reasoning,
+                "recommendations": c.recommendations,
+            }),
         );
     }
     if !context.receiver.is_empty() {

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use publish::{Alert, GroupContext, Labels};
+use publish::{Alert, Classification, GroupContext, Labels};
 use serde::Serialize;
 
 use crate::{IncidentMode, LabelMapping, RootlyOptions};
@@ -98,6 +98,15 @@ pub fn summary(alert: &Alert, mapping: &LabelMapping) -> String {
             }
         }
     };
+    let text = match Classification::of(alert) {
+        // The original's title suffix.
+        Some(c) => format!(
+            "{text} (AI: {}, {} confidence)",
+            c.severity.as_str(),
+            c.percent()
+        ),
+        None => text,
+    };
     publish::truncate::chars(&text, MAX_SUMMARY_CHARS).0
 }
 
@@ -162,10 +171,37 @@ pub fn description(alert: &Alert, context: &GroupContext, mapping: &LabelMapping
     if let Some((_, text)) = lead {
         out.push_str(text.trim());
     }
+    let classification = Classification::of(alert);
+    if let Some(c) = &classification {
+        let _ = write!(
+            out,
+            "\n\n**AI Classification**\n\n- **Severity:** {}\n- **Confidence:** {}",
+            c.severity.as_str(),
+            c.percent()
+        );
+        if !c.reasoning.trim().is_empty() {
+            let _ = write!(out, "\n- **Reasoning:** {}", escape(c.reasoning.trim()));
+        }
+        if !c.recommendations.is_empty() {
+            out.push_str("\n\n**Recommendations**\n");
+            for (i, r) in c.recommendations.iter().take(5).enumerate() {
+                let _ = write!(out, "\n{}. {}", i + 1, escape(r.trim()));
+            }
+        }
+    }
     list(&mut out, "Labels", &alert.labels, &[]);
+    let carriers: Vec<&str> = alert
+        .annotations
+        .keys()
+        .map(String::as_str)
+        .filter(|k| {
+            classification.is_some() && (k.starts_with("classification_") || k.starts_with("llm_"))
+        })
+        .collect();
     let skip: Vec<&str> = summary_key
         .into_iter()
         .chain(lead.map(|(k, _)| k))
+        .chain(carriers)
         .collect();
     list(&mut out, "Annotations", &alert.annotations, &skip);
     let mut links = Vec::new();
@@ -195,9 +231,27 @@ fn mapped<'a>(
     ids
 }
 
+/// The labels a classified alert adds: `ai_severity` and `ai_confidence` (`0.95`).
+fn classification_labels<'a>(c: &'a Option<(&'static str, String)>) -> Vec<Label<'a>> {
+    c.as_ref().map_or_else(Vec::new, |(severity, confidence)| {
+        vec![
+            Label {
+                key: "ai_severity",
+                value: severity,
+            },
+            Label {
+                key: "ai_confidence",
+                value: confidence,
+            },
+        ]
+    })
+}
+
 /// `POST /v1/alerts` body for a firing alert.
 pub fn encode_alert(alert: &Alert, context: &GroupContext, options: &RootlyOptions) -> Vec<u8> {
     let mapping = &options.label_mapping;
+    let classification =
+        Classification::of(alert).map(|c| (c.severity.as_str(), format!("{:.2}", c.confidence)));
     let attributes = AlertAttributes {
         source: &options.source,
         summary: summary(alert, mapping),
@@ -210,6 +264,7 @@ pub fn encode_alert(alert: &Alert, context: &GroupContext, options: &RootlyOptio
             .labels
             .iter()
             .map(|(k, v)| Label { key: k, value: v })
+            .chain(classification_labels(&classification))
             .collect(),
         service_ids: mapped(
             &options.service_ids,

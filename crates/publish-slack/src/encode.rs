@@ -14,7 +14,7 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
-use publish::{Alert, AlertStatus, GroupContext};
+use publish::{Alert, AlertStatus, Classification, GroupContext};
 use serde::Serialize;
 
 /// Most blocks in one message.
@@ -179,9 +179,35 @@ pub fn message(alert: &Alert, context: &GroupContext, options: &EncodeOptions) -
             fields.push(field(title, v));
         }
     }
+    let classification = Classification::of(alert);
+    if let Some(c) = &classification {
+        fields.push(field(
+            "AI Severity",
+            &format!("{} ({})", c.severity.as_str(), c.percent()),
+        ));
+    }
     debug_assert!(fields.len() <= MAX_FIELDS);
     fields.truncate(MAX_FIELDS);
     blocks.push(Block::Section { text: None, fields });
+    if let Some(c) = &classification {
+        if !c.reasoning.trim().is_empty() {
+            // The original cut the reasoning to 300 characters.
+            let reasoning = publish::truncate::chars(c.reasoning.trim(), 300).0;
+            blocks.push(section(
+                Fitted::new(MAX_SECTION_TEXT)
+                    .raw("*AI Reasoning*\n")
+                    .escaped(&reasoning)
+                    .finish(),
+            ));
+        }
+        if !c.recommendations.is_empty() {
+            let mut text = Fitted::new(MAX_SECTION_TEXT).raw("*Recommendations*");
+            for r in c.recommendations.iter().take(3) {
+                text = text.raw("\n• ").escaped(r.trim());
+            }
+            blocks.push(section(text.finish()));
+        }
+    }
 
     let mut other_labels = alert
         .labels
@@ -211,6 +237,7 @@ pub fn message(alert: &Alert, context: &GroupContext, options: &EncodeOptions) -
                 && k != "description"
                 && !linked.contains(&k)
                 && !v.trim().is_empty()
+                && !(classification.is_some() && is_classification_key(k))
         })
         .collect();
     // Blocks still to come after the annotations: the links and the fingerprint.
@@ -278,6 +305,12 @@ pub fn message(alert: &Alert, context: &GroupContext, options: &EncodeOptions) -
         text: text.finish(),
         blocks,
     }
+}
+
+/// Annotations that carry the classification: shown in its own fields, not again as
+/// annotations.
+fn is_classification_key(k: &str) -> bool {
+    k.starts_with("classification_") || k.starts_with("llm_")
 }
 
 /// The thread reply saying an alert resolved.

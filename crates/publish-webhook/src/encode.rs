@@ -1,6 +1,6 @@
 //! Pure encoding: alert → request body.
 
-use publish::{Alert, Delivery, Format, GroupContext, Labels};
+use publish::{Alert, Classification, Delivery, Format, GroupContext, Labels};
 use serde::Serialize;
 
 /// Schema name carried by the `webhook` format.
@@ -27,6 +27,14 @@ struct AlertmanagerPayload<'a> {
 /// group's receiver, group labels, external URL and key are kept; status, common labels and
 /// annotations describe the one alert.
 pub fn encode_alertmanager(alert: &Alert, context: &GroupContext) -> Vec<u8> {
+    let annotated;
+    let alert = match Classification::of(alert) {
+        Some(c) if !alert.annotations.contains_key("llm_severity") => {
+            annotated = with_llm_annotations(alert, &c);
+            &annotated
+        }
+        _ => alert,
+    };
     let payload = AlertmanagerPayload {
         receiver: &context.receiver,
         status: alert.status.as_str(),
@@ -40,6 +48,27 @@ pub fn encode_alertmanager(alert: &Alert, context: &GroupContext) -> Vec<u8> {
         truncated_alerts: 0,
     };
     serde_json::to_vec(&payload).unwrap_or_default()
+}
+
+/// A copy of `alert` with the classification as the original's Alertmanager format carried it:
+/// `llm_severity`, `llm_confidence` (`0.95`), `llm_reasoning` (at most 500 characters) and
+/// `llm_recommendations` (the first three, joined by `; `).
+fn with_llm_annotations(alert: &Alert, c: &Classification) -> Alert {
+    let mut alert = alert.clone();
+    let a = &mut alert.annotations;
+    a.insert("llm_severity".into(), c.severity.as_str().into());
+    a.insert("llm_confidence".into(), format!("{:.2}", c.confidence));
+    a.insert(
+        "llm_reasoning".into(),
+        publish::truncate::chars(&c.reasoning, 500).0,
+    );
+    if !c.recommendations.is_empty() {
+        a.insert(
+            "llm_recommendations".into(),
+            c.recommendations[..c.recommendations.len().min(3)].join("; "),
+        );
+    }
+    alert
 }
 
 /// Alert Publisher's single-alert JSON (`format: webhook`), documented in
@@ -64,6 +93,9 @@ struct WebhookPayload<'a> {
     group_labels: &'a Labels,
     #[serde(rename = "externalURL")]
     external_url: &'a str,
+    /// The alert's classification, when it has one (the original's `classification` field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    classification: Option<Classification>,
 }
 
 /// The `webhook` format for one delivery to target `target`.
@@ -85,6 +117,7 @@ pub fn encode_webhook(delivery: &Delivery, target: &str) -> Vec<u8> {
         group_key: &delivery.context.group_key,
         group_labels: &delivery.context.group_labels,
         external_url: &delivery.context.external_url,
+        classification: Classification::of(alert),
     };
     serde_json::to_vec(&payload).unwrap_or_default()
 }
