@@ -80,6 +80,11 @@ impl ApiError {
         self.code
     }
 
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// 400 with code `invalid_payload`.
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_payload", message)

@@ -51,6 +51,12 @@ pub struct IngestReport {
 /// What an explicit submission stored.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SubmitReport {
+    /// Always true (the original's field).
+    pub success: bool,
+    /// `Alert submitted to N target(s)` (the original's field).
+    pub message: String,
+    /// `<fingerprint>:<target>` per target (the original's job ids).
+    pub job_ids: Vec<String>,
     /// Ids of the stored jobs.
     pub jobs: Vec<i64>,
     /// Targets the alert goes to.
@@ -191,6 +197,12 @@ impl Service {
         queue::metrics::record_enqueue(&report);
         self.engine.wake();
         Ok(SubmitReport {
+            success: true,
+            message: format!("Alert submitted to {} target(s)", names.len()),
+            job_ids: names
+                .iter()
+                .map(|n| format!("{}:{n}", alert.fingerprint))
+                .collect(),
             jobs: report.ids,
             targets: names,
             deduplicated: report.deduplicated,

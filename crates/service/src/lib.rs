@@ -9,6 +9,7 @@
 //! **Invariant:** no HTTP server types (axum, hyper's server, tower-http) — a wall test in
 //! `xtask` enforces it.
 
+pub mod compat;
 pub mod config;
 pub mod discovery;
 mod error;

@@ -49,8 +49,12 @@ pub struct ParallelRequest {
     pub strategy: Option<Strategy>,
     /// Per-target deadline (default 10 s; the whole fan-out gets three times that, at most 60 s).
     pub timeout: Option<Duration>,
-    /// Deliveries at once (default 16).
+    /// Deliveries at once (default 16; with `worker_pool`, the pool's size).
     pub concurrency: Option<usize>,
+    /// Skip targets whose circuit breaker is open (default true).
+    pub respect_circuit_breakers: Option<bool>,
+    /// Deliver through a pool of `concurrency` workers (default false).
+    pub worker_pool: Option<bool>,
 }
 
 /// A parallel publish in which at least one target delivered.
@@ -134,37 +138,71 @@ impl Service {
     ) -> Result<ParallelOutcome> {
         let started = Instant::now();
         let result = self.parallel_inner(selection, request).await;
-        let label = match &result {
-            Ok(_) => "success",
-            Err(e) => parallel_code(e.kind),
+        let (label, report) = match &result {
+            Ok(o) => ("success", Some(&o.report)),
+            Err(e) => (parallel_code(e.error.kind), e.report.as_ref()),
         };
-        publish::metrics::record_parallel_request(selection.as_str(), label, started.elapsed());
-        result
+        publish::metrics::record_parallel_request(
+            selection.as_str(),
+            label,
+            started.elapsed(),
+            report,
+        );
+        result.map_err(|e| e.error)
     }
 
     /// Counts a parallel publish refused before it started (its body was wrong); `code` is
     /// the error's stable code.
     pub fn parallel_rejected(&self, selection: Selection, code: &'static str) {
-        publish::metrics::record_parallel_request(selection.as_str(), code, Duration::ZERO);
+        publish::metrics::record_parallel_request(selection.as_str(), code, Duration::ZERO, None);
+    }
+
+    /// The original's `GET /parallel/status`, computed from the targets and their health.
+    pub fn parallel_status(&self) -> crate::compat::ParallelStatus {
+        let mut by_state = BTreeMap::new();
+        let mut total = 0;
+        for spec in self.registry.specs().iter().filter(|s| s.target.enabled) {
+            total += 1;
+            *by_state
+                .entry(format!("{:?}", self.health_of(spec.target.name.as_str())).to_lowercase())
+                .or_insert(0) += 1;
+        }
+        let count = |k: &str| by_state.get(k).copied().unwrap_or(0);
+        let unhealthy = count("unhealthy");
+        let status = match (total, unhealthy) {
+            (0, _) => "unknown",
+            (_, 0) => "healthy",
+            (t, u) if u == t => "unhealthy",
+            _ => "degraded",
+        };
+        crate::compat::ParallelStatus {
+            enabled: true,
+            total_targets: total,
+            healthy_count: count("healthy") + count("unknown"),
+            unhealthy_count: unhealthy,
+            status: status.to_owned(),
+            by_state,
+        }
     }
 
     async fn parallel_inner(
         &self,
         selection: Selection,
         r: ParallelRequest,
-    ) -> Result<ParallelOutcome> {
+    ) -> std::result::Result<ParallelOutcome, Failed> {
         let names: Vec<String> = match (selection, &r.targets) {
             (Selection::Named, None) => {
-                return Err(Error::invalid("targets: name at least one target"));
+                return Err(Error::invalid("targets: name at least one target").into());
             }
             (Selection::Named, Some(names)) if names.is_empty() => {
-                return Err(Error::invalid("targets: name at least one target"));
+                return Err(Error::invalid("targets: name at least one target").into());
             }
             (Selection::Named, Some(names)) => self.named_targets(names)?,
             (_, Some(_)) => {
                 return Err(Error::invalid(
-                    "targets: only /parallel/targets takes target names",
-                ));
+                    "targets: only /parallel and /parallel/targets take target names",
+                )
+                .into());
             }
             (_, None) => self
                 .registry
@@ -184,14 +222,24 @@ impl Service {
             per_target_timeout: per_target,
             overall_timeout: per_target.saturating_mul(3).min(Duration::from_secs(60)),
             concurrency: r.concurrency.unwrap_or(16),
+            respect_circuit_breakers: r.respect_circuit_breakers.unwrap_or(true),
+            worker_pool: r.worker_pool.unwrap_or(false),
         };
+        let specs = self.registry.specs();
         let fanout: Vec<FanoutTarget> = names
             .iter()
             .filter_map(|n| {
+                let target_type = specs
+                    .iter()
+                    .find(|s| s.target.name.as_str() == n)
+                    .map(|s| s.target.kind.as_str().to_owned())
+                    .unwrap_or_default();
                 self.registry.publisher(n).map(|p| FanoutTarget {
                     name: n.clone(),
+                    target_type,
                     publisher: p,
                     health: self.health_of(n),
+                    circuit_open: self.engine.breaker_state(n) == queue::BreakerState::Open,
                 })
             })
             .collect();
@@ -221,10 +269,18 @@ impl Service {
                 })
             }
             Err(e) => {
-                if let ParallelError::AllFailed(report) | ParallelError::Timeout(_, report) = &e {
-                    self.record_parallel_health(report);
-                }
-                Err(parallel_error(e, strategy))
+                let report = match &e {
+                    ParallelError::AllFailed(report) | ParallelError::Timeout(_, report) => {
+                        self.record_parallel_health(report);
+                        publish::metrics::record_parallel_targets(report);
+                        Some(report.clone())
+                    }
+                    _ => None,
+                };
+                Err(Failed {
+                    error: parallel_error(e, strategy),
+                    report,
+                })
             }
         }
     }
@@ -337,6 +393,21 @@ impl Service {
             .ok_or_else(|| Error::not_found(format!("no target {name:?}")))?;
         let timeout = self.registry.discovery().probe_timeout;
         Ok(targets::monitor::check(&self.health, name, publisher.as_ref(), timeout).await)
+    }
+}
+
+/// A parallel publish that failed, with the fan-out's report when there was one.
+struct Failed {
+    error: Error,
+    report: Option<ParallelReport>,
+}
+
+impl From<Error> for Failed {
+    fn from(error: Error) -> Self {
+        Self {
+            error,
+            report: None,
+        }
     }
 }
 

@@ -32,10 +32,12 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v2/publishing/dlq/purge", delete(purge))
         .route("/api/v2/publishing/dlq/{id}", get(get_dead))
         .route("/api/v2/publishing/dlq/{id}/replay", post(replay_one))
+        .route("/api/v2/publishing/parallel", post(parallel_go))
         .route(
             "/api/v2/publishing/parallel/targets",
             post(parallel_targets),
         )
+        .route("/api/v2/publishing/parallel/status", get(parallel_status))
         .route("/api/v2/publishing/parallel/all", post(parallel_all))
         .route(
             "/api/v2/publishing/parallel/healthy",
@@ -423,21 +425,38 @@ pub(crate) async fn purge(
     Ok(Json(PurgeResponse { purged }))
 }
 
+/// An alert in any of the forms the API reads: the Prometheus API alert (ours), or the
+/// original service's `Alert` or `EnrichedAlert` (`{"alert": …, "classification": …}`).
+#[derive(ToSchema)]
+#[allow(dead_code)] // a schema only: the body is read by `service::compat::parse_alert`
+pub(crate) enum AnyAlert {
+    Api(publish::ApiAlert),
+    Go(service::compat::GoAlert),
+    Enriched(service::compat::EnrichedAlert),
+}
+
 /// A durable delivery of one alert.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SubmitRequest {
-    /// Read as `publish::parse_api_alerts` reads one alert of `POST /api/v2/alerts`.
-    #[schema(value_type = publish::ApiAlert)]
+    /// The alert (any form of [`AnyAlert`]).
+    #[schema(value_type = AnyAlert)]
     alert: Value,
-    /// Target names; without it the routing filters decide.
+    /// Target names; without it (and without `target_name`) the routing filters decide.
     #[serde(default)]
     targets: Option<Vec<String>>,
+    /// One target name (the original's field).
+    #[serde(default)]
+    target_name: Option<String>,
+    /// The alert's classification (also read from an `EnrichedAlert`).
+    #[serde(default)]
+    classification: Option<publish::Classification>,
 }
 
 /// Submits one alert for durable delivery
 ///
-/// Without `targets` the routing filters decide. Not subject to the repeat interval.
+/// Without `targets` the routing filters decide. Not subject to the repeat interval. The
+/// answer carries the original's fields (`success`, `message`, `job_ids`) beside ours.
 #[utoipa::path(
     post,
     path = "/api/v2/publishing/queue/submit",
@@ -457,21 +476,37 @@ pub(crate) async fn submit(
     req: Request,
 ) -> Result<(StatusCode, Json<SubmitReport>), ApiError> {
     let r: SubmitRequest = json_body(req, state.max_body_bytes).await?;
-    let alert = service::alert_from_json(r.alert)?;
-    let report = state.service.submit(alert, r.targets.as_deref()).await?;
+    let (alert, _) = service::compat::parse_alert(r.alert, r.classification)?;
+    let targets = match (r.targets, r.target_name) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "give either targets or target_name, not both",
+            ));
+        }
+        (Some(t), None) => Some(t),
+        (None, Some(t)) => Some(vec![t]),
+        (None, None) => None,
+    };
+    let report = state.service.submit(alert, targets.as_deref()).await?;
     Ok((StatusCode::ACCEPTED, Json(report)))
 }
 
-/// A synchronous publish to several targets.
+/// A synchronous publish to several targets, in our form or the original's.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ParallelRequest {
-    /// Read as `publish::parse_api_alerts` reads one alert of `POST /api/v2/alerts`.
-    #[schema(value_type = publish::ApiAlert)]
+    /// The alert (any form of [`AnyAlert`]); an `EnrichedAlert` asks for the original's answer.
+    #[schema(value_type = AnyAlert)]
     alert: Value,
-    /// Target names (only, and required, for `/parallel/targets`).
+    /// Target names (for `/parallel` and `/parallel/targets` only, and required there).
     #[serde(default)]
     targets: Option<Vec<String>>,
+    /// Target names, the original's field: asks for the original's answer.
+    #[serde(default)]
+    target_names: Option<Vec<String>>,
+    /// The alert's classification (also read from an `EnrichedAlert`).
+    #[serde(default)]
+    classification: Option<publish::Classification>,
     #[serde(default)]
     strategy: Option<Strategy>,
     /// Per-target timeout (default `10s`).
@@ -482,19 +517,97 @@ pub(crate) struct ParallelRequest {
     #[serde(default)]
     #[schema(minimum = 1)]
     concurrency: Option<usize>,
+    /// The original's name for `concurrency`.
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    max_concurrent: Option<usize>,
+    /// Start a target's delivery only when one of `concurrency` workers is free (default
+    /// false: every delivery starts at once and `concurrency` of them proceed).
+    #[serde(default)]
+    use_worker_pool: Option<bool>,
+    /// Skip targets whose circuit breaker is open (default true).
+    #[serde(default)]
+    respect_circuit_breakers: Option<bool>,
+}
+
+/// The answer of a parallel publish: ours, or the original's when the request was in its form.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum ParallelAnswer {
+    Native(ParallelOutcome),
+    Go(service::compat::GoPublishResponse),
+}
+
+/// A parallel publish failure in the original's terms: 400 `VALIDATION_ERROR`, 404
+/// `NOT_FOUND`, and 500 `INTERNAL_ERROR` "Publish failed: …" when nothing was delivered.
+fn go_error(e: service::Error) -> ApiError {
+    use service::ErrorKind as K;
+    let details = e.details.clone();
+    let err = match e.kind {
+        K::Invalid => ApiError::new(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", e.message),
+        K::NotFound => ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", e.message),
+        K::AllFailed
+        | K::Timeout
+        | K::NoEnabledTargets
+        | K::NoHealthyTargets
+        | K::TargetDisabled => {
+            let message = match (e.kind, &details) {
+                (K::AllFailed | K::Timeout, Some(d)) => {
+                    let n = |k: &str| d["report"][k].as_u64().unwrap_or(0);
+                    format!(
+                        "Publish failed: all targets failed: success_count=0, failure_count={}, skipped_count={}",
+                        n("failed"),
+                        n("skipped")
+                    )
+                }
+                (K::NoEnabledTargets, _) => {
+                    "Publish failed: no enabled targets available".to_owned()
+                }
+                (K::NoHealthyTargets, _) => {
+                    "Publish failed: no healthy targets available".to_owned()
+                }
+                _ => format!("Publish failed: {}", e.message),
+            };
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", message)
+        }
+        _ => return e.into(),
+    };
+    match details {
+        Some(d) => err.with_details(d),
+        None => err,
+    }
 }
 
 async fn parallel(
     state: AppState,
     req: Request,
     selection: Selection,
-) -> Result<Json<ParallelOutcome>, ApiError> {
+    go_path: bool,
+) -> Result<Json<ParallelAnswer>, ApiError> {
     let svc = &state.service;
+    let started = std::time::Instant::now();
     let parsed: Result<ParallelRequest, ApiError> = json_body(req, state.max_body_bytes).await;
+    let mut go = go_path;
     let request = parsed.and_then(|r| {
+        go |= r.target_names.is_some();
+        let (alert, shape) = service::compat::parse_alert(r.alert, r.classification)?;
+        go |= shape == service::compat::Shape::Go;
+        let targets = match (r.targets, r.target_names) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::invalid(
+                    "give either targets or target_names, not both",
+                ));
+            }
+            (t, None) | (None, t) => t,
+        };
+        if r.concurrency.is_some() && r.max_concurrent.is_some() {
+            return Err(ApiError::invalid(
+                "give either concurrency or max_concurrent, not both",
+            ));
+        }
         Ok(service::ParallelRequest {
-            alert: service::alert_from_json(r.alert)?,
-            targets: r.targets,
+            alert,
+            targets,
             strategy: r.strategy,
             timeout: r
                 .timeout
@@ -502,33 +615,53 @@ async fn parallel(
                 .map(publish::parse_duration)
                 .transpose()
                 .map_err(|e| ApiError::invalid(format!("timeout: {e}")))?,
-            concurrency: r.concurrency,
+            concurrency: r.concurrency.or(r.max_concurrent),
+            respect_circuit_breakers: r.respect_circuit_breakers,
+            worker_pool: r.use_worker_pool,
         })
     });
-    match request {
-        Ok(request) => Ok(Json(svc.publish_parallel(selection, request).await?)),
+    let request = match request {
+        Ok(request) => request,
         Err(e) => {
             svc.parallel_rejected(selection, e.code());
-            Err(e)
+            return Err(if go {
+                ApiError::new(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", e.message())
+            } else {
+                e
+            });
         }
+    };
+    match svc.publish_parallel(selection, request).await {
+        Ok(outcome) if go => Ok(Json(ParallelAnswer::Go(
+            service::compat::GoPublishResponse::from_report(&outcome.report, started.elapsed()),
+        ))),
+        Ok(outcome) => Ok(Json(ParallelAnswer::Native(outcome))),
+        Err(e) if go => Err(go_error(e)),
+        Err(e) => Err(e.into()),
     }
 }
 
-/// The three parallel endpoints differ only in path, summary and which targets they select.
+/// The parallel endpoints differ only in path, summary and which targets they select.
 macro_rules! parallel_endpoint {
-    ($name:ident, $path:literal, $summary:literal, $selection:expr) => {
+    ($name:ident, $path:literal, $summary:literal, $selection:expr, $go:literal) => {
         #[doc = $summary]
+        ///
+        /// A request in the original's form (`target_names`, or an `EnrichedAlert` or Go `Alert`
+        /// as `alert`) is answered in its form ([`service::compat::GoPublishResponse`]: 200 also
+        /// for a partial success, with `success: false`; errors 400 `VALIDATION_ERROR`, 404
+        /// `NOT_FOUND`, 500 `INTERNAL_ERROR` when nothing was delivered).
         #[utoipa::path(
             post,
             path = $path,
             tag = "parallel",
             request_body(content = ParallelRequest, content_type = "application/json"),
             responses(
-                (status = 200, description = "At least one target delivered", body = ParallelOutcome),
-                (status = 400, description = "`invalid_payload`: the body is wrong; the message names the field", body = ErrorBody),
+                (status = 200, description = "Ours: at least one target delivered. The original's form: the fan-out ran", body = ParallelAnswer),
+                (status = 400, description = "`invalid_payload` (`VALIDATION_ERROR`): the body is wrong; the message names the field", body = ErrorBody),
                 (status = 413, description = "`payload_too_large`", body = ErrorBody),
-                (status = 404, description = "`not_found`: unknown target", body = ErrorBody),
+                (status = 404, description = "`not_found` (`NOT_FOUND`): unknown target", body = ErrorBody),
                 (status = 422, description = "`target_disabled` or `no_enabled_targets`", body = ErrorBody),
+                (status = 500, description = "The original's form: `INTERNAL_ERROR`, nothing was delivered", body = ErrorBody),
                 (status = 502, description = "`all_failed`: no target delivered; the report is in `error.details.report`", body = ErrorBody),
                 (status = 503, description = "`no_healthy_targets` (the strategy skipped every target) or `cancelled` (shutdown)", body = ErrorBody),
                 (status = 504, description = "`timeout`: the report is in `error.details.report`", body = ErrorBody),
@@ -537,27 +670,52 @@ macro_rules! parallel_endpoint {
         pub(crate) async fn $name(
             State(state): State<AppState>,
             req: Request,
-        ) -> Result<Json<ParallelOutcome>, ApiError> {
-            parallel(state, req, $selection).await
+        ) -> Result<Json<ParallelAnswer>, ApiError> {
+            parallel(state, req, $selection, $go).await
         }
     };
 }
 
 parallel_endpoint!(
+    parallel_go,
+    "/api/v2/publishing/parallel",
+    "Publishes one alert now to each named target at once (the original's path; answers in the original's form)",
+    Selection::Named,
+    true
+);
+parallel_endpoint!(
     parallel_targets,
     "/api/v2/publishing/parallel/targets",
     "Publishes one alert now to each named target at once",
-    Selection::Named
+    Selection::Named,
+    false
 );
 parallel_endpoint!(
     parallel_all,
     "/api/v2/publishing/parallel/all",
     "Publishes one alert now to every enabled target at once",
-    Selection::All
+    Selection::All,
+    false
 );
 parallel_endpoint!(
     parallel_healthy,
     "/api/v2/publishing/parallel/healthy",
     "Publishes one alert now to every healthy enabled target at once",
-    Selection::Healthy
+    Selection::Healthy,
+    false
 );
+
+/// Parallel publishing's status: enabled targets and their health (the original's fields)
+#[utoipa::path(
+    get,
+    path = "/api/v2/publishing/parallel/status",
+    tag = "parallel",
+    responses(
+        (status = 200, description = "Status", body = service::compat::ParallelStatus),
+    )
+)]
+pub(crate) async fn parallel_status(
+    State(state): State<AppState>,
+) -> Json<service::compat::ParallelStatus> {
+    Json(state.service.parallel_status())
+}
