@@ -1,0 +1,564 @@
+//! Tests of what `deploy/` ships, run by `cargo test`: the Helm chart rendered by Helm's own
+//! template engine with discovery on and off (RBAC, Pod Security "restricted", probes,
+//! ServiceMonitor, PodDisruptionBudget, PrometheusRule, dashboard), and the chart's copies of
+//! the alert rules and the dashboard.
+//!
+//! The renderer is `xtask/helm-render.py` on the Helm Go SDK that the `helm-python-sdk`
+//! package bundles, installed by `.ci/run` into `<target>/helm-venv` (or the python named by
+//! `HELM_RENDER_PYTHON`). Without it the chart tests say so and pass, except under `CI=true`,
+//! where a missing renderer fails them.
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        path::{Path, PathBuf},
+        process::Command,
+    };
+
+    use serde::Deserialize as _;
+    use serde_yaml::Value;
+
+    fn root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf()
+    }
+
+    const CHART: &str = "deploy/helm/alert-publisher";
+    const RELEASE: &str = "ap";
+    const NAMESPACE: &str = "monitoring";
+
+    /// The python of the venv that has `helm_python`, if there is one; `None` (after saying
+    /// why) when there is not and this is not CI. Under `CI=true` a missing renderer panics.
+    fn renderer() -> Option<PathBuf> {
+        let python = std::env::var_os("HELM_RENDER_PYTHON").map_or_else(
+            || {
+                let target = std::env::var_os("CARGO_TARGET_DIR")
+                    .map_or_else(|| root().join("target"), |t| root().join(t));
+                target.join("helm-venv").join("bin").join("python")
+            },
+            PathBuf::from,
+        );
+        let works = Command::new(&python)
+            .args(["-c", "import helm_python"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if works {
+            return Some(python);
+        }
+        let why = format!(
+            "the Helm chart tests need Helm's template engine: {} cannot import helm_python. \
+             Run `bash .ci/run` (it installs helm-python-sdk into <target>/helm-venv), or \
+             `python3 -m venv target/helm-venv && target/helm-venv/bin/pip install \
+             helm-python-sdk`, or point HELM_RENDER_PYTHON at a python that has it",
+            python.display()
+        );
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        assert!(!ci, "{why}");
+        eprintln!("skipped: {why}");
+        None
+    }
+
+    fn helm(python: &Path, args: &[&str]) -> String {
+        let out = Command::new(python)
+            .arg(root().join("xtask/helm-render.py"))
+            .args(args)
+            .current_dir(root())
+            .output()
+            .expect("run xtask/helm-render.py");
+        assert!(
+            out.status.success(),
+            "helm-render.py {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Every object the chart renders with `values` (JSON), as `helm template` would.
+    fn render(python: &Path, values: &serde_json::Value) -> Vec<Value> {
+        let text = helm(
+            python,
+            &["template", CHART, RELEASE, NAMESPACE, &values.to_string()],
+        );
+        serde_yaml::Deserializer::from_str(&text)
+            .map(|doc| Value::deserialize(doc).unwrap_or_else(|e| panic!("{e}\n{text}")))
+            .filter(|v| !v.is_null())
+            .collect()
+    }
+
+    fn of_kind<'a>(objects: &'a [Value], kind: &str) -> Vec<&'a Value> {
+        objects.iter().filter(|o| o["kind"] == kind).collect()
+    }
+
+    fn one<'a>(objects: &'a [Value], kind: &str) -> &'a Value {
+        let found = of_kind(objects, kind);
+        assert_eq!(found.len(), 1, "one {kind} expected: {found:?}");
+        found[0]
+    }
+
+    fn kinds(objects: &[Value]) -> Vec<&str> {
+        objects.iter().filter_map(|o| o["kind"].as_str()).collect()
+    }
+
+    /// The workload: a StatefulSet (SQLite) or a Deployment (PostgreSQL).
+    fn workload(objects: &[Value]) -> &Value {
+        let found: Vec<_> = objects
+            .iter()
+            .filter(|o| o["kind"] == "StatefulSet" || o["kind"] == "Deployment")
+            .collect();
+        assert_eq!(found.len(), 1, "one workload: {:?}", kinds(objects));
+        found[0]
+    }
+
+    fn yaml(v: serde_json::Value) -> Value {
+        serde_yaml::to_value(v).unwrap()
+    }
+
+    /// What the Pod Security "restricted" profile (Kubernetes 1.25+) asks of a pod template.
+    fn assert_restricted(workload: &Value) {
+        let spec = &workload["spec"]["template"]["spec"];
+        let pod = &spec["securityContext"];
+        for host in ["hostNetwork", "hostPID", "hostIPC"] {
+            assert!(spec[host].is_null() || spec[host] == false, "{host}");
+        }
+        assert_eq!(pod["seccompProfile"]["type"], "RuntimeDefault", "{pod:?}");
+        assert_eq!(pod["runAsNonRoot"], true, "{pod:?}");
+        assert_ne!(pod["runAsUser"], 0, "{pod:?}");
+        for volume in spec["volumes"].as_sequence().unwrap() {
+            let allowed = [
+                "name",
+                "configMap",
+                "secret",
+                "emptyDir",
+                "persistentVolumeClaim",
+                "projected",
+                "downwardAPI",
+                "csi",
+                "ephemeral",
+            ];
+            for key in volume.as_mapping().unwrap().keys() {
+                assert!(
+                    allowed.contains(&key.as_str().unwrap()),
+                    "volume type {key:?} is not allowed under restricted: {volume:?}"
+                );
+            }
+        }
+        let containers = spec["containers"].as_sequence().unwrap();
+        assert!(!containers.is_empty());
+        for c in containers {
+            let sc = &c["securityContext"];
+            assert_eq!(sc["allowPrivilegeEscalation"], false, "{sc:?}");
+            assert_eq!(sc["runAsNonRoot"], true, "{sc:?}");
+            assert_eq!(sc["readOnlyRootFilesystem"], true, "{sc:?}");
+            assert!(sc["privileged"].is_null() || sc["privileged"] == false);
+            assert_eq!(sc["capabilities"]["drop"], yaml(serde_json::json!(["ALL"])));
+            assert!(sc["capabilities"]["add"].is_null(), "{sc:?}");
+            assert_eq!(sc["seccompProfile"]["type"], "RuntimeDefault", "{sc:?}");
+        }
+    }
+
+    fn assert_probes(workload: &Value) {
+        let c = &workload["spec"]["template"]["spec"]["containers"][0];
+        let ports: Vec<_> = c["ports"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        for (probe, path) in [
+            ("startupProbe", "/healthz"),
+            ("livenessProbe", "/healthz"),
+            ("readinessProbe", "/readyz"),
+        ] {
+            let p = &c[probe];
+            assert_eq!(p["httpGet"]["path"], path, "{probe}: {p:?}");
+            let port = p["httpGet"]["port"].as_str().unwrap();
+            assert!(
+                ports.contains(&port),
+                "{probe} port {port} is not {ports:?}"
+            );
+        }
+        // Migrations run before the listener binds: the startup probe allows minutes, not
+        // the seconds liveness allows.
+        let startup = &c["startupProbe"];
+        let budget = startup["periodSeconds"].as_u64().unwrap()
+            * startup["failureThreshold"].as_u64().unwrap();
+        assert!(budget >= 120, "startup probe allows only {budget}s");
+    }
+
+    /// The routes the probes name exist in the server's router.
+    #[test]
+    fn probe_paths_are_routes_of_the_server() {
+        let routes =
+            std::fs::read_to_string(root().join("crates/server/src/handlers/mod.rs")).unwrap();
+        for path in ["/healthz", "/readyz", "/metrics"] {
+            assert!(
+                routes.contains(&format!(".route(\"{path}\"")),
+                "the router has no {path}"
+            );
+        }
+        let values = std::fs::read_to_string(root().join(CHART).join("values.yaml")).unwrap();
+        assert!(values.contains("path: /healthz") && values.contains("path: /readyz"));
+    }
+
+    #[test]
+    fn chart_without_discovery_has_no_secrets_access() {
+        let Some(python) = renderer() else { return };
+        let objects = render(
+            &python,
+            &serde_json::json!({
+                "serviceMonitor": {
+                    "enabled": true,
+                    "labels": {"release": "kube-prometheus-stack"},
+                    "interval": "15s",
+                    "scrapeTimeout": "5s",
+                },
+                "podDisruptionBudget": {"enabled": true},
+            }),
+        );
+        assert!(
+            of_kind(&objects, "Role").is_empty()
+                && of_kind(&objects, "RoleBinding").is_empty()
+                && of_kind(&objects, "ClusterRole").is_empty()
+                && of_kind(&objects, "ClusterRoleBinding").is_empty(),
+            "discovery is off: no RBAC, got {:?}",
+            kinds(&objects)
+        );
+        let sts = workload(&objects);
+        assert_eq!(sts["kind"], "StatefulSet");
+        assert_eq!(sts["metadata"]["name"], "ap-alert-publisher");
+        assert_eq!(
+            sts["spec"]["template"]["spec"]["automountServiceAccountToken"], false,
+            "no API token without discovery"
+        );
+        assert_restricted(sts);
+        assert_probes(sts);
+
+        let sm = one(&objects, "ServiceMonitor");
+        assert_eq!(sm["metadata"]["labels"]["release"], "kube-prometheus-stack");
+        let endpoint = &sm["spec"]["endpoints"][0];
+        assert_eq!(endpoint["path"], "/metrics");
+        assert_eq!(endpoint["port"], "http");
+        assert_eq!(endpoint["interval"], "15s");
+        assert_eq!(endpoint["scrapeTimeout"], "5s");
+        let service = one(&objects, "Service");
+        assert_matches(&sm["spec"]["selector"], &service["metadata"]["labels"]);
+        assert_eq!(
+            sm["spec"]["namespaceSelector"]["matchNames"],
+            yaml(serde_json::json!([NAMESPACE]))
+        );
+
+        let pdb = one(&objects, "PodDisruptionBudget");
+        assert_eq!(pdb["spec"]["maxUnavailable"], 1);
+        assert!(pdb["spec"]["minAvailable"].is_null());
+        assert_matches(&pdb["spec"]["selector"], pod_labels(sts));
+    }
+
+    fn pod_labels(workload: &Value) -> &Value {
+        &workload["spec"]["template"]["metadata"]["labels"]
+    }
+
+    /// A label selector (`matchLabels`) matches `labels`.
+    fn assert_matches(selector: &Value, labels: &Value) {
+        let wanted = selector["matchLabels"].as_mapping().unwrap();
+        assert!(!wanted.is_empty(), "an empty selector: {selector:?}");
+        for (k, v) in wanted {
+            assert_eq!(
+                &labels[k.as_str().unwrap()],
+                v,
+                "selector {selector:?} does not match {labels:?}"
+            );
+        }
+    }
+
+    /// The Role and RoleBinding of one namespace, checked: Secrets, read-only, bound to the
+    /// chart's service account.
+    fn assert_secrets_role(objects: &[Value], namespace: &str, account: &str) {
+        let in_ns = |kind: &str| -> &Value {
+            let found: Vec<_> = of_kind(objects, kind)
+                .into_iter()
+                .filter(|o| o["metadata"]["namespace"] == namespace)
+                .collect();
+            assert_eq!(found.len(), 1, "one {kind} in {namespace}: {found:?}");
+            found[0]
+        };
+        let role = in_ns("Role");
+        assert_eq!(
+            role["rules"],
+            yaml(serde_json::json!([
+                {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}
+            ]))
+        );
+        let binding = in_ns("RoleBinding");
+        assert_eq!(binding["roleRef"]["kind"], "Role");
+        assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
+        assert_eq!(
+            binding["subjects"],
+            yaml(serde_json::json!([
+                {"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}
+            ]))
+        );
+    }
+
+    #[test]
+    fn chart_with_discovery_reads_secrets_in_the_watched_namespaces() {
+        let Some(python) = renderer() else { return };
+        // The release's namespace by default.
+        let objects = render(
+            &python,
+            &serde_json::json!({"config": {"discovery": {"kubernetes": {"enabled": true}}}}),
+        );
+        assert_eq!(of_kind(&objects, "Role").len(), 1, "{:?}", kinds(&objects));
+        assert_secrets_role(&objects, NAMESPACE, "ap-alert-publisher");
+        assert!(of_kind(&objects, "ClusterRole").is_empty());
+        let sts = workload(&objects);
+        assert_eq!(
+            sts["spec"]["template"]["spec"]["automountServiceAccountToken"],
+            true
+        );
+        assert_eq!(
+            sts["spec"]["template"]["spec"]["serviceAccountName"],
+            "ap-alert-publisher"
+        );
+        assert_restricted(sts);
+        assert_probes(sts);
+        let config = one(&objects, "ConfigMap")["data"]["config.yaml"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let config: Value = serde_yaml::from_str(&config).unwrap();
+        assert_eq!(config["discovery"]["kubernetes"]["enabled"], true);
+
+        // Each namespace it is told to watch, and only those.
+        let objects = render(
+            &python,
+            &serde_json::json!({
+                "config": {"discovery": {"kubernetes": {"enabled": true, "namespaces": ["team-a", "team-b"]}}},
+                "serviceAccount": {"name": "notifier"},
+            }),
+        );
+        assert_eq!(of_kind(&objects, "Role").len(), 2, "{:?}", kinds(&objects));
+        assert_secrets_role(&objects, "team-a", "notifier");
+        assert_secrets_role(&objects, "team-b", "notifier");
+
+        // rbac.create: false leaves the RBAC to the cluster's owners.
+        let objects = render(
+            &python,
+            &serde_json::json!({
+                "config": {"discovery": {"kubernetes": {"enabled": true}}},
+                "rbac": {"create": false},
+            }),
+        );
+        assert!(of_kind(&objects, "Role").is_empty());
+    }
+
+    /// The defaults: a StatefulSet on SQLite, nothing optional.
+    #[test]
+    fn chart_defaults_are_one_sqlite_replica_and_no_optional_objects() {
+        let Some(python) = renderer() else { return };
+        let objects = render(&python, &serde_json::json!({}));
+        let mut k = kinds(&objects);
+        k.sort_unstable();
+        assert_eq!(
+            k,
+            ["ConfigMap", "Service", "ServiceAccount", "StatefulSet"],
+            "no ServiceMonitor, PrometheusRule, dashboard, PDB or RBAC unless asked for"
+        );
+        let sts = workload(&objects);
+        assert_eq!(sts["spec"]["replicas"], 1);
+        assert_restricted(sts);
+        assert_probes(sts);
+        assert_matches(&sts["spec"]["selector"], pod_labels(sts));
+        assert_matches(
+            &yaml(serde_json::json!({"matchLabels": one(&objects, "Service")["spec"]["selector"]})),
+            pod_labels(sts),
+        );
+    }
+
+    /// Several replicas on PostgreSQL: a Deployment spread over nodes, a PDB keeping some up,
+    /// scheduling, environment and pod metadata from the values.
+    #[test]
+    fn chart_on_postgres_with_scheduling_environment_and_a_budget() {
+        let Some(python) = renderer() else { return };
+        let spread = serde_json::json!([{
+            "maxSkew": 1,
+            "topologyKey": "topology.kubernetes.io/zone",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "alert-publisher"}},
+        }]);
+        let affinity = serde_json::json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [{"key": "pool", "operator": "In", "values": ["ops"]}]}]
+        }}});
+        let tolerations =
+            serde_json::json!([{"key": "ops", "operator": "Exists", "effect": "NoSchedule"}]);
+        let objects = render(
+            &python,
+            &serde_json::json!({
+                "replicas": 3,
+                "store": {"postgres": {"existingSecret": "pg"}},
+                "podDisruptionBudget": {"enabled": true, "minAvailable": 2},
+                "topologySpreadConstraints": spread,
+                "affinity": affinity,
+                "tolerations": tolerations,
+                "nodeSelector": {"kubernetes.io/os": "linux"},
+                "extraEnv": [{"name": "ALERT_PUBLISHER_LOG_LEVEL", "value": "debug"}],
+                "extraEnvFrom": [{"secretRef": {"name": "proxy-env"}}],
+                "podAnnotations": {"example.com/team": "ops"},
+                "podLabels": {"team": "ops"},
+                "resources": {"requests": {"cpu": "250m", "memory": "128Mi"}},
+            }),
+        );
+        let deploy = workload(&objects);
+        assert_eq!(deploy["kind"], "Deployment");
+        assert_eq!(deploy["spec"]["replicas"], 3);
+        assert!(deploy["spec"]["volumeClaimTemplates"].is_null());
+        assert_restricted(deploy);
+        assert_probes(deploy);
+        let pod = &deploy["spec"]["template"]["spec"];
+        assert_eq!(pod["topologySpreadConstraints"], yaml(spread));
+        assert_eq!(pod["affinity"], yaml(affinity));
+        assert_eq!(pod["tolerations"], yaml(tolerations));
+        assert_eq!(pod["nodeSelector"]["kubernetes.io/os"], "linux");
+        let c = &pod["containers"][0];
+        let env = c["env"].as_sequence().unwrap();
+        assert_eq!(env[0]["name"], "ALERT_PUBLISHER_STORE");
+        assert_eq!(env[0]["valueFrom"]["secretKeyRef"]["name"], "pg");
+        assert!(
+            env.iter()
+                .any(|e| e["name"] == "ALERT_PUBLISHER_LOG_LEVEL" && e["value"] == "debug"),
+            "{env:?}"
+        );
+        assert_eq!(c["envFrom"][0]["secretRef"]["name"], "proxy-env");
+        assert_eq!(c["resources"]["requests"]["cpu"], "250m");
+        let meta = &deploy["spec"]["template"]["metadata"];
+        assert_eq!(meta["labels"]["team"], "ops");
+        assert_eq!(meta["annotations"]["example.com/team"], "ops");
+        assert!(meta["annotations"]["checksum/config"].is_string());
+        let pdb = one(&objects, "PodDisruptionBudget");
+        assert_eq!(pdb["spec"]["minAvailable"], 2);
+        assert!(
+            pdb["spec"]["maxUnavailable"].is_null(),
+            "minAvailable replaces maxUnavailable: {pdb:?}"
+        );
+        assert_matches(&pdb["spec"]["selector"], pod_labels(deploy));
+    }
+
+    #[test]
+    fn chart_names_follow_name_and_fullname_overrides() {
+        let Some(python) = renderer() else { return };
+        let objects = render(
+            &python,
+            &serde_json::json!({"fullnameOverride": "notifier"}),
+        );
+        for o in &objects {
+            assert_eq!(o["metadata"]["name"], "notifier", "{o:?}");
+        }
+        let objects = render(&python, &serde_json::json!({"nameOverride": "pager"}));
+        let sts = workload(&objects);
+        assert_eq!(sts["metadata"]["name"], "ap-pager");
+        assert_eq!(pod_labels(sts)["app.kubernetes.io/name"], "pager");
+        assert_matches(&sts["spec"]["selector"], pod_labels(sts));
+        let service = one(&objects, "Service");
+        assert_eq!(
+            service["spec"]["selector"]["app.kubernetes.io/name"],
+            "pager"
+        );
+    }
+
+    /// The PrometheusRule carries exactly the rules of deploy/prometheus, and the dashboard
+    /// ConfigMap exactly deploy/grafana's dashboard, with the labels their operators look for.
+    #[test]
+    fn chart_ships_the_alert_rules_and_the_dashboard() {
+        let Some(python) = renderer() else { return };
+        let objects = render(
+            &python,
+            &serde_json::json!({
+                "prometheusRule": {"enabled": true, "labels": {"release": "kube-prometheus-stack"}},
+                "dashboard": {"enabled": true, "namespace": "grafana", "annotations": {"grafana_folder": "Alerting"}},
+            }),
+        );
+        let rule = one(&objects, "PrometheusRule");
+        assert_eq!(rule["apiVersion"], "monitoring.coreos.com/v1");
+        assert_eq!(
+            rule["metadata"]["labels"]["release"],
+            "kube-prometheus-stack"
+        );
+        let file: Value = serde_yaml::from_str(
+            &std::fs::read_to_string(root().join("deploy/prometheus/alert-publisher-rules.yaml"))
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(rule["spec"]["groups"], file["groups"]);
+
+        let dashboards: Vec<_> = of_kind(&objects, "ConfigMap")
+            .into_iter()
+            .filter(|c| c["metadata"]["labels"]["grafana_dashboard"] == "1")
+            .collect();
+        assert_eq!(dashboards.len(), 1, "{dashboards:?}");
+        let cm = dashboards[0];
+        assert_eq!(cm["metadata"]["namespace"], "grafana");
+        assert_eq!(cm["metadata"]["annotations"]["grafana_folder"], "Alerting");
+        let shipped: serde_json::Value =
+            serde_json::from_str(cm["data"]["alert-publisher.json"].as_str().unwrap()).unwrap();
+        let file: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(root().join("deploy/grafana/alert-publisher.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(shipped, file);
+    }
+
+    /// `helm lint --strict` finds nothing worse than advice, with every option on.
+    #[test]
+    fn chart_passes_helm_lint() {
+        let Some(python) = renderer() else { return };
+        let values = serde_json::json!({
+            "serviceMonitor": {"enabled": true},
+            "prometheusRule": {"enabled": true},
+            "dashboard": {"enabled": true},
+            "podDisruptionBudget": {"enabled": true},
+            "config": {"discovery": {"kubernetes": {"enabled": true}}},
+        });
+        let report: serde_json::Value = serde_json::from_str(&helm(
+            &python,
+            &["lint", CHART, NAMESPACE, &values.to_string()],
+        ))
+        .unwrap();
+        assert_eq!(report["errors"], serde_json::json!([]), "{report:#}");
+        // Severity 1 is advice (an icon); 2 and above are warnings and errors.
+        let serious: Vec<_> = report["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["severity"].as_u64().unwrap_or(0) >= 2)
+            .collect();
+        assert!(serious.is_empty(), "{serious:#?}");
+    }
+
+    /// Helm reads only files inside the chart: it ships copies of the rules and the
+    /// dashboard, which must stay equal to the originals.
+    #[test]
+    fn chart_copies_of_the_rules_and_the_dashboard_are_current() {
+        for (copy, original) in [
+            (
+                "files/alert-publisher-rules.yaml",
+                "deploy/prometheus/alert-publisher-rules.yaml",
+            ),
+            (
+                "files/alert-publisher.json",
+                "deploy/grafana/alert-publisher.json",
+            ),
+        ] {
+            let copy = root().join(CHART).join(copy);
+            let original = root().join(original);
+            assert!(
+                std::fs::read(&copy).unwrap() == std::fs::read(&original).unwrap(),
+                "{} differs from {}: cp {} {}",
+                copy.display(),
+                original.display(),
+                original.display(),
+                copy.display()
+            );
+        }
+    }
+}
