@@ -1,7 +1,8 @@
 //! Tests of what `deploy/` ships, run by `cargo test`: the Helm chart rendered by Helm's own
 //! template engine with discovery on and off (RBAC, Pod Security "restricted", probes,
 //! ServiceMonitor, PodDisruptionBudget, PrometheusRule, dashboard), and the chart's copies of
-//! the alert rules and the dashboard.
+//! the alert rules and the dashboard; the alert rules through `promtool check rules` and
+//! `promtool test rules`, each with a runbook that is a heading of `docs/operations.md`.
 //!
 //! The renderer is `xtask/helm-render.py` on the Helm Go SDK that the `helm-python-sdk`
 //! package bundles, installed by `.ci/run` into `<target>/helm-venv` (or the python named by
@@ -558,6 +559,275 @@ mod tests {
                 original.display(),
                 original.display(),
                 copy.display()
+            );
+        }
+    }
+
+    const RULES: &str = "deploy/prometheus/alert-publisher-rules.yaml";
+    const RULE_TESTS: &str = "deploy/prometheus/alert-publisher-rules.test.yaml";
+
+    /// `promtool`, if installed (`PROMTOOL` names another); `None` (after saying why) when it
+    /// is not and this is not CI. Under `CI=true` a missing promtool panics.
+    fn promtool() -> Option<PathBuf> {
+        let promtool =
+            std::env::var_os("PROMTOOL").map_or_else(|| "promtool".into(), PathBuf::from);
+        if Command::new(&promtool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            return Some(promtool);
+        }
+        let why = format!(
+            "the alert rule tests need promtool ({}): `apt-get install prometheus`, or run \
+             `bash .ci/run`, which installs what the tests need",
+            promtool.display()
+        );
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        assert!(!ci, "{why}");
+        eprintln!("skipped: {why}");
+        None
+    }
+
+    fn run_promtool(promtool: &Path, args: &[&str]) -> String {
+        let out = Command::new(promtool)
+            .args(args)
+            .current_dir(root())
+            .output()
+            .expect("run promtool");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "promtool {args:?}:\n{text}");
+        text
+    }
+
+    #[test]
+    fn alert_rules_pass_promtool_check_and_their_unit_tests() {
+        let Some(promtool) = promtool() else { return };
+        let out = run_promtool(&promtool, &["check", "rules", RULES]);
+        assert!(out.contains("SUCCESS"), "{out}");
+        let out = run_promtool(&promtool, &["test", "rules", RULE_TESTS]);
+        assert!(out.contains("SUCCESS"), "{out}");
+    }
+
+    fn rules() -> Vec<Value> {
+        let file: Value =
+            serde_yaml::from_str(&std::fs::read_to_string(root().join(RULES)).unwrap()).unwrap();
+        let rules: Vec<Value> = file["groups"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .flat_map(|g| g["rules"].as_sequence().unwrap().clone())
+            .filter(|r| r["alert"].is_string())
+            .collect();
+        assert!(rules.len() >= 10, "{rules:?}");
+        rules
+    }
+
+    /// The anchor GitHub gives a Markdown heading's text: lower case, punctuation dropped
+    /// (hyphens and underscores stay), each space a hyphen.
+    fn github_slug(heading: &str) -> String {
+        heading
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter_map(|c| match c {
+                ' ' => Some('-'),
+                c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The anchors of every heading of a Markdown text (code blocks left out); a repeated
+    /// slug gets `-1`, `-2`, … as on GitHub.
+    fn anchors(markdown: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut fenced = false;
+        for line in markdown.lines() {
+            if line.trim_start().starts_with("```") {
+                fenced = !fenced;
+                continue;
+            }
+            let Some(text) = line.strip_prefix('#') else {
+                continue;
+            };
+            if fenced {
+                continue;
+            }
+            let text = text.trim_start_matches('#');
+            if !text.starts_with(' ') {
+                continue;
+            }
+            let slug = github_slug(text);
+            let repeats = out
+                .iter()
+                .filter(|s| {
+                    **s == slug
+                        || s.strip_prefix(&format!("{slug}-"))
+                            .is_some_and(|n| n.parse::<u32>().is_ok())
+                })
+                .count();
+            out.push(if repeats == 0 {
+                slug
+            } else {
+                format!("{slug}-{repeats}")
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn github_slugs_are_computed_like_github() {
+        assert_eq!(
+            github_slug(" AlertPublisherDown (critical)"),
+            "alertpublisherdown-critical"
+        );
+        assert_eq!(
+            github_slug(" `rate_limit:` — per-client rate limits"),
+            "rate_limit--per-client-rate-limits"
+        );
+        assert_eq!(
+            anchors("# A\n```sh\n# not a heading\n```\n## B c\n### B c\n#nope\n"),
+            ["a", "b-c", "b-c-1"]
+        );
+    }
+
+    /// The repository's address (`repository` in the workspace manifest).
+    fn repository() -> String {
+        let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+        manifest
+            .lines()
+            .find_map(|l| l.strip_prefix("repository = "))
+            .expect("repository in Cargo.toml")
+            .trim_matches('"')
+            .to_owned()
+    }
+
+    /// Every alert has a runbook: `runbook_url` is docs/operations.md in the repository at one
+    /// of its headings.
+    #[test]
+    fn every_alert_rule_links_a_runbook_heading_of_the_operations_guide() {
+        let guide = std::fs::read_to_string(root().join("docs/operations.md")).unwrap();
+        let anchors = anchors(&guide);
+        let prefix = format!("{}/blob/main/docs/operations.md#", repository());
+        let mut bad = Vec::new();
+        for rule in rules() {
+            let alert = rule["alert"].as_str().unwrap();
+            let Some(url) = rule["annotations"]["runbook_url"].as_str() else {
+                bad.push(format!("{alert}: no runbook_url"));
+                continue;
+            };
+            match url.strip_prefix(&prefix) {
+                None => bad.push(format!("{alert}: {url} does not start with {prefix}")),
+                Some(anchor) if !anchors.iter().any(|a| a == anchor) => bad.push(format!(
+                    "{alert}: #{anchor} is no heading of docs/operations.md"
+                )),
+                Some(anchor) => assert!(
+                    anchor.starts_with(&alert.to_lowercase()),
+                    "{alert}: the runbook #{anchor} is another alert's"
+                ),
+            }
+            for key in ["summary", "description"] {
+                if !rule["annotations"][key].is_string() {
+                    bad.push(format!("{alert}: no {key}"));
+                }
+            }
+            if !rule["labels"]["severity"].is_string() {
+                bad.push(format!("{alert}: no severity"));
+            }
+        }
+        assert!(bad.is_empty(), "{}", bad.join("\n"));
+    }
+
+    /// Every alert has a promtool unit test in which it fires.
+    #[test]
+    fn every_alert_rule_has_a_unit_test_where_it_fires() {
+        let tests: Value =
+            serde_yaml::from_str(&std::fs::read_to_string(root().join(RULE_TESTS)).unwrap())
+                .unwrap();
+        let cases: Vec<&Value> = tests["tests"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .flat_map(|t| t["alert_rule_test"].as_sequence().unwrap())
+            .collect();
+        let untested: Vec<_> = rules()
+            .iter()
+            .map(|r| r["alert"].as_str().unwrap().to_owned())
+            .filter(|alert| {
+                !cases.iter().any(|c| {
+                    c["alertname"] == alert.as_str()
+                        && c["exp_alerts"].as_sequence().is_some_and(|a| !a.is_empty())
+                })
+            })
+            .collect();
+        assert!(
+            untested.is_empty(),
+            "never seen firing in {RULE_TESTS}: {untested:?}"
+        );
+    }
+
+    /// The metric families the code declares: every string constant of a `metrics.rs` under
+    /// `crates/*/src`.
+    fn declared_families() -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        for krate in std::fs::read_dir(root().join("crates")).unwrap().flatten() {
+            let Ok(text) = std::fs::read_to_string(krate.path().join("src/metrics.rs")) else {
+                continue;
+            };
+            for (at, _) in text.match_indices("pub const ") {
+                let rest = &text[at..];
+                let Some(eq) = rest.find('=') else { continue };
+                let Some(name) = rest[eq + 1..].trim_start().strip_prefix('"') else {
+                    continue;
+                };
+                out.insert(name[..name.find('"').unwrap()].to_owned());
+            }
+        }
+        assert!(out.len() >= 40, "{out:?}");
+        out
+    }
+
+    /// Our metric families a PromQL text names (`_bucket`, `_sum`, `_count` stripped).
+    fn families_in(text: &str) -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        for prefix in ["alert_history_publishing_", "alert_publisher_"] {
+            for (at, _) in text.match_indices(prefix) {
+                if text[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+                    continue;
+                }
+                let tail = &text[at..];
+                let end = tail
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(tail.len());
+                let name = &tail[..end];
+                let name = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s))
+                    .unwrap_or(name);
+                out.insert(name.to_owned());
+            }
+        }
+        out
+    }
+
+    /// The rules and the dashboard name only families the code declares (a typo would make an
+    /// alert that never fires or a panel that stays empty).
+    #[test]
+    fn rules_and_dashboard_use_declared_metric_families() {
+        let declared = declared_families();
+        for file in [RULES, "deploy/grafana/alert-publisher.json"] {
+            let text = std::fs::read_to_string(root().join(file)).unwrap();
+            let used = families_in(&text);
+            assert!(used.len() >= 5, "{file}: {used:?}");
+            let unknown: Vec<_> = used.difference(&declared).collect();
+            assert!(
+                unknown.is_empty(),
+                "{file} names undeclared families: {unknown:?}"
             );
         }
     }
