@@ -2,7 +2,8 @@
 //! template engine with discovery on and off (RBAC, Pod Security "restricted", probes,
 //! ServiceMonitor, PodDisruptionBudget, PrometheusRule, dashboard), and the chart's copies of
 //! the alert rules and the dashboard; the alert rules through `promtool check rules` and
-//! `promtool test rules`, each with a runbook that is a heading of `docs/operations.md`.
+//! `promtool test rules`, each with a runbook that is a heading of `docs/operations.md`; the
+//! Grafana dashboard's variables and queries, evaluated by promtool over several replicas.
 //!
 //! The renderer is `xtask/helm-render.py` on the Helm Go SDK that the `helm-python-sdk`
 //! package bundles, installed by `.ci/run` into `<target>/helm-venv` (or the python named by
@@ -830,5 +831,340 @@ mod tests {
                 "{file} names undeclared families: {unknown:?}"
             );
         }
+    }
+
+    const DASHBOARD: &str = "deploy/grafana/alert-publisher.json";
+
+    fn dashboard() -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(root().join(DASHBOARD)).unwrap()).unwrap()
+    }
+
+    /// Every query of the dashboard: (panel title, expression).
+    fn queries(dashboard: &serde_json::Value) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for panel in dashboard["panels"].as_array().unwrap() {
+            for target in panel["targets"].as_array().unwrap() {
+                out.push((
+                    panel["title"].as_str().unwrap().to_owned(),
+                    target["expr"].as_str().unwrap().to_owned(),
+                ));
+            }
+        }
+        assert!(out.len() >= 10, "{out:?}");
+        out
+    }
+
+    /// The families the code describes as gauges (`describe_gauge!(CONST, …)` in a crate's
+    /// `metrics.rs`).
+    fn gauge_families() -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        for krate in std::fs::read_dir(root().join("crates")).unwrap().flatten() {
+            let Ok(text) = std::fs::read_to_string(krate.path().join("src/metrics.rs")) else {
+                continue;
+            };
+            for (at, _) in text.match_indices("describe_gauge!(") {
+                let rest = text[at + "describe_gauge!(".len()..].trim_start();
+                let ident: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                let decl = format!("pub const {ident}: &str =");
+                let Some(d) = text.find(&decl) else { continue };
+                let value = text[d + decl.len()..].trim_start();
+                let value = value.strip_prefix('"').unwrap();
+                out.insert(value[..value.find('"').unwrap()].to_owned());
+            }
+        }
+        for known in [
+            "alert_history_publishing_queue_size",
+            "alert_history_publishing_dlq_size",
+            "alert_history_publishing_circuit_breaker_state",
+        ] {
+            assert!(out.contains(known), "{known} not found among {out:?}");
+        }
+        out
+    }
+
+    /// A data source, namespace and job variable; every panel on the data source variable.
+    #[test]
+    fn dashboard_has_datasource_namespace_and_job_variables() {
+        let d = dashboard();
+        let vars = d["templating"]["list"].as_array().unwrap();
+        let var = |name: &str| {
+            vars.iter()
+                .find(|v| v["name"] == name)
+                .unwrap_or_else(|| panic!("no ${name} variable: {vars:?}"))
+        };
+        assert_eq!(var("datasource")["type"], "datasource");
+        assert_eq!(var("datasource")["query"], "prometheus");
+        for name in ["namespace", "job"] {
+            let v = var(name);
+            assert_eq!(v["type"], "query", "{v}");
+            assert_eq!(v["datasource"]["uid"], "${datasource}", "{v}");
+            // "All" must also match series without the label (outside Kubernetes).
+            assert_eq!(v["includeAll"], true, "{v}");
+            assert_eq!(v["allValue"], ".*", "{v}");
+            let query = v["query"]["query"].as_str().unwrap();
+            assert!(
+                query.starts_with("label_values(") && query.contains(name),
+                "{v}"
+            );
+        }
+        assert!(
+            var("job")["query"]["query"]
+                .as_str()
+                .unwrap()
+                .contains("namespace=~\"$namespace\""),
+            "the job list follows the namespace chosen"
+        );
+        for panel in d["panels"].as_array().unwrap() {
+            assert_eq!(
+                panel["datasource"]["uid"], "${datasource}",
+                "{}",
+                panel["title"]
+            );
+        }
+    }
+
+    /// Every series a query selects is filtered by the job and namespace variables, and every
+    /// gauge is aggregated with max or min: a replica reports the shared store's queue and
+    /// dead letters (summing replicas would count them once per replica) and its own
+    /// per-process states (a sum of states means nothing).
+    #[test]
+    fn dashboard_queries_filter_by_job_and_namespace_and_never_sum_gauges_over_replicas() {
+        let gauges = gauge_families();
+        let mut bad = Vec::new();
+        for (title, expr) in queries(&dashboard()) {
+            let mut names: Vec<(usize, String)> = Vec::new();
+            for family in families_in(&expr) {
+                for (at, _) in expr.match_indices(&family) {
+                    names.push((at, family.clone()));
+                }
+            }
+            for (at, _) in expr.match_indices("up{") {
+                names.push((at, "up".to_owned()));
+            }
+            assert!(!names.is_empty(), "{title}: {expr}");
+            for (at, name) in names {
+                let rest = &expr[at..];
+                let Some(open) = rest.find(['{', '[', ')', ' ']) else {
+                    bad.push(format!("{title}: {name} has no selector in {expr}"));
+                    continue;
+                };
+                let selector = if rest[open..].starts_with('{') {
+                    &rest[open..rest.find('}').unwrap()]
+                } else {
+                    ""
+                };
+                if !(selector.contains("job=~\"$job\"")
+                    && selector.contains("namespace=~\"$namespace\""))
+                {
+                    bad.push(format!(
+                        "{title}: {name} is not filtered by $job and $namespace in {expr}"
+                    ));
+                }
+                if gauges.contains(&name) {
+                    let before = expr[..at].trim_end();
+                    let aggregated = before.strip_suffix('(').is_some_and(|b| {
+                        let b = b.trim_end();
+                        // `max by (labels) (` or `max(`.
+                        let b = match b.strip_suffix(')') {
+                            Some(inner) => {
+                                let open = inner.rfind('(').unwrap();
+                                inner[..open]
+                                    .trim_end()
+                                    .trim_end_matches("by")
+                                    .trim_end_matches("without")
+                                    .trim_end()
+                            }
+                            None => b,
+                        };
+                        b.ends_with("max") || b.ends_with("min")
+                    });
+                    if !aggregated {
+                        bad.push(format!(
+                            "{title}: the gauge {name} is not directly under max or min in {expr}"
+                        ));
+                    }
+                }
+            }
+        }
+        assert!(bad.is_empty(), "{}", bad.join("\n"));
+    }
+
+    /// The dashboard's queries evaluated by promtool over two deployments, one with two
+    /// replicas: each replica reports the same shared queue and dead letters, and the panels
+    /// count them once per deployment.
+    #[test]
+    fn dashboard_counts_the_shared_queue_once_per_deployment() {
+        let Some(promtool) = promtool() else { return };
+        let d = dashboard();
+        let all = |e: &str| e.replace("$job", ".*").replace("$namespace", ".*");
+        let query = |title: &str, legend: &str| -> String {
+            let panel = d["panels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["title"].as_str().unwrap().starts_with(title))
+                .unwrap_or_else(|| panic!("no panel {title}"));
+            let target = panel["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["legendFormat"] == legend)
+                .unwrap_or_else(|| panic!("no query {legend} in {title}"));
+            all(target["expr"].as_str().unwrap())
+        };
+        let mut exprs = String::new();
+        let mut check = |expr: String, samples: &[(&str, f64)]| {
+            exprs.push_str(&format!(
+                "      - expr: {}\n        eval_time: 5m\n        exp_samples:\n",
+                serde_json::to_string(&expr).unwrap()
+            ));
+            for (labels, value) in samples {
+                exprs.push_str(&format!(
+                    "          - labels: '{labels}'\n            value: {value}\n"
+                ));
+            }
+        };
+        check(
+            query("Queue by priority", "{{priority}}"),
+            &[("{priority=\"high\"}", 8.0), ("{priority=\"low\"}", 2.0)],
+        );
+        check(query("Queue by priority", "capacity"), &[("{}", 20000.0)]);
+        check(query("Dead-letter queue", "stored"), &[("{}", 10.0)]);
+        check(
+            query("Circuit breakers", "{{target}}"),
+            &[("{target=\"pd\"}", 2.0)],
+        );
+        check(
+            query("Throughput", "{{state}}"),
+            &[("{state=\"delivered\"}", 3.0)],
+        );
+        check(
+            query("Instances up", "{{namespace}} {{job}}"),
+            &[
+                ("{namespace=\"team-a\", job=\"ap-alert-publisher\"}", 2.0),
+                ("{namespace=\"team-b\", job=\"alert-publisher\"}", 1.0),
+            ],
+        );
+        let series = |name: &str, instance: &str, labels: &str, values: &str| -> String {
+            let (ns, job) = if instance == "c" {
+                ("team-b", "alert-publisher")
+            } else {
+                ("team-a", "ap-alert-publisher")
+            };
+            let extra = if labels.is_empty() {
+                String::new()
+            } else {
+                format!(",{labels}")
+            };
+            format!(
+                "      - series: '{name}{{namespace=\"{ns}\",job=\"{job}\",instance=\"{instance}\"{extra}}}'\n        values: \"{values}\"\n"
+            )
+        };
+        let mut input = String::new();
+        // Deployment team-a: replicas a and b share one PostgreSQL queue; team-b: replica c.
+        for instance in ["a", "b", "c"] {
+            let (high, low, dead) = if instance == "c" {
+                (3, 0, 3)
+            } else {
+                (5, 2, 7)
+            };
+            input += &series(
+                "alert_history_publishing_queue_size",
+                instance,
+                "priority=\"high\"",
+                &format!("{high}x10"),
+            );
+            input += &series(
+                "alert_history_publishing_queue_size",
+                instance,
+                "priority=\"low\"",
+                &format!("{low}x10"),
+            );
+            input += &series(
+                "alert_history_publishing_queue_capacity",
+                instance,
+                "",
+                "10000x10",
+            );
+            input += &series(
+                "alert_history_publishing_dlq_size",
+                instance,
+                "",
+                &format!("{dead}x10"),
+            );
+            input += &series("up", instance, "", "1x10");
+            // Each replica delivers on its own: the rates add up (1/s each).
+            input += &series(
+                "alert_history_publishing_jobs_processed_total",
+                instance,
+                "target=\"pd\",state=\"delivered\"",
+                "0+60x10",
+            );
+        }
+        input += &series(
+            "alert_history_publishing_circuit_breaker_state",
+            "a",
+            "target=\"pd\"",
+            "2x10",
+        );
+        input += &series(
+            "alert_history_publishing_circuit_breaker_state",
+            "b",
+            "target=\"pd\"",
+            "0x10",
+        );
+        let tests = format!(
+            "rule_files: []\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n{input}    promql_expr_test:\n{exprs}"
+        );
+        let dir = std::env::temp_dir().join(format!("xtask-dashboard-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("dashboard.test.yaml");
+        std::fs::write(&file, &tests).unwrap();
+        let out = Command::new(&promtool)
+            .args(["test", "rules"])
+            .arg(&file)
+            .output()
+            .expect("run promtool");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            out.status.success(),
+            "{}{}\n{tests}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Every query of the dashboard parses (promtool checks it as a recording rule).
+    #[test]
+    fn dashboard_queries_are_valid_promql() {
+        let Some(promtool) = promtool() else { return };
+        let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
+        for (i, (_, expr)) in queries(&dashboard()).iter().enumerate() {
+            let expr = expr.replace("$job", ".*").replace("$namespace", ".*");
+            rules.push_str(&format!(
+                "      - record: dashboard:query{i}\n        expr: {}\n",
+                serde_json::to_string(&expr).unwrap()
+            ));
+        }
+        let dir =
+            std::env::temp_dir().join(format!("xtask-dashboard-rules-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("dashboard-rules.yaml");
+        std::fs::write(&file, &rules).unwrap();
+        let out = Command::new(&promtool)
+            .args(["check", "rules"])
+            .arg(&file)
+            .output()
+            .expect("run promtool");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            out.status.success(),
+            "{}{}\n{rules}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
