@@ -11,6 +11,7 @@ use std::{
 
 use anyhow::{Context, bail};
 
+mod deploy;
 mod tidy;
 mod walls;
 

@@ -92,8 +92,9 @@ mod tests {
         }
     }
 
-    /// Helm templates cannot be rendered here (no helm binary); stub their actions so the YAML
-    /// structure around them is still checked: whole-line actions go, inline ones become a word.
+    /// Helm templates are rendered by Helm's engine in `deploy.rs` where it is installed; here
+    /// their actions are stubbed so the YAML structure around them is checked everywhere:
+    /// whole-line actions go, inline ones become a word.
     fn stub_template(text: &str) -> String {
         let mut out = String::new();
         for line in text.lines() {
