@@ -28,6 +28,10 @@ pub fn describe() {
         Unit::Count,
         "Requests refused by authentication, by reason (unauthenticated, forbidden, ingest)."
     );
+    // Present from the start, so rules on a rate (ingest answering 429) see a zero, not nothing.
+    for limiter in ["api", "ingest"] {
+        metrics::counter!(RATE_LIMITED_TOTAL, "limiter" => limiter).increment(0);
+    }
 }
 
 /// The process-wide Prometheus recorder with the HTTP layer's families described as well.

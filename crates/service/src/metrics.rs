@@ -72,6 +72,10 @@ pub fn describe() {
         Unit::Count,
         "Ingest requests rejected, by reason (invalid, store)."
     );
+    // Present from the start, so rules on a rate (ingest answering 503) see a zero.
+    for reason in ["invalid", "store"] {
+        metrics::counter!(INGEST_FAILURES_TOTAL, "reason" => reason).increment(0);
+    }
     describe_counter!(
         NOTIFICATIONS_TOTAL,
         Unit::Count,

@@ -6,6 +6,7 @@ mod support;
 mod auth;
 mod chaos;
 mod cli;
+mod compat;
 mod demo;
 mod durability;
 mod e2e_webhook;
