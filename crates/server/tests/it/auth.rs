@@ -267,7 +267,9 @@ fn the_access_table_is_the_documented_policy() {
         DELETE /api/v2/publishing/dlq/purge admin
         GET /api/v2/publishing/dlq/{id} viewer
         POST /api/v2/publishing/dlq/{id}/replay operator
+        POST /api/v2/publishing/parallel operator
         POST /api/v2/publishing/parallel/targets operator
+        GET /api/v2/publishing/parallel/status viewer
         POST /api/v2/publishing/parallel/all operator
         POST /api/v2/publishing/parallel/healthy operator
         GET /api/v2/publishing/targets viewer

@@ -461,7 +461,7 @@ async fn parallel_publishing_reports_each_target_by_strategy() {
     assert_eq!(
         metric(
             &text,
-            "alert_history_publishing_parallel_targets_total{result=\"skipped\"}"
+            "alert_history_publishing_parallel_targets_total{target_type=\"webhook\",result=\"skipped\"}"
         ),
         Some(3.0)
     );
