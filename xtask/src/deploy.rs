@@ -1092,7 +1092,7 @@ mod tests {
             input += &series(
                 "alert_history_publishing_dlq_size",
                 instance,
-                "",
+                "target=\"pd\"",
                 &format!("{dead}x10"),
             );
             input += &series("up", instance, "", "1x10");

@@ -162,30 +162,58 @@ impl Collector for DeliveryCollector {
     }
 
     async fn collect(&self, out: &mut Vec<Sample>) -> Result<(), CollectError> {
+        // Series carry more labels than the samples (priority, error_type): summed here so each
+        // sample's labels are unique.
+        let mut processed: BTreeMap<(String, String), u64> = BTreeMap::new();
         self.tap.counters(JOBS_PROCESSED_TOTAL, |k, v| {
+            let key = (
+                label(k, "target").unwrap_or_default().to_owned(),
+                label(k, "state").unwrap_or_default().to_owned(),
+            );
+            *processed.entry(key).or_default() += v;
+        });
+        for ((target, state), v) in processed {
             out.push(
                 Sample::new("jobs_processed", v as f64)
-                    .label("target", label(k, "target").unwrap_or_default())
-                    .label("state", label(k, "state").unwrap_or_default()),
+                    .label("target", &target)
+                    .label("state", &state),
             );
-        });
+        }
+        let mut writes: BTreeMap<(String, String), u64> = BTreeMap::new();
         self.tap.counters(DLQ_WRITES_TOTAL, |k, v| {
+            let key = (
+                label(k, "target").unwrap_or_default().to_owned(),
+                label(k, "reason").unwrap_or_default().to_owned(),
+            );
+            *writes.entry(key).or_default() += v;
+        });
+        for ((target, reason), v) in writes {
             out.push(
                 Sample::new("dlq_writes", v as f64)
-                    .label("target", label(k, "target").unwrap_or_default())
-                    .label("reason", label(k, "reason").unwrap_or_default()),
+                    .label("target", &target)
+                    .label("reason", &reason),
             );
-        });
+        }
+        // Per target: bucket counts, count, sum.
+        let mut latency: BTreeMap<String, (Vec<u64>, u64, f64)> = BTreeMap::new();
         self.tap.histograms(JOB_DURATION_SECONDS, |k, h| {
-            let target = label(k, "target").unwrap_or_default();
-            let buckets = h.buckets();
-            let count = h.count();
+            let target = label(k, "target").unwrap_or_default().to_owned();
+            let entry = latency
+                .entry(target)
+                .or_insert_with(|| (vec![0; BUCKETS.len()], 0, 0.0));
+            for (total, n) in entry.0.iter_mut().zip(h.buckets()) {
+                *total += n;
+            }
+            entry.1 += h.count();
+            entry.2 += h.sum();
+        });
+        for (target, (buckets, count, sum)) in latency {
             let mut inside = 0;
             for (bound, n) in BUCKETS.iter().zip(buckets) {
                 inside += n;
                 out.push(
                     Sample::new("job_latency_seconds_bucket", n as f64)
-                        .label("target", target)
+                        .label("target", &target)
                         .label("le", bound.to_string()),
                 );
             }
@@ -194,14 +222,14 @@ impl Collector for DeliveryCollector {
                     "job_latency_seconds_bucket",
                     count.saturating_sub(inside) as f64,
                 )
-                .label("target", target)
+                .label("target", &target)
                 .label("le", "+Inf"),
             );
             out.push(
-                Sample::new("job_latency_seconds_count", count as f64).label("target", target),
+                Sample::new("job_latency_seconds_count", count as f64).label("target", &target),
             );
-            out.push(Sample::new("job_latency_seconds_sum", h.sum()).label("target", target));
-        });
+            out.push(Sample::new("job_latency_seconds_sum", sum).label("target", &target));
+        }
         Ok(())
     }
 }
@@ -514,12 +542,16 @@ impl Collector for ParallelCollector {
                     .label("result", label(k, "result").unwrap_or_default()),
             );
         });
+        // Summed over target types: one sample per result.
+        let mut by_result: BTreeMap<String, u64> = BTreeMap::new();
         self.tap.counters(PARALLEL_TARGETS_TOTAL, |k, v| {
-            out.push(
-                Sample::new("parallel_targets", v as f64)
-                    .label("result", label(k, "result").unwrap_or_default()),
-            );
+            *by_result
+                .entry(label(k, "result").unwrap_or_default().to_owned())
+                .or_default() += v;
         });
+        for (result, v) in by_result {
+            out.push(Sample::new("parallel_targets", v as f64).label("result", &result));
+        }
         Ok(())
     }
 }

@@ -14,7 +14,7 @@ use crate::classify::{self, Failure};
 use crate::encode::{self, EncodeOptions, Message, Placement};
 use crate::metrics::{
     ERRORS_TOTAL, MESSAGES_POSTED_TOTAL, MESSAGES_UPDATED_TOTAL, RATE_LIMITED_TOTAL,
-    REQUEST_DURATION_SECONDS, RETRY_AFTER_SECONDS, THREAD_REPLIES_TOTAL,
+    REQUEST_DURATION_SECONDS, RETRY_AFTER_SECONDS, THREAD_REPLIES_TOTAL, original,
 };
 use crate::state::{MessageRef, Plan, Reply, plan};
 use crate::{Mode, SlackConfig};
@@ -119,6 +119,34 @@ impl SlackPublisher {
         let target = self.target();
         metrics::histogram!(REQUEST_DURATION_SECONDS, "target" => target.clone(), "action" => action.as_str())
             .record(started.elapsed().as_secs_f64());
+        let status = if result.is_ok() { "success" } else { "error" };
+        metrics::histogram!(original::API_REQUEST_DURATION_SECONDS, "method" => action.as_str(), "status" => status)
+            .record(started.elapsed().as_secs_f64());
+        match action {
+            Action::PostMessage | Action::Update | Action::Webhook => {
+                metrics::counter!(original::MESSAGES_POSTED_TOTAL, "status" => status).increment(1);
+            }
+            Action::ThreadReply if result.is_ok() => {
+                metrics::counter!(original::THREAD_REPLIES_TOTAL).increment(1);
+            }
+            _ => {}
+        }
+        if let Err(f) = result {
+            use publish::ErrorKind as K;
+            let error_type = match f.error.kind() {
+                K::RateLimited => "rate_limit",
+                K::Server => "server_error",
+                K::Auth => "auth_error",
+                K::Invalid => "bad_request",
+                K::Connect | K::Timeout | K::Io => "network_error",
+                _ => "api_error",
+            };
+            metrics::counter!(original::MESSAGE_ERRORS_TOTAL, "error_type" => error_type)
+                .increment(1);
+            if f.error.kind() == K::RateLimited {
+                metrics::counter!(original::RATE_LIMIT_HITS_TOTAL).increment(1);
+            }
+        }
         match result {
             Ok(_) => {
                 let name = match action {
@@ -224,6 +252,13 @@ impl SlackPublisher {
             self.config.on_repeat,
         );
         let message = encode::message(alert, &delivery.context, &self.encode);
+        let known = previous.is_some();
+        metrics::counter!(if known {
+            original::CACHE_HITS_TOTAL
+        } else {
+            original::CACHE_MISSES_TOTAL
+        })
+        .increment(1);
         let mut current = previous;
         if let Some(target) = update {
             let at = Placement {
@@ -274,6 +309,24 @@ impl SlackPublisher {
             self.post(api, Action::ThreadReply, &text, at, alert.status)
                 .await
                 .map_err(|f| f.error)?;
+        }
+        // Threads this process opened and has not seen resolved (never below 0: a resolve of a
+        // thread opened before a restart is not counted).
+        static OPEN: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+        let delta = match (known, alert.status) {
+            (false, publish::AlertStatus::Firing) => 1,
+            (true, publish::AlertStatus::Resolved) => -1,
+            _ => 0,
+        };
+        if delta != 0 {
+            let open = OPEN
+                .fetch_update(
+                    std::sync::atomic::Ordering::Relaxed,
+                    std::sync::atomic::Ordering::Relaxed,
+                    |n| Some((n + delta).max(0)),
+                )
+                .map_or(0, |n| (n + delta).max(0));
+            metrics::gauge!(original::CACHE_SIZE).set(open as f64);
         }
         Ok(Delivered {
             status_code: Some(200),

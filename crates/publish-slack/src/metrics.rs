@@ -25,6 +25,30 @@ pub const RATE_LIMITED_TOTAL: &str = "alert_publisher_slack_rate_limited_total";
 /// The waits Slack asked for (`Retry-After`), by target.
 pub const RETRY_AFTER_SECONDS: &str = "alert_publisher_slack_retry_after_seconds";
 
+/// The original service's Slack families (`alert_history_publishing_slack_…`), with its labels.
+pub mod original {
+    /// Counter: messages posted (post, update, webhook), by `status` (`success`, `error`).
+    pub const MESSAGES_POSTED_TOTAL: &str = "alert_history_publishing_slack_messages_posted_total";
+    /// Counter: thread replies posted.
+    pub const THREAD_REPLIES_TOTAL: &str = "alert_history_publishing_slack_thread_replies_total";
+    /// Counter: failures by `error_type` (`rate_limit`, `server_error`, `auth_error`,
+    /// `bad_request`, `network_error`, `api_error`).
+    pub const MESSAGE_ERRORS_TOTAL: &str = "alert_history_publishing_slack_message_errors_total";
+    /// Histogram: request duration by `method` (`post_message`, `update`, `thread_reply`,
+    /// `webhook`, `auth_test`) and `status` (`success`, `error`).
+    pub const API_REQUEST_DURATION_SECONDS: &str =
+        "alert_history_publishing_slack_api_request_duration_seconds";
+    /// Counter: deliveries that found the alert's earlier message (to update or reply to).
+    pub const CACHE_HITS_TOTAL: &str = "alert_history_publishing_slack_cache_hits_total";
+    /// Counter: deliveries that found no earlier message for the alert.
+    pub const CACHE_MISSES_TOTAL: &str = "alert_history_publishing_slack_cache_misses_total";
+    /// Gauge: alerts whose Slack message this process opened and has not seen resolved (the
+    /// references themselves are kept in the store, for every alert).
+    pub const CACHE_SIZE: &str = "alert_history_publishing_slack_cache_size";
+    /// Counter: 429 answers.
+    pub const RATE_LIMIT_HITS_TOTAL: &str = "alert_history_publishing_slack_rate_limit_hits_total";
+}
+
 /// Every counter family: (name after `alert_publisher_slack_`, full family name). A stats
 /// collector sums these per target.
 pub const COUNTERS: &[(&str, &str)] = &[
@@ -39,6 +63,48 @@ pub const COUNTERS: &[(&str, &str)] = &[
 /// does it by itself at its first request; a service that installs its recorder later calls it
 /// again.
 pub fn describe() {
+    use metrics::describe_gauge;
+    use original as o;
+    describe_counter!(
+        o::MESSAGES_POSTED_TOTAL,
+        Unit::Count,
+        "Total number of Slack messages posted (by status)."
+    );
+    describe_counter!(
+        o::THREAD_REPLIES_TOTAL,
+        Unit::Count,
+        "Total number of Slack thread replies posted."
+    );
+    describe_counter!(
+        o::MESSAGE_ERRORS_TOTAL,
+        Unit::Count,
+        "Total number of Slack message publishing errors (by error_type)."
+    );
+    describe_histogram!(
+        o::API_REQUEST_DURATION_SECONDS,
+        Unit::Seconds,
+        "Slack API request duration in seconds (by method, status)."
+    );
+    describe_counter!(
+        o::CACHE_HITS_TOTAL,
+        Unit::Count,
+        "Deliveries that found the alert's earlier Slack message."
+    );
+    describe_counter!(
+        o::CACHE_MISSES_TOTAL,
+        Unit::Count,
+        "Deliveries that found no earlier Slack message for the alert."
+    );
+    describe_gauge!(
+        o::CACHE_SIZE,
+        Unit::Count,
+        "Alerts whose Slack message this process opened and has not seen resolved."
+    );
+    describe_counter!(
+        o::RATE_LIMIT_HITS_TOTAL,
+        Unit::Count,
+        "Total number of Slack rate limit hits (429 errors)."
+    );
     describe_counter!(
         MESSAGES_POSTED_TOTAL,
         Unit::Count,

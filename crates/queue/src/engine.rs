@@ -26,7 +26,8 @@ use crate::{
         CIRCUIT_BREAKER_RECOVERIES_TOTAL, CIRCUIT_BREAKER_STATE, CIRCUIT_BREAKER_TRIPS_TOTAL,
         CIRCUIT_BREAKER_WAITS_TOTAL, COMMIT_BATCH_SIZE, DLQ_WRITES_TOTAL, FALLBACK_TOTAL,
         JOB_DURATION_SECONDS, JOB_WAIT_TIME_SECONDS, JOBS_PROCESSED_TOTAL, RATE_LIMIT_WAITS_TOTAL,
-        RETRY_ATTEMPTS_TOTAL, WORKERS_ACTIVE, WORKERS_IDLE,
+        RETRY_ATTEMPTS_TOTAL, RETRY_SUCCESS_RATE, WORKER_PROCESSING_DURATION_SECONDS,
+        WORKERS_ACTIVE, WORKERS_IDLE,
     },
 };
 
@@ -151,6 +152,8 @@ struct Shared {
     /// Places for delivered outcomes not yet written: twice the delivery slots, enough for the
     /// committer's batches to stay full while the next deliveries run.
     unrecorded: Arc<Semaphore>,
+    /// Free delivery slot numbers (`0` to `concurrency` − 1), for the per-worker metric.
+    free_slots: std::sync::Mutex<Vec<usize>>,
 }
 
 /// Claims due jobs and delivers them.
@@ -178,6 +181,7 @@ impl Engine {
             active: AtomicUsize::new(0),
             concurrency: config.concurrency.max(1),
             unrecorded: Arc::new(Semaphore::new(2 * config.concurrency.max(1))),
+            free_slots: std::sync::Mutex::new((0..config.concurrency.max(1)).rev().collect()),
         });
         let wake = Arc::new(Notify::new());
         let handoff = (config.handoff_capacity > 0).then(|| {
@@ -717,26 +721,43 @@ impl Limiters {
     }
 }
 
+/// How the reason of a job whose retries ran out begins.
+const GAVE_UP: &str = "gave up after";
+
 /// A delivery slot (one of `concurrency`), held from claim until the outcome is handed to the
 /// committer.
 #[derive(Debug)]
 struct Slot {
     _permit: tokio::sync::OwnedSemaphorePermit,
     shared: Arc<Shared>,
+    /// Its number, `0` to `concurrency` − 1 (the `worker_id` label).
+    id: usize,
 }
 
 impl Slot {
     fn new(permit: tokio::sync::OwnedSemaphorePermit, shared: Arc<Shared>) -> Self {
         shared.active.fetch_add(1, Ordering::Relaxed);
+        let id = shared
+            .free_slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop()
+            .unwrap_or(0);
         Self {
             _permit: permit,
             shared,
+            id,
         }
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        self.shared
+            .free_slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(self.id);
         self.shared.active.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -878,7 +899,7 @@ impl Worker {
                 observer.observe(o);
             }
         }
-        self.record_metrics(&job, &completion, latency);
+        self.record_metrics(&job, &completion, latency, slot.id);
         // The outcome must be recorded; the committer retries a store hiccup briefly. If the
         // store stays down the job keeps its lease and is delivered again after it expires (at
         // least once).
@@ -956,8 +977,9 @@ impl Worker {
         }
     }
 
-    fn record_metrics(&self, job: &Job, completion: &Completion, latency: Duration) {
+    fn record_metrics(&self, job: &Job, completion: &Completion, latency: Duration, slot: usize) {
         let target = job.target.clone();
+        let priority = job.priority.as_str();
         let label = match completion {
             Completion::Delivered { .. } => "delivered",
             Completion::Retry { .. } => "retry",
@@ -965,14 +987,23 @@ impl Worker {
         };
         metrics::counter!(JOBS_PROCESSED_TOTAL, "target" => target.clone(), "state" => label)
             .increment(1);
-        metrics::histogram!(JOB_DURATION_SECONDS, "target" => target.clone())
+        metrics::histogram!(JOB_DURATION_SECONDS, "target" => target.clone(), "priority" => priority)
             .record(latency.as_secs_f64());
+        metrics::histogram!(WORKER_PROCESSING_DURATION_SECONDS, "worker_id" => slot.to_string())
+            .record(latency.as_secs_f64());
+        let attempt = match job.attempt {
+            n @ 1..=5 => n.to_string(),
+            _ => "6+".to_owned(),
+        };
+        let delivered = matches!(completion, Completion::Delivered { .. });
+        metrics::histogram!(RETRY_SUCCESS_RATE, "target" => target.clone(), "attempt" => attempt)
+            .record(if delivered { 1.0 } else { 0.0 });
         if job.attempt == 1 {
             let waited = (Utc::now() - job.created_at)
                 .to_std()
                 .unwrap_or_default()
                 .saturating_sub(latency);
-            metrics::histogram!(JOB_WAIT_TIME_SECONDS, "target" => target.clone())
+            metrics::histogram!(JOB_WAIT_TIME_SECONDS, "target" => target.clone(), "priority" => priority)
                 .record(waited.as_secs_f64());
         }
         match completion {
@@ -980,11 +1011,17 @@ impl Worker {
                 debug!(target = %target, job = job.id, attempt = job.attempt, status = ?status_code, "delivered");
             }
             Completion::Retry { at, failure } => {
-                metrics::counter!(RETRY_ATTEMPTS_TOTAL, "target" => target.clone()).increment(1);
+                metrics::counter!(RETRY_ATTEMPTS_TOTAL, "target" => target.clone(), "error_type" => failure.kind.clone()).increment(1);
                 warn!(target = %target, job = job.id, attempt = job.attempt, kind = %failure.kind, error = %failure.reason, retry_at = %at, "delivery failed, will retry");
             }
             Completion::Dead { failure } => {
-                metrics::counter!(DLQ_WRITES_TOTAL, "target" => target.clone(), "reason" => failure.kind.clone()).increment(1);
+                // Retries that ran out say so in the reason (see `attempt`).
+                let error_type = if failure.reason.starts_with(GAVE_UP) {
+                    "transient"
+                } else {
+                    "permanent"
+                };
+                metrics::counter!(DLQ_WRITES_TOTAL, "target" => target.clone(), "reason" => failure.kind.clone(), "error_type" => error_type).increment(1);
                 warn!(target = %target, job = job.id, attempt = job.attempt, kind = %failure.kind, error = %failure.reason, "delivery failed permanently, moved to the dead-letter queue");
             }
         }
@@ -1050,7 +1087,7 @@ impl Worker {
                     Completion::Dead { failure }
                 } else if !policy.retry.may_retry(job.attempt, age) {
                     let reason = format!(
-                        "gave up after {} attempts over {}s: {}",
+                        "{GAVE_UP} {} attempts over {}s: {}",
                         job.attempt,
                         age.as_secs(),
                         failure.reason

@@ -32,7 +32,7 @@ pub use engine::{DeliveryObserver, Engine, EngineConfig, EngineHandle, Observati
 pub use handoff::{Handoff, Ready};
 pub use model::{
     Attempt, Completion, EnqueueReport, Failure, Finished, Job, JobFilter, JobPayload, JobRecord,
-    JobState, NewJob, Priority, QueueStats, ReplayReport,
+    JobState, NewJob, Priority, QueueStats, ReplayReport, Submission,
 };
 pub use policy::{RateLimitConfig, RetryPolicy, TargetPolicy};
 pub use settings::DeliverySettings;

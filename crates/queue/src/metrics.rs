@@ -7,17 +7,18 @@ use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 
 use crate::{EnqueueReport, Priority, QueueStats};
 
-/// Counter: jobs submitted to the queue, by `result` (`inserted`, `deduplicated`,
-/// `superseded`). Recorded by [`record_enqueue`].
+/// Counter: jobs submitted to the queue, by `priority` and `result` (`inserted`,
+/// `deduplicated`, `superseded`). Recorded by [`record_enqueue`].
 pub const QUEUE_SUBMISSIONS_TOTAL: &str = "alert_history_publishing_queue_submissions_total";
 /// Gauge: jobs waiting for delivery, by `priority` (`high`, `medium`, `low`). Set by
 /// [`export_stats`].
 pub const QUEUE_SIZE: &str = "alert_history_publishing_queue_size";
 /// Gauge: jobs being delivered now (no labels). Set by [`export_stats`].
 pub const JOBS_IN_FLIGHT: &str = "alert_history_publishing_jobs_in_flight";
-/// Gauge: dead letters stored (no labels). Set by [`export_stats`].
+/// Gauge: dead letters stored, by `target`. Set by [`export_stats`].
 pub const DLQ_SIZE: &str = "alert_history_publishing_dlq_size";
-/// Counter: dead letters replayed (no labels). Recorded by [`record_replays`].
+/// Counter: dead letters replayed, by `target` and `result` (`success`, or `skipped` when a
+/// replay was refused). Recorded by [`record_replays`].
 pub const DLQ_REPLAYS_TOTAL: &str = "alert_history_publishing_dlq_replays_total";
 /// Gauge: delivery workers busy now (no labels).
 pub const WORKERS_ACTIVE: &str = "alert_history_publishing_workers_active";
@@ -30,13 +31,16 @@ pub const COMMIT_BATCH_SIZE: &str = "alert_history_publishing_commit_batch_size"
 pub const ENQUEUE_BATCH_REQUESTS: &str = "alert_publisher_enqueue_batch_requests";
 /// Counter: delivery attempts, by `target` and `state` (`delivered`, `retry`, `dead`).
 pub const JOBS_PROCESSED_TOTAL: &str = "alert_history_publishing_jobs_processed_total";
-/// Histogram: duration of one delivery attempt in seconds, by `target`.
+/// Histogram: duration of one delivery attempt in seconds, by `target` and `priority`.
 pub const JOB_DURATION_SECONDS: &str = "alert_history_publishing_job_duration_seconds";
-/// Histogram: time a job waited before its first attempt in seconds, by `target`.
+/// Histogram: time a job waited before its first attempt in seconds, by `target` and
+/// `priority`.
 pub const JOB_WAIT_TIME_SECONDS: &str = "alert_history_publishing_job_wait_time_seconds";
-/// Counter: failed attempts that will be retried, by `target`.
+/// Counter: failed attempts that will be retried, by `target` and `error_type` (the failure
+/// kind: `timeout`, `http_5xx`, `rate_limited`, …).
 pub const RETRY_ATTEMPTS_TOTAL: &str = "alert_history_publishing_retry_attempts_total";
-/// Counter: jobs moved to the dead-letter queue, by `target` and `reason` (the failure kind).
+/// Counter: jobs moved to the dead-letter queue, by `target`, `reason` (the failure kind) and
+/// `error_type` (`permanent` when the target refused it, `transient` when retries ran out).
 pub const DLQ_WRITES_TOTAL: &str = "alert_history_publishing_dlq_writes_total";
 /// Counter: dead letters handed to a fallback target, by `target` (the failed one).
 pub const FALLBACK_TOTAL: &str = "alert_history_publishing_fallback_total";
@@ -53,6 +57,13 @@ pub const CIRCUIT_BREAKER_TRIPS_TOTAL: &str =
 /// Counter: circuits closed again, by `target`.
 pub const CIRCUIT_BREAKER_RECOVERIES_TOTAL: &str =
     "alert_history_publishing_circuit_breaker_recoveries_total";
+/// Histogram: each attempt's outcome (1 delivered, 0 failed) by `target` and `attempt` (`1` to
+/// `5`, then `6+`): its mean per attempt number is the success rate of that retry.
+pub const RETRY_SUCCESS_RATE: &str = "alert_history_publishing_retry_success_rate";
+/// Histogram: duration of one delivery attempt in seconds, by `worker_id` (the delivery slot
+/// that ran it, `0` to concurrency − 1).
+pub const WORKER_PROCESSING_DURATION_SECONDS: &str =
+    "alert_history_publishing_worker_processing_duration_seconds";
 
 /// Describes every family above: help text and unit (call once, after the recorder is
 /// installed).
@@ -137,17 +148,32 @@ pub fn describe() {
         Unit::Count,
         "Circuits closed again, by target."
     );
+    describe_histogram!(
+        RETRY_SUCCESS_RATE,
+        Unit::Count,
+        "Attempt outcomes (1 delivered, 0 failed) by target and attempt number: the mean is the success rate."
+    );
+    describe_histogram!(
+        WORKER_PROCESSING_DURATION_SECONDS,
+        Unit::Seconds,
+        "Duration of one delivery attempt by worker_id (delivery slot)."
+    );
 }
 
 /// Counts one submission to the queue in [`QUEUE_SUBMISSIONS_TOTAL`]: `result` `inserted`,
 /// `deduplicated` and `superseded` by the report's counts.
 pub fn record_enqueue(report: &EnqueueReport) {
-    for (result, n) in [
-        ("inserted", report.inserted),
-        ("deduplicated", report.deduplicated),
-        ("superseded", report.superseded),
-    ] {
-        metrics::counter!(QUEUE_SUBMISSIONS_TOTAL, "result" => result).increment(n as u64);
+    for priority in [Priority::High, Priority::Medium, Priority::Low] {
+        let counts = report.by_priority[priority as usize];
+        for (i, result) in ["inserted", "deduplicated", "superseded"]
+            .into_iter()
+            .enumerate()
+        {
+            if counts[i] > 0 {
+                metrics::counter!(QUEUE_SUBMISSIONS_TOTAL, "priority" => priority.as_str(), "result" => result)
+                    .increment(counts[i] as u64);
+            }
+        }
     }
 }
 
@@ -164,12 +190,34 @@ pub fn export_stats(stats: &QueueStats) {
         metrics::gauge!(QUEUE_SIZE, "priority" => priority).set(n as f64);
     }
     metrics::gauge!(JOBS_IN_FLIGHT).set(stats.in_flight as f64);
-    metrics::gauge!(DLQ_SIZE).set(stats.dead as f64);
+    // Targets whose last dead letter went are set to 0, not left at their old count.
+    static SEEN: std::sync::Mutex<std::collections::BTreeSet<String>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut seen = SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    seen.extend(stats.dead_by_target.keys().cloned());
+    for target in seen.iter() {
+        let n = stats.dead_by_target.get(target).copied().unwrap_or(0);
+        metrics::gauge!(DLQ_SIZE, "target" => target.clone()).set(n as f64);
+    }
 }
 
-/// Counts `n` replayed dead letters in [`DLQ_REPLAYS_TOTAL`].
-pub fn record_replays(n: usize) {
-    metrics::counter!(DLQ_REPLAYS_TOTAL).increment(n as u64);
+/// Counts replayed (`success`) and refused (`skipped`) dead letters in [`DLQ_REPLAYS_TOTAL`],
+/// by the dead letter's target.
+pub fn record_replays<'a>(
+    replayed: impl IntoIterator<Item = &'a str>,
+    skipped: impl IntoIterator<Item = &'a str>,
+) {
+    for (targets, result) in [
+        (replayed.into_iter().collect::<Vec<_>>(), "success"),
+        (skipped.into_iter().collect(), "skipped"),
+    ] {
+        for target in targets {
+            metrics::counter!(DLQ_REPLAYS_TOTAL, "target" => target.to_owned(), "result" => result)
+                .increment(1);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -219,24 +267,30 @@ mod tests {
     #[test]
     fn record_enqueue_counts_each_result() {
         let got = recorded(|| {
-            record_enqueue(&EnqueueReport {
-                inserted: 3,
-                deduplicated: 2,
-                superseded: 1,
-                ids: vec![1, 2, 3],
-            });
-            record_enqueue(&EnqueueReport {
-                inserted: 1,
-                ..Default::default()
-            });
+            let mut report = EnqueueReport::default();
+            report.count(Priority::High, crate::Submission::Inserted, 3);
+            report.count(Priority::Low, crate::Submission::Deduplicated, 2);
+            report.count(Priority::High, crate::Submission::Superseded, 1);
+            assert_eq!(
+                (report.inserted, report.deduplicated, report.superseded),
+                (3, 2, 1)
+            );
+            record_enqueue(&report);
+            let mut report = EnqueueReport::default();
+            report.count(Priority::High, crate::Submission::Inserted, 1);
+            record_enqueue(&report);
         });
         let name = "alert_history_publishing_queue_submissions_total";
         assert_eq!(
             got,
             vec![
-                series(name, &[("result", "deduplicated")], 2.0),
-                series(name, &[("result", "inserted")], 4.0),
-                series(name, &[("result", "superseded")], 1.0),
+                series(name, &[("priority", "high"), ("result", "inserted")], 4.0),
+                series(name, &[("priority", "high"), ("result", "superseded")], 1.0),
+                series(
+                    name,
+                    &[("priority", "low"), ("result", "deduplicated")],
+                    2.0
+                ),
             ]
         );
     }
@@ -250,6 +304,9 @@ mod tests {
             pending: 12,
             in_flight: 3,
             dead: 4,
+            dead_by_target: [("a".to_owned(), 3), ("b".to_owned(), 1)]
+                .into_iter()
+                .collect(),
             ..Default::default()
         };
         let got = recorded(|| export_stats(&stats));
@@ -257,7 +314,8 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                series("alert_history_publishing_dlq_size", &[], 4.0),
+                series("alert_history_publishing_dlq_size", &[("target", "a")], 3.0),
+                series("alert_history_publishing_dlq_size", &[("target", "b")], 1.0),
                 series("alert_history_publishing_jobs_in_flight", &[], 3.0),
                 series(size, &[("priority", "high")], 5.0),
                 series(size, &[("priority", "low")], 7.0),
@@ -269,16 +327,16 @@ mod tests {
     #[test]
     fn record_replays_counts_replayed_letters() {
         let got = recorded(|| {
-            record_replays(2);
-            record_replays(0);
+            record_replays(["a", "a"], ["b"]);
+            record_replays([], []);
         });
+        let name = "alert_history_publishing_dlq_replays_total";
         assert_eq!(
             got,
-            vec![series(
-                "alert_history_publishing_dlq_replays_total",
-                &[],
-                2.0
-            )]
+            vec![
+                series(name, &[("target", "a"), ("result", "success")], 2.0),
+                series(name, &[("target", "b"), ("result", "skipped")], 1.0),
+            ]
         );
     }
 }

@@ -176,6 +176,33 @@ pub struct EnqueueReport {
     /// Ids of the jobs added.
     #[serde(skip)]
     pub ids: Vec<i64>,
+    /// The three counts by priority of the job submitted (for superseded: of the job that
+    /// replaced them): `[priority as usize][inserted, deduplicated, superseded]`.
+    #[serde(skip)]
+    pub by_priority: [[usize; 3]; 3],
+}
+
+/// Which count of an [`EnqueueReport`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submission {
+    /// A job added.
+    Inserted = 0,
+    /// Nothing to do.
+    Deduplicated = 1,
+    /// Older waiting jobs replaced.
+    Superseded = 2,
+}
+
+impl EnqueueReport {
+    /// Adds `n` to one count, for a job of `priority`.
+    pub fn count(&mut self, priority: Priority, what: Submission, n: usize) {
+        match what {
+            Submission::Inserted => self.inserted += n,
+            Submission::Deduplicated => self.deduplicated += n,
+            Submission::Superseded => self.superseded += n,
+        }
+        self.by_priority[priority as usize][what as usize] += n;
+    }
 }
 
 /// What a dead-letter replay did.
@@ -185,6 +212,23 @@ pub struct ReplayReport {
     pub replayed: Vec<(i64, i64)>,
     /// Dead jobs not replayed, with the reason.
     pub skipped: Vec<(i64, String)>,
+    /// The target of each dead job looked at (for the metrics).
+    #[serde(skip)]
+    pub targets: std::collections::BTreeMap<i64, String>,
+}
+
+impl ReplayReport {
+    /// Counts the replayed and refused dead letters in the metrics, by target.
+    pub fn record(&self) {
+        let target = |id: &i64| self.targets.get(id).map_or("", String::as_str);
+        crate::metrics::record_replays(
+            self.replayed.iter().map(|(id, _)| target(id)),
+            self.skipped
+                .iter()
+                .filter(|(id, _)| self.targets.contains_key(id))
+                .map(|(id, _)| target(id)),
+        );
+    }
 }
 
 /// A claimed job.
@@ -362,6 +406,8 @@ pub struct QueueStats {
     pub done: u64,
     /// Dead letters.
     pub dead: u64,
+    /// Dead letters by target.
+    pub dead_by_target: std::collections::BTreeMap<String, u64>,
     /// Replaced before delivery.
     pub superseded: u64,
 }

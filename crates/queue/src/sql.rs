@@ -21,7 +21,7 @@ use tracing::warn;
 
 use crate::{
     Attempt, Completion, EnqueueReport, Finished, Handoff, Job, JobFilter, JobPayload, JobRecord,
-    JobState, JobStore, NewJob, Priority, QueueStats, Ready, ReplayReport, StoreError,
+    JobState, JobStore, NewJob, Priority, QueueStats, Ready, ReplayReport, StoreError, Submission,
 };
 
 /// Which SQL database a [`SqlStore`] talks to.
@@ -215,7 +215,9 @@ impl Sql {
                     " INDEXED BY jobs_pending_due"
                 }
             ),
-            stats: "SELECT state, priority, COUNT(*) AS n FROM jobs GROUP BY state, priority"
+            // Dead letters by target too (the per-target DLQ size).
+            stats: "SELECT state, priority, CASE WHEN state = 'dead' THEN target ELSE '' END AS target, \
+                    COUNT(*) AS n FROM jobs GROUP BY state, priority, 3"
                 .to_owned(),
             list: number(&format!(
                 "SELECT {JOB_COLUMNS} FROM jobs WHERE {FILTER} ORDER BY id DESC LIMIT ? OFFSET ?"
@@ -657,6 +659,8 @@ struct PairState {
     added: usize,
     /// The request of the last job added (it is credited with the supersedes).
     request: usize,
+    /// That job's priority.
+    priority: Priority,
     /// What the target was told before (JSON), for jobs handed straight to the engine.
     vendor_state: Option<String>,
     /// A job of this pair is pending or in flight in the store.
@@ -772,6 +776,7 @@ impl SqlStore {
                         at,
                         added: 0,
                         request: 0,
+                        priority: Priority::Low,
                         vendor_state,
                         active: false,
                     },
@@ -788,18 +793,20 @@ impl SqlStore {
                 may_wait: false,
                 added: 0,
                 request: 0,
+                priority: Priority::Low,
                 vendor_state: None,
                 active: false,
             });
             let within_repeat = now_ms - state.at < dur_ms(job.repeat_interval);
             if state.status == status && (status == "resolved" || within_repeat) {
-                reports[*request].deduplicated += 1;
+                reports[*request].count(job.priority, Submission::Deduplicated, 1);
                 continue;
             }
             status.clone_into(&mut state.status);
             state.at = *now_ms;
             state.added += 1;
             state.request = *request;
+            state.priority = job.priority;
             inserts.push(Insert {
                 request: *request,
                 job,
@@ -1011,7 +1018,7 @@ impl SqlStore {
                     "an inserted job was not returned".to_owned(),
                 ))
             })?;
-            reports[ins.request].inserted += 1;
+            reports[ins.request].count(ins.job.priority, Submission::Inserted, 1);
             reports[ins.request].ids.push(id);
             newest.insert(pair_of(ins.job), id);
         }
@@ -1034,7 +1041,11 @@ impl SqlStore {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            reports[state.request].superseded += superseded as usize;
+            reports[state.request].count(
+                state.priority,
+                Submission::Superseded,
+                superseded as usize,
+            );
         }
 
         let changed: Vec<(&(&str, &str), &PairState)> =
@@ -1606,7 +1617,11 @@ impl SqlStore {
                 }
                 Ok(JobState::InFlight) => stats.in_flight += n,
                 Ok(JobState::Done) => stats.done += n,
-                Ok(JobState::Dead) => stats.dead += n,
+                Ok(JobState::Dead) => {
+                    stats.dead += n;
+                    let target: String = row.try_get("target")?;
+                    *stats.dead_by_target.entry(target).or_default() += n;
+                }
                 Ok(JobState::Superseded) => stats.superseded += n,
                 Err(_) => {}
             }
@@ -1886,6 +1901,7 @@ impl JobStore for SqlStore {
             let target: String = row.try_get("target")?;
             let fingerprint: String = row.try_get("fingerprint")?;
             let died_at: i64 = row.try_get("updated_at")?;
+            report.targets.insert(id, target.clone());
             let newer = sqlx::query(&self.sql.newer_job)
                 .bind(target.as_str())
                 .bind(fingerprint.as_str())

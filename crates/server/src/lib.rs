@@ -63,6 +63,9 @@ pub async fn serve(
             .watch(config.auth.reload_interval, shutdown.clone()),
     );
     let settings = config.service();
+    // The recorder first: what the service records while it starts (the first target load,
+    // discovery gauges) is on /metrics too.
+    crate::metrics::handle();
     let (service, engine) = Service::start(&settings, registry, shutdown.clone()).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -7,6 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use publish::TargetType;
 use serde::{Deserialize, Serialize};
 use targets::{Discovered, InvalidTarget, RefreshStatus, SourceHandle, monitor::MonitorConfig};
 use tokio_util::sync::CancellationToken;
@@ -230,6 +231,27 @@ async fn apply_loop(
         for name in &applied.removed {
             health.forget(name);
         }
+        let specs = registry.specs();
+        for kind in [
+            TargetType::Webhook,
+            TargetType::Pagerduty,
+            TargetType::Slack,
+            TargetType::Rootly,
+        ] {
+            for enabled in [true, false] {
+                let n = specs
+                    .iter()
+                    .filter(|s| s.target.kind == kind && s.target.enabled == enabled)
+                    .count();
+                metrics::gauge!(crate::metrics::DISCOVERY_TARGETS_TOTAL, "type" => kind.as_str(), "enabled" => if enabled { "true" } else { "false" })
+                    .set(n as f64);
+            }
+        }
+        health.set_kinds(
+            specs
+                .iter()
+                .map(|s| (s.target.name.to_string(), s.target.kind.as_str().to_owned())),
+        );
         let changes = sources.iter_mut().map(|s| Box::pin(s.targets.changed()));
         tokio::select! {
             () = shutdown.cancelled() => return,

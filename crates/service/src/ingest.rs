@@ -107,6 +107,7 @@ impl Service {
                 warn!(error = %e, "cannot store jobs; answering 503 so the sender retries");
                 metrics::counter!(crate::metrics::INGEST_FAILURES_TOTAL, "reason" => "store")
                     .increment(1);
+                metrics::counter!(crate::metrics::SUBMISSIONS_REJECTED_TOTAL).increment(1);
                 Error::new(
                     ErrorKind::Unavailable,
                     format!("alerts not accepted, the job store is unavailable; retry later ({e})"),
@@ -114,6 +115,7 @@ impl Service {
             })?
         };
         queue::metrics::record_enqueue(&report);
+        metrics::counter!(crate::metrics::JOBS_SKIPPED_TOTAL).increment(report.deduplicated as u64);
         if report.inserted > 0 {
             self.engine.wake();
         }
@@ -139,6 +141,7 @@ impl Service {
     pub fn rejected(&self, source: Source, error: &dyn std::fmt::Display) {
         metrics::counter!(crate::metrics::INGEST_FAILURES_TOTAL, "reason" => "invalid")
             .increment(1);
+        metrics::counter!(crate::metrics::SUBMISSIONS_REJECTED_TOTAL).increment(1);
         warn!(source = source.as_str(), error = %error, "payload rejected");
     }
 
@@ -195,6 +198,7 @@ impl Service {
             .await
             .map_err(|e| Error::store(&e))?;
         queue::metrics::record_enqueue(&report);
+        metrics::counter!(crate::metrics::JOBS_SKIPPED_TOTAL).increment(report.deduplicated as u64);
         self.engine.wake();
         Ok(SubmitReport {
             success: true,
@@ -232,7 +236,7 @@ impl Service {
             };
             return Err(Error::new(kind, format!("dead letter {id}: {why}")));
         }
-        queue::metrics::record_replays(report.replayed.len());
+        report.record();
         self.engine.wake();
         info!(job = id, "dead letter replayed");
         Ok(report)
@@ -245,7 +249,7 @@ impl Service {
             .replay(filter, Utc::now())
             .await
             .map_err(|e| Error::store(&e))?;
-        queue::metrics::record_replays(report.replayed.len());
+        report.record();
         self.engine.wake();
         info!(
             replayed = report.replayed.len(),

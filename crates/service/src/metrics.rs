@@ -55,8 +55,81 @@ pub const ERROR_SPIKE: &str = "alert_history_publishing_error_spike";
 pub const QUEUE_GROWTH_RATE_PER_MINUTE: &str =
     "alert_history_publishing_queue_growth_rate_per_minute";
 
+/// Gauge: configured targets by `type` and `enabled` (`true`, `false`).
+pub const DISCOVERY_TARGETS_TOTAL: &str = "alert_history_publishing_discovery_targets_total";
+/// Counter: target lookups in the registry, by `operation` (`get`) and `status` (`found`,
+/// `not_found`).
+pub const TARGET_LOOKUPS_TOTAL: &str = "alert_history_publishing_target_lookups_total";
+/// Gauge: per-priority share of the queue's soft capacity (0–1), by `priority`.
+pub const QUEUE_CAPACITY_UTILIZATION: &str = "alert_history_publishing_queue_capacity_utilization";
+/// Gauge: the publishing mode, 0 normal (the only mode here: there is no metrics-only mode).
+pub const MODE_CURRENT: &str = "alert_history_publishing_mode_current";
+/// Counter: mode transitions (always 0: there is one mode).
+pub const MODE_TRANSITIONS_TOTAL: &str = "alert_history_publishing_mode_transitions_total";
+/// Histogram: time spent in a mode before leaving it, by `mode` (never observed: one mode).
+pub const MODE_DURATION_SECONDS: &str = "alert_history_publishing_mode_duration_seconds";
+/// Histogram: time spent checking the mode (never observed: there is nothing to check).
+pub const MODE_CHECK_DURATION_SECONDS: &str =
+    "alert_history_publishing_mode_check_duration_seconds";
+/// Counter: submissions refused (ingest payloads that were invalid or could not be stored).
+pub const SUBMISSIONS_REJECTED_TOTAL: &str = "alert_history_publishing_submissions_rejected_total";
+/// Counter: jobs not queued because the same notification was already sent or waiting.
+pub const JOBS_SKIPPED_TOTAL: &str = "alert_history_publishing_jobs_skipped_total";
+
 /// Describes every family above (help text and unit); call once the recorder is installed.
 pub fn describe() {
+    describe_gauge!(
+        DISCOVERY_TARGETS_TOTAL,
+        Unit::Count,
+        "Configured targets by type and enabled status."
+    );
+    describe_counter!(
+        TARGET_LOOKUPS_TOTAL,
+        Unit::Count,
+        "Target lookups by operation and status."
+    );
+    describe_gauge!(
+        QUEUE_CAPACITY_UTILIZATION,
+        Unit::Count,
+        "Queue capacity utilization (0-1) by priority."
+    );
+    describe_gauge!(
+        MODE_CURRENT,
+        Unit::Count,
+        "Current publishing mode (0=normal; there is no metrics-only mode)."
+    );
+    describe_counter!(
+        MODE_TRANSITIONS_TOTAL,
+        Unit::Count,
+        "Total number of mode transitions."
+    );
+    describe_histogram!(
+        MODE_DURATION_SECONDS,
+        Unit::Seconds,
+        "Duration spent in each mode (seconds)."
+    );
+    describe_histogram!(
+        MODE_CHECK_DURATION_SECONDS,
+        Unit::Seconds,
+        "Time spent checking mode (seconds)."
+    );
+    describe_counter!(
+        SUBMISSIONS_REJECTED_TOTAL,
+        Unit::Count,
+        "Total number of rejected submissions (invalid or not storable)."
+    );
+    describe_counter!(
+        JOBS_SKIPPED_TOTAL,
+        Unit::Count,
+        "Total number of skipped jobs (the same notification already sent or waiting)."
+    );
+    // One mode, present from the start; the counters start at zero.
+    metrics::gauge!(MODE_CURRENT).set(0.0);
+    metrics::counter!(MODE_TRANSITIONS_TOTAL).increment(0);
+    metrics::counter!(SUBMISSIONS_REJECTED_TOTAL).increment(0);
+    metrics::counter!(JOBS_SKIPPED_TOTAL).increment(0);
+    let _ = metrics::histogram!(MODE_DURATION_SECONDS, "mode" => "normal");
+    let _ = metrics::histogram!(MODE_CHECK_DURATION_SECONDS);
     describe_counter!(
         ALERTS_RECEIVED_TOTAL,
         Unit::Count,

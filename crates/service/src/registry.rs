@@ -354,7 +354,15 @@ impl Registry {
 
 impl Publishers for Registry {
     fn publisher(&self, target: &str) -> Option<Arc<dyn Publisher>> {
-        self.current.load().publishers.get(target).cloned()
+        let found = self.current.load().publishers.get(target).cloned();
+        let status = if found.is_some() {
+            "found"
+        } else {
+            "not_found"
+        };
+        metrics::counter!(crate::metrics::TARGET_LOOKUPS_TOTAL, "operation" => "get", "status" => status)
+            .increment(1);
+        found
     }
 
     fn resolve(&self, target: &str) -> (Option<Arc<dyn Publisher>>, Arc<TargetPolicy>) {

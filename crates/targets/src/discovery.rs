@@ -15,9 +15,10 @@ use tracing::{info, warn};
 use crate::{
     TargetSpec,
     metrics::{
-        DISCOVERY_ERRORS_TOTAL, DISCOVERY_EVENTS_TOTAL, DISCOVERY_TARGETS,
-        REFRESH_DURATION_SECONDS, REFRESH_ERRORS_TOTAL, REFRESH_LAST_SUCCESS_TIMESTAMP_SECONDS,
-        REFRESH_TOTAL,
+        DISCOVERY_DURATION_SECONDS, DISCOVERY_ERRORS_TOTAL, DISCOVERY_EVENTS_TOTAL,
+        DISCOVERY_LAST_SUCCESS_TIMESTAMP, DISCOVERY_TARGETS, REFRESH_DURATION_SECONDS,
+        REFRESH_ERRORS_TOTAL, REFRESH_IN_PROGRESS, REFRESH_LAST_SUCCESS_TIMESTAMP,
+        REFRESH_LAST_SUCCESS_TIMESTAMP_SECONDS, REFRESH_TOTAL,
     },
 };
 
@@ -144,13 +145,24 @@ impl SourceDriver {
         });
     }
 
+    /// A refresh starts.
+    pub(crate) fn starting(&self) {
+        metrics::gauge!(REFRESH_IN_PROGRESS).set(1.0);
+    }
+
     pub(crate) fn refreshed(&self, took: Duration, next: Option<Duration>) {
-        metrics::counter!(REFRESH_TOTAL, "source" => self.source.clone(), "result" => "success")
+        metrics::gauge!(REFRESH_IN_PROGRESS).set(0.0);
+        metrics::counter!(REFRESH_TOTAL, "source" => self.source.clone(), "result" => "success", "status" => "success")
             .increment(1);
-        metrics::histogram!(REFRESH_DURATION_SECONDS, "source" => self.source.clone())
+        metrics::histogram!(REFRESH_DURATION_SECONDS, "source" => self.source.clone(), "status" => "success")
             .record(took.as_secs_f64());
+        metrics::histogram!(DISCOVERY_DURATION_SECONDS, "operation" => self.source.clone())
+            .record(took.as_secs_f64());
+        let now = Utc::now().timestamp() as f64;
         metrics::gauge!(REFRESH_LAST_SUCCESS_TIMESTAMP_SECONDS, "source" => self.source.clone())
-            .set(Utc::now().timestamp() as f64);
+            .set(now);
+        metrics::gauge!(REFRESH_LAST_SUCCESS_TIMESTAMP).set(now);
+        metrics::gauge!(DISCOVERY_LAST_SUCCESS_TIMESTAMP).set(now);
         self.with_status(|s| {
             s.last_refresh = Some(Utc::now());
             s.last_duration_ms = Some(took.as_millis() as u64);
@@ -163,9 +175,10 @@ impl SourceDriver {
     }
 
     pub(crate) fn failed(&self, reason: &'static str, error: String, retry_in: Duration) {
-        metrics::counter!(REFRESH_TOTAL, "source" => self.source.clone(), "result" => "failure")
+        metrics::gauge!(REFRESH_IN_PROGRESS).set(0.0);
+        metrics::counter!(REFRESH_TOTAL, "source" => self.source.clone(), "result" => "failure", "status" => "failed")
             .increment(1);
-        metrics::counter!(REFRESH_ERRORS_TOTAL, "source" => self.source.clone(), "reason" => reason).increment(1);
+        metrics::counter!(REFRESH_ERRORS_TOTAL, "source" => self.source.clone(), "reason" => reason, "error_type" => reason).increment(1);
         warn!(source = %self.source, error = %error, retry_in_ms = retry_in.as_millis() as u64, "target refresh failed; keeping the last good target set");
         self.with_status(|s| {
             s.last_error = Some(error);
@@ -187,7 +200,7 @@ impl SourceDriver {
 pub(crate) fn report_invalid(source: &str, invalid: &[InvalidTarget]) {
     for i in invalid {
         warn!(source = %i.source, error = %i.error, "target definition skipped");
-        metrics::counter!(DISCOVERY_ERRORS_TOTAL, "source" => source.to_owned(), "reason" => "invalid_definition").increment(1);
+        metrics::counter!(DISCOVERY_ERRORS_TOTAL, "source" => source.to_owned(), "reason" => "invalid_definition", "error_type" => "validate").increment(1);
     }
 }
 
@@ -202,6 +215,7 @@ pub fn watch_file(path: PathBuf, interval: Duration, shutdown: CancellationToken
         if !force && content.is_some() && content == last {
             return;
         }
+        driver.starting();
         match crate::load(&path) {
             Ok(specs) => {
                 if last.is_some() {

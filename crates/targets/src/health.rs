@@ -130,6 +130,8 @@ struct Entry {
 pub struct HealthBook {
     config: HealthConfig,
     entries: RwLock<HashMap<String, Entry>>,
+    /// Each target's type (the `target_type` label).
+    kinds: RwLock<HashMap<String, String>>,
 }
 
 impl HealthBook {
@@ -138,7 +140,16 @@ impl HealthBook {
         Self {
             config,
             entries: RwLock::default(),
+            kinds: RwLock::default(),
         }
+    }
+
+    /// Tells the book each target's type (for the `target_type` metric label).
+    pub fn set_kinds(&self, kinds: impl IntoIterator<Item = (String, String)>) {
+        *self
+            .kinds
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = kinds.into_iter().collect();
     }
 
     /// Records one result and returns the target's status after it.
@@ -173,8 +184,21 @@ impl HealthBook {
             e.last_error = error;
         }
         let status = self.status_of(e);
-        metrics::gauge!(crate::metrics::TARGET_HEALTH_STATUS, "target" => target.to_owned())
+        let kind = self
+            .kinds
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(target)
+            .cloned()
+            .unwrap_or_default();
+        let name = target.to_owned();
+        metrics::gauge!(crate::metrics::TARGET_HEALTH_STATUS, "target" => name.clone(), "target_name" => name.clone(), "target_type" => kind)
             .set(status.gauge());
+        metrics::gauge!(crate::metrics::TARGET_CONSECUTIVE_FAILURES, "target_name" => name.clone())
+            .set(f64::from(e.consecutive_failures));
+        let ok = e.window.iter().filter(|s| **s).count();
+        metrics::gauge!(crate::metrics::TARGET_SUCCESS_RATE, "target_name" => name)
+            .set(100.0 * ok as f64 / e.window.len().max(1) as f64);
         status
     }
 

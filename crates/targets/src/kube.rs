@@ -137,6 +137,7 @@ async fn run(
             return;
         }
         let started = Instant::now();
+        driver.starting();
         let listed = list_all(&client, &config).await;
         let versions = match listed {
             Ok((all, versions)) => {
@@ -341,13 +342,19 @@ pub fn secrets_to_targets<'a>(secrets: impl IntoIterator<Item = &'a Secret>) -> 
                     });
                 } else {
                     metrics::counter!(crate::metrics::DISCOVERY_SECRETS_PARSED_TOTAL, "format" => format.as_str()).increment(1);
+                    metrics::counter!(crate::metrics::DISCOVERY_SECRETS_TOTAL, "status" => "valid")
+                        .increment(1);
                     set.specs.push(spec);
                 }
             }
-            Err(e) => set.invalid.push(InvalidTarget {
-                source,
-                error: e.to_string(),
-            }),
+            Err(e) => {
+                metrics::counter!(crate::metrics::DISCOVERY_SECRETS_TOTAL, "status" => "invalid")
+                    .increment(1);
+                set.invalid.push(InvalidTarget {
+                    source,
+                    error: e.to_string(),
+                });
+            }
         }
     }
     set

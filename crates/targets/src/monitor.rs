@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     CheckSource, HealthBook, TargetHealth,
-    metrics::{HEALTH_CHECK_DURATION_SECONDS, HEALTH_CHECKS_TOTAL},
+    metrics::{HEALTH_CHECK_DURATION_SECONDS, HEALTH_CHECK_ERRORS_TOTAL, HEALTH_CHECKS_TOTAL},
 };
 
 /// Probe settings; `discovery.probes:` in the service configuration (unknown keys refused,
@@ -60,11 +60,34 @@ pub async fn check(
             Some(format!("probe timed out after {} ms", timeout.as_millis())),
         ),
     };
-    metrics::counter!(HEALTH_CHECKS_TOTAL, "target" => name.to_owned(), "result" => if ok { "success" } else { "failure" }).increment(1);
-    metrics::histogram!(HEALTH_CHECK_DURATION_SECONDS, "target" => name.to_owned())
+    let result = if ok { "success" } else { "failure" };
+    metrics::counter!(HEALTH_CHECKS_TOTAL, "target" => name.to_owned(), "result" => result, "target_name" => name.to_owned(), "status" => result).increment(1);
+    metrics::histogram!(HEALTH_CHECK_DURATION_SECONDS, "target" => name.to_owned(), "target_name" => name.to_owned())
         .record(latency.as_secs_f64());
+    if let Some(detail) = &error {
+        metrics::counter!(HEALTH_CHECK_ERRORS_TOTAL, "target_name" => name.to_owned(), "error_type" => probe_error_type(detail))
+            .increment(1);
+    }
     book.record(name, ok, latency, error, CheckSource::Probe, Utc::now());
     book.get(name)
+}
+
+/// The original's `error_type` of a failed probe, from what the probe reported.
+fn probe_error_type(detail: &str) -> &'static str {
+    let d = detail.to_ascii_lowercase();
+    if d.contains("timed out") || d.contains("timeout") {
+        "timeout"
+    } else if d.contains("dns") || d.contains("resolve") || d.contains("lookup") {
+        "dns"
+    } else if d.contains("tls") || d.contains("certificate") {
+        "tls"
+    } else if d.contains("refused") {
+        "refused"
+    } else if d.contains("http") || d.contains("status") {
+        "http_error"
+    } else {
+        "unknown"
+    }
 }
 
 /// Probes every target returned by `targets` each interval until `shutdown`.

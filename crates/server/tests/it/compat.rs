@@ -424,3 +424,294 @@ async fn a_classified_alert_is_queued_with_its_classification() {
         "{v}"
     );
 }
+
+/// Every `alert_history_publishing_*` family the original defines, with its labels: (name,
+/// labels, histogram). Ours may carry more labels; never fewer.
+pub(crate) const GO_FAMILIES: &[(&str, &[&str], bool)] = &[
+    // Queue.
+    ("queue_size", &["priority"], false),
+    ("queue_capacity_utilization", &["priority"], false),
+    ("queue_submissions_total", &["priority", "result"], false),
+    ("jobs_processed_total", &["target", "state"], false),
+    ("job_duration_seconds", &["target", "priority"], true),
+    ("job_wait_time_seconds", &["priority"], true),
+    ("retry_attempts_total", &["target", "error_type"], false),
+    ("retry_success_rate", &["target", "attempt"], true),
+    ("circuit_breaker_state", &["target"], false),
+    ("circuit_breaker_trips_total", &["target"], false),
+    ("circuit_breaker_recoveries_total", &["target"], false),
+    ("workers_active", &[], false),
+    ("workers_idle", &[], false),
+    ("worker_processing_duration_seconds", &["worker_id"], true),
+    ("dlq_size", &["target"], false),
+    ("dlq_writes_total", &["target", "error_type"], false),
+    ("dlq_replays_total", &["target", "result"], false),
+    // Parallel publishing (TN-058).
+    ("parallel_duration_seconds", &["result"], true),
+    ("parallel_total", &["result"], false),
+    ("parallel_success_total", &[], false),
+    ("parallel_partial_success_total", &[], false),
+    ("parallel_failure_total", &[], false),
+    ("parallel_targets_total", &["target_type"], false),
+    ("parallel_targets_success_total", &["target_name"], false),
+    (
+        "parallel_targets_failure_total",
+        &["target_name", "error_type"],
+        false,
+    ),
+    (
+        "parallel_targets_skipped_total",
+        &["target_name", "skip_reason"],
+        false,
+    ),
+    ("parallel_goroutines", &[], false),
+    // Slack.
+    ("slack_messages_posted_total", &["status"], false),
+    ("slack_thread_replies_total", &[], false),
+    ("slack_message_errors_total", &["error_type"], false),
+    (
+        "slack_api_request_duration_seconds",
+        &["method", "status"],
+        true,
+    ),
+    ("slack_cache_hits_total", &[], false),
+    ("slack_cache_misses_total", &[], false),
+    ("slack_cache_size", &[], false),
+    ("slack_rate_limit_hits_total", &[], false),
+    // Publishing mode.
+    ("mode_current", &[], false),
+    ("mode_transitions_total", &[], false),
+    ("mode_duration_seconds", &["mode"], true),
+    ("mode_check_duration_seconds", &[], true),
+    ("submissions_rejected_total", &[], false),
+    ("jobs_skipped_total", &[], false),
+    // Target health.
+    ("health_checks_total", &["target_name", "status"], false),
+    ("health_check_duration_seconds", &["target_name"], true),
+    (
+        "target_health_status",
+        &["target_name", "target_type"],
+        false,
+    ),
+    ("target_consecutive_failures", &["target_name"], false),
+    ("target_success_rate", &["target_name"], false),
+    (
+        "health_check_errors_total",
+        &["target_name", "error_type"],
+        false,
+    ),
+    // Target refresh.
+    ("refresh_total", &["status"], false),
+    ("refresh_duration_seconds", &["status"], true),
+    ("refresh_errors_total", &["error_type"], false),
+    ("refresh_last_success_timestamp", &[], false),
+    ("refresh_in_progress", &[], false),
+    // Discovery.
+    ("discovery_targets_total", &["type", "enabled"], false),
+    ("discovery_duration_seconds", &["operation"], true),
+    ("discovery_errors_total", &["error_type"], false),
+    ("discovery_secrets_total", &["status"], false),
+    ("target_lookups_total", &["operation", "status"], false),
+    ("discovery_last_success_timestamp", &[], false),
+    // Stats.
+    ("stats_collection_duration_seconds", &[], true),
+];
+
+/// The label names of every series of `family` in the exposition `text`.
+fn label_sets(text: &str, family: &str, histogram: bool) -> Vec<Vec<String>> {
+    let series = if histogram {
+        format!("{family}_count")
+    } else {
+        family.to_owned()
+    };
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let rest = l.strip_prefix(series.as_str())?;
+            if rest.starts_with(' ') {
+                return Some(Vec::new());
+            }
+            let inside = rest.strip_prefix('{')?.split('}').next()?;
+            Some(
+                inside
+                    .split("\",")
+                    .filter_map(|kv| kv.split('=').next())
+                    .map(|k| k.trim().to_owned())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// After a little of everything (queued deliveries with retries, a dead letter and its replay,
+/// a circuit that opens and closes, Slack threads and a 429, parallel publishes of each
+/// outcome, failing probes, a target file that breaks and mends), `/metrics` carries every
+/// family of the original with its labels, and the migration guide lists each.
+#[tokio::test]
+async fn metrics_carry_every_family_of_the_original_with_its_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = WebhookSink::start().await;
+    let flaky = WebhookSink::start().await;
+    flaky.script([
+        Behaviour::Status(503),
+        Behaviour::Status(503),
+        Behaviour::Status(503),
+    ]);
+    let bad = WebhookSink::start().await;
+    bad.set_default(Behaviour::Status(400));
+    let slack = SlackSim::start().await;
+    slack.add_token("xoxb-compat-0000000000001");
+    slack.add_channel("alerts");
+    let targets = format!(
+        "- name: ok\n  type: webhook\n  url: {}\n\
+         - name: flaky\n  type: webhook\n  url: {}\n\
+         - name: bad\n  type: webhook\n  url: {}\n\
+         - name: closed\n  type: webhook\n  url: http://127.0.0.1:9/\n  filter: {{labels: {{team: nobody}}}}\n\
+         - name: slack\n  type: slack\n  url: {}\n  options: {{token: xoxb-compat-0000000000001, channel: alerts}}\n",
+        ok.url("/hook"),
+        flaky.url("/hook"),
+        bad.url("/hook"),
+        slack.api_url(),
+    );
+    write_targets(dir.path(), &targets);
+    let service = Service::start(
+        dir.path(),
+        concat!(
+            "discovery:\n  file_poll_interval: 200ms\n",
+            "  probes:\n    interval: 500ms\n    timeout: 300ms\n",
+            "delivery:\n  poll_interval: 50ms\n",
+            "  circuit_breaker:\n    failure_threshold: 2\n    open_for: 300ms\n    success_threshold: 1\n",
+            "  retry:\n    initial_delay: 50ms\n    max_delay: 100ms\n    max_attempts: 20\n    retry_after_floor: 50ms\n",
+        ),
+    )
+    .await;
+
+    let alert = |name: &str, resolved: bool| {
+        let mut a = json!({"labels": {"alertname": name, "severity": "critical"},
+                           "annotations": {"summary": name}});
+        if resolved {
+            a["endsAt"] = json!("2026-01-01T00:00:00Z");
+            a["startsAt"] = json!("2025-12-31T00:00:00Z");
+        }
+        json!([a])
+    };
+    let (status, v) = post(&service, "/api/v2/alerts", &alert("M1", false)).await;
+    assert_eq!(status, 200, "{v}");
+    until("flaky to recover", || {
+        flaky
+            .requests()
+            .iter()
+            .any(|r| matches!(r.answered, testkit::Answer::Status(200)))
+            .then_some(())
+    })
+    .await;
+    until("the Slack message", || {
+        slack.messages("alerts").into_iter().next()
+    })
+    .await;
+    // A 429 on the next post, then the resolve (update and thread reply).
+    slack.push_fault(
+        testkit::SlackEndpoint::PostMessage,
+        testkit::SlackFault::RateLimited {
+            retry_after_secs: 0,
+        },
+    );
+    let (status, _) = post(&service, "/api/v2/alerts", &alert("M2", false)).await;
+    assert_eq!(status, 200);
+    let (status, _) = post(&service, "/api/v2/alerts", &alert("M1", true)).await;
+    assert_eq!(status, 200);
+    until("the thread reply and the second message", || {
+        let messages = slack.messages("alerts");
+        (messages.len() >= 2 && messages.iter().any(|m| !m.replies.is_empty())).then_some(())
+    })
+    .await;
+    // The dead letters of `bad`, replayed.
+    service
+        .wait_json(
+            "/api/v2/publishing/dlq?target=bad",
+            Duration::from_secs(20),
+            |v| v["count"].as_u64().unwrap_or(0) >= 2,
+        )
+        .await;
+    let (status, v) = post(
+        &service,
+        "/api/v2/publishing/dlq/replay",
+        &json!({"target": "bad"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    // Parallel publishes of each outcome; `closed` is skipped once its probes made it unhealthy.
+    service
+        .wait_json(
+            "/api/v2/publishing/targets/health/closed",
+            Duration::from_secs(20),
+            |v| v["status"] == "unhealthy",
+        )
+        .await;
+    let one = json!({"labels": {"alertname": "P"}});
+    for (targets, want) in [
+        (json!(["ok"]), 200),
+        (json!(["ok", "bad"]), 200),
+        (json!(["bad"]), 502),
+        (json!(["ok", "closed"]), 200),
+    ] {
+        let (status, v) = post(
+            &service,
+            "/api/v2/publishing/parallel/targets",
+            &json!({"alert": one, "targets": targets}),
+        )
+        .await;
+        assert_eq!(status, want, "{targets}: {v}");
+    }
+    // The targets file breaks, then mends.
+    std::fs::write(dir.path().join("targets.yaml"), "- name: [broken\n").unwrap();
+    let metrics_text = || async { crate::support::metrics(&service).await };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !metrics_text()
+        .await
+        .contains("alert_history_publishing_refresh_errors_total{")
+    {
+        assert!(Instant::now() < deadline, "the broken file was not noticed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    write_targets(dir.path(), &format!("{targets}\n"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !metrics_text()
+        .await
+        .contains("alert_history_publishing_refresh_duration_seconds_count{source=\"file\",status=\"success\"}")
+    {
+        assert!(Instant::now() < deadline, "the mended file was not loaded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let text = metrics_text().await;
+    let mut missing = Vec::new();
+    for (family, labels, histogram) in GO_FAMILIES {
+        let name = format!("alert_history_publishing_{family}");
+        let sets = label_sets(&text, &name, *histogram);
+        if sets.is_empty() {
+            missing.push(format!("{name}: no series"));
+            continue;
+        }
+        for set in &sets {
+            for l in *labels {
+                if !set.iter().any(|x| x == l) {
+                    missing.push(format!("{name}: a series without label {l}: {set:?}"));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{}\n\n{text}", missing.join("\n"));
+
+    let guide = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/migration-from-go.md"
+    ))
+    .unwrap();
+    for (family, _, _) in GO_FAMILIES {
+        assert!(
+            guide.contains(&format!("`alert_history_publishing_{family}")),
+            "docs/migration-from-go.md does not list alert_history_publishing_{family}"
+        );
+    }
+}

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use testkit::{Behaviour, WebhookSink};
 
-use crate::support::{Service, metric, metrics, write_targets};
+use crate::support::{Service, metric, metric_sum, metrics, write_targets};
 
 fn notification(name: &str, i: usize, severity: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({
@@ -251,13 +251,23 @@ async fn dead_letters_fill_then_replay_one_and_by_filter_then_purge() {
     assert_eq!(resp.status(), 400, "older_than is required");
     let text = metrics(&service).await;
     assert_eq!(
-        metric(&text, "alert_history_publishing_dlq_replays_total"),
-        Some(5.0)
+        metric_sum(
+            &text,
+            "alert_history_publishing_dlq_replays_total",
+            &[("result", "success")]
+        ),
+        Some(5.0),
+        "{text}"
     );
     assert_eq!(
-        metric(
+        metric_sum(
             &text,
-            "alert_history_publishing_dlq_writes_total{target=\"broken\",reason=\"invalid\"}"
+            "alert_history_publishing_dlq_writes_total",
+            &[
+                ("target", "broken"),
+                ("reason", "invalid"),
+                ("error_type", "permanent")
+            ]
         ),
         Some(5.0)
     );
@@ -531,62 +541,94 @@ async fn every_engine_metric_is_recorded_after_a_scripted_run() {
     dead.wait_for_delivered(1, Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let text = metrics(&service).await;
-    let expect = [
+    let expect: &[(&str, &[(&str, &str)], f64)] = &[
         (
-            "alert_history_publishing_queue_submissions_total{result=\"inserted\"}",
+            "alert_history_publishing_queue_submissions_total",
+            &[("result", "inserted")],
             6.0,
         ),
         (
-            "alert_history_publishing_queue_submissions_total{result=\"deduplicated\"}",
+            "alert_history_publishing_queue_submissions_total",
+            &[("result", "deduplicated")],
             1.0,
         ),
         (
-            "alert_history_publishing_jobs_processed_total{target=\"main\",state=\"delivered\"}",
+            "alert_history_publishing_jobs_processed_total",
+            &[("target", "main"), ("state", "delivered")],
             5.0,
         ),
         (
-            "alert_history_publishing_jobs_processed_total{target=\"main\",state=\"retry\"}",
+            "alert_history_publishing_jobs_processed_total",
+            &[("target", "main"), ("state", "retry")],
             1.0,
         ),
         (
-            "alert_history_publishing_jobs_processed_total{target=\"dead\",state=\"dead\"}",
+            "alert_history_publishing_jobs_processed_total",
+            &[("target", "dead"), ("state", "dead")],
             1.0,
         ),
         (
-            "alert_history_publishing_jobs_processed_total{target=\"dead\",state=\"delivered\"}",
+            "alert_history_publishing_jobs_processed_total",
+            &[("target", "dead"), ("state", "delivered")],
             1.0,
         ),
         (
-            "alert_history_publishing_retry_attempts_total{target=\"main\"}",
+            "alert_history_publishing_retry_attempts_total",
+            &[("target", "main")],
             1.0,
         ),
         (
-            "alert_history_publishing_dlq_writes_total{target=\"dead\",reason=\"invalid\"}",
+            "alert_history_publishing_dlq_writes_total",
+            &[
+                ("target", "dead"),
+                ("reason", "invalid"),
+                ("error_type", "permanent"),
+            ],
             1.0,
         ),
-        ("alert_history_publishing_dlq_replays_total", 1.0),
-        ("alert_history_publishing_dlq_size", 1.0),
         (
-            "alert_history_publishing_queue_size{priority=\"high\"}",
+            "alert_history_publishing_dlq_replays_total",
+            &[("target", "dead"), ("result", "success")],
+            1.0,
+        ),
+        (
+            "alert_history_publishing_dlq_size",
+            &[("target", "dead")],
+            1.0,
+        ),
+        (
+            "alert_history_publishing_queue_size",
+            &[("priority", "high")],
             0.0,
         ),
-        ("alert_history_publishing_queue_size{priority=\"low\"}", 0.0),
-        ("alert_history_publishing_workers_active", 0.0),
-        ("alert_history_publishing_workers_idle", 64.0),
         (
-            "alert_history_publishing_job_duration_seconds_count{target=\"main\"}",
+            "alert_history_publishing_queue_size",
+            &[("priority", "low")],
+            0.0,
+        ),
+        ("alert_history_publishing_workers_active", &[], 0.0),
+        ("alert_history_publishing_workers_idle", &[], 64.0),
+        (
+            "alert_history_publishing_job_duration_seconds_count",
+            &[("target", "main")],
             6.0,
         ),
         (
-            "alert_history_publishing_job_wait_time_seconds_count{target=\"main\"}",
+            "alert_history_publishing_job_wait_time_seconds_count",
+            &[("target", "main")],
             5.0,
         ),
         (
-            "alert_history_publishing_circuit_breaker_state{target=\"main\"}",
+            "alert_history_publishing_circuit_breaker_state",
+            &[("target", "main")],
             0.0,
         ),
     ];
-    for (name, value) in expect {
-        assert_eq!(metric(&text, name), Some(value), "{name}\n{text}");
+    for (name, labels, value) in expect {
+        assert_eq!(
+            metric_sum(&text, name, labels),
+            Some(*value),
+            "{name}{labels:?}\n{text}"
+        );
     }
 }

@@ -111,8 +111,13 @@ async fn server_errors_and_429_are_retried_and_retry_after_is_honoured() {
         .text()
         .await
         .unwrap();
-    assert!(
-        metrics.contains("alert_history_publishing_retry_attempts_total{target=\"flaky\"} 3"),
+    assert_eq!(
+        crate::support::metric_sum(
+            &metrics,
+            "alert_history_publishing_retry_attempts_total",
+            &[("target", "flaky")]
+        ),
+        Some(3.0),
         "{metrics}"
     );
 }

@@ -276,3 +276,29 @@ pub(crate) fn metric(text: &str, series: &str) -> Option<f64> {
             .and_then(|rest| rest.trim().parse().ok())
     })
 }
+
+/// The sum of every series of `name` in `/metrics` text whose labels include all of `labels`
+/// (other labels may be there too); `None` when no series matches.
+pub(crate) fn metric_sum(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let mut found = None;
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some(rest) = line.strip_prefix(name) else {
+            continue;
+        };
+        let (set, value) = match rest.strip_prefix('{') {
+            Some(r) => match r.split_once("} ") {
+                Some((set, value)) => (set, value),
+                None => continue,
+            },
+            None if rest.starts_with(' ') => ("", rest),
+            None => continue,
+        };
+        if labels.iter().all(|(k, v)| {
+            set.split("\",")
+                .any(|kv| kv.trim_end_matches('"') == format!("{k}=\"{v}"))
+        }) {
+            *found.get_or_insert(0.0) += value.trim().parse::<f64>().unwrap_or(0.0);
+        }
+    }
+    found
+}

@@ -259,6 +259,18 @@ fn export_gauges(stats: &PublishingStats, analysis: &Analysis) {
     metrics::gauge!(crate::metrics::QUEUE_CAPACITY).set(stats.system.queue.capacity as f64);
     metrics::gauge!(crate::metrics::QUEUE_UTILIZATION_RATIO)
         .set(stats.system.queue.utilization / 100.0);
+    let capacity = stats.system.queue.capacity.max(1) as f64;
+    for priority in ["high", "medium", "low"] {
+        let n = stats
+            .system
+            .queue
+            .by_priority
+            .get(priority)
+            .copied()
+            .unwrap_or(0);
+        metrics::gauge!(crate::metrics::QUEUE_CAPACITY_UTILIZATION, "priority" => priority)
+            .set(n as f64 / capacity);
+    }
     let t = &analysis.trends;
     metrics::gauge!(crate::metrics::TREND, "series" => "success_rate")
         .set(trend_value(t.success_rate.trend));
