@@ -26,6 +26,7 @@ fn deliveries(fixture: &str) -> Vec<Delivery> {
             context: m.context.clone(),
             attempt: 1,
             vendor_state: None,
+            action: Default::default(),
         })
         .collect()
 }

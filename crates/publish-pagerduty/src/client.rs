@@ -86,6 +86,7 @@ impl PagerDutyPublisher {
             context: context.clone(),
             attempt: 1,
             vendor_state: None,
+            action: Default::default(),
         };
         self.publish(&delivery).await
     }
@@ -245,6 +246,28 @@ impl Publisher for PagerDutyPublisher {
         Ok(Delivered {
             status_code: Some(accepted.status_code),
             vendor_state,
+        })
+    }
+
+    /// Sends `acknowledge` under the dedup key the alert's trigger was accepted under (or, with
+    /// no record of it, the key the trigger would have had).
+    async fn acknowledge(&self, delivery: &Delivery) -> PublishOutcome {
+        crate::metrics::describe_once();
+        if crate::encode::is_change_event(&self.config.options, &delivery.alert) {
+            return Err(PublishError::permanent(
+                publish::ErrorKind::Invalid,
+                "a change event opens no PagerDuty alert: nothing to acknowledge",
+            ));
+        }
+        let key = crate::state::stored_dedup_key(delivery.vendor_state.as_ref()).map_or_else(
+            || encode::dedup_key(&self.config.options, &delivery.alert, &delivery.context),
+            str::to_owned,
+        );
+        let accepted = self.send_action(Action::Acknowledge, &key).await?;
+        let key = accepted.dedup_key.unwrap_or(key);
+        Ok(Delivered {
+            status_code: Some(accepted.status_code),
+            vendor_state: Some(PagerDutyState::after(Action::Acknowledge, key).to_json()),
         })
     }
 

@@ -60,6 +60,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         context: GroupContext::default(),
         attempt: 1,
         vendor_state: None,
+        action: Default::default(),
     };
 
     // Fire: Rootly creates the alert; keep the state it returns (the service stores it).

@@ -23,6 +23,7 @@ fn delivery(fixture: &str) -> Delivery {
         context: m.context,
         attempt: 1,
         vendor_state: None,
+        action: Default::default(),
     }
 }
 

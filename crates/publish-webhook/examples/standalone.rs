@@ -89,6 +89,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         context: message.context,
         attempt: 1,
         vendor_state: None,
+        action: Default::default(),
     };
 
     let fired = publisher.publish(&delivery).await?;

@@ -36,7 +36,7 @@ pub use config::{
     ConfigError, RateLimitOptions, header, options, parse_duration, positive, serde_duration,
 };
 pub use outcome::{Delivered, ErrorKind, PublishError, PublishOutcome};
-pub use publisher::{BuildContext, Delivery, ProbeResult, Publisher, RateLimit};
+pub use publisher::{BuildContext, Delivery, DeliveryAction, ProbeResult, Publisher, RateLimit};
 pub use secret::{
     Scrubber, Secret, is_secret_key, redact_json, redact_url, redact_url_credentials,
     redact_url_path, serialize_redacted_url,

@@ -430,6 +430,7 @@ mod tests {
             context: GroupContext::default(),
             attempt: 1,
             vendor_state: None,
+            action: Default::default(),
         }
     }
 

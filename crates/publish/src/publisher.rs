@@ -17,6 +17,36 @@ pub struct Delivery {
     pub attempt: u32,
     /// State the publisher returned for this (target, alert) before, if any.
     pub vendor_state: Option<serde_json::Value>,
+    /// What to do: notify (the alert's status), or acknowledge the alert at the target.
+    pub action: DeliveryAction,
+}
+
+/// What a delivery asks of its target.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryAction {
+    /// Send the alert in its status (firing or resolved).
+    #[default]
+    Notify,
+    /// Acknowledge the alert the target opened for it (an earlier notification).
+    Acknowledge,
+}
+
+impl DeliveryAction {
+    /// Whether this is the default, [`DeliveryAction::Notify`].
+    pub fn is_notify(&self) -> bool {
+        *self == DeliveryAction::Notify
+    }
 }
 
 /// Result of a side-effect-free health probe.
@@ -79,6 +109,15 @@ pub struct BuildContext {
 pub trait Publisher: Send + Sync + fmt::Debug {
     /// Delivers one alert.
     async fn publish(&self, delivery: &Delivery) -> PublishOutcome;
+
+    /// Acknowledges the alert an earlier delivery opened at the target. Target types without
+    /// acknowledgement refuse it (a permanent failure).
+    async fn acknowledge(&self, _delivery: &Delivery) -> PublishOutcome {
+        Err(crate::PublishError::permanent(
+            crate::ErrorKind::Invalid,
+            "this target type has no acknowledge",
+        ))
+    }
 
     /// Checks the target without creating anything there.
     async fn probe(&self) -> ProbeResult;

@@ -585,6 +585,7 @@ fn delivery_of(job: &Job) -> Option<Delivery> {
             .vendor_state
             .as_deref()
             .and_then(|s| serde_json::from_str(s).ok()),
+        action: payload.action,
     })
 }
 
@@ -909,10 +910,12 @@ impl Worker {
         if recorded
             && dead
             && let (Some(fallback), Some(delivery)) = (&policy.fallback, delivery)
+            && delivery.action.is_notify()
         {
             let payload = JobPayload {
                 alert: delivery.alert,
                 context: delivery.context,
+                action: delivery.action,
             };
             self.to_fallback(id, &target, fallback, payload).await;
         }
@@ -1060,7 +1063,11 @@ impl Worker {
             return Attempted::Wait(wait, "circuit_open");
         }
         let started = Instant::now();
-        let result = publisher.publish(delivery).await;
+        let result = if delivery.action.is_notify() {
+            publisher.publish(delivery).await
+        } else {
+            publisher.acknowledge(delivery).await
+        };
         let observation = Observation {
             target: job.target.clone(),
             success: result.is_ok(),

@@ -1,7 +1,7 @@
 use std::{fmt, str::FromStr, time::Duration};
 
 use chrono::{DateTime, Utc};
-use publish::{Alert, AlertStatus, GroupContext};
+use publish::{Alert, AlertStatus, DeliveryAction, GroupContext};
 use serde::{Deserialize, Serialize};
 
 /// Delivery priority. Higher is claimed first; waiting time ages lower priorities up so
@@ -131,6 +131,9 @@ pub struct JobPayload {
     pub alert: Alert,
     /// Its group.
     pub context: GroupContext,
+    /// Notify (the default, left out of the stored JSON) or acknowledge.
+    #[serde(default, skip_serializing_if = "DeliveryAction::is_notify")]
+    pub action: DeliveryAction,
 }
 
 /// A job to add.
@@ -157,10 +160,35 @@ impl NewJob {
         let priority = Priority::of(&alert);
         Self {
             target: target.into(),
-            payload: JobPayload { alert, context },
+            payload: JobPayload {
+                alert,
+                context,
+                action: DeliveryAction::Notify,
+            },
             priority,
             repeat_interval,
         }
+    }
+
+    /// A job acknowledging `alert` at `target`: ordered after the pair's earlier jobs (a
+    /// trigger still waiting goes first), never deduplicated, and replacing nothing; a later
+    /// notification of the alert replaces it while it waits. High priority.
+    pub fn acknowledge(target: impl Into<String>, alert: Alert, context: GroupContext) -> Self {
+        Self {
+            target: target.into(),
+            payload: JobPayload {
+                alert,
+                context,
+                action: DeliveryAction::Acknowledge,
+            },
+            priority: Priority::High,
+            repeat_interval: Duration::ZERO,
+        }
+    }
+
+    /// Whether it notifies (not an acknowledgement).
+    pub fn notifies(&self) -> bool {
+        self.payload.action.is_notify()
     }
 }
 
@@ -366,6 +394,9 @@ pub struct JobRecord {
     /// Every attempt, oldest first (only in single-job answers).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<Attempt>>,
+    /// The alert and group it carries (not part of the API's answer).
+    #[serde(skip)]
+    pub payload: Option<JobPayload>,
 }
 
 /// Which jobs to list, replay or purge. Every field narrows the selection.
@@ -375,6 +406,8 @@ pub struct JobFilter {
     pub state: Option<JobState>,
     /// Only this target.
     pub target: Option<String>,
+    /// Only this alert (fingerprint).
+    pub fingerprint: Option<String>,
     /// Only this last error kind.
     pub error_kind: Option<String>,
     /// Only this priority.

@@ -128,7 +128,8 @@ fn rows(row: &str, n: usize) -> String {
 const JOB_COLUMNS: &str = "id, target, fingerprint, status, priority, state, attempts, created_at, updated_at, \
     next_run_at, last_error_kind, last_error, last_status_code, replayed_at, replayed_as, payload";
 
-const FILTER: &str = "(? IS NULL OR state = ?) AND (? IS NULL OR target = ?) AND (? IS NULL OR last_error_kind = ?) \
+const FILTER: &str = "(? IS NULL OR state = ?) AND (? IS NULL OR target = ?) AND (? IS NULL OR fingerprint = ?) \
+    AND (? IS NULL OR last_error_kind = ?) \
     AND (? IS NULL OR priority = ?) AND (? IS NULL OR updated_at >= ?) AND (? IS NULL OR updated_at < ?) \
     AND (? IS NULL OR (? = 1 AND replayed_at IS NOT NULL) OR (? = 0 AND replayed_at IS NULL))";
 
@@ -525,6 +526,9 @@ impl SqlStore {
         q = q.bind(state).bind(state);
         q = q.bind(f.target.as_deref()).bind(f.target.as_deref());
         q = q
+            .bind(f.fingerprint.as_deref())
+            .bind(f.fingerprint.as_deref());
+        q = q
             .bind(f.error_kind.as_deref())
             .bind(f.error_kind.as_deref());
         q = q.bind(priority).bind(priority);
@@ -536,7 +540,9 @@ impl SqlStore {
 
 fn record(row: &AnyRow) -> Result<JobRecord, sqlx::Error> {
     let payload: String = row.try_get("payload")?;
-    let alertname = serde_json::from_str::<JobPayload>(&payload)
+    let payload = serde_json::from_str::<JobPayload>(&payload).ok();
+    let alertname = payload
+        .as_ref()
         .map(|p| p.alert.name().to_owned())
         .unwrap_or_default();
     let status: String = row.try_get("status")?;
@@ -561,6 +567,7 @@ fn record(row: &AnyRow) -> Result<JobRecord, sqlx::Error> {
         replayed_at: row.try_get::<Option<i64>, _>("replayed_at")?.map(from_ms),
         replayed_as: row.try_get("replayed_as")?,
         history: None,
+        payload,
     })
 }
 
@@ -797,16 +804,21 @@ impl SqlStore {
                 vendor_state: None,
                 active: false,
             });
-            let within_repeat = now_ms - state.at < dur_ms(job.repeat_interval);
-            if state.status == status && (status == "resolved" || within_repeat) {
-                reports[*request].count(job.priority, Submission::Deduplicated, 1);
-                continue;
+            if job.notifies() {
+                let within_repeat = now_ms - state.at < dur_ms(job.repeat_interval);
+                if state.status == status && (status == "resolved" || within_repeat) {
+                    reports[*request].count(job.priority, Submission::Deduplicated, 1);
+                    continue;
+                }
+                status.clone_into(&mut state.status);
+                state.at = *now_ms;
+                state.added += 1;
+                state.request = *request;
+                state.priority = job.priority;
             }
-            status.clone_into(&mut state.status);
-            state.at = *now_ms;
-            state.added += 1;
-            state.request = *request;
-            state.priority = job.priority;
+            // An acknowledgement changes nothing of the pair's state: it is not a newer
+            // notification (it replaces nothing, and a repeat of the firing alert is still
+            // deduplicated against the last one).
             inserts.push(Insert {
                 request: *request,
                 job,
@@ -898,10 +910,14 @@ impl SqlStore {
                 }
             }
         }
-        // The newest insert of each pair (inserts are in arrival order per pair).
+        // The newest insert of each pair (inserts are in arrival order per pair). An
+        // acknowledgement is never handed off: it goes through the store's claim, which lets it
+        // go only after the pair's earlier jobs.
         let mut newest: HashMap<(&str, &str), usize> = HashMap::with_capacity(inserts.len());
         for (i, ins) in inserts.iter().enumerate() {
-            newest.insert(pair_of(ins.job), i);
+            if ins.job.notifies() {
+                newest.insert(pair_of(ins.job), i);
+            }
         }
         let mut eligible: Vec<usize> = newest
             .into_iter()
@@ -1020,7 +1036,9 @@ impl SqlStore {
             })?;
             reports[ins.request].count(ins.job.priority, Submission::Inserted, 1);
             reports[ins.request].ids.push(id);
-            newest.insert(pair_of(ins.job), id);
+            if ins.job.notifies() {
+                newest.insert(pair_of(ins.job), id);
+            }
         }
 
         // Older waiting jobs of the same alert and target are replaced by the newest one. Only
@@ -1578,6 +1596,7 @@ fn ready_jobs(
                     vendor_state: vendor_state
                         .as_deref()
                         .and_then(|s| serde_json::from_str(s).ok()),
+                    action: ins.job.payload.action,
                 },
                 job: Job {
                     id,

@@ -80,6 +80,11 @@ pub const ACCESS: &[(&str, &str, Access)] = &[
     ("DELETE", "/api/v2/publishing/dlq/purge", ADMIN),
     ("GET", "/api/v2/publishing/dlq/{id}", VIEWER),
     ("POST", "/api/v2/publishing/dlq/{id}/replay", OPERATOR),
+    (
+        "POST",
+        "/api/v2/publishing/alerts/{fingerprint}/acknowledge",
+        OPERATOR,
+    ),
     ("POST", "/api/v2/publishing/parallel", OPERATOR),
     ("POST", "/api/v2/publishing/parallel/targets", OPERATOR),
     ("GET", "/api/v2/publishing/parallel/status", VIEWER),

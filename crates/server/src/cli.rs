@@ -157,4 +157,33 @@ impl ApiClient {
         }
         Ok(out)
     }
+
+    /// `alerts ack`: queues `acknowledge` for the alert at its PagerDuty targets; one line per
+    /// target.
+    pub async fn alerts_ack(&self, fingerprint: &str) -> anyhow::Result<String> {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/v2/publishing/alerts/{fingerprint}/acknowledge"),
+                None,
+            )
+            .await?;
+        let mut out = String::new();
+        let targets = v["targets"].as_array().cloned().unwrap_or_default();
+        let jobs = v["jobs"].as_array().cloned().unwrap_or_default();
+        for (t, j) in targets.iter().zip(jobs.iter()) {
+            out.push_str(&format!(
+                "acknowledge queued for {} (job {j})\n",
+                t.as_str().unwrap_or("?")
+            ));
+        }
+        for s in v["skipped"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "skipped {}: {}\n",
+                s["target"].as_str().unwrap_or("?"),
+                s["reason"].as_str().unwrap_or("")
+            ));
+        }
+        Ok(out)
+    }
 }

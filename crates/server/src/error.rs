@@ -147,6 +147,7 @@ impl From<service::Error> for ApiError {
             K::Cancelled => (StatusCode::SERVICE_UNAVAILABLE, "cancelled"),
             K::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             K::ReplayRefused => (StatusCode::CONFLICT, "replay_refused"),
+            K::Conflict => (StatusCode::CONFLICT, "conflict"),
             K::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         };
         let err = Self::new(status, code, e.message);

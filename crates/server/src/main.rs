@@ -40,6 +40,22 @@ enum Command {
         #[command(flatten)]
         api: ApiOpts,
     },
+    /// Alerts of a running service.
+    Alerts {
+        #[command(subcommand)]
+        command: AlertsCommand,
+        #[command(flatten)]
+        api: ApiOpts,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AlertsCommand {
+    /// Acknowledge an alert at its PagerDuty targets (queued after its trigger).
+    Ack {
+        /// The alert's fingerprint (16 hex digits).
+        fingerprint: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +121,12 @@ async fn client_command(command: Command) -> anyhow::Result<String> {
             match command {
                 DlqCommand::List { target } => client.dlq_list(target.as_deref()).await,
                 DlqCommand::Replay { id, target } => client.dlq_replay(id, target.as_deref()).await,
+            }
+        }
+        Command::Alerts { command, api } => {
+            let client = server::cli::ApiClient::new(&api.url, api.token)?;
+            match command {
+                AlertsCommand::Ack { fingerprint } => client.alerts_ack(&fingerprint).await,
             }
         }
         Command::Serve | Command::CheckConfig => Ok(String::new()),
@@ -209,7 +231,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(command @ (Command::Targets { .. } | Command::Dlq { .. })) = cli.command {
+    if let Some(
+        command @ (Command::Targets { .. } | Command::Dlq { .. } | Command::Alerts { .. }),
+    ) = cli.command
+    {
         return match client_command(command).await {
             Ok(out) => {
                 use std::io::Write as _;
@@ -228,7 +253,9 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     match cli.command {
-        Some(Command::Targets { .. } | Command::Dlq { .. }) => ExitCode::SUCCESS,
+        Some(Command::Targets { .. } | Command::Dlq { .. } | Command::Alerts { .. }) => {
+            ExitCode::SUCCESS
+        }
         Some(Command::CheckConfig) => match server::load_registry(&config) {
             Ok(registry) => {
                 eprintln!("config ok: {} target(s)", registry.specs().len());

@@ -54,6 +54,7 @@ pub const DOCUMENT_PATH: &str = "/api/v2/openapi.json";
         crate::handlers::publishing::replay_one,
         crate::handlers::publishing::replay_many,
         crate::handlers::publishing::purge,
+        crate::handlers::publishing::acknowledge,
         crate::handlers::publishing::parallel_go,
         crate::handlers::publishing::parallel_targets,
         crate::handlers::publishing::parallel_all,

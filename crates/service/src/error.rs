@@ -28,6 +28,8 @@ pub enum ErrorKind {
     Unavailable,
     /// A dead letter cannot be replayed (a newer notification exists).
     ReplayRefused,
+    /// The request conflicts with the alert's state (acknowledging a resolved alert).
+    Conflict,
     /// Asked again too soon; retry after the given time.
     RateLimited(Duration),
 }

@@ -9,6 +9,7 @@
 //! **Invariant:** no HTTP server types (axum, hyper's server, tower-http) — a wall test in
 //! `xtask` enforces it.
 
+mod acknowledge;
 pub mod compat;
 pub mod config;
 pub mod discovery;
@@ -30,6 +31,7 @@ use queue::{Engine, EngineHandle, JobStore, SqlStore};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+pub use acknowledge::{AckReport, AckSkipped};
 pub use config::Settings;
 pub use error::{Error, ErrorKind, Result};
 pub use feedback::Feedback;

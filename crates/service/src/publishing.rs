@@ -252,6 +252,7 @@ impl Service {
             },
             attempt: 1,
             vendor_state: None,
+            action: Default::default(),
         };
         let shutdown = self.shutdown.clone();
         match publish::parallel::publish_parallel(fanout, &delivery, &options, async move {
@@ -349,6 +350,7 @@ impl Service {
             },
             attempt: 1,
             vendor_state: None,
+            action: Default::default(),
         };
         let started = Instant::now();
         let outcome = publisher.publish(&delivery).await;

@@ -58,6 +58,7 @@ pub(crate) fn delivery(
         context,
         attempt: 1,
         vendor_state,
+        action: Default::default(),
     }
 }
 

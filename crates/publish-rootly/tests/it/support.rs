@@ -99,6 +99,7 @@ pub(crate) fn delivery(alert: &Alert, attempt: u32, state: Option<&RootlyState>)
         },
         attempt,
         vendor_state: state.map(RootlyState::to_json),
+        action: Default::default(),
     }
 }
 

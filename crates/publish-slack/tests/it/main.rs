@@ -73,6 +73,7 @@ pub(crate) fn delivery(
         context: context.clone(),
         attempt: 1,
         vendor_state,
+        action: Default::default(),
     }
 }
 

@@ -59,5 +59,6 @@ pub(crate) fn delivery() -> Delivery {
         context: Default::default(),
         attempt: 1,
         vendor_state: None,
+        action: Default::default(),
     }
 }

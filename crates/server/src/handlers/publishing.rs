@@ -32,6 +32,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v2/publishing/dlq/purge", delete(purge))
         .route("/api/v2/publishing/dlq/{id}", get(get_dead))
         .route("/api/v2/publishing/dlq/{id}/replay", post(replay_one))
+        .route(
+            "/api/v2/publishing/alerts/{fingerprint}/acknowledge",
+            post(acknowledge),
+        )
         .route("/api/v2/publishing/parallel", post(parallel_go))
         .route(
             "/api/v2/publishing/parallel/targets",
@@ -718,4 +722,31 @@ pub(crate) async fn parallel_status(
     State(state): State<AppState>,
 ) -> Json<service::compat::ParallelStatus> {
     Json(state.service.parallel_status())
+}
+
+/// Acknowledges an alert at its PagerDuty targets
+///
+/// Queues `acknowledge` (with the dedup key the alert's trigger was accepted under) for each
+/// enabled PagerDuty target that was sent the alert and not yet its resolve. It is a job of the
+/// alert's own line: it goes after the alert's earlier notifications (never before its trigger),
+/// is retried like them, and a later resolve replaces it while it waits.
+#[utoipa::path(
+    post,
+    path = "/api/v2/publishing/alerts/{fingerprint}/acknowledge",
+    tag = "queue",
+    params(("fingerprint" = String, Path, description = "The alert's fingerprint (16 hex digits)")),
+    responses(
+        (status = 202, description = "Queued", body = service::AckReport),
+        (status = 400, description = "`invalid_payload`: not a fingerprint", body = ErrorBody),
+        (status = 404, description = "`not_found`: no PagerDuty target was sent the alert", body = ErrorBody),
+        (status = 409, description = "`conflict`: the alert is resolved wherever it was sent", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry later", body = ErrorBody),
+    )
+)]
+pub(crate) async fn acknowledge(
+    State(state): State<AppState>,
+    PathParam(fingerprint): PathParam,
+) -> Result<(StatusCode, Json<service::AckReport>), ApiError> {
+    let report = state.service.acknowledge(&fingerprint).await?;
+    Ok((StatusCode::ACCEPTED, Json(report)))
 }

@@ -715,3 +715,136 @@ async fn metrics_carry_every_family_of_the_original_with_its_labels() {
         );
     }
 }
+
+/// `alert-publisher alerts ack <fingerprint>` sends `acknowledge` with the alert's dedup key to
+/// its PagerDuty target, after the trigger even while the trigger is still being retried; a
+/// resolved or unknown alert is refused.
+#[tokio::test]
+async fn acknowledge_goes_after_the_trigger_with_its_dedup_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let pd = PagerDutySim::start().await;
+    // The trigger's first two attempts fail: the acknowledgement is asked for meanwhile.
+    pd.script([testkit::PdFault::Status(500), testkit::PdFault::Status(500)]);
+    let hook = WebhookSink::start().await;
+    write_targets(
+        dir.path(),
+        &format!(
+            "- name: pd\n  type: pagerduty\n  url: {}\n  options: {{routing_key: {PD_KEY}}}\n\
+             - name: hook\n  type: webhook\n  url: {}\n",
+            pd.url(),
+            hook.url("/hook")
+        ),
+    );
+    let service = Service::start(
+        dir.path(),
+        "delivery:\n  poll_interval: 50ms\n  retry:\n    initial_delay: 700ms\n    max_delay: 700ms\n    max_attempts: 10\n",
+    )
+    .await;
+    let labels: publish::Labels = [
+        ("alertname".to_owned(), "Acked".to_owned()),
+        ("severity".to_owned(), "critical".to_owned()),
+    ]
+    .into();
+    let fingerprint = publish::Fingerprint::from_labels(&labels).to_string();
+    let (status, v) = post(
+        &service,
+        "/api/v2/alerts",
+        &json!([{"labels": labels, "annotations": {"summary": "s"}}]),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    until("the first trigger attempt", || {
+        (!pd.requests().is_empty()).then_some(())
+    })
+    .await;
+
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(crate::support::binary())
+            .args(args)
+            .arg("--url")
+            .arg(service.url(""))
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = run(&["alerts", "ack", &fingerprint]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("acknowledge queued for pd (job "),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("hook"), "only PagerDuty targets: {stdout}");
+
+    let acked = until("the acknowledgement", || {
+        let requests = pd.requests();
+        requests
+            .iter()
+            .any(|r| r.json().is_some_and(|j| j["event_action"] == "acknowledge"))
+            .then_some(requests)
+    })
+    .await;
+    let events: Vec<(String, Option<u16>, String)> = acked
+        .iter()
+        .filter_map(|r| {
+            let j = r.json()?;
+            Some((
+                j["event_action"].as_str()?.to_owned(),
+                r.status,
+                j["dedup_key"].as_str().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect();
+    let accepted_trigger = events
+        .iter()
+        .position(|(a, s, _)| a == "trigger" && *s == Some(202))
+        .expect("the trigger was accepted");
+    let ack = events
+        .iter()
+        .position(|(a, _, _)| a == "acknowledge")
+        .unwrap();
+    assert!(
+        accepted_trigger < ack,
+        "acknowledge only after the trigger: {events:?}"
+    );
+    assert_eq!(
+        events[ack].2, events[accepted_trigger].2,
+        "the trigger's dedup key"
+    );
+    let alert = pd.alert(&events[ack].2).expect("the PagerDuty alert");
+    assert_eq!(alert.status, testkit::PdAlertStatus::Acknowledged);
+
+    // The same through the API; then, once resolved, there is nothing to acknowledge.
+    let (status, v) = post(
+        &service,
+        &format!("/api/v2/publishing/alerts/{fingerprint}/acknowledge"),
+        &json!(null),
+    )
+    .await;
+    assert_eq!(status, 202, "{v}");
+    assert_eq!(v["targets"], json!(["pd"]));
+    let (status, _) = post(
+        &service,
+        "/api/v2/alerts",
+        &json!([{"labels": labels, "startsAt": "2026-01-01T00:00:00Z", "endsAt": "2026-01-01T00:05:00Z"}]),
+    )
+    .await;
+    assert_eq!(status, 200);
+    until("the resolve", || {
+        pd.alert(&events[ack].2)
+            .filter(|a| a.status == testkit::PdAlertStatus::Resolved)
+    })
+    .await;
+    let (code, _, stderr) = run(&["alerts", "ack", &fingerprint]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("409") && stderr.contains("resolved"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&["alerts", "ack", "0123456789abcdef"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("404"), "{stderr}");
+}
