@@ -41,6 +41,17 @@ impl Opts {
     }
 }
 
+/// The scenarios `--only` may name.
+const SCENARIOS: [&str; 7] = [
+    "sqlite",
+    "alertmanager",
+    "postgres",
+    "latency",
+    "stats",
+    "storm",
+    "parallel",
+];
+
 const USAGE: &str = "\
 usage: ap-bench [--quick] [--binary PATH] [--out DIR] [--alerts N] [--storm N] [--only LIST]
 
@@ -95,7 +106,12 @@ fn parse_args() -> Result<Opts, i32> {
                 i += 1;
             }
             "--only" => {
-                opts.only = Some(value(i).split(',').map(str::to_owned).collect());
+                let only: Vec<String> = value(i).split(',').map(str::to_owned).collect();
+                if let Some(unknown) = only.iter().find(|s| !SCENARIOS.contains(&s.as_str())) {
+                    eprintln!("ap-bench: --only: no scenario {unknown:?}\n{USAGE}");
+                    return Err(2);
+                }
+                opts.only = Some(only);
                 i += 1;
             }
             "--storm" => {
