@@ -1,6 +1,6 @@
 //! `ap-bench`: the load harness behind `cargo xtask bench`. Everything runs on loopback: a
-//! bounded load generator, recording sinks, the `alert-publisher` release binary, a real
-//! Alertmanager for comparison, a throwaway PostgreSQL and a simulated PagerDuty.
+//! bounded load generator, recording and counting sinks, the `alert-publisher` release binary,
+//! a real Alertmanager for comparison, a throwaway PostgreSQL and a simulated PagerDuty.
 
 use std::{
     collections::{BTreeMap, HashMap},
