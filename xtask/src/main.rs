@@ -29,7 +29,8 @@ commands:
           fuzz a running debug build against its OpenAPI document (schemathesis, installed
           into a venv under the target directory); part of `ci`
   bench   the load harness (release build): throughput vs Alertmanager, latency, stats API,
-          memory, storm; `--quick` runs small sizes (under a minute); table in target/bench/
+          memory, storm, parallel publishing; `--quick` runs small sizes (under a minute);
+          `--only parallel,...` some of them; table in target/bench/
   chaos   the resilience suite (SIGKILL storms, flapping target, PostgreSQL restart, disk
           full / read-only store, damaged store) with more kill trials: `--trials N`
           (default 100), `--seed S`; `cargo xtask ci` runs it with 20 trials

@@ -1,12 +1,17 @@
 //! `ap-bench`: the load harness behind `cargo xtask bench`. Everything runs on loopback: a
-//! bounded load generator, recording sinks, the `alert-publisher` release binary, a real
-//! Alertmanager for comparison, a throwaway PostgreSQL and a simulated PagerDuty.
+//! bounded load generator, recording and counting sinks, the `alert-publisher` release binary,
+//! a real Alertmanager for comparison, a throwaway PostgreSQL and a simulated PagerDuty.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     fmt::Write as _,
+    net::SocketAddr,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -24,6 +29,7 @@ struct Opts {
     latency_secs: u64,
     storm: usize,
     stats_secs: u64,
+    parallel_secs: u64,
     only: Option<Vec<String>>,
 }
 
@@ -35,18 +41,32 @@ impl Opts {
     }
 }
 
+/// The scenarios `--only` may name.
+const SCENARIOS: [&str; 7] = [
+    "sqlite",
+    "alertmanager",
+    "postgres",
+    "latency",
+    "stats",
+    "storm",
+    "parallel",
+];
+
 const USAGE: &str = "\
 usage: ap-bench [--quick] [--binary PATH] [--out DIR] [--alerts N] [--storm N] [--only LIST]
 
 Runs the load harness against the alert-publisher binary (release build) and a real
 Alertmanager when one is installed, and writes its report to --out.
 
-  --quick          a smaller run (1,000 alerts, shorter loads)
+  --quick          a smaller run (1,000 alerts, shorter loads: 3 s of latency and parallel load)
   --binary PATH    the alert-publisher binary (default target/release/alert-publisher)
   --out DIR        where reports go (default target/bench)
   --alerts N       alerts of the throughput comparison (default 5000)
   --storm N        alerts of the rate-limited storm (default 10000)
-  --only LIST      only these scenarios, comma-separated
+  --only LIST      only these scenarios, comma-separated, of: sqlite, alertmanager,
+                   postgres, latency, stats, storm, parallel (5 webhook targets, both forms of
+                   the parallel publish from 8 clients in a closed loop, in turns of 1 s,
+                   10 s each)
   -h, --help       print this and exit";
 
 /// The options, or the exit code when the arguments ask for help or are wrong.
@@ -58,6 +78,7 @@ fn parse_args() -> Result<Opts, i32> {
         latency_secs: 10,
         storm: 10_000,
         stats_secs: 5,
+        parallel_secs: 10,
         only: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -70,6 +91,7 @@ fn parse_args() -> Result<Opts, i32> {
                 opts.latency_secs = 3;
                 opts.storm = 1000;
                 opts.stats_secs = 2;
+                opts.parallel_secs = 3;
             }
             "--binary" => {
                 opts.binary = PathBuf::from(value(i));
@@ -84,7 +106,12 @@ fn parse_args() -> Result<Opts, i32> {
                 i += 1;
             }
             "--only" => {
-                opts.only = Some(value(i).split(',').map(str::to_owned).collect());
+                let only: Vec<String> = value(i).split(',').map(str::to_owned).collect();
+                if let Some(unknown) = only.iter().find(|s| !SCENARIOS.contains(&s.as_str())) {
+                    eprintln!("ap-bench: --only: no scenario {unknown:?}\n{USAGE}");
+                    return Err(2);
+                }
+                opts.only = Some(only);
                 i += 1;
             }
             "--storm" => {
@@ -571,6 +598,347 @@ async fn stats_api(opts: &Opts) -> Vec<(String, f64, f64, usize)> {
     out
 }
 
+/// The targets of the parallel phase, each a webhook at a sink of its own.
+const PARALLEL_TARGETS: [&str; 5] = ["t1", "t2", "t3", "t4", "t5"];
+/// Clients of the parallel phase's closed loop: each sends its next request when the last
+/// answer is in.
+const PARALLEL_CLIENTS: usize = 8;
+/// Requests per client before the measured loop (connections opened, nothing counted but
+/// failures).
+const PARALLEL_WARMUP: usize = 5;
+/// The p99 that TN-058 set for a parallel publish to 5 targets, in milliseconds.
+const TN058_P99_MS: f64 = 500.0;
+
+/// A webhook target that answers 200 at once and only counts the requests it received: at
+/// tens of thousands of deliveries a second a recording sink would hold gigabytes, and its
+/// bookkeeping would take CPU from the service.
+struct CountingSink {
+    addr: SocketAddr,
+    count: Arc<AtomicUsize>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl CountingSink {
+    async fn start() -> CountingSink {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a sink");
+        let addr = listener.local_addr().expect("sink address");
+        let count = Arc::new(AtomicUsize::new(0));
+        let counted = count.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |_body: bytes::Bytes| {
+                // Counted once the body is read and before the answer goes out: when the
+                // service has its answer, the count includes it.
+                counted.fetch_add(1, Ordering::Relaxed);
+                async {}
+            }),
+        );
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        CountingSink {
+            addr,
+            count,
+            server,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    /// Requests received since the last call.
+    fn take(&self) -> usize {
+        self.count.swap(0, Ordering::Relaxed)
+    }
+}
+
+impl Drop for CountingSink {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// One form of the parallel publish: its path and body, and how its answer says that every
+/// target delivered.
+#[derive(Clone, Copy)]
+enum ParallelForm {
+    /// `POST /api/v2/publishing/parallel/targets` with `targets` and a Prometheus-style alert.
+    Ours,
+    /// `POST /api/v2/publishing/parallel` with `target_names` and the original's `EnrichedAlert`.
+    Original,
+}
+
+impl ParallelForm {
+    fn path(self) -> &'static str {
+        match self {
+            ParallelForm::Ours => "/api/v2/publishing/parallel/targets",
+            ParallelForm::Original => "/api/v2/publishing/parallel",
+        }
+    }
+
+    fn body(self) -> Vec<u8> {
+        let labels = json!({"alertname": "Bench", "severity": "critical"});
+        let annotations = json!({"summary": "s"});
+        let body = match self {
+            ParallelForm::Ours => json!({
+                "alert": {"labels": labels, "annotations": annotations},
+                "targets": PARALLEL_TARGETS,
+            }),
+            ParallelForm::Original => json!({
+                "alert": {"alert": {
+                    "fingerprint": "a1b2c3d4e5f60718", "alert_name": "Bench", "status": "firing",
+                    "labels": labels, "annotations": annotations,
+                    "starts_at": "2026-11-13T10:00:00Z",
+                }},
+                "target_names": PARALLEL_TARGETS,
+            }),
+        };
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+
+    /// `Ok` for a 200 naming every target as delivered; otherwise a short reason (its status
+    /// and error code, or what the answer lacked) under which failures are counted.
+    fn check(self, status: u16, body: &[u8]) -> Result<(), String> {
+        let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        if status != 200 {
+            let code = v["error"]["code"].as_str().unwrap_or("no error code");
+            return Err(format!("{status} {code}"));
+        }
+        let n = PARALLEL_TARGETS.len() as u64;
+        let (results, delivered, count): (&Value, fn(&Value) -> bool, _) = match self {
+            ParallelForm::Ours => (
+                &v["report"]["results"],
+                |r: &Value| r["outcome"] == "delivered",
+                v["report"]["succeeded"].as_u64(),
+            ),
+            ParallelForm::Original => (
+                &v["results"],
+                |r: &Value| r["success"] == true,
+                v["success_count"].as_u64(),
+            ),
+        };
+        let listed = results.as_array().map_or(0, |r| r.len());
+        let ok = results
+            .as_array()
+            .map_or(0, |r| r.iter().filter(|r| delivered(r)).count());
+        if v["success"] == true && count == Some(n) && listed == n as usize && ok == n as usize {
+            Ok(())
+        } else {
+            Err(format!("200 with {ok} of {n} delivered"))
+        }
+    }
+}
+
+/// What a closed loop of clients got from one form.
+#[derive(Default)]
+struct LoopResult {
+    /// Latencies of every answered request (failures included), in milliseconds.
+    lat: Vec<f64>,
+    /// Requests sent.
+    requests: usize,
+    /// Requests without a 200 naming every target delivered, by reason.
+    failures: BTreeMap<String, usize>,
+    /// From the first request out to the last answer in.
+    secs: f64,
+}
+
+impl LoopResult {
+    fn merge(&mut self, other: LoopResult) {
+        self.lat.extend(other.lat);
+        self.requests += other.requests;
+        for (why, n) in other.failures {
+            *self.failures.entry(why).or_default() += n;
+        }
+        self.secs += other.secs;
+    }
+
+    fn failed(&self) -> usize {
+        self.failures.values().sum()
+    }
+
+    fn failures_text(&self) -> String {
+        if self.failures.is_empty() {
+            return "0".to_owned();
+        }
+        let each: Vec<String> = self
+            .failures
+            .iter()
+            .map(|(why, n)| format!("{n} × {why}"))
+            .collect();
+        format!("**{}** ({})", self.failed(), each.join(", "))
+    }
+}
+
+/// `clients` clients each posting the form's body to `url`, the next request once the last
+/// answer is in: `per_client` requests each, or as many as they start within `time`.
+async fn closed_loop(
+    client: &reqwest::Client,
+    url: &str,
+    form: ParallelForm,
+    clients: usize,
+    per_client: Option<usize>,
+    time: Duration,
+) -> LoopResult {
+    let body = bytes::Bytes::from(form.body());
+    let started = Instant::now();
+    let end = started + time;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..clients {
+        let (client, url, body) = (client.clone(), url.to_owned(), body.clone());
+        tasks.spawn(async move {
+            let mut out = LoopResult::default();
+            while per_client.map_or(Instant::now() < end, |n| out.requests < n) {
+                out.requests += 1;
+                let sent = Instant::now();
+                let answer = match client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await
+                {
+                    Ok(r) => {
+                        let status = r.status().as_u16();
+                        r.bytes().await.map(|b| (status, b))
+                    }
+                    Err(e) => Err(e),
+                };
+                let verdict = match answer {
+                    Ok((status, b)) => {
+                        out.lat.push(sent.elapsed().as_secs_f64() * 1000.0);
+                        form.check(status, &b)
+                    }
+                    Err(e) => Err(format!("no answer ({e})")),
+                };
+                if let Err(why) = verdict {
+                    *out.failures.entry(why).or_default() += 1;
+                }
+            }
+            out
+        });
+    }
+    let mut all = LoopResult::default();
+    while let Some(done) = tasks.join_next().await {
+        all.merge(done.expect("client task"));
+    }
+    all.secs = started.elapsed().as_secs_f64();
+    all
+}
+
+/// What the parallel phase measured for one form.
+struct ParallelRun {
+    form: ParallelForm,
+    /// The warm-up's requests (only their failures are reported).
+    warm: LoopResult,
+    /// The measured requests.
+    run: LoopResult,
+    /// Requests the sinks received during the measured slices, and 5 × the requests that
+    /// succeeded: equal when every success was a delivery to each target and nothing else
+    /// reached them (a failed request may still have reached some).
+    at_sinks: (usize, usize),
+    /// CPU seconds the service used for the measured slices.
+    cpu: f64,
+}
+
+/// The parallel phase's load, on a thread and runtime of its own (the sinks' work never
+/// delays a client's clock), one client pool throughout: a warm-up of each form, then the
+/// forms in turns of one second until each had `secs`, so a machine whose speed drifts
+/// affects both alike. Each turn's clients wait for their last answer, so the sinks' counts
+/// and the service's CPU time (`pid`) between turns belong to one form.
+fn parallel_load(
+    forms: Vec<(ParallelForm, String)>,
+    secs: u64,
+    sinks: Arc<Vec<CountingSink>>,
+    pid: u32,
+) -> Vec<ParallelRun> {
+    std::thread::Builder::new()
+        .name("parallel-load".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("load runtime");
+            rt.block_on(async move {
+                let client = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(90))
+                    .build()
+                    .expect("client");
+                let c = PARALLEL_CLIENTS;
+                let mut runs = Vec::new();
+                for (form, url) in &forms {
+                    let warm = closed_loop(
+                        &client,
+                        url,
+                        *form,
+                        c,
+                        Some(PARALLEL_WARMUP),
+                        Duration::ZERO,
+                    )
+                    .await;
+                    runs.push(ParallelRun {
+                        form: *form,
+                        warm,
+                        run: LoopResult::default(),
+                        at_sinks: (0, 0),
+                        cpu: 0.0,
+                    });
+                }
+                // The warm-ups' deliveries have landed (each client waited for its answers).
+                for s in sinks.iter() {
+                    s.take();
+                }
+                for _ in 0..secs {
+                    for ((form, url), r) in forms.iter().zip(&mut runs) {
+                        let cpu_before = testkit::cpu_secs(pid);
+                        let turn =
+                            closed_loop(&client, url, *form, c, None, Duration::from_secs(1)).await;
+                        r.cpu += testkit::cpu_secs(pid) - cpu_before;
+                        r.at_sinks.0 += sinks.iter().map(CountingSink::take).sum::<usize>();
+                        r.at_sinks.1 += (turn.requests - turn.failed()) * PARALLEL_TARGETS.len();
+                        r.run.merge(turn);
+                    }
+                }
+                for r in &mut runs {
+                    r.run.lat.sort_by(f64::total_cmp);
+                }
+                runs
+            })
+        })
+        .expect("load thread")
+        .join()
+        .expect("load")
+}
+
+/// Both forms of `POST …/parallel…` to 5 webhook targets at fast sinks, from a closed loop of
+/// 8 clients for `parallel_secs` each: requests/s, latency, failures, what the sinks got.
+async fn parallel(opts: &Opts) -> Vec<ParallelRun> {
+    let mut sinks = Vec::new();
+    for _ in PARALLEL_TARGETS {
+        sinks.push(CountingSink::start().await);
+    }
+    let targets = PARALLEL_TARGETS
+        .iter()
+        .zip(&sinks)
+        .fold(String::new(), |mut y, (name, s)| {
+            let _ = writeln!(y, "- name: {name}\n  type: webhook\n  url: {}", s.url());
+            y
+        });
+    // No active probes: every request a sink receives is a delivery of the load.
+    let extra = format!("{DELIVERY}discovery:\n  probes:\n    interval: 0s\n");
+    let svc = Service::start(&opts.binary, None, &targets, &extra).await;
+    let forms = [ParallelForm::Ours, ParallelForm::Original]
+        .into_iter()
+        .map(|f| (f, svc.url(f.path())))
+        .collect();
+    let (sinks, pid, secs) = (Arc::new(sinks), svc.child.id(), opts.parallel_secs);
+    tokio::task::spawn_blocking(move || parallel_load(forms, secs, sinks, pid))
+        .await
+        .expect("load")
+}
+
 #[tokio::main]
 async fn main() {
     let opts = parse_args().unwrap_or_else(|code| std::process::exit(code));
@@ -646,6 +1014,52 @@ async fn main() {
         line(format!(
             "| storm: {sent} alerts in one webhook to a simulated PagerDuty (proactive rate + burst = its limit per sliding minute) | {throttled} × 429, {delivered}/{sent} delivered, critical first: {critical_first}, {storm_secs:.1} s |"
         ));
+    }
+    if opts.wants("parallel") {
+        for r in parallel(&opts).await {
+            let (what, form) = match r.form {
+                ParallelForm::Ours => (
+                    format!(
+                        "parallel publish to 5 webhook targets, {PARALLEL_CLIENTS} clients in a closed loop for {} s (turns of 1 s, alternating with the form below): our form (`POST {}`, `targets`)",
+                        opts.parallel_secs,
+                        r.form.path()
+                    ),
+                    "our form",
+                ),
+                ParallelForm::Original => (
+                    format!(
+                        "the same, the original's form (`POST {}`, `target_names`, an `EnrichedAlert`)",
+                        r.form.path()
+                    ),
+                    "the original's form",
+                ),
+            };
+            let run = &r.run;
+            let (p50, p99) = (percentile(&run.lat, 0.5), percentile(&run.lat, 0.99));
+            let max = run.lat.last().copied().unwrap_or(0.0);
+            let warm = if r.warm.failed() == 0 {
+                String::new()
+            } else {
+                format!("; warm-up failures {}", r.warm.failures_text())
+            };
+            line(format!(
+                "| {what} | {:.0} req/s ({} requests), p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms; failed: {}{warm}; the sinks received {} deliveries (5 × the successes: {}); service CPU {:.2} s |",
+                run.requests as f64 / run.secs,
+                run.requests,
+                run.failures_text(),
+                r.at_sinks.0,
+                r.at_sinks.1,
+                r.cpu,
+            ));
+            let verdict = match (p99 < TN058_P99_MS, run.failed() + r.warm.failed()) {
+                (true, 0) => "met".to_owned(),
+                (true, n) => format!("met for latency, but {n} requests failed"),
+                (false, _) => "**not met**".to_owned(),
+            };
+            line(format!(
+                "| TN-058 target, p99 under {TN058_P99_MS:.0} ms for 5 targets, {form} | p99 {p99:.1} ms: {verdict} |"
+            ));
+        }
     }
     let path = opts.out.join(if opts.alerts <= 1000 {
         "quick.md"
