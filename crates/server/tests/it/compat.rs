@@ -406,6 +406,51 @@ async fn a_classified_alert_is_queued_with_its_classification() {
     assert_eq!(c["confidence"], 0.7);
     assert_eq!(c["reasoning"], "seen before");
     assert_eq!(c["recommendations"], json!(["wait", "watch"]));
+    // The webhook's alert went to every target: each payload carries its classification.
+    let event = until("the PagerDuty event of the webhook's alert", || {
+        t.pd.requests()
+            .into_iter()
+            .filter_map(|r| r.json())
+            .find(|j| j["payload"]["custom_details"]["alertname"] == "FromWebhook")
+    })
+    .await;
+    assert_eq!(event["payload"]["severity"], "warning");
+    assert!(
+        event["payload"]["summary"]
+            .as_str()
+            .unwrap()
+            .ends_with(" - AI: warning (70%)"),
+        "{event}"
+    );
+    assert_eq!(
+        event["payload"]["custom_details"]["ai_classification"]["reasoning"],
+        "seen before"
+    );
+    let slack = until("the Slack message of the webhook's alert", || {
+        t.slack
+            .messages("alerts")
+            .into_iter()
+            .find(|m| m.visible_text().contains("FromWebhook"))
+    })
+    .await;
+    let text = slack.visible_text();
+    assert!(text.contains("*AI Severity*\nwarning (70%)"), "{text}");
+    assert!(
+        text.contains("*Recommendations*\n• wait\n• watch"),
+        "{text}"
+    );
+    let rootly = until("the Rootly alert of the webhook's alert", || {
+        t.rootly.requests().into_iter().find_map(|r| {
+            let body: Value = serde_json::from_slice(&r.body).ok()?;
+            let summary = body["data"]["attributes"]["summary"].as_str()?.to_owned();
+            summary.starts_with("FromWebhook").then_some(summary)
+        })
+    })
+    .await;
+    assert!(
+        rootly.ends_with(" (AI: warning, 70% confidence)"),
+        "{rootly}"
+    );
 
     // A classification out of range is refused, naming the field.
     let (status, v) = post(

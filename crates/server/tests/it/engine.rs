@@ -541,7 +541,9 @@ async fn every_engine_metric_is_recorded_after_a_scripted_run() {
     dead.wait_for_delivered(1, Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let text = metrics(&service).await;
-    let expect: &[(&str, &[(&str, &str)], f64)] = &[
+    // (family, labels the series must have, value)
+    type Expected<'a> = (&'a str, &'a [(&'a str, &'a str)], f64);
+    let expect: &[Expected<'_>] = &[
         (
             "alert_history_publishing_queue_submissions_total",
             &[("result", "inserted")],
