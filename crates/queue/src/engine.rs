@@ -228,6 +228,12 @@ impl Engine {
         if let Some(handoff) = &self.handoff {
             self.store.attach_handoff(handoff.clone());
         }
+        // However this loop ends (shutdown, or the task aborted), the store stops handing jobs
+        // to a buffer nobody reads.
+        let _detach = self.handoff.clone().map(|handoff| DetachOnDrop {
+            store: self.store.clone(),
+            handoff,
+        });
         // Off the delivery loop: each of its writes can wait behind others.
         let keeper = tokio::spawn(housekeeping(
             self.store.clone(),
@@ -719,6 +725,18 @@ impl Limiters {
         }
         entry.reserved.insert(job_id, slot);
         Some(slot - now)
+    }
+}
+
+/// Detaches an engine's hand-off buffer from its store when dropped.
+struct DetachOnDrop {
+    store: Arc<dyn JobStore>,
+    handoff: Arc<Handoff>,
+}
+
+impl Drop for DetachOnDrop {
+    fn drop(&mut self) {
+        self.store.detach_handoff(&self.handoff);
     }
 }
 

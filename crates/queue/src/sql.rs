@@ -1670,6 +1670,13 @@ impl JobStore for SqlStore {
         *lock(&self.handoff) = Some(handoff);
     }
 
+    fn detach_handoff(&self, handoff: &Arc<Handoff>) {
+        let mut current = lock(&self.handoff);
+        if current.as_ref().is_some_and(|h| Arc::ptr_eq(h, handoff)) {
+            *current = None;
+        }
+    }
+
     async fn claim_ahead_of(
         &self,
         limit: usize,

@@ -67,6 +67,10 @@ pub trait JobStore: Send + Sync + std::fmt::Debug {
     /// hands them to `handoff` after commit. A store without the ability ignores it.
     fn attach_handoff(&self, _handoff: std::sync::Arc<crate::Handoff>) {}
 
+    /// Stops handing jobs to `handoff` (when it is the one attached): its engine stopped, and
+    /// jobs written as claimed for it would wait for their lease.
+    fn detach_handoff(&self, _handoff: &std::sync::Arc<crate::Handoff>) {}
+
     /// Records how an attempt ended (and the attempt itself). Returns false when the job was no
     /// longer in flight (its lease expired and someone else took it).
     async fn complete(
