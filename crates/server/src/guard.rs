@@ -108,6 +108,9 @@ pub(crate) async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: N
     let limiter = match access {
         Access::Public => None,
         Access::Ingest => guard.ingest_limiter.as_ref(),
+        // Scrapes are not API calls: a Prometheus (or several) scraping often must never see
+        // 429. `/metrics` stays subject to authentication.
+        Access::Role(_) if route.as_deref() == Some("/metrics") => None,
         Access::Role(_) => guard.api_limiter.as_ref(),
     };
     let decision = limiter.map(|l| {

@@ -194,3 +194,29 @@ async fn tracked_clients_stay_bounded_under_many_addresses() {
         f64::from(CLIENTS) / elapsed.as_secs_f64()
     );
 }
+
+/// Scrapes are not API calls: quick repeated `GET /metrics` never get 429, while the API
+/// limit still holds for the same client.
+#[tokio::test]
+async fn metrics_scrapes_are_never_rate_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = Service::start(
+        dir.path(),
+        "rate_limit:\n  api: {per_minute: 60, burst: 2}\n",
+    )
+    .await;
+    for i in 0..20 {
+        let resp = reqwest::get(service.url("/metrics")).await.unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "scrape {i}");
+        assert!(
+            resp.headers().get("x-ratelimit-limit").is_none(),
+            "no rate-limit headers on a scrape"
+        );
+    }
+    let statuses: Vec<u16> = futures::stream::iter(0..4)
+        .then(|_| get(&service, None))
+        .map(|r| r.status().as_u16())
+        .collect()
+        .await;
+    assert_eq!(statuses, [200, 200, 429, 429], "the API limit still holds");
+}
