@@ -84,7 +84,8 @@ impl ApiClient {
         Ok(out)
     }
 
-    /// `targets test NAME`: delivers a test alert through the target's real publisher.
+    /// `targets test NAME`: delivers a test alert through the target's real publisher; one line
+    /// on success, an error (exit 1) naming the failure when the target did not take it.
     pub async fn targets_test(&self, name: &str) -> anyhow::Result<String> {
         let v = self
             .call(
@@ -93,7 +94,24 @@ impl ApiClient {
                 None,
             )
             .await?;
-        Ok(serde_json::to_string_pretty(&v)?)
+        let code = v["status_code"]
+            .as_u64()
+            .map_or_else(|| "no answer".to_owned(), |c| format!("HTTP {c}"));
+        let latency = v["latency_ms"].as_u64().unwrap_or(0);
+        if v["success"].as_bool() == Some(true) {
+            return Ok(format!("{name}: delivered ({code}) in {latency} ms\n"));
+        }
+        let error = &v["error"];
+        bail!(
+            "{name}: the test delivery failed ({code}, after {latency} ms): {}: {}{}",
+            error["kind"].as_str().unwrap_or("unknown"),
+            error["reason"].as_str().unwrap_or(""),
+            if error["retryable"].as_bool() == Some(true) {
+                " (the queue would retry it)"
+            } else {
+                " (the queue would not retry it)"
+            }
+        )
     }
 
     /// `dlq list`: one line per dead letter.

@@ -75,3 +75,44 @@ async fn targets_and_dead_letters_from_the_command_line() {
     let (ok, _, err) = run(&service, &["dlq", "replay"]);
     assert!(!ok && err.contains("--target"), "{err}");
 }
+
+/// `targets test` says in one line what happened and exits 1 when the target did not take the
+/// test alert, 0 when it did. (Two runtime threads: the sinks answer while the command blocks
+/// one.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn targets_test_exits_non_zero_when_the_delivery_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = WebhookSink::start().await;
+    let bad = WebhookSink::start().await;
+    bad.set_default(Behaviour::Respond {
+        status: 400,
+        headers: vec![],
+        body: "schema mismatch".into(),
+    });
+    write_targets(
+        dir.path(),
+        &format!(
+            "- name: good\n  type: webhook\n  url: {}\n- name: bad\n  type: webhook\n  url: {}\n",
+            good.url("/h"),
+            bad.url("/h")
+        ),
+    );
+    let service = Service::start(dir.path(), "").await;
+    let (ok, out, err) = run(&service, &["targets", "test", "good"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("good: delivered (HTTP 200) in ") && out.ends_with(" ms\n"),
+        "{out:?}"
+    );
+    let (ok, out, err) = run(&service, &["targets", "test", "bad"]);
+    assert!(!ok, "a failed test delivery must fail the command: {out}");
+    assert!(out.is_empty(), "{out:?}");
+    assert!(
+        err.contains("bad: the test delivery failed (HTTP 400")
+            && err.contains("schema mismatch")
+            && err.contains("would not retry"),
+        "{err}"
+    );
+    assert_eq!(good.requests().len(), 1);
+    assert_eq!(bad.requests().len(), 1);
+}
