@@ -43,29 +43,56 @@ pub fn options<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// Parses a duration: `500ms`, `10s`, `5m`, `1h`, `2d`, or a bare number of seconds.
+/// Parses a duration as Prometheus and Alertmanager write them — one or more number-unit
+/// pairs, largest unit first: `500ms`, `10s`, `5m`, `1h30m`, `2d`, `1w`, `1y` (365 days),
+/// `1.5h` — or a bare number of seconds (`30`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    const UNITS: [(&str, f64); 7] = [
+        ("y", 365.0 * 86_400.0),
+        ("w", 7.0 * 86_400.0),
+        ("d", 86_400.0),
+        ("h", 3600.0),
+        ("m", 60.0),
+        ("s", 1.0),
+        ("ms", 0.001),
+    ];
     let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?} (use e.g. 500ms, 10s, 5m, 1h)"))?;
-    let secs = match unit.trim() {
-        "" | "s" => n,
-        "ms" => n / 1000.0,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        "d" => n * 86400.0,
-        other => {
+    let invalid = || format!("invalid duration {s:?} (use e.g. 500ms, 10s, 5m, 1h30m, 2d, 1w)");
+    if s.is_empty() {
+        return Err(invalid());
+    }
+    if let Ok(n) = s.parse::<f64>() {
+        return Duration::try_from_secs_f64(n).map_err(|_| invalid());
+    }
+    let mut rest = s;
+    let mut secs = 0.0;
+    // Index in UNITS of the last unit read: each must be smaller than the one before.
+    let mut last: Option<usize> = None;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| format!("invalid duration {s:?}: a number without a unit at the end"))?;
+        let n: f64 = rest[..digits].parse().map_err(|_| invalid())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        let Some(index) = UNITS.iter().position(|(u, _)| *u == unit) else {
             return Err(format!(
-                "invalid duration unit {other:?} in {s:?} (use ms, s, m, h or d)"
+                "invalid duration unit {unit:?} in {s:?} (use ms, s, m, h, d, w or y)"
+            ));
+        };
+        if last.is_some_and(|l| index <= l) {
+            return Err(format!(
+                "invalid duration {s:?}: units must go from the largest to the smallest, each once"
             ));
         }
-    };
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("invalid duration {s:?}"))
+        last = Some(index);
+        secs += n * UNITS[index].1;
+        rest = &rest[unit_len..];
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| invalid())
 }
 
 /// serde helpers: a duration written as text (`10s`) or a number of seconds.
@@ -201,9 +228,25 @@ mod tests {
             ("5m", 300_000),
             ("1h", 3_600_000),
             ("3", 3000),
+            ("1h30m", 5_400_000),
+            ("1.5h", 5_400_000),
+            ("2d", 172_800_000),
+            ("1w", 604_800_000),
+            ("1y", 31_536_000_000),
+            ("1d12h", 129_600_000),
+            ("1m30s500ms", 90_500),
+            ("0s", 0),
         ] {
             assert_eq!(parse_duration(s).unwrap(), Duration::from_millis(ms), "{s}");
         }
+        assert!(parse_duration("30m1h").unwrap_err().contains("largest"));
+        assert!(parse_duration("1h1h").unwrap_err().contains("each once"));
+        assert!(
+            parse_duration("1h30")
+                .unwrap_err()
+                .contains("without a unit")
+        );
+        assert!(parse_duration("").is_err());
         assert!(parse_duration("10 parsecs").unwrap_err().contains("unit"));
         assert!(parse_duration("fast").is_err());
         // Too large for a duration: an error, not a panic.

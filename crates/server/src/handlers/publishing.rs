@@ -379,7 +379,10 @@ pub(crate) async fn replay_many(
 #[into_params(parameter_in = Query)]
 pub(crate) struct PurgeQuery {
     /// Dead letters last changed before now minus this (`24h`; `0s`: all).
-    #[param(required = true, pattern = "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)?$")]
+    #[param(
+        required = true,
+        pattern = "^([0-9]+(\\.[0-9]+)?(y|w|d|h|m|s|ms))+$|^[0-9]+(\\.[0-9]+)?$"
+    )]
     older_than: Option<String>,
     target: Option<String>,
     error_kind: Option<String>,
@@ -515,7 +518,7 @@ pub(crate) struct ParallelRequest {
     strategy: Option<Strategy>,
     /// Per-target timeout (default `10s`).
     #[serde(default)]
-    #[schema(pattern = "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)?$")]
+    #[schema(pattern = "^([0-9]+(\\.[0-9]+)?(y|w|d|h|m|s|ms))+$|^[0-9]+(\\.[0-9]+)?$")]
     timeout: Option<String>,
     /// Targets in flight at once (default 16).
     #[serde(default)]

@@ -764,7 +764,8 @@ async fn metrics_carry_every_family_of_the_original_with_its_labels() {
 /// `alert-publisher alerts ack <fingerprint>` sends `acknowledge` with the alert's dedup key to
 /// its PagerDuty target, after the trigger even while the trigger is still being retried; a
 /// resolved or unknown alert is refused.
-#[tokio::test]
+// Two runtime threads: the simulators answer while the command blocks one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledge_goes_after_the_trigger_with_its_dedup_key() {
     let dir = tempfile::tempdir().unwrap();
     let pd = PagerDutySim::start().await;

@@ -7,7 +7,8 @@ use testkit::{Demo, DemoOptions};
 
 use crate::support::binary;
 
-#[tokio::test]
+// Two runtime threads: the simulated targets answer while a printed command blocks one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_reaches_every_target_and_what_it_prints_works() {
     let demo = Demo::start(DemoOptions {
         binary: binary().into(),
