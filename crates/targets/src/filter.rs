@@ -29,8 +29,9 @@ pub struct Filter {
     /// Labels that must be equal.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
-    /// Alertmanager-style matchers; all must match.
-    #[serde(default)]
+    /// Alertmanager-style matchers; all must match. Each entry is one matcher or several in
+    /// Alertmanager's forms: `a="b", c=~"d"` or `{a="b", c=~"d"}`.
+    #[serde(default, deserialize_with = "matcher_list")]
     pub matchers: Vec<Matcher>,
     /// Namespace include / exclude lists (the `namespace` label).
     #[serde(default)]
@@ -206,6 +207,56 @@ impl Matcher {
             _ => false,
         }
     }
+}
+
+/// Reads a list of matcher entries, each possibly several matchers (see [`parse_matchers`]).
+fn matcher_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Matcher>, D::Error> {
+    let entries = Vec::<String>::deserialize(d)?;
+    let mut out = Vec::new();
+    for entry in entries {
+        out.extend(parse_matchers(&entry).map_err(D::Error::custom)?);
+    }
+    Ok(out)
+}
+
+/// Parses matchers as Alertmanager writes them: one (`a="b"`), several separated by commas
+/// (`a="b", c=~"d"`), or a selector in braces (`{a="b", c=~"d"}`). Commas inside quoted values
+/// are part of the value.
+pub fn parse_matchers(s: &str) -> Result<Vec<Matcher>, String> {
+    let trimmed = s.trim();
+    let inner = match trimmed.strip_prefix('{') {
+        Some(rest) => rest
+            .strip_suffix('}')
+            .ok_or_else(|| format!("matchers {trimmed:?}: a '{{' without its '}}'"))?,
+        None => trimmed,
+    };
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let (mut quoted, mut escaped) = (false, false);
+    for c in inner.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                parts.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    if quoted {
+        return Err(format!(
+            "matchers {trimmed:?}: an unterminated quoted value"
+        ));
+    }
+    parts.push(current);
+    // A trailing comma is allowed, as in Alertmanager.
+    if parts.last().is_some_and(|p| p.trim().is_empty()) {
+        parts.pop();
+    }
+    parts.iter().map(|p| p.parse()).collect()
 }
 
 impl<'de> Deserialize<'de> for Matcher {
@@ -574,5 +625,37 @@ mod tests {
                 "{filter} on {annotations:?} {labels:?}"
             );
         }
+    }
+
+    #[test]
+    fn alertmanager_matcher_forms() {
+        let f: Filter = serde_json::from_str(
+            r#"{"matchers": ["{service=~\"api|web\", env!=\"dev\"}", "team=\"a,b\",tier=\"1\"", "x=y"]}"#,
+        )
+        .unwrap();
+        let shown: Vec<String> = f.matchers.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                r#"service=~"api|web""#,
+                r#"env!="dev""#,
+                r#"team="a,b""#,
+                r#"tier="1""#,
+                r#"x="y""#
+            ]
+        );
+        assert_eq!(parse_matchers("{}").unwrap(), vec![]);
+        assert_eq!(parse_matchers(r#"{a="1",}"#).unwrap().len(), 1);
+        assert!(parse_matchers(r#"{a="1""#).unwrap_err().contains("'}'"));
+        assert!(
+            parse_matchers(r#"a="1"#)
+                .unwrap_err()
+                .contains("unterminated")
+        );
+        assert!(
+            parse_matchers(r#"a="1", 9b="2""#)
+                .unwrap_err()
+                .contains("label name")
+        );
     }
 }

@@ -23,7 +23,7 @@ pub mod monitor;
 pub mod secret;
 
 pub use discovery::{Discovered, InvalidTarget, RefreshStatus, SourceHandle, watch_file};
-pub use filter::{ClassificationFilter, Filter, MatchOp, Matcher, NamespaceFilter};
+pub use filter::{ClassificationFilter, Filter, MatchOp, Matcher, NamespaceFilter, parse_matchers};
 pub use health::{CheckSource, HealthBook, HealthConfig, HealthStatus, TargetHealth};
 pub use load::{LoadError, TargetRef, TargetSpec, load, parse_document};
 
