@@ -194,9 +194,7 @@ pub fn description(alert: &Alert, context: &GroupContext, mapping: &LabelMapping
         .annotations
         .keys()
         .map(String::as_str)
-        .filter(|k| {
-            classification.is_some() && (k.starts_with("classification_") || k.starts_with("llm_"))
-        })
+        .filter(|k| classification.is_some() && Classification::is_carrier(k))
         .collect();
     let skip: Vec<&str> = summary_key
         .into_iter()

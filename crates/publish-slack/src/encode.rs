@@ -237,7 +237,7 @@ pub fn message(alert: &Alert, context: &GroupContext, options: &EncodeOptions) -
                 && k != "description"
                 && !linked.contains(&k)
                 && !v.trim().is_empty()
-                && !(classification.is_some() && is_classification_key(k))
+                && !(classification.is_some() && Classification::is_carrier(k))
         })
         .collect();
     // Blocks still to come after the annotations: the links and the fingerprint.
@@ -305,12 +305,6 @@ pub fn message(alert: &Alert, context: &GroupContext, options: &EncodeOptions) -
         text: text.finish(),
         blocks,
     }
-}
-
-/// Annotations that carry the classification: shown in its own fields, not again as
-/// annotations.
-fn is_classification_key(k: &str) -> bool {
-    k.starts_with("classification_") || k.starts_with("llm_")
 }
 
 /// The thread reply saying an alert resolved.

@@ -191,6 +191,12 @@ impl Classification {
         };
     }
 
+    /// Whether annotation `key` is one a classification is carried in (`classification_*`,
+    /// `llm_*`): encoders that show the classification in its own place leave these out.
+    pub fn is_carrier(key: &str) -> bool {
+        key.starts_with("classification_") || key.starts_with("llm_")
+    }
+
     /// `95%`: the confidence as the original printed it (`%.0f%%`).
     pub fn percent(&self) -> String {
         format!("{:.0}%", self.confidence * 100.0)

@@ -565,10 +565,11 @@ mod tests {
         assert_eq!(cancelled, Err(ParallelError::Cancelled));
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn concurrency_is_bounded() {
+    /// Publishes to `n` targets taking 1 s each, 2 at a time; the (paused, simulated) seconds
+    /// it took.
+    async fn seconds_for(n: usize, worker_pool: bool) -> u64 {
         let d = delivery();
-        let targets: Vec<_> = (0..6)
+        let targets: Vec<_> = (0..n)
             .map(|i| target(&format!("t{i}"), Health::Healthy, 1000, Ok(200)))
             .collect();
         let started = Instant::now();
@@ -577,39 +578,27 @@ mod tests {
             &d,
             &ParallelOptions {
                 concurrency: 2,
+                worker_pool,
                 ..Default::default()
             },
             std::future::pending(),
         )
         .await
         .unwrap();
-        assert_eq!(r.succeeded, 6);
+        assert_eq!(r.succeeded, n);
+        started.elapsed().as_secs()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrency_is_bounded() {
         // 6 targets, 2 at a time, 1 s each: 3 s of (paused, simulated) time.
-        assert_eq!(started.elapsed().as_secs(), 3);
+        assert_eq!(seconds_for(6, false).await, 3);
     }
 
     #[tokio::test(start_paused = true)]
     async fn worker_pool_is_bounded_too() {
-        let d = delivery();
-        let targets: Vec<_> = (0..5)
-            .map(|i| target(&format!("t{i}"), Health::Healthy, 1000, Ok(200)))
-            .collect();
-        let started = Instant::now();
-        let r = publish_parallel(
-            targets,
-            &d,
-            &ParallelOptions {
-                concurrency: 2,
-                worker_pool: true,
-                ..Default::default()
-            },
-            std::future::pending(),
-        )
-        .await
-        .unwrap();
-        assert_eq!(r.succeeded, 5);
         // 5 targets, 2 workers, 1 s each: 3 s.
-        assert_eq!(started.elapsed().as_secs(), 3);
+        assert_eq!(seconds_for(5, true).await, 3);
     }
 
     #[tokio::test(start_paused = true)]

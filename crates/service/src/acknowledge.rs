@@ -2,7 +2,6 @@
 //! job of the alert's own (target, fingerprint) line, so it goes only after the notifications
 //! queued before it (never before the trigger) and a later resolve replaces it while it waits.
 
-use chrono::Utc;
 use publish::{AlertStatus, Fingerprint, TargetType};
 use queue::{JobFilter, NewJob};
 use serde::Serialize;
@@ -92,13 +91,7 @@ impl Service {
             .with_details(details));
         }
         let targets: Vec<String> = jobs.iter().map(|j| j.target.clone()).collect();
-        let report = self
-            .store
-            .enqueue(jobs, Utc::now())
-            .await
-            .map_err(|e| Error::store(&e))?;
-        queue::metrics::record_enqueue(&report);
-        self.engine.wake();
+        let report = self.enqueue_now(jobs).await?;
         Ok(AckReport {
             fingerprint: fingerprint.to_string(),
             targets,

@@ -192,14 +192,7 @@ impl Service {
             .iter()
             .map(|n| NewJob::new(n.as_str(), alert.clone(), context.clone(), Duration::ZERO))
             .collect();
-        let report = self
-            .store
-            .enqueue(jobs, Utc::now())
-            .await
-            .map_err(|e| Error::store(&e))?;
-        queue::metrics::record_enqueue(&report);
-        metrics::counter!(crate::metrics::JOBS_SKIPPED_TOTAL).increment(report.deduplicated as u64);
-        self.engine.wake();
+        let report = self.enqueue_now(jobs).await?;
         Ok(SubmitReport {
             success: true,
             message: format!("Alert submitted to {} target(s)", names.len()),
@@ -211,6 +204,19 @@ impl Service {
             targets: names,
             deduplicated: report.deduplicated,
         })
+    }
+
+    /// Stores jobs asked for explicitly (submit, acknowledge), counts them and wakes the engine.
+    pub(crate) async fn enqueue_now(&self, jobs: Vec<NewJob>) -> Result<queue::EnqueueReport> {
+        let report = self
+            .store
+            .enqueue(jobs, Utc::now())
+            .await
+            .map_err(|e| Error::store(&e))?;
+        queue::metrics::record_enqueue(&report);
+        metrics::counter!(crate::metrics::JOBS_SKIPPED_TOTAL).increment(report.deduplicated as u64);
+        self.engine.wake();
+        Ok(report)
     }
 
     /// Replays one dead letter as a new pending job. Unknown (or already replayed) is
