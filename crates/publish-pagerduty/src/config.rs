@@ -283,10 +283,14 @@ impl PagerDutyConfig {
             url
         };
         let base_url = publish::http::url("url", url)?;
-        if base_url.query().is_some() || base_url.fragment().is_some() {
+        if base_url.query().is_some()
+            || base_url.fragment().is_some()
+            || !base_url.username().is_empty()
+            || base_url.password().is_some()
+        {
             return Err(ConfigError::new(
                 "url",
-                "must not have a query or fragment; give the events base URL, e.g. https://events.pagerduty.com",
+                "must not have credentials, a query or a fragment; give the events base URL, e.g. https://events.pagerduty.com",
             ));
         }
         let join = |suffix: &str| {
@@ -501,6 +505,22 @@ mod tests {
         t.url = "http://127.0.0.1:9/pd/".to_owned();
         let c = PagerDutyConfig::from_target(&t).unwrap();
         assert_eq!(c.enqueue_url.as_str(), "http://127.0.0.1:9/pd/v2/enqueue");
+    }
+
+    #[test]
+    fn base_url_without_credentials_query_or_fragment() {
+        for url in [
+            "https://user:SECRETPW@events.pagerduty.com",
+            "https://SECRETUSER@events.pagerduty.com",
+            "https://events.pagerduty.com/?x=1",
+            "https://events.pagerduty.com/#f",
+        ] {
+            let mut t = target(serde_json::json!({"routing_key": KEY}), &[]);
+            t.url = url.to_owned();
+            let e = PagerDutyConfig::from_target(&t).unwrap_err();
+            assert_eq!(e.field, "url", "{url}");
+            assert!(!e.to_string().contains("SECRET"), "{e}");
+        }
     }
 
     #[test]

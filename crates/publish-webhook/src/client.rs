@@ -171,8 +171,9 @@ impl Publisher for WebhookPublisher {
 }
 
 /// Every secret this target sends, in the forms an endpoint could echo it back: auth values
-/// (and the encoded basic credentials), the signing secret, header values, and the URL's
-/// userinfo and query values (raw and percent-decoded).
+/// (and the encoded basic credentials), the signing secret, header values, the URL's and the
+/// proxy's user info (raw, decoded and as the basic credentials sent for it) and the URL's query
+/// values (raw and percent-decoded).
 fn secret_values(config: &WebhookConfig) -> Vec<String> {
     let mut values = Vec::new();
     match &config.options.auth {
@@ -191,17 +192,11 @@ fn secret_values(config: &WebhookConfig) -> Vec<String> {
         values.push(signing.secret.expose().to_owned());
     }
     values.extend(config.headers.iter().map(|(_, v)| v.expose().to_owned()));
-    if let Some(password) = config
-        .options
-        .proxy
-        .as_ref()
-        .and_then(|p| p.url().password())
-    {
-        values.push(password.to_owned());
+    if let Some(proxy) = &config.options.proxy {
+        values.extend(publish::url_credentials(proxy.url()));
     }
     let url = &config.url;
-    values.push(url.username().to_owned());
-    values.extend(url.password().map(str::to_owned));
+    values.extend(publish::url_credentials(url));
     if let Some(query) = url.query() {
         values.extend(
             query
@@ -209,13 +204,6 @@ fn secret_values(config: &WebhookConfig) -> Vec<String> {
                 .filter_map(|pair| pair.split_once('=').map(|(_, v)| v.to_owned())),
         );
         values.extend(url.query_pairs().map(|(_, v)| v.into_owned()));
-    }
-    // Userinfo comes percent-encoded from the URL parser; the value a server echoes may not.
-    for user_info in [url.username(), url.password().unwrap_or_default()] {
-        values.extend(
-            url::form_urlencoded::parse(format!("v={user_info}").as_bytes())
-                .map(|(_, v)| v.into_owned()),
-        );
     }
     values
 }

@@ -39,6 +39,6 @@ pub use outcome::{Delivered, ErrorKind, PublishError, PublishOutcome};
 pub use publisher::{BuildContext, Delivery, DeliveryAction, ProbeResult, Publisher, RateLimit};
 pub use secret::{
     Scrubber, Secret, is_secret_key, redact_json, redact_url, redact_url_credentials,
-    redact_url_path, serialize_redacted_url,
+    redact_url_path, serialize_redacted_url, url_credentials,
 };
 pub use target::{Format, Target, TargetName, TargetNameError, TargetType};

@@ -283,11 +283,13 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let bits = u128::from(ip);
     let low32 = Ipv4Addr::from(bits as u32);
     let s = ip.segments();
-    // IPv4-mapped ::ffff:a.b.c.d, IPv4-compatible ::a.b.c.d (deprecated), NAT64 64:ff9b::/96.
+    // IPv4-mapped ::ffff:a.b.c.d, IPv4-translated ::ffff:0:a.b.c.d (SIIT, RFC 2765),
+    // IPv4-compatible ::a.b.c.d (deprecated), NAT64 64:ff9b::/96.
     let mapped = in6(ip, Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0), 96);
+    let translated = in6(ip, Ipv6Addr::new(0, 0, 0, 0, 0xffff, 0, 0, 0), 96);
     let compatible = in6(ip, Ipv6Addr::UNSPECIFIED, 96) && bits > 1;
     let nat64 = in6(ip, Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0), 96);
-    if mapped || compatible || nat64 {
+    if mapped || translated || compatible || nat64 {
         Some(low32)
     } else if s[0] == 0x2002 {
         Some(Ipv4Addr::from(((bits >> 80) & 0xffff_ffff) as u32)) // 6to4
@@ -650,6 +652,14 @@ mod tests {
                 Some("cloud metadata, embeds IPv4 169.254.169.254"),
             ),
             ("::ffff:8.8.8.8", None),
+            // IPv4-translated (SIIT): ::ffff:0:a.b.c.d.
+            ("::ffff:0:127.0.0.1", Some("loopback, embeds IPv4 127.0.0.1")),
+            ("::ffff:0:10.0.0.5", Some("private, embeds IPv4 10.0.0.5")),
+            (
+                "::ffff:0:169.254.169.254",
+                Some("cloud metadata, embeds IPv4 169.254.169.254"),
+            ),
+            ("::ffff:0:8.8.8.8", None),
             ("::127.0.0.1", Some("loopback, embeds IPv4 127.0.0.1")),
             ("::192.168.0.1", Some("private, embeds IPv4 192.168.0.1")),
             ("64:ff9b::10.0.0.5", Some("private, embeds IPv4 10.0.0.5")),

@@ -127,6 +127,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn url_credentials_in_every_form_they_travel() {
+        use base64::Engine as _;
+        let url = url::Url::parse("http://us%40er:p%3Ass@host/x").unwrap();
+        let values = url_credentials(&url);
+        for expected in [
+            "us%40er",
+            "p%3Ass",
+            "us@er",
+            "p:ss",
+            "us@er:p:ss",
+            &base64::engine::general_purpose::STANDARD.encode("us@er:p:ss"),
+        ] {
+            assert!(values.iter().any(|v| v == expected), "{expected} in {values:?}");
+        }
+        let echoed = format!(
+            "Authorization: Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("us@er:p:ss")
+        );
+        assert_eq!(Scrubber::new(values).text(&echoed), "Authorization: Basic <redacted>");
+        assert!(url_credentials(&url::Url::parse("http://host/x").unwrap()).is_empty());
+    }
+
+    #[test]
     fn never_printed() {
         let s = Secret::new("hunter2-token");
         assert_eq!(format!("{s} {s:?}"), "<redacted> <redacted>");
@@ -166,6 +189,36 @@ pub fn is_secret_key(key: &str) -> bool {
     ]
     .iter()
     .any(|needle| k.contains(needle))
+}
+
+/// The forms in which the credentials of a URL's user info travel, for a [`Scrubber`]: user
+/// and password as written (percent-encoded) and decoded, `user:password`, and its base64 form —
+/// what an HTTP client sends as `Authorization: Basic …` (or `Proxy-Authorization` for a
+/// proxy), which a careless endpoint may echo back.
+pub fn url_credentials(url: &url::Url) -> Vec<String> {
+    use base64::Engine as _;
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let (user, password) = (url.username(), url.password().unwrap_or_default());
+    if user.is_empty() && password.is_empty() {
+        return Vec::new();
+    }
+    let (plain_user, plain_password) = (decode(user), decode(password));
+    let pair = format!("{plain_user}:{plain_password}");
+    let mut values = vec![
+        user.to_owned(),
+        password.to_owned(),
+        base64::engine::general_purpose::STANDARD.encode(&pair),
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(&pair),
+        pair,
+        plain_user,
+        plain_password,
+    ];
+    values.retain(|v| !v.is_empty());
+    values
 }
 
 /// `url` with the password of its user info (`scheme://user:password@host`) replaced by

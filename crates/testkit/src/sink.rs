@@ -153,6 +153,9 @@ pub enum Behaviour {
     /// Read the request, then close the connection without any response; the
     /// client sees a connection/request error, not a status.
     Drop,
+    /// That status code with the request's headers as the body, one `name: value` per line,
+    /// as a careless receiver or proxy does in its error pages.
+    EchoHeaders(u16),
 }
 
 impl Behaviour {
@@ -173,6 +176,7 @@ impl Behaviour {
             Behaviour::TooManyRequests { .. } => Answer::Status(429),
             Behaviour::Slow { then, .. } => then.answer(),
             Behaviour::Drop => Answer::Dropped,
+            Behaviour::EchoHeaders(s) => Answer::Status(*s),
         }
     }
 }
@@ -450,7 +454,12 @@ async fn handle(
     };
     state.bump();
 
-    let result = respond(behaviour).await;
+    let echoed: String = parts
+        .headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {}\n", String::from_utf8_lossy(value.as_bytes())))
+        .collect();
+    let result = respond(behaviour, echoed).await;
 
     {
         let mut data = state.lock();
@@ -462,7 +471,10 @@ async fn handle(
     result
 }
 
-async fn respond(mut behaviour: Behaviour) -> Result<Response<Full<Bytes>>, DropConnection> {
+async fn respond(
+    mut behaviour: Behaviour,
+    echoed: String,
+) -> Result<Response<Full<Bytes>>, DropConnection> {
     loop {
         match behaviour {
             Behaviour::Slow { delay, then } => {
@@ -484,6 +496,7 @@ async fn respond(mut behaviour: Behaviour) -> Result<Response<Full<Bytes>>, Drop
                 return Ok(text_response(429, "scripted 429".to_owned(), &headers));
             }
             Behaviour::Drop => return Err(DropConnection),
+            Behaviour::EchoHeaders(s) => return Ok(text_response(s, echoed, &[])),
         }
     }
 }

@@ -30,6 +30,7 @@ const SIGNING: &str = "LEAKsigningSECRET7a8b";
 const HEADER_VALUE: &str = "LEAKheaderVALUE9c0d";
 const URL_PASSWORD: &str = "LEAKurlPASSWORD1e2f";
 const URL_QUERY: &str = "LEAKurlQUERY3a4b";
+const PROXY_PASSWORD: &str = "LEAKproxyPASSWORD5c6d";
 // PagerDuty: routing keys are 32 characters.
 const PD_KEY: &str = "LEAKpdROUTINGkeyOPTIONS000000001";
 const PD_HEADER_KEY: &str = "LEAKpdROUTINGkeyHEADER0000000002";
@@ -57,6 +58,7 @@ fn markers() -> Vec<String> {
         HEADER_VALUE,
         URL_PASSWORD,
         URL_QUERY,
+        PROXY_PASSWORD,
         PD_KEY,
         PD_HEADER_KEY,
         SLACK_TOKEN,
@@ -74,6 +76,7 @@ fn markers() -> Vec<String> {
     .to_vec();
     all.push(b64(&format!("leaker:{BASIC_PASSWORD}")));
     all.push(b64(&format!("urluser:{URL_PASSWORD}")));
+    all.push(b64(&format!("proxyuser:{PROXY_PASSWORD}")));
     all
 }
 
@@ -154,7 +157,12 @@ async fn no_secret_of_any_target_leaves_the_service() {
             502,
             format!("POST /hook?token={URL_QUERY} as urluser:{URL_PASSWORD}"),
         ),
+        // The credentials of the URL travel as basic auth; this answer repeats them.
+        Behaviour::EchoHeaders(503),
     ]);
+    // A proxy that refuses, echoing the request's headers (`Proxy-Authorization` among them).
+    let proxy_echo = WebhookSink::start().await;
+    proxy_echo.set_default(Behaviour::EchoHeaders(403));
     // A Slack API and a Rootly API that reject everything, saying which credential they saw.
     let slack_echo = WebhookSink::start().await;
     slack_echo.script([echo(500, format!("token {SLACK_ECHO_TOKEN} overloaded"))]);
@@ -207,6 +215,9 @@ async fn no_secret_of_any_target_leaves_the_service() {
     let url_with_creds = url_creds
         .url(&format!("/hook?token={URL_QUERY}"))
         .replace("http://", &format!("http://urluser:{URL_PASSWORD}@"));
+    let proxy_with_creds = proxy_echo
+        .url("")
+        .replace("http://", &format!("http://proxyuser:{PROXY_PASSWORD}@"));
     let targets = format!(
         "\
 - name: wh-bearer
@@ -230,6 +241,10 @@ async fn no_secret_of_any_target_leaves_the_service() {
 - name: wh-url-creds
   type: webhook
   url: {url_with_creds}
+- name: wh-proxy
+  type: webhook
+  url: http://receiver.example/hook
+  options: {{proxy: {proxy_with_creds}}}
 - name: pd-options
   type: pagerduty
   url: {pd_a}
@@ -323,6 +338,7 @@ async fn no_secret_of_any_target_leaves_the_service() {
     for name in [
         "wh-basic",
         "wh-api-key",
+        "wh-proxy",
         "pd-options",
         "slack-wrong-token",
         "slack-echo",
@@ -557,6 +573,11 @@ async fn no_secret_of_any_target_leaves_the_service() {
     assert!(sent(&signed, HEADER_VALUE));
     assert!(signed.requests()[0].header("webhook-signature").is_some());
     assert!(sent(&url_creds, URL_QUERY));
+    let url_basic = base64::engine::general_purpose::STANDARD.encode(format!("urluser:{URL_PASSWORD}"));
+    assert!(sent(&url_creds, &url_basic), "the URL's credentials were sent");
+    let proxy_basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("proxyuser:{PROXY_PASSWORD}"));
+    assert!(sent(&proxy_echo, &proxy_basic), "the proxy's credentials were sent");
     assert!(sent(&slack_echo, SLACK_ECHO_TOKEN));
     assert!(sent(&slack_hook_echo, SLACK_ECHO_HOOK));
     assert!(sent(&rootly_echo, ROOTLY_ECHO_KEY));
