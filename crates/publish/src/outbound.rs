@@ -653,7 +653,10 @@ mod tests {
             ),
             ("::ffff:8.8.8.8", None),
             // IPv4-translated (SIIT): ::ffff:0:a.b.c.d.
-            ("::ffff:0:127.0.0.1", Some("loopback, embeds IPv4 127.0.0.1")),
+            (
+                "::ffff:0:127.0.0.1",
+                Some("loopback, embeds IPv4 127.0.0.1"),
+            ),
             ("::ffff:0:10.0.0.5", Some("private, embeds IPv4 10.0.0.5")),
             (
                 "::ffff:0:169.254.169.254",

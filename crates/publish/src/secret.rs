@@ -139,13 +139,19 @@ mod tests {
             "us@er:p:ss",
             &base64::engine::general_purpose::STANDARD.encode("us@er:p:ss"),
         ] {
-            assert!(values.iter().any(|v| v == expected), "{expected} in {values:?}");
+            assert!(
+                values.iter().any(|v| v == expected),
+                "{expected} in {values:?}"
+            );
         }
         let echoed = format!(
             "Authorization: Basic {}",
             base64::engine::general_purpose::STANDARD.encode("us@er:p:ss")
         );
-        assert_eq!(Scrubber::new(values).text(&echoed), "Authorization: Basic <redacted>");
+        assert_eq!(
+            Scrubber::new(values).text(&echoed),
+            "Authorization: Basic <redacted>"
+        );
         assert!(url_credentials(&url::Url::parse("http://host/x").unwrap()).is_empty());
     }
 

@@ -55,6 +55,14 @@ pub struct HttpSettings {
     pub compression: bool,
     /// Cross-origin requests from browsers (off by default).
     pub cors: CorsSettings,
+    /// Time a client has to send a request's headers, counted from connecting or from the
+    /// previous response on a kept-alive connection, which is closed after this long idle
+    /// (default 10 s).
+    #[serde(with = "publish::serde_duration")]
+    #[schema(value_type = String)]
+    pub header_read_timeout: std::time::Duration,
+    /// Open client connections at most (default 1024); further clients wait to be accepted.
+    pub max_connections: usize,
 }
 
 impl Default for HttpSettings {
@@ -62,6 +70,8 @@ impl Default for HttpSettings {
         Self {
             compression: true,
             cors: CorsSettings::default(),
+            header_read_timeout: std::time::Duration::from_secs(10),
+            max_connections: 1024,
         }
     }
 }
@@ -159,6 +169,9 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// More than one field is wrong: every one, a line each.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<ConfigError>),
 }
 
 impl Config {
@@ -193,38 +206,77 @@ impl Config {
         Self::from_yaml(&text, &path.display().to_string())
     }
 
-    /// Parses YAML text; `source` names it in errors.
+    /// Parses YAML text; `source` names it in errors. Every section with an error is reported
+    /// (the first error within each), not only the first.
     pub fn from_yaml(text: &str, source: &str) -> Result<Self, ConfigError> {
+        let field = |field: String, message: String| ConfigError::Field {
+            path: source.to_owned(),
+            field,
+            message,
+        };
         if text.trim().is_empty() {
             return Ok(Self::default());
         }
-        let de = serde_yaml::Deserializer::from_str(text);
-        let config: Self =
-            serde_path_to_error::deserialize(de).map_err(|e| ConfigError::Field {
-                path: source.to_owned(),
-                field: e.path().to_string(),
-                message: e.into_inner().to_string(),
-            })?;
-        config
-            .check()
-            .map_err(|(field, message)| ConfigError::Field {
-                path: source.to_owned(),
-                field,
-                message,
-            })?;
-        Ok(config)
+        let mut doc: serde_yaml::Value =
+            serde_yaml::from_str(text).map_err(|e| field(".".to_owned(), e.to_string()))?;
+        let mut errors = Vec::new();
+        // A section that does not load is reported and left out, and the rest loaded again,
+        // until what is left loads.
+        let config = loop {
+            match serde_path_to_error::deserialize::<_, Self>(doc.clone()) {
+                Ok(config) => break Some(config),
+                Err(e) => {
+                    let path = e.path().to_string();
+                    let message = e.into_inner().to_string();
+                    let section = match path.split(['.', '[']).next() {
+                        Some(top) if !top.is_empty() => top.to_owned(),
+                        _ => message
+                            .strip_prefix("unknown field `")
+                            .and_then(|r| r.split('`').next())
+                            .unwrap_or_default()
+                            .to_owned(),
+                    };
+                    errors.push(field(path, message));
+                    let removed = doc
+                        .as_mapping_mut()
+                        .and_then(|m| m.remove(section.as_str()));
+                    if removed.is_none() {
+                        break None;
+                    }
+                }
+            }
+        };
+        if let Some(config) = &config {
+            errors.extend(
+                config
+                    .check()
+                    .into_iter()
+                    .map(|(name, message)| field(name, message)),
+            );
+        }
+        match (config, errors.len()) {
+            (Some(config), 0) => Ok(config),
+            (_, 1) => Err(errors.remove(0)),
+            _ => Err(ConfigError::Several(errors)),
+        }
     }
 
-    /// The checks of the sections that have them; the field is named from the top.
-    fn check(&self) -> Result<(), (String, String)> {
-        self.delivery
-            .validate()
-            .map_err(|e| (format!("delivery.{}", e.field), e.message))?;
-        self.stats
-            .trends
-            .validate()
-            .map_err(|e| (format!("stats.trends.{}", e.field), e.message))?;
-        Ok(())
+    /// The checks of the sections that have them; each field is named from the top.
+    fn check(&self) -> Vec<(String, String)> {
+        let mut errors = Vec::new();
+        if let Err(e) = self.delivery.validate() {
+            errors.push((format!("delivery.{}", e.field), e.message));
+        }
+        if let Err(e) = self.stats.trends.validate() {
+            errors.push((format!("stats.trends.{}", e.field), e.message));
+        }
+        if self.http.max_connections == 0 {
+            errors.push((
+                "http.max_connections".to_owned(),
+                "must be at least 1".to_owned(),
+            ));
+        }
+        errors
     }
 }
 
@@ -259,6 +311,43 @@ mod tests {
         .unwrap();
         assert!(c.outbound.https_only);
         assert_eq!(c.outbound.allow.len(), 2);
+    }
+
+    #[test]
+    fn every_section_with_an_error_is_reported() {
+        let e = Config::from_yaml(
+            "listn: x\ndelivery:\n  concurrency: lots\nhttp:\n  header_read_timeout: soon\nstats: {trends: {}}\noutbound: {allow: [nope]}\n",
+            "c.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        let lines: Vec<&str> = e.lines().collect();
+        assert_eq!(lines.len(), 4, "{e}");
+        for expected in [
+            "unknown field `listn`",
+            "field `delivery.concurrency`",
+            "field `http.header_read_timeout`",
+            "field `outbound.allow[0]`",
+        ] {
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l.starts_with("config file c.yaml: ") && l.contains(expected)),
+                "{expected} in {e}"
+            );
+        }
+        // Checks made after loading are reported beside the others.
+        let e = Config::from_yaml(
+            "delivery: {concurrency: 0}\nhttp: {max_connections: 0}\n",
+            "c.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`delivery.concurrency`: must be at least 1")
+                && e.contains("`http.max_connections`: must be at least 1"),
+            "{e}"
+        );
     }
 
     #[test]

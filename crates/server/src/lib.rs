@@ -13,6 +13,7 @@ pub mod error;
 mod extract;
 pub mod guard;
 mod handlers;
+mod listener;
 pub mod metrics;
 pub mod openapi;
 pub mod ratelimit;
@@ -35,6 +36,21 @@ pub use state::AppState;
 /// Loads and checks every target definition and builds its publisher.
 pub fn load_registry(config: &Config) -> anyhow::Result<Registry> {
     service::load_registry(&config.service())
+}
+
+/// What `check-config` checks once the config file has loaded: API keys and ingest
+/// credentials, and every target definition. Returns the number of targets, or every error
+/// found (one a line).
+pub fn check_config(config: &Config) -> Result<usize, String> {
+    let guard = guard::Guard::new(config).err().map(|e| e.to_string());
+    match (guard, load_registry(config)) {
+        (None, Ok(registry)) => Ok(registry.specs().len()),
+        (guard, targets) => Err(guard
+            .into_iter()
+            .chain(targets.err().map(|e| format!("{e:#}")))
+            .collect::<Vec<_>>()
+            .join("\n")),
+    }
 }
 
 /// Runs the service until `shutdown` is cancelled: recovers unfinished jobs, binds, serves
@@ -79,17 +95,18 @@ pub async fn serve(
         "alert-publisher started"
     );
     let engine_task = tokio::spawn(Service::run(engine, shutdown.clone()));
+    let limits = listener::Limits {
+        header_read_timeout: config.http.header_read_timeout,
+        max_connections: config.http.max_connections,
+        drain: config.delivery.shutdown_timeout,
+    };
     let http_shutdown = shutdown.clone();
-    axum::serve(
-        listener,
-        app_with_guard(state, guard).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    tokio::spawn(async move {
         http_shutdown.cancelled().await;
         ready.store(false, std::sync::atomic::Ordering::Relaxed);
         info!("shutting down: no longer accepting requests");
-    })
-    .await?;
+    });
+    listener::serve(listener, app_with_guard(state, guard), limits, shutdown).await?;
     engine_task.await?;
     info!("alert-publisher stopped");
     Ok(())

@@ -227,7 +227,9 @@ async fn main() -> ExitCode {
     let config = match resolve(cli.opts) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            for line in format!("{e:#}").lines() {
+                eprintln!("error: {line}");
+            }
             return ExitCode::from(2);
         }
     };
@@ -248,7 +250,9 @@ async fn main() -> ExitCode {
         };
     }
     // API keys and ingest credentials are checked before anything starts (and by check-config).
-    if let Err(e) = server::guard::Guard::new(&config) {
+    if !matches!(cli.command, Some(Command::CheckConfig))
+        && let Err(e) = server::guard::Guard::new(&config)
+    {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
@@ -256,13 +260,15 @@ async fn main() -> ExitCode {
         Some(Command::Targets { .. } | Command::Dlq { .. } | Command::Alerts { .. }) => {
             ExitCode::SUCCESS
         }
-        Some(Command::CheckConfig) => match server::load_registry(&config) {
-            Ok(registry) => {
-                eprintln!("config ok: {} target(s)", registry.specs().len());
+        Some(Command::CheckConfig) => match server::check_config(&config) {
+            Ok(targets) => {
+                eprintln!("config ok: {targets} target(s)");
                 ExitCode::SUCCESS
             }
-            Err(e) => {
-                eprintln!("error: {e:#}");
+            Err(errors) => {
+                for line in errors.lines() {
+                    eprintln!("error: {line}");
+                }
                 ExitCode::from(2)
             }
         },
@@ -270,7 +276,9 @@ async fn main() -> ExitCode {
             let registry = match server::load_registry(&config) {
                 Ok(r) => r,
                 Err(e) => {
-                    eprintln!("error: {e:#}");
+                    for line in format!("{e:#}").lines() {
+                        eprintln!("error: {line}");
+                    }
                     return ExitCode::from(2);
                 }
             };

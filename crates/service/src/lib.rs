@@ -197,13 +197,22 @@ pub async fn open_store(store: &str, settings: &Settings) -> anyhow::Result<Arc<
 
 /// Loads and checks every target definition and builds its publisher.
 pub fn load_registry(settings: &Settings) -> anyhow::Result<Registry> {
-    let specs = match &settings.targets {
-        Some(path) => targets::load(path)?,
-        None => Vec::new(),
+    let (specs, mut errors) = match &settings.targets {
+        Some(path) => targets::load_each(path),
+        None => (Vec::new(), Vec::new()),
     };
-    Ok(Registry::build_with(
+    // The targets that loaded are built too, so that every error is reported at once.
+    let registry = Registry::build_with(
         specs,
         settings.delivery.default_policy(),
         publish::outbound::Outbound::new(settings.outbound.clone()),
-    )?)
+    );
+    match registry {
+        Ok(registry) if errors.is_empty() => Ok(registry),
+        Ok(_) => Err(targets::LoadErrors(errors).into()),
+        Err(built) => {
+            errors.extend(built.0);
+            Err(targets::LoadErrors(errors).into())
+        }
+    }
 }

@@ -21,7 +21,7 @@ use arc_swap::ArcSwap;
 use publish::{Publisher, TargetType, outbound::Outbound};
 use queue::{Publishers, TargetPolicy};
 use serde::Serialize;
-use targets::{InvalidTarget, LoadError, TargetSpec};
+use targets::{InvalidTarget, LoadError, LoadErrors, TargetSpec};
 use tracing::{info, warn};
 
 /// The URL a target of type `kind` talks to when its definition gives none (the vendor's
@@ -150,8 +150,8 @@ fn policy_of(defaults: &TargetPolicy, spec: &TargetSpec) -> Result<TargetPolicy,
 
 impl Registry {
     /// Builds every target's publisher and policy (its `delivery` block over `defaults`)
-    /// under the default outbound policy; the first invalid target is the error.
-    pub fn build(specs: Vec<TargetSpec>, defaults: TargetPolicy) -> Result<Self, LoadError> {
+    /// under the default outbound policy; every invalid target is in the error.
+    pub fn build(specs: Vec<TargetSpec>, defaults: TargetPolicy) -> Result<Self, LoadErrors> {
         Self::build_with(specs, defaults, Outbound::default())
     }
 
@@ -161,29 +161,37 @@ impl Registry {
         specs: Vec<TargetSpec>,
         defaults: TargetPolicy,
         outbound: Outbound,
-    ) -> Result<Self, LoadError> {
+    ) -> Result<Self, LoadErrors> {
         let mut publishers = HashMap::with_capacity(specs.len());
         let mut policies = HashMap::with_capacity(specs.len());
+        let mut errors = Vec::new();
         for spec in &specs {
-            publishers.insert(
-                spec.target.name.to_string(),
-                build_publisher(spec, &outbound)?,
-            );
-            policies.insert(
-                spec.target.name.to_string(),
-                Arc::new(policy_of(&defaults, spec)?),
-            );
+            let built =
+                build_publisher(spec, &outbound).and_then(|p| Ok((p, policy_of(&defaults, spec)?)));
+            match built {
+                Ok((publisher, policy)) => {
+                    publishers.insert(spec.target.name.to_string(), publisher);
+                    policies.insert(spec.target.name.to_string(), Arc::new(policy));
+                }
+                Err(e) => errors.push(e),
+            }
         }
         for spec in &specs {
-            if let Some(fallback) = &policies[spec.target.name.as_str()].fallback
-                && (!publishers.contains_key(fallback) || fallback == spec.target.name.as_str())
+            if let Some(fallback) = policies
+                .get(spec.target.name.as_str())
+                .and_then(|p| p.fallback.as_ref())
+                && (fallback == spec.target.name.as_str()
+                    || !specs.iter().any(|s| s.target.name.as_str() == fallback))
             {
-                return Err(LoadError::field(
+                errors.push(LoadError::field(
                     spec,
                     "delivery.fallback",
                     format!("{fallback:?} is not another defined target"),
                 ));
             }
+        }
+        if !errors.is_empty() {
+            return Err(LoadErrors(errors));
         }
         Ok(Self {
             current: ArcSwap::from_pointee(Snapshot {

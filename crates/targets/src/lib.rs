@@ -25,7 +25,7 @@ pub mod secret;
 pub use discovery::{Discovered, InvalidTarget, RefreshStatus, SourceHandle, watch_file};
 pub use filter::{ClassificationFilter, Filter, MatchOp, Matcher, NamespaceFilter, parse_matchers};
 pub use health::{CheckSource, HealthBook, HealthConfig, HealthStatus, TargetHealth};
-pub use load::{LoadError, TargetRef, TargetSpec, load, parse_document};
+pub use load::{LoadError, LoadErrors, TargetRef, TargetSpec, load, load_each, parse_document};
 
 /// The targets that want `alert`: enabled, and their filter matches.
 pub fn route<'a>(

@@ -68,6 +68,46 @@ pub enum LoadError {
     },
 }
 
+/// Every error found in a set of target definitions, in the order found (a file that does not
+/// parse is one error; each bad target in a file that does is one more).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadErrors(pub Vec<LoadError>);
+
+impl LoadErrors {
+    /// `Ok(value)` when there are no errors.
+    pub fn or_ok<T>(self, value: T) -> Result<T, Self> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
+    }
+}
+
+impl fmt::Display for LoadErrors {
+    /// One error a line; more than one is introduced by the count.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.len() > 1 {
+            writeln!(f, "{} errors in the target definitions:", self.0.len())?;
+        }
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LoadErrors {}
+
+impl From<LoadError> for LoadErrors {
+    fn from(e: LoadError) -> Self {
+        Self(vec![e])
+    }
+}
+
 /// How an error refers to a target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetRef {
@@ -132,8 +172,22 @@ fn url_optional(kind: TargetType) -> bool {
 }
 
 /// Loads targets from a file (one target or a list) or a directory (every `*.yaml`, `*.yml`
-/// and `*.json` file in it, in name order). Names must be unique across all of them.
-pub fn load(path: &Path) -> Result<Vec<TargetSpec>, LoadError> {
+/// and `*.json` file in it, in name order). Names must be unique across all of them. Every
+/// error is reported, not only the first.
+pub fn load(path: &Path) -> Result<Vec<TargetSpec>, LoadErrors> {
+    let (specs, errors) = load_each(path);
+    LoadErrors(errors).or_ok(specs)
+}
+
+/// Like [`load`], giving the targets that load beside an error for each one that does not.
+pub fn load_each(path: &Path) -> (Vec<TargetSpec>, Vec<LoadError>) {
+    match load_files(path) {
+        Ok(loaded) => loaded,
+        Err(e) => (Vec::new(), vec![e]),
+    }
+}
+
+fn load_files(path: &Path) -> Result<(Vec<TargetSpec>, Vec<LoadError>), LoadError> {
     let read_err = |e: std::io::Error| LoadError::Read {
         path: path.display().to_string(),
         message: e.to_string(),
@@ -158,66 +212,98 @@ pub fn load(path: &Path) -> Result<Vec<TargetSpec>, LoadError> {
         vec![path.to_owned()]
     };
     let mut specs: Vec<TargetSpec> = Vec::new();
+    let mut errors = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file).map_err(|e| LoadError::Read {
-            path: file.display().to_string(),
-            message: e.to_string(),
-        })?;
-        let is_json = file.extension().and_then(|e| e.to_str()) == Some("json");
-        for spec in parse_document(&text, is_json, &file.display().to_string())? {
-            if let Some(first) = specs.iter().find(|s| s.target.name == spec.target.name) {
-                return Err(LoadError::Duplicate {
-                    name: spec.target.name.to_string(),
-                    first: first.source.clone(),
-                    second: spec.source,
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(e) => {
+                errors.push(LoadError::Read {
+                    path: file.display().to_string(),
+                    message: e.to_string(),
                 });
+                continue;
             }
-            specs.push(spec);
-        }
+        };
+        let is_json = file.extension().and_then(|e| e.to_str()) == Some("json");
+        let (found, bad) = parse_each(&text, is_json, &file.display().to_string());
+        errors.extend(bad);
+        add_unique(&mut specs, found, &mut errors);
     }
-    Ok(specs)
+    Ok((specs, errors))
 }
 
-/// Parses one document holding a target or a list of targets. `source` names it in errors.
+/// Adds `found` to `specs`; a name already there is an error.
+fn add_unique(specs: &mut Vec<TargetSpec>, found: Vec<TargetSpec>, errors: &mut Vec<LoadError>) {
+    for spec in found {
+        match specs.iter().find(|s| s.target.name == spec.target.name) {
+            Some(first) => errors.push(LoadError::Duplicate {
+                name: spec.target.name.to_string(),
+                first: first.source.clone(),
+                second: spec.source,
+            }),
+            None => specs.push(spec),
+        }
+    }
+}
+
+/// Parses one document holding a target or a list of targets. `source` names it in errors;
+/// the first error is the error.
 pub fn parse_document(
     text: &str,
     is_json: bool,
     source: &str,
 ) -> Result<Vec<TargetSpec>, LoadError> {
-    let syntax = |message: String| LoadError::Syntax {
-        path: source.to_owned(),
-        message,
+    let (specs, errors) = parse_each(text, is_json, source);
+    match errors.into_iter().next() {
+        Some(first) => Err(first),
+        None => Ok(specs),
+    }
+}
+
+/// The targets of one document that load, and an error for each that does not (or the one
+/// error of a document that does not parse).
+fn parse_each(text: &str, is_json: bool, source: &str) -> (Vec<TargetSpec>, Vec<LoadError>) {
+    let syntax = |message: String| {
+        vec![LoadError::Syntax {
+            path: source.to_owned(),
+            message,
+        }]
     };
     let doc: Value = if is_json {
-        serde_json::from_str(text).map_err(|e| syntax(format!("invalid JSON: {e}")))?
+        match serde_json::from_str(text) {
+            Ok(doc) => doc,
+            Err(e) => return (Vec::new(), syntax(format!("invalid JSON: {e}"))),
+        }
     } else {
-        let yaml: serde_yaml::Value =
-            serde_yaml::from_str(text).map_err(|e| syntax(format!("invalid YAML: {e}")))?;
-        serde_json::to_value(yaml).map_err(|e| syntax(format!("unsupported YAML: {e}")))?
+        let yaml: serde_yaml::Value = match serde_yaml::from_str(text) {
+            Ok(yaml) => yaml,
+            Err(e) => return (Vec::new(), syntax(format!("invalid YAML: {e}"))),
+        };
+        match serde_json::to_value(yaml) {
+            Ok(doc) => doc,
+            Err(e) => return (Vec::new(), syntax(format!("unsupported YAML: {e}"))),
+        }
     };
     let items = match doc {
         Value::Array(items) => items,
         Value::Object(_) => vec![doc],
         Value::Null => Vec::new(),
         _ => {
-            return Err(syntax(
-                "expected a target (a mapping) or a list of targets".to_owned(),
-            ));
+            return (
+                Vec::new(),
+                syntax("expected a target (a mapping) or a list of targets".to_owned()),
+            );
         }
     };
     let mut specs: Vec<TargetSpec> = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
-        let spec = parse_target_value(item, i + 1, source)?;
-        if let Some(first) = specs.iter().find(|s| s.target.name == spec.target.name) {
-            return Err(LoadError::Duplicate {
-                name: spec.target.name.to_string(),
-                first: first.source.clone(),
-                second: spec.source,
-            });
+        match parse_target_value(item, i + 1, source) {
+            Ok(spec) => add_unique(&mut specs, vec![spec], &mut errors),
+            Err(e) => errors.push(e),
         }
-        specs.push(spec);
     }
-    Ok(specs)
+    (specs, errors)
 }
 
 pub(crate) fn parse_target_value(
@@ -416,6 +502,43 @@ mod tests {
         check_err("- 42\n", "target #1: field `.`: a target must be a mapping");
         let json = parse_document("{", true, "t.json").unwrap_err().to_string();
         assert!(json.contains("targets file t.json: invalid JSON"), "{json}");
+    }
+
+    #[test]
+    fn every_error_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.yaml"),
+            "- name: ok\n  type: webhook\n  url: http://x\n\
+             - name: no-url\n  type: webhook\n\
+             - name: bad-type\n  type: email\n  url: http://x\n\
+             - name: ok\n  type: webhook\n  url: http://y\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("b.yaml"), "name: [x\n").unwrap();
+        std::fs::write(
+            dir.path().join("c.json"),
+            r#"{"name":"ok2","type":"webhook","url":"http://z","extra":1}"#,
+        )
+        .unwrap();
+        let errors = load(dir.path()).unwrap_err();
+        let lines: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+        assert_eq!(lines.len(), 5, "{lines:#?}");
+        for (line, expected) in lines.iter().zip([
+            "a.yaml: target \"no-url\": field `url`",
+            "a.yaml: target \"bad-type\": field `type`",
+            "target \"ok\" is defined twice",
+            "b.yaml: invalid YAML",
+            "c.json: target \"ok2\": field `extra`",
+        ]) {
+            assert!(line.contains(expected), "{line} should say {expected}");
+        }
+        let shown = errors.to_string();
+        assert!(
+            shown.starts_with("5 errors in the target definitions:\n"),
+            "{shown}"
+        );
+        assert_eq!(shown.lines().count(), 6, "{shown}");
     }
 
     #[test]

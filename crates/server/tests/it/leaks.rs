@@ -573,11 +573,18 @@ async fn no_secret_of_any_target_leaves_the_service() {
     assert!(sent(&signed, HEADER_VALUE));
     assert!(signed.requests()[0].header("webhook-signature").is_some());
     assert!(sent(&url_creds, URL_QUERY));
-    let url_basic = base64::engine::general_purpose::STANDARD.encode(format!("urluser:{URL_PASSWORD}"));
-    assert!(sent(&url_creds, &url_basic), "the URL's credentials were sent");
+    let url_basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("urluser:{URL_PASSWORD}"));
+    assert!(
+        sent(&url_creds, &url_basic),
+        "the URL's credentials were sent"
+    );
     let proxy_basic =
         base64::engine::general_purpose::STANDARD.encode(format!("proxyuser:{PROXY_PASSWORD}"));
-    assert!(sent(&proxy_echo, &proxy_basic), "the proxy's credentials were sent");
+    assert!(
+        sent(&proxy_echo, &proxy_basic),
+        "the proxy's credentials were sent"
+    );
     assert!(sent(&slack_echo, SLACK_ECHO_TOKEN));
     assert!(sent(&slack_hook_echo, SLACK_ECHO_HOOK));
     assert!(sent(&rootly_echo, ROOTLY_ECHO_KEY));

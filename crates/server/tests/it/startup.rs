@@ -187,3 +187,166 @@ fn https_only_rejects_http_webhook_urls_at_load() {
     let (code, stderr) = check("https://hooks.example.com/x");
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+#[test]
+fn check_config_reports_every_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let targets = dir.path().join("targets.yaml");
+    std::fs::write(
+        &targets,
+        "- name: ok\n  type: webhook\n  url: http://x\n\
+         - name: no-url\n  type: webhook\n\
+         - name: hook\n  type: webhook\n  url: http://x\n  options: {timeout: forever}\n\
+         - name: pd\n  type: pagerduty\n",
+    )
+    .unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "targets: {}\nauth:\n  keys:\n    - {{name: k, token: short, role: admin}}\n",
+            targets.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(binary())
+        .arg("check-config")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for expected in [
+        "auth.keys",
+        "target \"no-url\": field `url`",
+        "target \"hook\": field `options.timeout`",
+        "target \"pd\": field `options.routing_key`",
+    ] {
+        assert!(stderr.contains(expected), "{expected} in {stderr}");
+    }
+    assert!(
+        stderr.lines().all(|l| l.starts_with("error: ")),
+        "one error a line: {stderr}"
+    );
+
+    // The config file's own errors, every section that has one.
+    std::fs::write(
+        &config,
+        "listn: x\ndelivery: {concurrency: lots}\nhttp: {max_connections: -1}\n",
+    )
+    .unwrap();
+    let out = Command::new(binary())
+        .arg("check-config")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for expected in [
+        "unknown field `listn`",
+        "field `delivery.concurrency`",
+        "field `http.max_connections`",
+    ] {
+        assert!(stderr.contains(expected), "{expected} in {stderr}");
+    }
+}
+
+/// Writes `bytes` slowly, a chunk every `every`, and reports how long the server kept the
+/// connection open (until a read sees it closed), or `None` if it was still open when the
+/// chunks ran out.
+async fn trickle(port: u16, chunks: &[&str], every: Duration) -> Option<Duration> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let started = std::time::Instant::now();
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    for chunk in chunks {
+        if stream.write_all(chunk.as_bytes()).await.is_err() {
+            return Some(started.elapsed());
+        }
+        if let Ok(Ok(0) | Err(_)) = tokio::time::timeout(every, stream.read(&mut buf)).await {
+            return Some(started.elapsed());
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn slow_and_idle_clients_are_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = Service::start(dir.path(), "http:\n  header_read_timeout: 1s\n").await;
+    // One header line every 300 ms: the headers never complete within the deadline.
+    let mut lines = vec!["POST /webhook HTTP/1.1\r\n", "Host: x\r\n"];
+    lines.extend(std::iter::repeat_n("X-Slow: 1\r\n", 30));
+    let closed = trickle(service.port(), &lines, Duration::from_millis(300)).await;
+    let closed = closed.expect("a client trickling headers for 9 s was never cut off");
+    assert!(closed < Duration::from_secs(3), "cut off after {closed:?}");
+
+    // A kept-alive connection left idle after its response is closed too.
+    let closed = trickle(
+        service.port(),
+        &[
+            "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ],
+        Duration::from_millis(500),
+    )
+    .await;
+    let closed = closed.expect("an idle kept-alive connection was never closed");
+    assert!(closed < Duration::from_secs(3), "closed after {closed:?}");
+
+    // A client that sends its headers in time is served.
+    let (status, _) = service
+        .post("/webhook", fixture_body("am-webhook-firing.json"))
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn sigterm_with_a_half_sent_request_exits_within_the_deadline() {
+    use tokio::io::AsyncWriteExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mut service = Service::start(
+        dir.path(),
+        "delivery:\n  shutdown_timeout: 2s\n  poll_interval: 100ms\n",
+    )
+    .await;
+    // Headers complete, body promised but only partly sent; and a request stopped mid-headers.
+    let mut body_pending = tokio::net::TcpStream::connect(("127.0.0.1", service.port()))
+        .await
+        .unwrap();
+    body_pending
+        .write_all(
+            b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"version\":",
+        )
+        .await
+        .unwrap();
+    let mut head_pending = tokio::net::TcpStream::connect(("127.0.0.1", service.port()))
+        .await
+        .unwrap();
+    head_pending
+        .write_all(b"POST /webhook HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    // `sigterm` fails the test if the process outlives the bound.
+    let exit = service.sigterm(Duration::from_secs(6)).await;
+    assert!(exit.success(), "{exit}\n{}", service.log());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "exited after {:?}",
+        started.elapsed()
+    );
+    drop((body_pending, head_pending));
+}
