@@ -1,8 +1,9 @@
 """Renders or lints a Helm chart with Helm's own template engine, offline.
 
 The engine is the Helm Go SDK bundled by the `helm-python-sdk` package (no helm binary, no
-cluster). `.ci/run` installs it into a venv under the target directory; the chart tests in
-xtask/src/deploy.rs run this script with that venv's python.
+cluster). `cargo xtask ci` (through `xtask/setup-test-tools.sh`) installs it into a venv
+under the target directory; the chart tests in xtask/src/deploy.rs run this script with that
+venv's python.
 
     python helm-render.py template CHART RELEASE NAMESPACE [VALUES_JSON]
         prints every rendered manifest, as `helm template` does

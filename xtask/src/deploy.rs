@@ -6,8 +6,8 @@
 //! Grafana dashboard's variables and queries, evaluated by promtool over several replicas.
 //!
 //! The renderer is `xtask/helm-render.py` on the Helm Go SDK that the `helm-python-sdk`
-//! package bundles, installed by `.ci/run` into `<target>/helm-venv` (or the python named by
-//! `HELM_RENDER_PYTHON`). Without it the chart tests say so and pass, except under `CI=true`,
+//! package bundles, installed by `xtask/setup-test-tools.sh` (which `cargo xtask ci` runs)
+//! into `<target>/helm-venv` (or the python named by `HELM_RENDER_PYTHON`). Without it the chart tests say so and pass, except under `CI=true`,
 //! where a missing renderer fails them.
 
 #[cfg(test)]
@@ -51,7 +51,7 @@ mod tests {
         }
         let why = format!(
             "the Helm chart tests need Helm's template engine: {} cannot import helm_python. \
-             Run `bash .ci/run` (it installs helm-python-sdk into <target>/helm-venv), or \
+             Run `bash xtask/setup-test-tools.sh` (it installs helm-python-sdk into <target>/helm-venv), or \
              `python3 -m venv target/helm-venv && target/helm-venv/bin/pip install \
              helm-python-sdk`, or point HELM_RENDER_PYTHON at a python that has it",
             python.display()
@@ -581,7 +581,7 @@ mod tests {
         }
         let why = format!(
             "the alert rule tests need promtool ({}): `apt-get install prometheus`, or run \
-             `bash .ci/run`, which installs what the tests need",
+             `bash xtask/setup-test-tools.sh`, which installs what the tests need",
             promtool.display()
         );
         let ci = std::env::var("CI").is_ok_and(|v| v == "true");

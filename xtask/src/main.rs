@@ -104,8 +104,14 @@ fn which(name: &str) -> Option<PathBuf> {
         .unwrap_or_default()
 }
 
-/// The real components the tests need must be installed: a missing one is a failure.
+/// Installs what the tests need and the machine lacks (`xtask/setup-test-tools.sh`, which does
+/// nothing when everything is there); then the real components the tests need must be
+/// installed: a missing one is a failure.
 fn check_tools() -> anyhow::Result<()> {
+    step(
+        "set-up",
+        Command::new("bash").arg("xtask/setup-test-tools.sh"),
+    )?;
     let alertmanager = std::env::var_os("ALERTMANAGER_BIN")
         .map(PathBuf::from)
         .or_else(|| which("prometheus-alertmanager"))
@@ -113,8 +119,8 @@ fn check_tools() -> anyhow::Result<()> {
     if alertmanager.is_none() {
         bail!(
             "Alertmanager not found: the end-to-end tests run a real one.\n\
-             Install it with `apt-get install -y --no-install-recommends prometheus-alertmanager` \
-             (or run `bash .ci/run`, which installs what the tests need), or set ALERTMANAGER_BIN."
+             Install it with `apt-get install -y --no-install-recommends prometheus-alertmanager`, \
+             or set ALERTMANAGER_BIN."
         );
     }
     Ok(())

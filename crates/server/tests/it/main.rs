@@ -8,6 +8,7 @@ mod chaos;
 mod cli;
 mod compat;
 mod demo;
+mod docs;
 mod durability;
 mod e2e_webhook;
 mod engine;
