@@ -154,7 +154,7 @@ impl PagerDutyPublisher {
         }
         if !encoded.truncations.is_empty() {
             let fields: Vec<&str> = encoded.truncations.iter().map(|t| t.as_str()).collect();
-            info!(target = %name, action, fields = ?fields, bytes = encoded.body.len(), "event trimmed to fit PagerDuty's limits");
+            info!(target_name = %name, action, fields = ?fields, bytes = encoded.body.len(), "event trimmed to fit PagerDuty's limits");
         }
         let url = match encoded.event {
             Event::Alert(_) => &self.config.enqueue_url,
@@ -200,15 +200,15 @@ impl PagerDutyPublisher {
             .increment(1);
         match &result {
             Ok(accepted) => {
-                debug!(target = %name, action, dedup_key = accepted.dedup_key.as_deref().unwrap_or(""), "pagerduty event accepted");
+                debug!(target_name = %name, action, dedup_key = accepted.dedup_key.as_deref().unwrap_or(""), "pagerduty event accepted");
             }
             Err(err) => {
                 metrics::counter!(ERRORS_TOTAL, "target" => name.to_owned(), "action" => action, "reason" => err.kind().as_str())
                     .increment(1);
                 if err.is_retryable() {
-                    debug!(target = %name, action, kind = %err.kind(), error = %err, "pagerduty event not accepted, retryable");
+                    debug!(target_name = %name, action, kind = %err.kind(), error = %err, "pagerduty event not accepted, retryable");
                 } else {
-                    warn!(target = %name, action, kind = %err.kind(), error = %err, "pagerduty rejected the event");
+                    warn!(target_name = %name, action, kind = %err.kind(), error = %err, "pagerduty rejected the event");
                 }
             }
         }
@@ -228,7 +228,7 @@ impl Publisher for PagerDutyPublisher {
             Plan::Skip(reason) => {
                 metrics::counter!(EVENTS_TOTAL, "target" => self.config.name.clone(), "action" => "none", "result" => "skipped")
                     .increment(1);
-                debug!(target = %self.config.name, fingerprint = %delivery.alert.fingerprint, reason, "nothing to send to pagerduty");
+                debug!(target_name = %self.config.name, fingerprint = %delivery.alert.fingerprint, reason, "nothing to send to pagerduty");
                 return Ok(Delivered {
                     status_code: None,
                     vendor_state: None,

@@ -251,7 +251,7 @@ impl RootlyPublisher {
         if state.as_ref().is_some_and(RootlyState::is_open) {
             // Alertmanager re-sent a group, or the repeat interval passed: the alert is open.
             crate::metrics::lifecycle(self.name(), "create", "already_open");
-            debug!(target = %self.name(), fingerprint, "rootly alert already open, nothing to send");
+            debug!(target_name = %self.name(), fingerprint, "rootly alert already open, nothing to send");
             return Ok(Delivered {
                 status_code: None,
                 vendor_state: None,
@@ -270,13 +270,13 @@ impl RootlyPublisher {
         let (alert, status) = match adopted {
             Some(alert) => {
                 crate::metrics::lifecycle(self.name(), "create", "adopted");
-                info!(target = %self.name(), fingerprint, alert_id = %alert.id, "rootly alert found open from an earlier attempt");
+                info!(target_name = %self.name(), fingerprint, alert_id = %alert.id, "rootly alert found open from an earlier attempt");
                 (alert, 200)
             }
             None => {
                 let (alert, status) = self.create(delivery).await?;
                 crate::metrics::lifecycle(self.name(), "create", "created");
-                info!(target = %self.name(), fingerprint, alert_id = %alert.id, "rootly alert created");
+                info!(target_name = %self.name(), fingerprint, alert_id = %alert.id, "rootly alert created");
                 (alert, status)
             }
         };
@@ -296,7 +296,7 @@ impl RootlyPublisher {
                         .await
                         .map_err(|e| context(e, &alert.id))?;
                     crate::metrics::lifecycle(self.name(), "incident", "opened");
-                    info!(target = %self.name(), fingerprint, alert_id = %alert.id, incident_id = %id, "rootly incident opened");
+                    info!(target_name = %self.name(), fingerprint, alert_id = %alert.id, incident_id = %id, "rootly incident opened");
                     id
                 }
             };
@@ -346,7 +346,7 @@ impl RootlyPublisher {
                         None => {
                             crate::metrics::lifecycle(self.name(), "resolve", "gave_up");
                             warn!(
-                                target = %self.name(),
+                                target_name = %self.name(),
                                 fingerprint,
                                 source = %self.config.options.source,
                                 "rootly alert to resolve not found: no id stored and none with this external id"
@@ -386,10 +386,10 @@ impl RootlyPublisher {
     fn resolved(&self, fingerprint: &str, alert_id: &str, existed: bool) {
         if existed {
             crate::metrics::lifecycle(self.name(), "resolve", "resolved");
-            info!(target = %self.name(), fingerprint, alert_id, "rootly alert resolved");
+            info!(target_name = %self.name(), fingerprint, alert_id, "rootly alert resolved");
         } else {
             crate::metrics::lifecycle(self.name(), "resolve", "gone");
-            info!(target = %self.name(), fingerprint, alert_id, "rootly alert already gone (404), counted as resolved");
+            info!(target_name = %self.name(), fingerprint, alert_id, "rootly alert already gone (404), counted as resolved");
         }
     }
 
@@ -436,7 +436,7 @@ impl Publisher for RootlyPublisher {
             AlertStatus::Resolved => self.resolve(delivery, state).await,
         };
         if let Err(e) = &outcome {
-            debug!(target = %self.name(), fingerprint = %delivery.alert.fingerprint, kind = %e.kind(), error = %e, "rootly delivery failed");
+            debug!(target_name = %self.name(), fingerprint = %delivery.alert.fingerprint, kind = %e.kind(), error = %e, "rootly delivery failed");
         }
         outcome
     }

@@ -277,7 +277,7 @@ impl SlackPublisher {
                     })
                 }
                 Err(f) if GONE.contains(&f.label) => {
-                    warn!(target = %self.config.name, fingerprint = %alert.fingerprint, error = %f.error, "slack message cannot be updated, posting a new one");
+                    warn!(target_name = %self.config.name, fingerprint = %alert.fingerprint, error = %f.error, "slack message cannot be updated, posting a new one");
                     post = true;
                     reply = None;
                 }

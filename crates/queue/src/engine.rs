@@ -449,7 +449,7 @@ impl Engine {
                 metrics::counter!(RATE_LIMIT_WAITS_TOTAL, "target" => target.clone()).increment(1);
                 let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
                 if let Err(e) = store.defer(&job, at, Utc::now()).await {
-                    error!(target = %target, job = job.id, error = %e, "deferring a rate-limited job failed; it is retried after its lease");
+                    error!(target_name = %target, job = job.id, error = %e, "deferring a rate-limited job failed; it is retried after its lease");
                 }
             });
             return;
@@ -839,7 +839,7 @@ async fn committer(store: Arc<dyn JobStore>, mut rx: mpsc::Receiver<Commit>) {
                 .as_ref()
                 .is_some_and(|v| v.get(i).copied().unwrap_or(false));
             if result.is_some() && !recorded {
-                warn!(target = %f.job.target, job = f.job.id, "job was taken over after its lease expired; outcome kept in history only");
+                warn!(target_name = %f.job.target, job = f.job.id, "job was taken over after its lease expired; outcome kept in history only");
             }
             let _ = reply.send(recorded);
         }
@@ -876,9 +876,9 @@ impl Worker {
                 };
                 metrics::counter!(metric, "target" => target.clone()).increment(1);
                 let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-                debug!(target = %target, job = job.id, wait_ms = wait.as_millis() as u64, reason = why, "deferred");
+                debug!(target_name = %target, fingerprint = %job.fingerprint, job = job.id, wait_ms = wait.as_millis() as u64, reason = why, "deferred");
                 if let Err(e) = self.store.defer(&job, at, Utc::now()).await {
-                    error!(target = %target, job = job.id, error = %e, "deferring a job failed; it is retried after its lease");
+                    error!(target_name = %target, job = job.id, error = %e, "deferring a job failed; it is retried after its lease");
                 }
                 return;
             }
@@ -903,12 +903,12 @@ impl Worker {
                 Some(Transition::Tripped) => {
                     metrics::counter!(CIRCUIT_BREAKER_TRIPS_TOTAL, "target" => target.clone())
                         .increment(1);
-                    warn!(target = %target, open_for_s = policy.circuit_breaker.open_for.as_secs(), "circuit opened: deliveries to this target wait");
+                    warn!(target_name = %target, open_for_s = policy.circuit_breaker.open_for.as_secs(), "circuit opened: deliveries to this target wait");
                 }
                 Some(Transition::Recovered) => {
                     metrics::counter!(CIRCUIT_BREAKER_RECOVERIES_TOTAL, "target" => target.clone())
                         .increment(1);
-                    info!(target = %target, "circuit closed: target recovered");
+                    info!(target_name = %target, "circuit closed: target recovered");
                 }
                 None => {}
             }
@@ -918,7 +918,11 @@ impl Worker {
                 observer.observe(o);
             }
         }
-        self.record_metrics(&job, &completion, latency, slot.id);
+        let alertname = delivery
+            .as_ref()
+            .and_then(|d| d.alert.labels.get("alertname"))
+            .map_or("", String::as_str);
+        self.record_metrics(&job, alertname, &completion, latency, slot.id);
         // The outcome must be recorded; the committer retries a store hiccup briefly. If the
         // store stays down the job keeps its lease and is delivered again after it expires (at
         // least once).
@@ -986,19 +990,26 @@ impl Worker {
                 metrics::counter!(FALLBACK_TOTAL, "target" => target.to_owned())
                     .increment(r.inserted as u64);
                 info!(
-                    target,
+                    target_name = target,
                     fallback,
                     job = id,
                     "dead letter handed to the fallback target"
                 );
             }
             Err(e) => {
-                error!(target, fallback, error = %e, "handing a dead letter to the fallback target failed")
+                error!(target_name = target, fallback, error = %e, "handing a dead letter to the fallback target failed")
             }
         }
     }
 
-    fn record_metrics(&self, job: &Job, completion: &Completion, latency: Duration, slot: usize) {
+    fn record_metrics(
+        &self,
+        job: &Job,
+        alertname: &str,
+        completion: &Completion,
+        latency: Duration,
+        slot: usize,
+    ) {
         let target = job.target.clone();
         let priority = job.priority.as_str();
         let label = match completion {
@@ -1029,11 +1040,11 @@ impl Worker {
         }
         match completion {
             Completion::Delivered { status_code, .. } => {
-                debug!(target = %target, job = job.id, attempt = job.attempt, status = ?status_code, "delivered");
+                debug!(target_name = %target, alertname, fingerprint = %job.fingerprint, job = job.id, attempt = job.attempt, status = ?status_code, "delivered");
             }
             Completion::Retry { at, failure } => {
                 metrics::counter!(RETRY_ATTEMPTS_TOTAL, "target" => target.clone(), "error_type" => failure.kind.clone()).increment(1);
-                warn!(target = %target, job = job.id, attempt = job.attempt, kind = %failure.kind, error = %failure.reason, retry_at = %at, "delivery failed, will retry");
+                warn!(target_name = %target, alertname, fingerprint = %job.fingerprint, job = job.id, attempt = job.attempt, kind = %failure.kind, error = %failure.reason, retry_at = %at, "delivery failed, will retry");
             }
             Completion::Dead { failure } => {
                 // Retries that ran out say so in the reason (see `attempt`).
@@ -1043,7 +1054,7 @@ impl Worker {
                     "permanent"
                 };
                 metrics::counter!(DLQ_WRITES_TOTAL, "target" => target.clone(), "reason" => failure.kind.clone(), "error_type" => error_type).increment(1);
-                warn!(target = %target, job = job.id, attempt = job.attempt, kind = %failure.kind, error = %failure.reason, "delivery failed permanently, moved to the dead-letter queue");
+                warn!(target_name = %target, alertname, fingerprint = %job.fingerprint, job = job.id, attempt = job.attempt, kind = %failure.kind, error = %failure.reason, "delivery failed permanently, moved to the dead-letter queue");
             }
         }
     }

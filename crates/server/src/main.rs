@@ -193,7 +193,9 @@ fn init_logging(config: &Config) {
         .with_writer(std::io::stderr)
         .with_ansi(ansi);
     match config.log.format {
-        LogFormat::Json => builder.json().init(),
+        // Fields at the top level of each line, beside `level`, `target` (the module) and
+        // `message`, so that `jq 'select(.target_name == "x")'` finds a target's lines.
+        LogFormat::Json => builder.json().flatten_event(true).init(),
         LogFormat::Text => builder.init(),
     }
 }

@@ -36,28 +36,34 @@ pub fn app(state: AppState) -> Router {
 /// The router with every endpoint, guarded by `guard` (keys, roles, rate limits), with
 /// compression and CORS as the guard's configuration says.
 pub fn app_with_guard(state: AppState, guard: Arc<Guard>) -> Router {
-    let router = Router::new()
-        .route("/api/v2/config", get(crate::guard::config))
-        .route(
-            crate::openapi::DOCUMENT_PATH,
-            get(crate::openapi::openapi_json),
-        )
-        .merge(handlers::routes())
-        .fallback(crate::extract::not_found)
-        // Innermost, so that it sees the matched route.
-        .layer(middleware::from_fn_with_state(
-            guard.clone(),
-            crate::guard::guard,
-        ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
-        .layer(CatchPanicLayer::custom(panicked))
-        .layer(TraceLayer::new_for_http())
-        .layer(middleware::from_fn(request_id))
-        .layer(Extension(guard.clone()))
-        .with_state(state);
+    let router =
+        Router::new()
+            .route("/api/v2/config", get(crate::guard::config))
+            .route(
+                crate::openapi::DOCUMENT_PATH,
+                get(crate::openapi::openapi_json),
+            )
+            .merge(handlers::routes())
+            .fallback(crate::extract::not_found)
+            // Innermost, so that it sees the matched route.
+            .layer(middleware::from_fn_with_state(
+                guard.clone(),
+                crate::guard::guard,
+            ))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                Duration::from_secs(30),
+            ))
+            .layer(CatchPanicLayer::custom(panicked))
+            // A 5xx answer is not an error of this process (a degraded `/health` answers 503 by
+            // design; ingest's 503 is logged where it is decided), so it is logged at debug like
+            // every other response.
+            .layer(TraceLayer::new_for_http().on_failure(
+                tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG),
+            ))
+            .layer(middleware::from_fn(request_id))
+            .layer(Extension(guard.clone()))
+            .with_state(state);
     let router = if guard.compression {
         router.layer(CompressionLayer::new())
     } else {

@@ -257,7 +257,10 @@ async fn apply_loop(
             () = shutdown.cancelled() => return,
             (r, _, _) = futures::future::select_all(changes) => {
                 if r.is_err() {
-                    warn!("a target source stopped");
+                    // Sources stop when shutdown begins; only an early stop is news.
+                    if !shutdown.is_cancelled() {
+                        warn!("a target source stopped");
+                    }
                     return;
                 }
             }

@@ -14,6 +14,7 @@ mod e2e_webhook;
 mod engine;
 mod ingest;
 mod leaks;
+mod logs;
 mod openapi;
 mod outbound;
 mod pagerduty;
