@@ -11,6 +11,10 @@ use crate::{IncidentMode, LabelMapping, RootlyOptions};
 pub const MAX_SUMMARY_CHARS: usize = 1024;
 /// Longest `description` we send (characters); longer ones are cut with a marker.
 pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
+/// Largest request body we send (bytes). Rootly publishes no limit; this is PagerDuty's, and
+/// far above what a readable alert needs. Over it, the longest strings are cut first (in
+/// practice the alert copy in `data` and label values), each ending with the truncation marker.
+pub const MAX_REQUEST_BYTES: usize = 512_000;
 
 #[derive(Serialize)]
 struct Document<A> {
@@ -24,12 +28,23 @@ struct Resource<A> {
     attributes: A,
 }
 
+/// The JSON:API document, at most [`MAX_REQUEST_BYTES`] long.
 fn document<A: Serialize>(kind: &'static str, attributes: A) -> Vec<u8> {
     // Serializing plain structs of strings and maps cannot fail.
-    serde_json::to_vec(&Document {
+    let mut value = serde_json::to_value(Document {
         data: Resource { kind, attributes },
     })
-    .unwrap_or_default()
+    .unwrap_or_default();
+    let (body, cuts) = publish::truncate::fit_json(&mut value, MAX_REQUEST_BYTES);
+    if cuts > 0 {
+        tracing::info!(
+            resource = kind,
+            values_cut = cuts,
+            bytes = body.len(),
+            "rootly request trimmed to fit its size bound"
+        );
+    }
+    body
 }
 
 #[derive(Serialize)]
@@ -418,6 +433,45 @@ mod tests {
         );
         assert_eq!(s.chars().count(), MAX_SUMMARY_CHARS);
         assert!(s.ends_with(publish::truncate::MARKER));
+    }
+
+    #[test]
+    fn requests_stay_within_the_size_bound_cutting_the_largest_values() {
+        let huge = "d".repeat(2 * 1024 * 1024);
+        let a = alert(
+            &[
+                ("alertname", "Big"),
+                ("severity", "critical"),
+                ("team", &"t".repeat(100_000)),
+            ],
+            &[("description", &huge), ("summary", "short summary")],
+        );
+        let body = encode_alert(&a, &GroupContext::default(), &RootlyOptions::default());
+        assert!(body.len() <= MAX_REQUEST_BYTES, "{}", body.len());
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let attrs = &v["data"]["attributes"];
+        assert_eq!(attrs["external_id"], a.fingerprint.as_str());
+        assert_eq!(attrs["summary"], "short summary");
+        let copied = attrs["data"]["annotations"]["description"]
+            .as_str()
+            .unwrap();
+        assert!(copied.len() < huge.len() && copied.ends_with(publish::truncate::MARKER));
+        // A normal alert is sent whole.
+        let small = alert(&[("alertname", "Small")], &[("description", "d")]);
+        let body = encode_alert(&small, &GroupContext::default(), &RootlyOptions::default());
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            v["data"]["attributes"]["data"]["annotations"]["description"],
+            "d"
+        );
+        // An incident carries the labels: bounded too.
+        let body = encode_incident(
+            &a,
+            "alert-1",
+            &RootlyOptions::default(),
+            &IncidentMode::default(),
+        );
+        assert!(body.len() <= MAX_REQUEST_BYTES);
     }
 
     #[test]
