@@ -60,7 +60,7 @@ pub(crate) async fn prometheus(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         )],
-        state.metrics.render(),
+        state.metrics.render() + &service::telemetry::process_exposition(),
     )
         .into_response()
 }

@@ -8,7 +8,7 @@ use std::{collections::BTreeSet, path::Path, process::Command, time::Duration};
 use serde_json::{Value, json};
 use testkit::{Behaviour, WebhookSink};
 
-use crate::support::{Service, write_targets};
+use crate::support::{Service, metric_sum, write_targets};
 
 const FAST_STATS: &str = "stats:\n  interval: 200ms\n  queue_refresh: 50ms\n  cache_ttl: 10ms\n";
 
@@ -447,6 +447,19 @@ async fn exposition_passes_promtool_and_has_every_metric_the_dashboard_and_rules
         })
         .await;
     let text = exposition_passing_promtool(&service).await;
+    // What a Prometheus client library exports by itself.
+    for family in [
+        "alert_publisher_build_info",
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+    ] {
+        assert!(
+            metric_sum(&text, family, &[]).is_some_and(|v| v > 0.0),
+            "{family} in\n{text}"
+        );
+    }
 
     let have = exposed(&text);
     let dashboard = std::fs::read_to_string(deploy("grafana/alert-publisher.json")).unwrap();
