@@ -466,6 +466,11 @@ impl Publisher for RootlyPublisher {
         }
     }
 
+    /// The probe is an authenticated read of the alerts API that deliveries write to.
+    fn probe_exercises_delivery_path(&self) -> bool {
+        true
+    }
+
     fn rate_limit(&self, delivery: &Delivery) -> Option<RateLimit> {
         (!Self::is_noop(delivery)).then(|| self.limit.clone())
     }

@@ -468,6 +468,12 @@ impl Publisher for SlackPublisher {
         result
     }
 
+    /// `auth.test` is an authenticated call to the Web API that delivers (a connect check, for
+    /// incoming webhooks, is not).
+    fn probe_exercises_delivery_path(&self) -> bool {
+        matches!(self.config.mode, Mode::Api { .. })
+    }
+
     /// About one message per second per channel by default (`options.rate_limit`): every
     /// delivery to the same channel with the same token (or to the same webhook) shares a
     /// bucket. The key is a digest; it holds no token or URL.

@@ -122,6 +122,13 @@ pub trait Publisher: Send + Sync + fmt::Debug {
     /// Checks the target without creating anything there.
     async fn probe(&self) -> ProbeResult;
 
+    /// Whether [`Publisher::probe`] exercises the delivery path itself (an authenticated call
+    /// to the API deliveries use), so that its success may stand for a delivery's when the
+    /// target is idle. A connect or TLS check does not.
+    fn probe_exercises_delivery_path(&self) -> bool {
+        false
+    }
+
     /// The rate limit that applies to this delivery, if the vendor has one.
     fn rate_limit(&self, _delivery: &Delivery) -> Option<RateLimit> {
         None

@@ -1,8 +1,16 @@
-//! How each target is doing, from active probes and from real deliveries.
+//! How each target is doing, from real deliveries and from active probes, kept apart.
+//!
+//! Deliveries are the truth: a target whose deliveries fail is failing, however its probes
+//! do. A probe success never clears delivery failures; only a delivery success does — or, when
+//! the target has been idle (no delivery result for `idle_after`), a passing probe that
+//! exercises the delivery path itself (an authenticated call to the same API: Slack's Web API,
+//! Rootly). Probes speak for a target when they are newer than its last delivery result (an
+//! idle target whose endpoint went away turns unhealthy without waiting for an alert).
 //!
 //! Status per target: **unknown** (no data yet), **healthy**, **degraded** (last latency at or
-//! above `degraded_latency`, or 1 to `unhealthy_after - 1` consecutive failures), **unhealthy**
-//! (`unhealthy_after` or more consecutive failures; default 3).
+//! above `degraded_latency`, or 1 to `unhealthy_after - 1` failures in a row), **unhealthy**
+//! (`unhealthy_after` or more failures in a row; default 3). The success rate counts
+//! deliveries only.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -60,8 +68,13 @@ pub struct HealthConfig {
     pub degraded_latency: Duration,
     /// Consecutive failures that make a target unhealthy (default 3).
     pub unhealthy_after: u32,
-    /// Results kept for the success rate (default 100).
+    /// Delivery results kept for the success rate (default 100).
     pub window: usize,
+    /// A target with no delivery result for this long is idle: then a passing probe that
+    /// exercises the delivery path clears its delivery failures (default 5 min).
+    #[serde(with = "publish::serde_duration")]
+    #[schema(value_type = String)]
+    pub idle_after: Duration,
 }
 
 impl Default for HealthConfig {
@@ -70,6 +83,7 @@ impl Default for HealthConfig {
             degraded_latency: Duration::from_secs(5),
             unhealthy_after: 3,
             window: 100,
+            idle_after: Duration::from_secs(300),
         }
     }
 }
@@ -91,16 +105,18 @@ pub struct TargetHealth {
     pub target: String,
     /// Current status.
     pub status: HealthStatus,
-    /// Failures in a row.
+    /// Failures in a row of the results that set the status: deliveries, or probes newer than
+    /// the last delivery result when no delivery is failing.
     pub consecutive_failures: u32,
-    /// Successes over results in the window (0–1); `None` without data.
+    /// Successful deliveries over deliveries in the window (0–1); `None` without deliveries.
+    /// Probes do not count.
     #[schema(required)]
     pub success_rate: Option<f64>,
-    /// Results in the window.
+    /// Delivery results in the window.
     pub checks_in_window: usize,
-    /// Every result seen.
+    /// Every result seen, deliveries and probes.
     pub total_checks: u64,
-    /// When the last result came in.
+    /// When the last result (of either kind) came in.
     #[schema(required)]
     pub last_check: Option<DateTime<Utc>>,
     /// Latency of the last result in milliseconds.
@@ -109,20 +125,111 @@ pub struct TargetHealth {
     /// Where the last result came from.
     #[schema(required)]
     pub last_source: Option<CheckSource>,
+    /// The last failure (of either kind), free of secrets.
+    #[schema(required)]
+    pub last_error: Option<String>,
+    /// Deliveries alone.
+    pub delivery: TrackHealth,
+    /// Probes alone.
+    pub probe: TrackHealth,
+}
+
+/// The results of one kind (deliveries or probes) for a target.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct TrackHealth {
+    /// Results seen.
+    pub total: u64,
+    /// Failures in a row.
+    pub consecutive_failures: u32,
+    /// When the last one came in.
+    #[schema(required)]
+    pub last_at: Option<DateTime<Utc>>,
+    /// Whether the last one succeeded.
+    #[schema(required)]
+    pub last_ok: Option<bool>,
+    /// Its latency in milliseconds.
+    #[schema(required)]
+    pub last_latency_ms: Option<u64>,
     /// The last failure, free of secrets.
     #[schema(required)]
     pub last_error: Option<String>,
 }
 
 #[derive(Debug, Default)]
-struct Entry {
-    window: VecDeque<bool>,
-    consecutive_failures: u32,
+struct Track {
     total: u64,
-    last_check: Option<DateTime<Utc>>,
+    consecutive_failures: u32,
+    last_at: Option<DateTime<Utc>>,
+    last_ok: Option<bool>,
     last_latency: Option<Duration>,
-    last_source: Option<CheckSource>,
     last_error: Option<String>,
+}
+
+impl Track {
+    fn record(&mut self, ok: bool, latency: Duration, error: Option<String>, at: DateTime<Utc>) {
+        self.total += 1;
+        self.consecutive_failures = if ok { 0 } else { self.consecutive_failures + 1 };
+        self.last_at = Some(at);
+        self.last_ok = Some(ok);
+        self.last_latency = Some(latency);
+        if !ok {
+            self.last_error = error;
+        }
+    }
+
+    fn view(&self) -> TrackHealth {
+        TrackHealth {
+            total: self.total,
+            consecutive_failures: self.consecutive_failures,
+            last_at: self.last_at,
+            last_ok: self.last_ok,
+            last_latency_ms: self.last_latency.map(|l| l.as_millis() as u64),
+            last_error: self.last_error.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    /// Delivery outcomes in the window (the success rate).
+    window: VecDeque<bool>,
+    delivery: Track,
+    probe: Track,
+    last_source: Option<CheckSource>,
+}
+
+impl Entry {
+    /// Probes speak for the target when they are newer than its last delivery result.
+    fn probes_newer(&self) -> bool {
+        self.probe.last_at.is_some() && self.probe.last_at > self.delivery.last_at
+    }
+
+    /// The failures in a row that set the status.
+    fn failures(&self) -> u32 {
+        if self.delivery.consecutive_failures > 0 {
+            self.delivery.consecutive_failures
+        } else if self.probes_newer() {
+            self.probe.consecutive_failures
+        } else {
+            0
+        }
+    }
+
+    /// The latency of the result that speaks for the target.
+    fn latency(&self) -> Option<Duration> {
+        if self.probes_newer() {
+            self.probe.last_latency
+        } else {
+            self.delivery.last_latency
+        }
+    }
+
+    fn last(&self) -> Option<&Track> {
+        match self.last_source? {
+            CheckSource::Delivery => Some(&self.delivery),
+            CheckSource::Probe => Some(&self.probe),
+        }
+    }
 }
 
 /// Health of every target, fed by probes and deliveries.
@@ -152,7 +259,8 @@ impl HealthBook {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = kinds.into_iter().collect();
     }
 
-    /// Records one result and returns the target's status after it.
+    /// Records one result and returns the target's status after it (a probe recorded this
+    /// way does not exercise the delivery path; see [`HealthBook::record_probe`]).
     pub fn record(
         &self,
         target: &str,
@@ -162,27 +270,53 @@ impl HealthBook {
         source: CheckSource,
         at: DateTime<Utc>,
     ) -> HealthStatus {
+        self.update(target, |e, _| {
+            match source {
+                CheckSource::Delivery => {
+                    e.window.push_back(success);
+                    while e.window.len() > self.config.window.max(1) {
+                        e.window.pop_front();
+                    }
+                    e.delivery.record(success, latency, error, at);
+                }
+                CheckSource::Probe => e.probe.record(success, latency, error, at),
+            }
+            e.last_source = Some(source);
+        })
+    }
+
+    /// Records a probe's result. A passing probe that exercises the delivery path clears the
+    /// delivery failures of a target idle for `idle_after`; any other probe leaves them.
+    pub fn record_probe(
+        &self,
+        target: &str,
+        ok: bool,
+        latency: Duration,
+        error: Option<String>,
+        exercises_delivery_path: bool,
+        at: DateTime<Utc>,
+    ) -> HealthStatus {
+        let idle_after = chrono::Duration::from_std(self.config.idle_after).unwrap_or_default();
+        self.update(target, |e, _| {
+            e.probe.record(ok, latency, error, at);
+            e.last_source = Some(CheckSource::Probe);
+            let idle = e
+                .delivery
+                .last_at
+                .is_none_or(|last| at - last >= idle_after);
+            if ok && exercises_delivery_path && idle {
+                e.delivery.consecutive_failures = 0;
+            }
+        })
+    }
+
+    fn update(&self, target: &str, change: impl FnOnce(&mut Entry, &str)) -> HealthStatus {
         let mut entries = self
             .entries
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let e = entries.entry(target.to_owned()).or_default();
-        e.window.push_back(success);
-        while e.window.len() > self.config.window.max(1) {
-            e.window.pop_front();
-        }
-        e.total += 1;
-        e.consecutive_failures = if success {
-            0
-        } else {
-            e.consecutive_failures + 1
-        };
-        e.last_check = Some(at);
-        e.last_latency = Some(latency);
-        e.last_source = Some(source);
-        if !success {
-            e.last_error = error;
-        }
+        change(e, target);
         let status = self.status_of(e);
         let kind = self
             .kinds
@@ -195,10 +329,12 @@ impl HealthBook {
         metrics::gauge!(crate::metrics::TARGET_HEALTH_STATUS, "target" => name.clone(), "target_name" => name.clone(), "target_type" => kind)
             .set(status.gauge());
         metrics::gauge!(crate::metrics::TARGET_CONSECUTIVE_FAILURES, "target_name" => name.clone())
-            .set(f64::from(e.consecutive_failures));
-        let ok = e.window.iter().filter(|s| **s).count();
-        metrics::gauge!(crate::metrics::TARGET_SUCCESS_RATE, "target_name" => name)
-            .set(100.0 * ok as f64 / e.window.len().max(1) as f64);
+            .set(f64::from(e.failures()));
+        if !e.window.is_empty() {
+            let ok = e.window.iter().filter(|s| **s).count();
+            metrics::gauge!(crate::metrics::TARGET_SUCCESS_RATE, "target_name" => name)
+                .set(100.0 * ok as f64 / e.window.len() as f64);
+        }
         status
     }
 
@@ -211,12 +347,13 @@ impl HealthBook {
     }
 
     fn status_of(&self, e: &Entry) -> HealthStatus {
-        if e.total == 0 {
+        let failures = e.failures();
+        if e.last_source.is_none() {
             HealthStatus::Unknown
-        } else if e.consecutive_failures >= self.config.unhealthy_after.max(1) {
+        } else if failures >= self.config.unhealthy_after.max(1) {
             HealthStatus::Unhealthy
-        } else if e.consecutive_failures > 0
-            || e.last_latency
+        } else if failures > 0
+            || e.latency()
                 .is_some_and(|l| l >= self.config.degraded_latency)
         {
             HealthStatus::Degraded
@@ -245,17 +382,32 @@ impl HealthBook {
         let empty = Entry::default();
         let e = entries.get(target).unwrap_or(&empty);
         let successes = e.window.iter().filter(|s| **s).count();
+        let last = e.last();
         TargetHealth {
             target: target.to_owned(),
             status: self.status_of(e),
-            consecutive_failures: e.consecutive_failures,
+            consecutive_failures: e.failures(),
             success_rate: (!e.window.is_empty()).then(|| successes as f64 / e.window.len() as f64),
             checks_in_window: e.window.len(),
-            total_checks: e.total,
-            last_check: e.last_check,
-            last_latency_ms: e.last_latency.map(|l| l.as_millis() as u64),
+            total_checks: e.delivery.total + e.probe.total,
+            last_check: last.and_then(|t| t.last_at),
+            last_latency_ms: last
+                .and_then(|t| t.last_latency)
+                .map(|l| l.as_millis() as u64),
             last_source: e.last_source,
-            last_error: e.last_error.clone(),
+            last_error: match (&e.delivery.last_error, &e.probe.last_error) {
+                (Some(d), Some(p)) => Some(
+                    if e.probe.last_at > e.delivery.last_at {
+                        p
+                    } else {
+                        d
+                    }
+                    .clone(),
+                ),
+                (d, p) => d.clone().or_else(|| p.clone()),
+            },
+            delivery: e.delivery.view(),
+            probe: e.probe.view(),
         }
     }
 }
@@ -304,6 +456,118 @@ mod tests {
     }
 
     #[test]
+    fn passing_probes_never_clear_failing_deliveries() {
+        let book = HealthBook::new(HealthConfig::default());
+        let t0 = Utc::now();
+        let ms = Duration::from_millis(5);
+        for i in 0..3 {
+            book.record(
+                "t",
+                false,
+                ms,
+                Some("HTTP 500".into()),
+                CheckSource::Delivery,
+                t0 + chrono::Duration::seconds(i),
+            );
+        }
+        assert_eq!(book.status("t"), HealthStatus::Unhealthy);
+        // A TCP-connect probe passes, again and again, long after: still unhealthy.
+        for i in 0..5 {
+            let at = t0 + chrono::Duration::minutes(10 + i);
+            assert_eq!(
+                book.record("t", true, ms, None, CheckSource::Probe, at),
+                HealthStatus::Unhealthy
+            );
+            assert_eq!(
+                book.record_probe("t", true, ms, None, false, at),
+                HealthStatus::Unhealthy
+            );
+        }
+        let h = book.get("t");
+        assert_eq!(h.consecutive_failures, 3);
+        assert_eq!(h.success_rate, Some(0.0), "deliveries only");
+        assert_eq!(h.checks_in_window, 3);
+        assert_eq!((h.delivery.total, h.probe.total), (3, 10));
+        assert_eq!(h.probe.last_ok, Some(true));
+        assert_eq!(h.last_error.as_deref(), Some("HTTP 500"));
+        // A delivery that succeeds makes it healthy.
+        let at = t0 + chrono::Duration::minutes(30);
+        assert_eq!(
+            book.record("t", true, ms, None, CheckSource::Delivery, at),
+            HealthStatus::Healthy
+        );
+        assert_eq!(book.get("t").success_rate, Some(0.25));
+    }
+
+    #[test]
+    fn a_probe_of_the_delivery_path_clears_failures_only_when_idle() {
+        let book = HealthBook::new(HealthConfig::default());
+        let t0 = Utc::now();
+        let ms = Duration::from_millis(5);
+        for _ in 0..3 {
+            book.record(
+                "t",
+                false,
+                ms,
+                Some("HTTP 500".into()),
+                CheckSource::Delivery,
+                t0,
+            );
+        }
+        // Deliveries failed a minute ago: the target is not idle, the probe is not enough.
+        let soon = t0 + chrono::Duration::minutes(1);
+        assert_eq!(
+            book.record_probe("t", true, ms, None, true, soon),
+            HealthStatus::Unhealthy
+        );
+        // Idle for longer than idle_after (5 min): an authenticated API probe that passes speaks.
+        let later = t0 + chrono::Duration::minutes(6);
+        assert_eq!(
+            book.record_probe("t", true, ms, None, true, later),
+            HealthStatus::Healthy
+        );
+        assert_eq!(book.get("t").delivery.consecutive_failures, 0);
+    }
+
+    #[test]
+    fn probes_newer_than_the_last_delivery_speak_for_an_idle_target() {
+        let book = HealthBook::new(HealthConfig::default());
+        let t0 = Utc::now();
+        let ms = Duration::from_millis(5);
+        book.record("t", true, ms, None, CheckSource::Delivery, t0);
+        for i in 1..=3 {
+            book.record_probe(
+                "t",
+                false,
+                ms,
+                Some("connection refused".into()),
+                false,
+                t0 + chrono::Duration::minutes(i),
+            );
+        }
+        let h = book.get("t");
+        assert_eq!(
+            (h.status, h.consecutive_failures),
+            (HealthStatus::Unhealthy, 3)
+        );
+        assert_eq!(
+            h.success_rate,
+            Some(1.0),
+            "probes do not count in the success rate"
+        );
+        // The next delivery decides.
+        book.record(
+            "t",
+            true,
+            ms,
+            None,
+            CheckSource::Delivery,
+            t0 + chrono::Duration::minutes(4),
+        );
+        assert_eq!(book.status("t"), HealthStatus::Healthy);
+    }
+
+    #[test]
     fn config_keys_defaults_and_unknown_keys() {
         let parse = |yaml: &str| serde_yaml::from_str::<HealthConfig>(yaml);
         assert_eq!(parse("{}").unwrap(), HealthConfig::default());
@@ -328,7 +592,7 @@ mod tests {
                 i % 2 == 0,
                 Duration::ZERO,
                 None,
-                CheckSource::Probe,
+                CheckSource::Delivery,
                 Utc::now(),
             );
         }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    CheckSource, HealthBook, TargetHealth,
+    HealthBook, TargetHealth,
     metrics::{HEALTH_CHECK_DURATION_SECONDS, HEALTH_CHECK_ERRORS_TOTAL, HEALTH_CHECKS_TOTAL},
 };
 
@@ -68,7 +68,14 @@ pub async fn check(
         metrics::counter!(HEALTH_CHECK_ERRORS_TOTAL, "target_name" => name.to_owned(), "error_type" => probe_error_type(detail))
             .increment(1);
     }
-    book.record(name, ok, latency, error, CheckSource::Probe, Utc::now());
+    book.record_probe(
+        name,
+        ok,
+        latency,
+        error,
+        publisher.probe_exercises_delivery_path(),
+        Utc::now(),
+    );
     book.get(name)
 }
 
@@ -122,7 +129,7 @@ mod tests {
     use publish::{Delivery, ProbeResult, PublishOutcome};
 
     use super::*;
-    use crate::{HealthConfig, HealthStatus};
+    use crate::{CheckSource, HealthConfig, HealthStatus};
 
     /// A target that answers probes as scripted: `Ok(delay)` succeeds after `delay`,
     /// `Err(())` fails.
@@ -234,7 +241,11 @@ mod tests {
         }
         let h = book.get("t");
         assert_eq!(h.total_checks, 14);
-        assert_eq!(h.success_rate, Some(6.0 / 14.0));
+        assert_eq!(h.probe.total, 14);
+        assert_eq!(
+            h.success_rate, None,
+            "the success rate counts deliveries only"
+        );
         assert!(h.last_error.unwrap().contains("timed out"));
     }
 

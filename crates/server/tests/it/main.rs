@@ -12,6 +12,7 @@ mod docs;
 mod durability;
 mod e2e_webhook;
 mod engine;
+mod health;
 mod ingest;
 mod leaks;
 mod logs;
