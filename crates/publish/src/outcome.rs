@@ -41,6 +41,21 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [ErrorKind; 11] = [
+        ErrorKind::Connect,
+        ErrorKind::Timeout,
+        ErrorKind::Io,
+        ErrorKind::RateLimited,
+        ErrorKind::Server,
+        ErrorKind::Auth,
+        ErrorKind::NotFound,
+        ErrorKind::Invalid,
+        ErrorKind::Client,
+        ErrorKind::Config,
+        ErrorKind::Other,
+    ];
+
     /// The kind as a metric label value.
     pub fn as_str(self) -> &'static str {
         match self {

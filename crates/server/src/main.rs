@@ -4,18 +4,28 @@
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use server::config::{Config, LogFormat};
+use server::{
+    cli::{
+        ApiClient, ClientOpts, DLQ_FILTER_ARGS, DlqFilter, ListOpts, PurgeArgs, Report, UsageError,
+    },
+    config::{Config, LogFormat},
+};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "alert-publisher",
     version,
-    about = "Delivers Alertmanager alerts to PagerDuty, Slack, Rootly and webhooks, durably"
+    about = "Delivers Alertmanager alerts to PagerDuty, Slack, Rootly and webhooks, durably",
+    after_help = "Without a subcommand it runs the service, as `serve` does.\n\
+                  Exit codes: 0 success, 1 the operation failed or the service refused it, \
+                  2 a usage error.",
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
+    /// The service's options when no subcommand is given (the same as `serve`'s).
     #[command(flatten)]
-    opts: ServeOpts,
+    serve: ServeOpts,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -23,29 +33,36 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the service (the default).
-    Serve,
-    /// Validate the config file and every target definition, then exit.
-    CheckConfig,
+    Serve(ServeOpts),
+    /// Validate the config file and every target definition `serve` would use, then exit.
+    CheckConfig(ServeOpts),
+    #[command(flatten)]
+    Client(ClientCommand),
+}
+
+/// The commands that talk to a running service.
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
     /// Targets of a running service.
     Targets {
         #[command(subcommand)]
         command: TargetsCommand,
         #[command(flatten)]
-        api: ApiOpts,
+        client: ClientOpts,
     },
     /// Dead letters of a running service.
     Dlq {
         #[command(subcommand)]
         command: DlqCommand,
         #[command(flatten)]
-        api: ApiOpts,
+        client: ClientOpts,
     },
     /// Alerts of a running service.
     Alerts {
         #[command(subcommand)]
         command: AlertsCommand,
         #[command(flatten)]
-        api: ApiOpts,
+        client: ClientOpts,
     },
 }
 
@@ -60,8 +77,8 @@ enum AlertsCommand {
 
 #[derive(Debug, Subcommand)]
 enum TargetsCommand {
-    /// List targets with their type, health and (redacted) URL.
-    List,
+    /// List targets with their type, health, circuit and (redacted) URL.
+    List(ListOpts),
     /// Deliver a test alert through the target's real publisher and show the outcome.
     Test {
         /// Target name.
@@ -71,90 +88,120 @@ enum TargetsCommand {
 
 #[derive(Debug, Subcommand)]
 enum DlqCommand {
-    /// List dead letters.
+    /// List dead letters, newest first.
     List {
-        /// Only this target.
+        #[command(flatten)]
+        filter: DlqFilter,
+        /// Only replayed (true) or not yet replayed (false) dead letters.
         #[arg(long)]
-        target: Option<String>,
+        replayed: Option<bool>,
+        #[command(flatten)]
+        list: ListOpts,
     },
-    /// Replay one dead letter, or every dead letter of a target.
+    /// Show one dead letter with every attempt.
+    Show {
+        /// Dead letter id.
+        id: i64,
+    },
+    /// Replay one dead letter, or every dead letter a filter selects.
+    #[command(group(
+        clap::ArgGroup::new("selection")
+            .required(true)
+            .multiple(true)
+            .args(["id"].into_iter().chain(DLQ_FILTER_ARGS))
+    ))]
     Replay {
         /// Dead letter id.
+        #[arg(conflicts_with_all = DLQ_FILTER_ARGS)]
         id: Option<i64>,
-        /// Replay every dead letter of this target.
-        #[arg(long)]
-        target: Option<String>,
+        #[command(flatten)]
+        filter: DlqFilter,
     },
+    /// Delete dead letters for good (asks first unless --yes).
+    Purge(PurgeArgs),
 }
 
-#[derive(Debug, clap::Args)]
-struct ApiOpts {
-    /// The running service.
-    #[arg(
-        long,
-        env = "ALERT_PUBLISHER_URL",
-        default_value = "http://127.0.0.1:8080",
-        global = true
-    )]
-    url: String,
-    /// API key (bearer token).
-    #[arg(
-        long,
-        env = "ALERT_PUBLISHER_TOKEN",
-        hide_env_values = true,
-        global = true
-    )]
-    token: Option<String>,
-}
-
-async fn client_command(command: Command) -> anyhow::Result<String> {
+async fn client_command(command: ClientCommand) -> anyhow::Result<Report> {
     match command {
-        Command::Targets { command, api } => {
-            let client = server::cli::ApiClient::new(&api.url, api.token)?;
+        ClientCommand::Targets { command, client } => {
+            let client = ApiClient::new(&client)?;
             match command {
-                TargetsCommand::List => client.targets_list().await,
+                TargetsCommand::List(list) => client.targets_list(&list).await,
                 TargetsCommand::Test { name } => client.targets_test(&name).await,
             }
         }
-        Command::Dlq { command, api } => {
-            let client = server::cli::ApiClient::new(&api.url, api.token)?;
+        ClientCommand::Dlq { command, client } => {
+            let client = ApiClient::new(&client)?;
             match command {
-                DlqCommand::List { target } => client.dlq_list(target.as_deref()).await,
-                DlqCommand::Replay { id, target } => client.dlq_replay(id, target.as_deref()).await,
+                DlqCommand::List {
+                    filter,
+                    replayed,
+                    list,
+                } => client.dlq_list(&filter, replayed, &list).await,
+                DlqCommand::Show { id } => client.dlq_show(id).await,
+                DlqCommand::Replay { id, filter } => client.dlq_replay(id, &filter).await,
+                DlqCommand::Purge(args) => client.dlq_purge(&args).await,
             }
         }
-        Command::Alerts { command, api } => {
-            let client = server::cli::ApiClient::new(&api.url, api.token)?;
+        ClientCommand::Alerts { command, client } => {
+            let client = ApiClient::new(&client)?;
             match command {
                 AlertsCommand::Ack { fingerprint } => client.alerts_ack(&fingerprint).await,
             }
         }
-        Command::Serve | Command::CheckConfig => Ok(String::new()),
+    }
+}
+
+/// Prints what a client command produced; exit 1 when it failed, 2 on a usage error.
+fn finish(result: anyhow::Result<Report>) -> ExitCode {
+    use std::io::Write as _;
+    match result {
+        Ok(report) => {
+            let _ = std::io::stdout().write_all(report.stdout.as_bytes());
+            for note in &report.notes {
+                eprintln!("{note}");
+            }
+            match report.failure {
+                Some(failure) => {
+                    eprintln!("error: {failure}");
+                    ExitCode::from(1)
+                }
+                None => ExitCode::SUCCESS,
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            match e.downcast_ref::<UsageError>() {
+                Some(_) => ExitCode::from(2),
+                None => ExitCode::from(1),
+            }
+        }
     }
 }
 
 #[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Service options")]
 struct ServeOpts {
     /// Config file (YAML).
-    #[arg(long, short = 'c', env = "ALERT_PUBLISHER_CONFIG", global = true)]
+    #[arg(long, short = 'c', env = "ALERT_PUBLISHER_CONFIG")]
     config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:8080].
-    #[arg(long, env = "ALERT_PUBLISHER_LISTEN", global = true)]
+    #[arg(long, env = "ALERT_PUBLISHER_LISTEN")]
     listen: Option<SocketAddr>,
     /// Target definitions: a YAML/JSON file, or a directory of them.
-    #[arg(long, env = "ALERT_PUBLISHER_TARGETS", global = true)]
+    #[arg(long, env = "ALERT_PUBLISHER_TARGETS")]
     targets: Option<PathBuf>,
     /// Job store: a SQLite file path or sqlite: URL [default: ./data/alert-publisher.db].
-    #[arg(long, env = "ALERT_PUBLISHER_STORE", global = true)]
+    #[arg(long, env = "ALERT_PUBLISHER_STORE")]
     store: Option<String>,
     /// API keys file (YAML list of keys), re-read while running.
-    #[arg(long, env = "ALERT_PUBLISHER_API_KEYS_FILE", global = true)]
+    #[arg(long, env = "ALERT_PUBLISHER_API_KEYS_FILE")]
     api_keys_file: Option<PathBuf>,
     /// Log format.
-    #[arg(long, env = "ALERT_PUBLISHER_LOG_FORMAT", global = true)]
+    #[arg(long, env = "ALERT_PUBLISHER_LOG_FORMAT")]
     log_format: Option<LogFormat>,
     /// Log filter, e.g. `info` or `info,queue=debug`.
-    #[arg(long, env = "ALERT_PUBLISHER_LOG_LEVEL", global = true)]
+    #[arg(long, env = "ALERT_PUBLISHER_LOG_LEVEL")]
     log_level: Option<String>,
 }
 
@@ -226,75 +273,69 @@ async fn shutdown_signal(token: CancellationToken) {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match resolve(cli.opts) {
-        Ok(c) => c,
-        Err(e) => {
-            for line in format!("{e:#}").lines() {
-                eprintln!("error: {line}");
-            }
-            return ExitCode::from(2);
-        }
-    };
-    if let Some(
-        command @ (Command::Targets { .. } | Command::Dlq { .. } | Command::Alerts { .. }),
-    ) = cli.command
-    {
-        return match client_command(command).await {
-            Ok(out) => {
-                use std::io::Write as _;
-                let _ = std::io::stdout().write_all(out.as_bytes());
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                ExitCode::from(1)
-            }
-        };
-    }
-    // API keys and ingest credentials are checked before anything starts (and by check-config).
-    if !matches!(cli.command, Some(Command::CheckConfig))
-        && let Err(e) = server::guard::Guard::new(&config)
-    {
-        eprintln!("error: {e}");
-        return ExitCode::from(2);
-    }
     match cli.command {
-        Some(Command::Targets { .. } | Command::Dlq { .. } | Command::Alerts { .. }) => {
+        None => serve(cli.serve).await,
+        Some(Command::Serve(opts)) => serve(opts).await,
+        Some(Command::CheckConfig(opts)) => check_config(opts),
+        Some(Command::Client(command)) => finish(client_command(command).await),
+    }
+}
+
+/// Prints every line of an error as `error: …` and gives the usage exit code (2).
+fn config_errors(errors: &str) -> ExitCode {
+    for line in errors.lines() {
+        eprintln!("error: {line}");
+    }
+    ExitCode::from(2)
+}
+
+/// The configuration `opts` select (exit 2 listing every error when the file has some).
+fn resolved(opts: ServeOpts) -> Result<Config, ExitCode> {
+    resolve(opts).map_err(|e| config_errors(&format!("{e:#}")))
+}
+
+/// The configuration `opts` select, with its API keys and ingest credentials checked (exit 2
+/// naming the place when something is wrong).
+fn configure(opts: ServeOpts) -> Result<Config, ExitCode> {
+    let config = resolved(opts)?;
+    server::guard::Guard::new(&config).map_err(|e| config_errors(&e.to_string()))?;
+    Ok(config)
+}
+
+/// Checks everything offline and reports every error: the config file's, then the API keys'
+/// and every target definition's.
+fn check_config(opts: ServeOpts) -> ExitCode {
+    let config = match resolved(opts) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match server::check_config(&config) {
+        Ok(targets) => {
+            eprintln!("config ok: {targets} target(s)");
             ExitCode::SUCCESS
         }
-        Some(Command::CheckConfig) => match server::check_config(&config) {
-            Ok(targets) => {
-                eprintln!("config ok: {targets} target(s)");
-                ExitCode::SUCCESS
-            }
-            Err(errors) => {
-                for line in errors.lines() {
-                    eprintln!("error: {line}");
-                }
-                ExitCode::from(2)
-            }
-        },
-        None | Some(Command::Serve) => {
-            let registry = match server::load_registry(&config) {
-                Ok(r) => r,
-                Err(e) => {
-                    for line in format!("{e:#}").lines() {
-                        eprintln!("error: {line}");
-                    }
-                    return ExitCode::from(2);
-                }
-            };
-            init_logging(&config);
-            let token = CancellationToken::new();
-            tokio::spawn(shutdown_signal(token.clone()));
-            match server::serve(config, registry, token).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!(error = %format!("{e:#}"), "alert-publisher failed");
-                    eprintln!("error: {e:#}");
-                    ExitCode::from(1)
-                }
-            }
+        Err(errors) => config_errors(&errors),
+    }
+}
+
+async fn serve(opts: ServeOpts) -> ExitCode {
+    let config = match configure(opts) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let registry = match server::load_registry(&config) {
+        Ok(r) => r,
+        Err(e) => return config_errors(&format!("{e:#}")),
+    };
+    init_logging(&config);
+    let token = CancellationToken::new();
+    tokio::spawn(shutdown_signal(token.clone()));
+    match server::serve(config, registry, token).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "alert-publisher failed");
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
         }
     }
 }
