@@ -19,7 +19,7 @@ use tokio::sync::OnceCell;
 static PG: OnceCell<testkit::Postgres> = OnceCell::const_new();
 static DB_SEQ: Mutex<u32> = Mutex::new(0);
 
-async fn postgres_store(instance: &str) -> (Arc<dyn JobStore>, String) {
+pub(crate) async fn postgres_store(instance: &str) -> (Arc<dyn JobStore>, String) {
     let pg = PG.get_or_init(testkit::Postgres::start).await;
     let name = {
         let mut n = DB_SEQ.lock().unwrap();
