@@ -388,9 +388,15 @@ pub struct JobRecord {
     /// When this dead letter was replayed.
     #[schema(required)]
     pub replayed_at: Option<DateTime<Utc>>,
-    /// The job created by the replay.
+    /// The job created by the replay. For a dead letter superseded by a newer one of its alert
+    /// (see `superseded_by`): the replay of that newer one, which was sent in its place.
     #[schema(required)]
     pub replayed_as: Option<i64>,
+    /// The newer job of the same alert and target that made this one obsolete: for a
+    /// superseded job, the one that replaced it while it waited; for a dead letter, the newer
+    /// dead letter replayed in its place.
+    #[schema(required)]
+    pub superseded_by: Option<i64>,
     /// Every attempt, oldest first (only in single-job answers).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<Attempt>>,

@@ -81,8 +81,10 @@ struct Sql {
     replay_candidates: String,
     replay_by_id: String,
     newer_job: String,
+    newer_dead: String,
     replay_insert: String,
     replay_mark: String,
+    replay_supersede: String,
     purge_attempts: String,
     purge: String,
     sweep_attempts: String,
@@ -126,7 +128,7 @@ fn rows(row: &str, n: usize) -> String {
 }
 
 const JOB_COLUMNS: &str = "id, target, fingerprint, status, priority, state, attempts, created_at, updated_at, \
-    next_run_at, last_error_kind, last_error, last_status_code, replayed_at, replayed_as, payload";
+    next_run_at, last_error_kind, last_error, last_status_code, replayed_at, replayed_as, superseded_by, payload";
 
 const FILTER: &str = "(? IS NULL OR state = ?) AND (? IS NULL OR target = ?) AND (? IS NULL OR fingerprint = ?) \
     AND (? IS NULL OR last_error_kind = ?) \
@@ -138,6 +140,15 @@ const FILTER: &str = "(? IS NULL OR state = ?) AND (? IS NULL OR target = ?) AND
 fn active_order_hint(dialect: Dialect) -> &'static str {
     if dialect == Dialect::Sqlite {
         " INDEXED BY jobs_active_order"
+    } else {
+        ""
+    }
+}
+
+/// SQLite: look dead letters of one alert up in their own index (see `active_order_hint`).
+fn dead_by_alert_hint(dialect: Dialect) -> &'static str {
+    if dialect == Dialect::Sqlite {
+        " INDEXED BY jobs_dead_by_alert"
     } else {
         ""
     }
@@ -227,9 +238,10 @@ impl Sql {
             history: number(
                 "SELECT attempt, at, outcome, status_code, latency_ms, error_kind, error FROM attempts WHERE job_id = ? ORDER BY id",
             ),
+            // Newest first: with a limit, the dead letters that win over older ones of their alert.
             replay_candidates: number(&format!(
                 "SELECT id, delivery_key, target, fingerprint, status, priority, payload, updated_at FROM jobs WHERE {FILTER} \
-                 ORDER BY id LIMIT ?"
+                 ORDER BY id DESC LIMIT ?"
             )),
             replay_by_id: number(
                 "SELECT id, delivery_key, target, fingerprint, status, priority, payload, updated_at FROM jobs \
@@ -244,12 +256,23 @@ impl Sql {
                  WHERE j.target = ? AND j.fingerprint = ? AND j.id > ? AND j.state IN ('pending', 'in_flight')",
                 active_order_hint(dialect)
             )),
+            // Later dead letters of the alert not replayed yet (the caller keeps notifications:
+            // a dead acknowledgement is not a newer status).
+            newer_dead: number(&format!(
+                "SELECT d.id, d.payload FROM jobs d{} WHERE d.target = ? AND d.fingerprint = ? AND d.id > ? \
+                 AND d.state = 'dead' AND d.replayed_at IS NULL ORDER BY d.id",
+                dead_by_alert_hint(dialect)
+            )),
             replay_insert: number(
                 "INSERT INTO jobs (delivery_key, target, fingerprint, status, priority, state, attempts, sort_key, \
                  created_at, updated_at, next_run_at, payload) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?) RETURNING id",
             ),
             replay_mark: number(
                 "UPDATE jobs SET replayed_at = ?, replayed_as = ?, updated_at = updated_at WHERE id = ?",
+            ),
+            // An older dead letter whose alert's newer dead letter was replayed instead.
+            replay_supersede: number(
+                "UPDATE jobs SET replayed_at = ?, replayed_as = ?, superseded_by = ?, updated_at = updated_at WHERE id = ?",
             ),
             purge_attempts: number(&format!(
                 "DELETE FROM attempts WHERE job_id IN (SELECT id FROM jobs WHERE {FILTER})"
@@ -566,6 +589,7 @@ fn record(row: &AnyRow) -> Result<JobRecord, sqlx::Error> {
             .map(|c| c as u16),
         replayed_at: row.try_get::<Option<i64>, _>("replayed_at")?.map(from_ms),
         replayed_as: row.try_get("replayed_as")?,
+        superseded_by: row.try_get("superseded_by")?,
         history: None,
         payload,
     })
@@ -1649,6 +1673,109 @@ impl SqlStore {
     }
 }
 
+/// A dead letter a replay looks at.
+#[derive(Debug)]
+struct Candidate {
+    id: i64,
+    delivery_key: String,
+    target: String,
+    fingerprint: String,
+    status: String,
+    priority: i64,
+    payload: String,
+    died_at: i64,
+    /// A notification, not an acknowledgement: only a notification is a newer status of its
+    /// alert.
+    notifies: bool,
+}
+
+impl Candidate {
+    fn read(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        let payload: String = row.try_get("payload")?;
+        Ok(Self {
+            id: row.try_get("id")?,
+            delivery_key: row.try_get("delivery_key")?,
+            target: row.try_get("target")?,
+            fingerprint: row.try_get("fingerprint")?,
+            status: row.try_get("status")?,
+            priority: row.try_get("priority")?,
+            notifies: notifies(&payload),
+            payload,
+            died_at: row.try_get("updated_at")?,
+        })
+    }
+
+    fn same_alert(&self, other: &Self) -> bool {
+        self.target == other.target && self.fingerprint == other.fingerprint
+    }
+}
+
+/// Whether a stored payload notifies (an unreadable one counts as a notification: it then
+/// holds back older dead letters rather than letting them overwrite it).
+fn notifies(payload: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Action {
+        #[serde(default)]
+        action: publish::DeliveryAction,
+    }
+    serde_json::from_str::<Action>(payload).map_or(true, |a| a.action.is_notify())
+}
+
+/// What a replay does with one dead letter.
+#[derive(Debug)]
+enum Verdict {
+    /// Sent again as a new pending job.
+    Replay,
+    /// Left alone: a newer notification exists (why).
+    Refused(String),
+    /// Not sent: the newer dead letter of its alert at this index of the candidates is
+    /// replayed in its place. Marked replayed so that it is not offered again.
+    Superseded(usize),
+}
+
+impl SqlStore {
+    /// Why dead letter `c` must not be replayed, if it must not: a later job of its alert is
+    /// waiting or in flight, a later notification of it is a dead letter not replayed yet, or
+    /// a later one was delivered after `c` died (jobs of an alert are delivered in order).
+    async fn newer_than(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        c: &Candidate,
+    ) -> Result<Option<String>, StoreError> {
+        let newer = sqlx::query(&self.sql.newer_job)
+            .bind(c.target.as_str())
+            .bind(c.fingerprint.as_str())
+            .bind(c.target.as_str())
+            .bind(c.fingerprint.as_str())
+            .bind(c.id)
+            .fetch_one(&mut *conn)
+            .await?;
+        if let Some(waiting) = newer.try_get::<Option<i64>, _>("waiting")? {
+            return Ok(Some(format!("job {waiting} is waiting")));
+        }
+        let dead = sqlx::query(&self.sql.newer_dead)
+            .bind(c.target.as_str())
+            .bind(c.fingerprint.as_str())
+            .bind(c.id)
+            .fetch_all(&mut *conn)
+            .await?;
+        for row in dead {
+            if notifies(&row.try_get::<String, _>("payload")?) {
+                let id: i64 = row.try_get("id")?;
+                return Ok(Some(format!(
+                    "dead letter {id} is newer: replay that one instead"
+                )));
+            }
+        }
+        Ok(match newer.try_get::<Option<i64>, _>("delivered_at")? {
+            Some(at) if at >= c.died_at => {
+                Some(format!("one was delivered at {}", from_ms(at).to_rfc3339()))
+            }
+            _ => None,
+        })
+    }
+}
+
 #[async_trait]
 impl JobStore for SqlStore {
     async fn enqueue(
@@ -1900,7 +2027,8 @@ impl JobStore for SqlStore {
         let rows = match &filter.ids {
             Some(ids) => {
                 let mut rows = Vec::with_capacity(ids.len());
-                for id in ids {
+                let mut seen = HashSet::with_capacity(ids.len());
+                for id in ids.iter().filter(|id| seen.insert(**id)) {
                     match sqlx::query(&self.sql.replay_by_id)
                         .bind(*id)
                         .fetch_optional(&mut *tx)
@@ -1922,56 +2050,107 @@ impl JobStore for SqlStore {
                     .await?
             }
         };
-        for row in rows {
-            let id: i64 = row.try_get("id")?;
-            let target: String = row.try_get("target")?;
-            let fingerprint: String = row.try_get("fingerprint")?;
-            let died_at: i64 = row.try_get("updated_at")?;
-            report.targets.insert(id, target.clone());
-            let newer = sqlx::query(&self.sql.newer_job)
-                .bind(target.as_str())
-                .bind(fingerprint.as_str())
-                .bind(target.as_str())
-                .bind(fingerprint.as_str())
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
-            let waiting: Option<i64> = newer.try_get("waiting")?;
-            let delivered_at: Option<i64> = newer.try_get("delivered_at")?;
-            let why = match (waiting, delivered_at) {
-                (Some(newer), _) => Some(format!("job {newer} is waiting")),
-                (None, Some(at)) if at >= died_at => {
-                    Some(format!("one was delivered at {}", from_ms(at).to_rfc3339()))
-                }
-                _ => None,
+        let mut candidates = rows
+            .iter()
+            .map(Candidate::read)
+            .collect::<Result<Vec<_>, _>>()?;
+        // The dead letters of each alert and target together, newest first. Every verdict is
+        // reached before anything is written, so a replay made by this call is never taken for
+        // a newer notification than the dead letters it supersedes.
+        candidates.sort_by(|a, b| {
+            (&a.target, &a.fingerprint, std::cmp::Reverse(a.id)).cmp(&(
+                &b.target,
+                &b.fingerprint,
+                std::cmp::Reverse(b.id),
+            ))
+        });
+        let mut verdicts: Vec<Verdict> = Vec::with_capacity(candidates.len());
+        // The newest notification among the alert's candidates looked at so far.
+        let mut newest: Option<usize> = None;
+        for (i, c) in candidates.iter().enumerate() {
+            report.targets.insert(c.id, c.target.clone());
+            if i > 0 && !c.same_alert(&candidates[i - 1]) {
+                newest = None;
+            }
+            let verdict = match newest {
+                Some(n) => match verdicts[n] {
+                    Verdict::Replay => Verdict::Superseded(n),
+                    _ => Verdict::Refused(format!("dead letter {} is newer", candidates[n].id)),
+                },
+                None => match self.newer_than(&mut tx, c).await? {
+                    Some(why) => Verdict::Refused(why),
+                    None => Verdict::Replay,
+                },
             };
-            if let Some(why) = why {
-                report.skipped.push((id, format!("a newer notification for this alert and target exists ({why}); replaying would send an outdated status")));
+            if c.notifies && newest.is_none() {
+                newest = Some(i);
+            }
+            verdicts.push(verdict);
+        }
+
+        // Replays in the order the dead letters were first stored.
+        let mut order: Vec<usize> = (0..candidates.len()).collect();
+        order.sort_by_key(|&i| candidates[i].id);
+        let mut new_ids: HashMap<usize, i64> = HashMap::new();
+        for &i in &order {
+            if !matches!(verdicts[i], Verdict::Replay) {
                 continue;
             }
-            let priority: i64 = row.try_get("priority")?;
+            let c = &candidates[i];
             let new_id: i64 = sqlx::query(&self.sql.replay_insert)
-                .bind(row.try_get::<String, _>("delivery_key")?)
-                .bind(target.as_str())
-                .bind(fingerprint.as_str())
-                .bind(row.try_get::<String, _>("status")?)
-                .bind(priority)
-                .bind(now_ms - dur_ms(Priority::from_i64(priority).boost()))
+                .bind(c.delivery_key.as_str())
+                .bind(c.target.as_str())
+                .bind(c.fingerprint.as_str())
+                .bind(c.status.as_str())
+                .bind(c.priority)
+                .bind(now_ms - dur_ms(Priority::from_i64(c.priority).boost()))
                 .bind(now_ms)
                 .bind(now_ms)
                 .bind(now_ms)
-                .bind(row.try_get::<String, _>("payload")?)
+                .bind(c.payload.as_str())
                 .fetch_one(&mut *tx)
                 .await?
                 .try_get(0)?;
             sqlx::query(&self.sql.replay_mark)
                 .bind(now_ms)
                 .bind(new_id)
-                .bind(id)
+                .bind(c.id)
                 .execute(&mut *tx)
                 .await?;
-            report.replayed.push((id, new_id));
+            new_ids.insert(i, new_id);
+            report.replayed.push((c.id, new_id));
         }
+        for &i in &order {
+            let c = &candidates[i];
+            match &verdicts[i] {
+                Verdict::Replay => {}
+                Verdict::Refused(why) => report.skipped.push((
+                    c.id,
+                    format!(
+                        "a newer notification for this alert and target exists ({why}); \
+                         replaying would send an outdated status"
+                    ),
+                )),
+                Verdict::Superseded(n) => {
+                    let (newer, new_id) = (candidates[*n].id, new_ids[n]);
+                    sqlx::query(&self.sql.replay_supersede)
+                        .bind(now_ms)
+                        .bind(new_id)
+                        .bind(newer)
+                        .bind(c.id)
+                        .execute(&mut *tx)
+                        .await?;
+                    report.skipped.push((
+                        c.id,
+                        format!(
+                            "dead letter {newer} of the same alert and target is newer and was \
+                             replayed in its place as job {new_id}; this one is marked replayed"
+                        ),
+                    ));
+                }
+            }
+        }
+        report.skipped.sort_by_key(|(id, _)| *id);
         tx.commit().await?;
         if !report.replayed.is_empty() {
             self.store_dirty();

@@ -127,10 +127,19 @@ pub trait JobStore: Send + Sync + std::fmt::Debug {
     /// One job with its attempt history.
     async fn get(&self, id: i64) -> Result<Option<JobRecord>, StoreError>;
 
-    /// Replays dead letters matching `filter` (or `filter.ids`): each becomes a new pending
-    /// job with the same payload and delivery key, and is marked replayed. A dead letter for
-    /// which a newer notification of the same alert and target exists is skipped, because
-    /// sending it would overwrite a newer status.
+    /// Replays dead letters matching `filter` (or `filter.ids`; without ids, the newest
+    /// `filter.limit`): each becomes a new pending job with the same payload and delivery key,
+    /// and is marked replayed.
+    ///
+    /// The newest dead letter of an alert and target wins. A dead letter is skipped, with the
+    /// reason, when a newer notification of the same alert and target exists: a later job
+    /// waiting or in flight, a later notification that is a dead letter not replayed yet, or a
+    /// later one delivered after it died; sending it would overwrite a newer status. Among the
+    /// selected dead letters of one alert and target only the newest notification is replayed
+    /// (with any later acknowledgement); the older ones are marked replayed, with
+    /// `replayed_as` naming that replay and `superseded_by` the newer dead letter, so they are
+    /// not offered again. Verdicts are reached before anything is written: a replay made by
+    /// this call never counts as newer than the dead letters it supersedes.
     async fn replay(
         &self,
         filter: &JobFilter,

@@ -220,8 +220,9 @@ impl Service {
     }
 
     /// Replays one dead letter as a new pending job. Unknown (or already replayed) is
-    /// [`ErrorKind::NotFound`]; a newer notification for the alert is
-    /// [`ErrorKind::ReplayRefused`].
+    /// [`ErrorKind::NotFound`]; a newer notification for the alert and target (a later job
+    /// waiting, a newer dead letter, or one delivered after this one died) is
+    /// [`ErrorKind::ReplayRefused`], whose message names it.
     pub async fn replay_one(&self, id: i64) -> Result<queue::ReplayReport> {
         let report = self
             .store
@@ -248,7 +249,8 @@ impl Service {
         Ok(report)
     }
 
-    /// Replays every dead letter `filter` selects.
+    /// Replays every dead letter `filter` selects: of each alert and target, the newest (see
+    /// [`queue::JobStore::replay`]).
     pub async fn replay(&self, filter: &JobFilter) -> Result<queue::ReplayReport> {
         let report = self
             .store

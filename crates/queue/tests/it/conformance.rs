@@ -19,7 +19,7 @@ use tokio::sync::OnceCell;
 static PG: OnceCell<testkit::Postgres> = OnceCell::const_new();
 static DB_SEQ: Mutex<u32> = Mutex::new(0);
 
-async fn postgres_store(instance: &str) -> (Arc<dyn JobStore>, String) {
+pub(crate) async fn postgres_store(instance: &str) -> (Arc<dyn JobStore>, String) {
     let pg = PG.get_or_init(testkit::Postgres::start).await;
     let name = {
         let mut n = DB_SEQ.lock().unwrap();
@@ -1006,3 +1006,211 @@ async fn replay_skips_a_dead_letter_overtaken_by_a_delivered_one(
     );
 }
 both!(replay_skips_a_dead_letter_overtaken_by_a_delivered_one);
+
+/// Claims every due job at `at` and makes each a dead letter; their ids.
+async fn kill_due(store: &Arc<dyn JobStore>, at: DateTime<Utc>) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for j in store.claim(100, at, LEASE).await.unwrap() {
+        let dead = Completion::Dead {
+            failure: failure("server"),
+        };
+        store.complete(&j, dead, Duration::ZERO, at).await.unwrap();
+        ids.push(j.id);
+    }
+    ids
+}
+
+/// Alert A firing then resolved at `t`, both dead letters; B firing, a dead letter too.
+/// Returns (A firing, A resolved, B firing) and the time after.
+async fn firing_then_resolved_dead(store: &Arc<dyn JobStore>) -> ((i64, i64, i64), DateTime<Utc>) {
+    let t0 = now();
+    store
+        .enqueue(
+            vec![
+                job("t", "A", AlertStatus::Firing, "warning"),
+                job("t", "B", AlertStatus::Firing, "warning"),
+            ],
+            t0,
+        )
+        .await
+        .unwrap();
+    let first = kill_due(store, t0).await;
+    let t1 = t0 + chrono::Duration::seconds(1);
+    store
+        .enqueue(vec![job("t", "A", AlertStatus::Resolved, "warning")], t1)
+        .await
+        .unwrap();
+    let resolved = kill_due(store, t1).await;
+    assert_eq!((first.len(), resolved.len()), (2, 1));
+    let a = alert("A", AlertStatus::Firing, "warning")
+        .fingerprint
+        .to_string();
+    let mut firing = [0, 0];
+    for id in first {
+        let rec = store.get(id).await.unwrap().unwrap();
+        firing[usize::from(rec.fingerprint != a)] = id;
+    }
+    (
+        (firing[0], resolved[0], firing[1]),
+        t1 + chrono::Duration::seconds(1),
+    )
+}
+
+/// A bulk replay sends the newest dead letter of each alert: the resolve, not the older firing
+/// (whose fresh replay used to count as the newer notification and hold the resolve back). The
+/// firing is marked replayed in favour of the resolve and not offered again.
+async fn bulk_replay_sends_the_newest_dead_letter_of_an_alert(store: Arc<dyn JobStore>, _db: Db) {
+    let ((firing, resolved, other), t) = firing_then_resolved_dead(&store).await;
+    let report = replay_target(&store, "t", t).await;
+    let replayed: Vec<i64> = report.replayed.iter().map(|(id, _)| *id).collect();
+    assert_eq!(
+        replayed,
+        [other, resolved],
+        "in the order they were stored: {report:?}"
+    );
+    assert_eq!(report.skipped.len(), 1, "{report:?}");
+    assert_eq!(report.skipped[0].0, firing);
+    assert!(
+        report.skipped[0]
+            .1
+            .contains(&format!("dead letter {resolved}")),
+        "{report:?}"
+    );
+    let resolve_job = report.replayed[1].1;
+    let old = store.get(firing).await.unwrap().unwrap();
+    assert_eq!(
+        (old.state, old.replayed_as, old.superseded_by),
+        (JobState::Dead, Some(resolve_job), Some(resolved))
+    );
+    assert!(old.replayed_at.is_some());
+
+    let claimed = store.claim(10, t, LEASE).await.unwrap();
+    let mut sent: Vec<(i64, AlertStatus)> = claimed.iter().map(|j| (j.id, j.status)).collect();
+    sent.sort_unstable_by_key(|(id, _)| *id);
+    assert_eq!(
+        sent,
+        [
+            (report.replayed[0].1, AlertStatus::Firing),
+            (resolve_job, AlertStatus::Resolved)
+        ]
+    );
+    let again = replay_target(&store, "t", t).await;
+    assert!(
+        again.replayed.is_empty() && again.skipped.is_empty(),
+        "nothing left to offer: {again:?}"
+    );
+}
+both!(bulk_replay_sends_the_newest_dead_letter_of_an_alert);
+
+/// Replaying an older dead letter by id is refused while a newer one of its alert sits in the
+/// dead-letter queue; the reason names the newer one. A list of ids follows the bulk rule.
+async fn replay_by_id_refuses_a_dead_letter_with_a_newer_one(store: Arc<dyn JobStore>, _db: Db) {
+    let ((firing, resolved, other), t) = firing_then_resolved_dead(&store).await;
+    let by_ids = |ids: Vec<i64>| {
+        let store = store.clone();
+        async move {
+            store
+                .replay(
+                    &JobFilter {
+                        ids: Some(ids),
+                        ..Default::default()
+                    },
+                    t,
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let report = by_ids(vec![firing]).await;
+    assert!(report.replayed.is_empty(), "{report:?}");
+    assert_eq!(report.skipped.len(), 1);
+    assert_eq!(report.skipped[0].0, firing);
+    assert!(
+        report.skipped[0]
+            .1
+            .contains(&format!("dead letter {resolved} is newer")),
+        "{report:?}"
+    );
+    let old = store.get(firing).await.unwrap().unwrap();
+    assert_eq!(
+        (old.replayed_at, old.superseded_by),
+        (None, None),
+        "a refusal changes nothing"
+    );
+
+    let report = by_ids(vec![firing, other, resolved, firing]).await;
+    let replayed: Vec<i64> = report.replayed.iter().map(|(id, _)| *id).collect();
+    assert_eq!(replayed, [other, resolved], "{report:?}");
+    let skipped: Vec<i64> = report.skipped.iter().map(|(id, _)| *id).collect();
+    assert_eq!(skipped, [firing], "listed twice, judged once: {report:?}");
+
+    // Its resolve was replayed: the firing is no longer a dead letter to replay.
+    let report = by_ids(vec![firing]).await;
+    assert!(
+        report.skipped[0].1.starts_with("no dead letter"),
+        "{report:?}"
+    );
+}
+both!(replay_by_id_refuses_a_dead_letter_with_a_newer_one);
+
+/// A dead acknowledgement is not a newer status: the firing it followed is replayed before it.
+/// A newer notification that waits holds back every dead letter of the alert.
+async fn replay_keeps_acknowledgements_after_their_trigger(store: Arc<dyn JobStore>, _db: Db) {
+    let t0 = now();
+    store
+        .enqueue(vec![job("t", "A", AlertStatus::Firing, "warning")], t0)
+        .await
+        .unwrap();
+    let firing = kill_due(&store, t0).await;
+    let t1 = t0 + chrono::Duration::seconds(1);
+    store
+        .enqueue(
+            vec![NewJob::acknowledge(
+                "t",
+                alert("A", AlertStatus::Firing, "warning"),
+                GroupContext::default(),
+            )],
+            t1,
+        )
+        .await
+        .unwrap();
+    let ack = kill_due(&store, t1).await;
+    assert_eq!((firing.len(), ack.len()), (1, 1));
+    let t2 = t1 + chrono::Duration::seconds(1);
+    let report = replay_target(&store, "t", t2).await;
+    let replayed: Vec<i64> = report.replayed.iter().map(|(id, _)| *id).collect();
+    assert_eq!(replayed, [firing[0], ack[0]], "{report:?}");
+    assert!(
+        report.replayed[0].1 < report.replayed[1].1,
+        "the trigger goes first"
+    );
+}
+both!(replay_keeps_acknowledgements_after_their_trigger);
+
+/// With a limit, a bulk replay takes the newest dead letters: those that win over the older
+/// ones of their alert.
+async fn bulk_replay_with_a_limit_takes_the_newest(store: Arc<dyn JobStore>, _db: Db) {
+    let ((firing, resolved, other), t) = firing_then_resolved_dead(&store).await;
+    let report = store
+        .replay(
+            &JobFilter {
+                target: Some("t".into()),
+                limit: Some(1),
+                ..Default::default()
+            },
+            t,
+        )
+        .await
+        .unwrap();
+    let replayed: Vec<i64> = report.replayed.iter().map(|(id, _)| *id).collect();
+    assert_eq!(replayed, [resolved], "{report:?}");
+    assert!(report.skipped.is_empty(), "{report:?}");
+    // The older firing of A is now held back by the waiting resolve; B goes.
+    let report = replay_target(&store, "t", t).await;
+    let replayed: Vec<i64> = report.replayed.iter().map(|(id, _)| *id).collect();
+    assert_eq!(replayed, [other], "{report:?}");
+    assert_eq!(report.skipped.len(), 1, "{report:?}");
+    assert_eq!(report.skipped[0].0, firing);
+    assert!(report.skipped[0].1.contains("waiting"), "{report:?}");
+}
+both!(bulk_replay_with_a_limit_takes_the_newest);

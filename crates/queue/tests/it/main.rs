@@ -3,6 +3,7 @@
 mod conformance;
 mod handoff;
 mod ordering;
+mod replay_story;
 
 use std::{sync::Arc, time::Duration};
 

@@ -301,7 +301,7 @@ impl From<queue::ReplayReport> for ReplayResponse {
         (status = 200, description = "Replayed", body = ReplayResponse),
         (status = 400, description = "`invalid_payload`: the id is not an integer", body = ErrorBody),
         (status = 404, description = "`not_found`: no such dead letter, or it was replayed already", body = ErrorBody),
-        (status = 409, description = "`replay_refused`: a newer notification for the same alert and target exists", body = ErrorBody),
+        (status = 409, description = "`replay_refused`: a newer notification for the same alert and target exists (a later job waiting, a newer dead letter, or one delivered after this one died); the message names it", body = ErrorBody),
         (status = 503, description = "`store_unavailable`: retry later", body = ErrorBody),
     )
 )]
@@ -314,7 +314,8 @@ pub(crate) async fn replay_one(
 }
 
 /// Which dead letters to replay: every field narrows the selection; at least one of `ids`,
-/// `target`, `error_kind`, `priority` and `since` is required.
+/// `target`, `error_kind`, `priority` and `since` is required. Without `ids`, `limit` (default
+/// 1000, at most 10000) takes the newest.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReplayRequest {
@@ -336,7 +337,7 @@ pub(crate) struct ReplayRequest {
     tag = "dlq",
     request_body(content = ReplayRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "What was replayed and what was skipped, with reasons", body = ReplayResponse),
+        (status = 200, description = "What was replayed and what was skipped, with reasons. Of the selected dead letters of one alert and target only the newest is replayed; the older ones are skipped and marked replayed", body = ReplayResponse),
         (status = 400, description = "`invalid_payload`: the body is wrong; the message names the field", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 503, description = "`store_unavailable`: retry later", body = ErrorBody),

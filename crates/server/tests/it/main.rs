@@ -20,6 +20,7 @@ mod openapi;
 mod outbound;
 mod pagerduty;
 mod ratelimit;
+mod replay;
 mod retry;
 mod rootly;
 mod scale_out;
