@@ -356,11 +356,22 @@ impl Engine {
                 && let Some(handoff) = &self.handoff
             {
                 let (ready, stale) = handoff.take(room, self.config.lease / 2);
-                if stale > 0 {
+                if !stale.is_empty() {
+                    // Back to the store at once and in their place, with no attempt counted:
+                    // waiting in memory is not an attempt.
                     warn!(
-                        jobs = stale,
-                        "handed-off jobs waited in memory for half their lease; they are delivered again through the store when it expires"
+                        jobs = stale.len(),
+                        "handed-off jobs waited in memory for half their lease; handed back to the store"
                     );
+                    let store = self.store.clone();
+                    tasks.spawn(async move {
+                        let now = Utc::now();
+                        for r in stale {
+                            if let Err(e) = store.defer(&r.job, now, now).await {
+                                error!(job = r.job.id, error = %e, "handing a job back to the store failed; it is delivered again after its lease");
+                            }
+                        }
+                    });
                 }
                 for r in ready {
                     self.dispatch(r.job, Some(r.delivery), &semaphore, &mut tasks, &commits)
@@ -491,7 +502,7 @@ impl Engine {
         });
         own.iter()
             .chain(publisher.rate_limit(delivery).iter())
-            .find_map(|limit| self.shared.limiters.check(limit, job.id))
+            .find_map(|limit| self.shared.limiters.check(limit, job.id, job.sort_key))
     }
 }
 
@@ -647,10 +658,11 @@ type Bucket = RateLimiter<
 >;
 
 /// Token buckets by rate-limit key (one bucket per key, whatever rate each target asks for:
-/// the strictest rate seen wins). While a key is over its rate, deliveries get reserved slots one
-/// period apart, in the order they were claimed (priority order), and a delivery coming back
-/// for its slot goes ahead of fresh ones: a storm drains at the vendor's rate, highest
-/// priority first, without 429s.
+/// the strictest rate seen wins). While a key is over its rate, its deliveries wait in a queue
+/// in claim order — priority with aging, the store's order — with slots one period apart; a job
+/// that arrives while others wait takes its place in that order (a critical one goes next,
+/// and the ones behind it move back a period), and a job coming back for its slot goes ahead of
+/// fresh ones. A storm drains at the vendor's rate, highest priority first, without 429s.
 #[derive(Debug, Default)]
 struct Limiters {
     buckets: Mutex<HashMap<String, LimiterEntry>>,
@@ -661,10 +673,16 @@ struct LimiterEntry {
     bucket: Arc<Bucket>,
     per_minute: u32,
     burst: u32,
-    /// The first free slot after every reservation made so far.
-    next_slot: Option<Instant>,
-    /// Job id → its reserved slot.
-    reserved: HashMap<i64, Instant>,
+    /// Jobs waiting for a slot, in the order they go, each with its slot.
+    waiting: Vec<Waiting>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Waiting {
+    job: i64,
+    /// Claim order (arrival minus the priority's boost).
+    order: i64,
+    slot: Instant,
 }
 
 fn bucket(per_minute: u32, burst: u32) -> Arc<Bucket> {
@@ -675,9 +693,13 @@ fn bucket(per_minute: u32, burst: u32) -> Arc<Bucket> {
     ))
 }
 
+/// A job that has not come back this long after its slot is forgotten (taken over, deleted).
+const FORGET_AFTER: Duration = Duration::from_secs(60);
+
 impl Limiters {
-    /// `None` when job `job_id` may go now; otherwise how long it should wait (its slot).
-    fn check(&self, limit: &RateLimit, job_id: i64) -> Option<Duration> {
+    /// `None` when job `job` (claim order `order`) may go now; otherwise how long it should
+    /// wait (until its slot).
+    fn check(&self, limit: &RateLimit, job: i64, order: i64) -> Option<Duration> {
         let now = Instant::now();
         let mut buckets = self
             .buckets
@@ -689,8 +711,7 @@ impl Limiters {
                 bucket: bucket(limit.per_minute, limit.burst),
                 per_minute: limit.per_minute,
                 burst: limit.burst,
-                next_slot: None,
-                reserved: HashMap::new(),
+                waiting: Vec::new(),
             });
         if limit.per_minute < entry.per_minute || limit.burst < entry.burst {
             entry.per_minute = entry.per_minute.min(limit.per_minute);
@@ -698,32 +719,48 @@ impl Limiters {
             entry.bucket = bucket(entry.per_minute, entry.burst);
         }
         let period = Duration::from_secs(60) / entry.per_minute.max(1);
-        if let Some(slot) = entry.reserved.get(&job_id).copied() {
+        if let Some(i) = entry.waiting.iter().position(|w| w.job == job) {
+            let slot = entry.waiting[i].slot;
             if now + Duration::from_millis(1) >= slot {
-                entry.reserved.remove(&job_id);
+                entry.waiting.remove(i);
                 // keep the bucket in step with what is sent
                 let _ = entry.bucket.check();
                 return None;
             }
             return Some(slot - now);
         }
-        let slot = match entry.next_slot {
-            Some(next) if next > now => next,
-            _ => match entry.bucket.check() {
+        entry.waiting.retain(|w| w.slot + FORGET_AFTER > now);
+        let first = if entry.waiting.is_empty() {
+            match entry.bucket.check() {
                 Ok(()) => return None,
                 Err(not_until) => {
                     now + not_until.wait_time_from(governor::clock::DefaultClock::default().now())
                 }
-            },
+            }
+        } else {
+            now
         };
-        entry.next_slot = Some(slot + period);
-        if entry.reserved.len() % 1024 == 1023 {
-            // forget reservations whose job never came back (taken over, deleted)
-            entry
-                .reserved
-                .retain(|_, s| *s + Duration::from_secs(600) > now);
+        // Behind every waiting job ordered before it; ahead of the rest, who move back.
+        let at = entry
+            .waiting
+            .iter()
+            .position(|w| w.order > order)
+            .unwrap_or(entry.waiting.len());
+        let slot = match (entry.waiting.get(at), at.checked_sub(1)) {
+            (Some(next), _) => next.slot,
+            (None, Some(last)) => entry.waiting[last].slot + period,
+            (None, None) => first,
         }
-        entry.reserved.insert(job_id, slot);
+        .max(now);
+        for w in &mut entry.waiting[at..] {
+            w.slot += period;
+        }
+        if slot <= now + Duration::from_millis(1) {
+            // Its slot is now (the one before it is overdue): it goes.
+            let _ = entry.bucket.check();
+            return None;
+        }
+        entry.waiting.insert(at, Waiting { job, order, slot });
         Some(slot - now)
     }
 }
@@ -1141,5 +1178,65 @@ impl Worker {
             }
         };
         Attempted::Done(completion, Some(observation))
+    }
+}
+
+#[cfg(test)]
+mod limiter_tests {
+    use super::*;
+    use crate::Priority;
+
+    fn limit() -> RateLimit {
+        RateLimit {
+            key: "k".to_owned(),
+            per_minute: 120,
+            burst: 1,
+        }
+    }
+
+    #[test]
+    fn a_higher_priority_job_goes_ahead_of_those_waiting() {
+        let limiters = Limiters::default();
+        let aging = crate::Aging::default();
+        let order = |arrived: i64, p: Priority| arrived - p.boost(&aging).as_millis() as i64;
+        // The burst goes at once; 30 info jobs then wait a period (500 ms) apart.
+        assert_eq!(limiters.check(&limit(), 0, order(0, Priority::Low)), None);
+        let waits: Vec<Duration> = (1..=30)
+            .map(|id| {
+                limiters
+                    .check(&limit(), id, order(id, Priority::Low))
+                    .unwrap()
+            })
+            .collect();
+        assert!(waits.windows(2).all(|w| w[1] > w[0]), "{waits:?}");
+        // A critical one arriving later takes the first slot; the others move back a period.
+        let critical = limiters
+            .check(&limit(), 100, order(100, Priority::High))
+            .unwrap();
+        assert!(
+            critical <= waits[0] + Duration::from_millis(5),
+            "{critical:?} vs {waits:?}"
+        );
+        let first_info = limiters
+            .check(&limit(), 1, order(1, Priority::Low))
+            .unwrap();
+        assert!(
+            first_info >= waits[0] + Duration::from_millis(450),
+            "moved back: {first_info:?}"
+        );
+        // A medium one goes behind the critical one and ahead of the info ones.
+        let medium = limiters
+            .check(&limit(), 101, order(101, Priority::Medium))
+            .unwrap();
+        assert!(medium > critical && medium < first_info + Duration::from_millis(5));
+        // Aging: a low job that arrived more than the medium boost (1 min) earlier goes ahead
+        // of the medium one — still behind the critical one (boost 5 min).
+        let old_low = limiters
+            .check(&limit(), 102, order(-120_000, Priority::Low))
+            .unwrap();
+        assert!(
+            old_low > critical && old_low <= medium + Duration::from_millis(5),
+            "{old_low:?} between {critical:?} and {medium:?}"
+        );
     }
 }

@@ -148,18 +148,18 @@ impl Handoff {
         self.lock().heap.peek().map(|r| r.0.sort_key)
     }
 
-    /// Up to `n` jobs in claim order. Jobs that waited longer than `max_wait` are dropped (their
-    /// lease runs out and the store hands them out again); returns how many were dropped too.
-    pub fn take(&self, n: usize, max_wait: Duration) -> (Vec<Ready>, usize) {
+    /// Up to `n` jobs in claim order, and apart the jobs met on the way that waited longer than
+    /// `max_wait` (the engine hands those back to the store without counting an attempt).
+    pub fn take(&self, n: usize, max_wait: Duration) -> (Vec<Ready>, Vec<Ready>) {
         let mut out = Vec::with_capacity(n.min(64));
-        let mut stale = 0;
+        let mut stale = Vec::new();
         let mut inner = self.lock();
         while out.len() < n {
             let Some(Reverse(ready)) = inner.heap.pop() else {
                 break;
             };
             if ready.stored.elapsed() > max_wait {
-                stale += 1;
+                stale.push(ready);
                 continue;
             }
             out.push(ready);

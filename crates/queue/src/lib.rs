@@ -31,8 +31,8 @@ pub use breaker::{BreakerConfig, BreakerState};
 pub use engine::{DeliveryObserver, Engine, EngineConfig, EngineHandle, Observation, Publishers};
 pub use handoff::{Handoff, Ready};
 pub use model::{
-    Attempt, Completion, EnqueueReport, Failure, Finished, Job, JobFilter, JobPayload, JobRecord,
-    JobState, NewJob, Priority, QueueStats, ReplayReport, Submission,
+    Aging, Attempt, Completion, EnqueueReport, Failure, Finished, Job, JobFilter, JobPayload,
+    JobRecord, JobState, NewJob, Priority, QueueStats, ReplayReport, Submission,
 };
 pub use policy::{RateLimitConfig, RetryPolicy, TargetPolicy};
 pub use settings::DeliverySettings;

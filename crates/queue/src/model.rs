@@ -29,6 +29,35 @@ pub enum Priority {
     High = 2,
 }
 
+/// The no-starvation rule (`delivery.aging`): a job is ordered as if it had arrived earlier by
+/// its priority's boost, everywhere jobs wait (the store's claim order, the in-memory hand-off,
+/// a rate-limited target's queue). So a `low` job waits behind `medium` jobs arriving up to
+/// `medium` after it and behind `high` jobs arriving up to `high` after it — then it goes
+/// first. (A `medium` job waits behind `high` ones arriving up to `high` − `medium` after it.)
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(deny_unknown_fields, default)]
+pub struct Aging {
+    /// Boost of `medium` jobs (default 1 min).
+    #[serde(with = "publish::serde_duration")]
+    #[schema(value_type = String)]
+    pub medium: Duration,
+    /// Boost of `high` jobs (default 5 min).
+    #[serde(with = "publish::serde_duration")]
+    #[schema(value_type = String)]
+    pub high: Duration,
+}
+
+impl Default for Aging {
+    fn default() -> Self {
+        Self {
+            medium: Duration::from_secs(60),
+            high: Duration::from_secs(300),
+        }
+    }
+}
+
 impl Priority {
     /// The priority of an alert: high for firing critical, low for resolved or info.
     pub fn of(alert: &Alert) -> Self {
@@ -41,13 +70,11 @@ impl Priority {
         }
     }
 
-    /// How much earlier than its arrival a job of this priority is ordered. A low job waits
-    /// behind high jobs that arrive up to five minutes after it, and behind medium ones up to
-    /// one minute after it — then it is served first. That is the no-starvation rule.
-    pub fn boost(self) -> Duration {
+    /// How much earlier than its arrival a job of this priority is ordered, under `aging`.
+    pub fn boost(self, aging: &Aging) -> Duration {
         match self {
-            Priority::High => Duration::from_secs(300),
-            Priority::Medium => Duration::from_secs(60),
+            Priority::High => aging.high,
+            Priority::Medium => aging.medium,
             Priority::Low => Duration::ZERO,
         }
     }

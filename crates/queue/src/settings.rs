@@ -6,7 +6,7 @@ use std::time::Duration;
 use publish::ConfigError;
 use serde::{Deserialize, Serialize};
 
-use crate::{BreakerConfig, EngineConfig, RetryPolicy, StoreOptions, TargetPolicy};
+use crate::{Aging, BreakerConfig, EngineConfig, RetryPolicy, StoreOptions, TargetPolicy};
 
 /// Delivery settings as a user writes them (`delivery:`). Unknown keys are refused; a missing
 /// key takes its default.
@@ -49,6 +49,8 @@ pub struct DeliverySettings {
     #[serde(with = "publish::serde_duration")]
     #[schema(value_type = String)]
     pub retain_dead: Duration,
+    /// How priority orders waiting jobs without starving the lower ones.
+    pub aging: Aging,
 }
 
 impl Default for DeliverySettings {
@@ -65,6 +67,7 @@ impl Default for DeliverySettings {
             circuit_breaker: BreakerConfig::default(),
             retain_finished: Duration::from_secs(24 * 3600),
             retain_dead: Duration::from_secs(7 * 24 * 3600),
+            aging: Aging::default(),
         }
     }
 }
@@ -85,6 +88,12 @@ impl DeliverySettings {
             return Err(ConfigError::new(
                 "retry.max_attempts",
                 "must be at least 1 (attempts in all, including the first)",
+            ));
+        }
+        if self.aging.high < self.aging.medium {
+            return Err(ConfigError::new(
+                "aging.high",
+                "must be at least aging.medium (high-priority jobs go before medium ones)",
             ));
         }
         Ok(())
@@ -121,6 +130,7 @@ impl DeliverySettings {
     pub fn store_options(&self) -> StoreOptions {
         StoreOptions {
             synchronous_full: self.sqlite_synchronous_full,
+            aging: self.aging,
             ..StoreOptions::default()
         }
     }

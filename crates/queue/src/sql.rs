@@ -20,8 +20,9 @@ use tokio::sync::oneshot;
 use tracing::warn;
 
 use crate::{
-    Attempt, Completion, EnqueueReport, Finished, Handoff, Job, JobFilter, JobPayload, JobRecord,
-    JobState, JobStore, NewJob, Priority, QueueStats, Ready, ReplayReport, StoreError, Submission,
+    Aging, Attempt, Completion, EnqueueReport, Finished, Handoff, Job, JobFilter, JobPayload,
+    JobRecord, JobState, JobStore, NewJob, Priority, QueueStats, Ready, ReplayReport, StoreError,
+    Submission,
 };
 
 /// Which SQL database a [`SqlStore`] talks to.
@@ -45,6 +46,8 @@ pub struct StoreOptions {
     pub busy_timeout: Duration,
     /// Identifies this process in leases (PostgreSQL replicas).
     pub instance: String,
+    /// How priority orders jobs (the claim order of each new job).
+    pub aging: Aging,
 }
 
 impl Default for StoreOptions {
@@ -54,6 +57,7 @@ impl Default for StoreOptions {
             connections: 4,
             busy_timeout: Duration::from_secs(5),
             instance: format!("{}-{:08x}", std::process::id(), fastrand::u32(..)),
+            aging: Aging::default(),
         }
     }
 }
@@ -305,6 +309,8 @@ pub struct SqlStore {
     last_stats: Arc<tokio::sync::Mutex<Option<(std::time::Instant, QueueStats)>>>,
     /// Where enqueue hands jobs that may go at once (see [`Handoff`]), once an engine runs.
     handoff: Arc<std::sync::Mutex<Option<Arc<Handoff>>>>,
+    /// How priority orders jobs.
+    aging: Aging,
 }
 
 fn ms(t: DateTime<Utc>) -> i64 {
@@ -499,6 +505,7 @@ impl SqlStore {
             handoff: Arc::default(),
             alive: Arc::default(),
             last_stats: Arc::default(),
+            aging: options.aging,
         }
     }
 
@@ -704,6 +711,8 @@ struct Insert<'a> {
     request: usize,
     job: &'a NewJob,
     now: i64,
+    /// The job's priority boost (ms).
+    boost: i64,
     delivery_key: String,
     payload: String,
     /// Written as claimed by this process and handed to the engine after commit.
@@ -847,6 +856,7 @@ impl SqlStore {
                 request: *request,
                 job,
                 now: *now_ms,
+                boost: dur_ms(job.priority.boost(&self.aging)),
                 delivery_key: delivery_key(),
                 payload: serde_json::to_string(&job.payload)?,
                 handed_off: false,
@@ -1590,7 +1600,7 @@ fn pair_of(job: &NewJob) -> (&str, &str) {
 
 /// Claim order of a new job: its arrival minus its priority's boost.
 fn sort_key(ins: &Insert<'_>) -> i64 {
-    ins.now - dur_ms(ins.job.priority.boost())
+    ins.now - ins.boost
 }
 
 /// The handed-off jobs of a committed batch, as a claim would have returned them.
@@ -2103,7 +2113,7 @@ impl JobStore for SqlStore {
                 .bind(c.fingerprint.as_str())
                 .bind(c.status.as_str())
                 .bind(c.priority)
-                .bind(now_ms - dur_ms(Priority::from_i64(c.priority).boost()))
+                .bind(now_ms - dur_ms(Priority::from_i64(c.priority).boost(&self.aging)))
                 .bind(now_ms)
                 .bind(now_ms)
                 .bind(now_ms)

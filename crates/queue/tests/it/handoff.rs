@@ -164,8 +164,8 @@ async fn a_job_that_waited_past_half_its_lease_goes_through_the_store_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(&dir).await;
     // One worker, 300 ms per delivery, a 400 ms lease: the second and third jobs wait in memory
-    // longer than half the lease and are dropped there; the lease reaper puts them back and
-    // they are claimed from the store.
+    // longer than half the lease; they are handed back to the store (no attempt counted) and
+    // claimed from it — delivered once each, each at its first attempt.
     let (target, engine) = running(
         &store,
         Duration::from_millis(300),
@@ -186,9 +186,21 @@ async fn a_job_that_waited_past_half_its_lease_goes_through_the_store_once() {
     assert_eq!(stats.done, 3, "{stats:?}");
     target.assert_each_once(3);
     let attempts = target.attempts.lock().unwrap().clone();
+    assert_eq!(
+        attempts,
+        [1, 1, 1],
+        "waiting in memory is not an attempt: {attempts:?}"
+    );
+    let jobs = store
+        .list(&queue::JobFilter {
+            limit: Some(10),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(
-        attempts.iter().any(|&a| a > 1),
-        "some job came back through the store (a second claim): {attempts:?}"
+        jobs.iter().all(|j| j.attempts == 1),
+        "the store counts one attempt each: {jobs:?}"
     );
     engine.abort();
 }

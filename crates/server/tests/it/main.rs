@@ -19,6 +19,7 @@ mod logs;
 mod openapi;
 mod outbound;
 mod pagerduty;
+mod priority;
 mod ratelimit;
 mod replay;
 mod retry;

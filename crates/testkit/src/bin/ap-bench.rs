@@ -42,7 +42,7 @@ impl Opts {
 }
 
 /// The scenarios `--only` may name.
-const SCENARIOS: [&str; 7] = [
+const SCENARIOS: [&str; 8] = [
     "sqlite",
     "alertmanager",
     "postgres",
@@ -50,6 +50,7 @@ const SCENARIOS: [&str; 7] = [
     "stats",
     "storm",
     "parallel",
+    "priority",
 ];
 
 const USAGE: &str = "\
@@ -66,7 +67,8 @@ Alertmanager when one is installed, and writes its report to --out.
   --only LIST      only these scenarios, comma-separated, of: sqlite, alertmanager,
                    postgres, latency, stats, storm, parallel (5 webhook targets, both forms of
                    the parallel publish from 8 clients in a closed loop, in turns of 1 s,
-                   10 s each)
+                   10 s each), priority (a webhook limited to 120/min: 30 info alerts, then
+                   one critical, five times)
   -h, --help       print this and exit";
 
 /// The options, or the exit code when the arguments ask for help or are wrong.
@@ -521,6 +523,62 @@ async fn storm(opts: &Opts) -> (usize, usize, usize, String, f64) {
         },
         secs,
     )
+}
+
+/// A webhook target limited to 120 deliveries a minute gets 30 `info` alerts and, once they
+/// are under way, one `critical` one; `rounds` times. Returns, for each round, how many
+/// deliveries went out between the critical alert's arrival and its own delivery.
+async fn priority(opts: &Opts) -> Vec<usize> {
+    let sink = WebhookSink::start().await;
+    let targets = format!(
+        "- name: limited\n  type: webhook\n  url: {}\n  delivery:\n    rate_limit: {{per_minute: 120, burst: 1}}\n",
+        sink.url("/hook")
+    );
+    let svc = Service::start(
+        &opts.binary,
+        None,
+        &targets,
+        "delivery:\n  poll_interval: 100ms\n",
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let post = |body: Value| {
+        client
+            .post(svc.url("/api/v2/alerts"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let mut ahead = Vec::new();
+    for round in 0..5 {
+        let round = round.to_string();
+        let base = sink.requests().len();
+        for i in 0..30 {
+            let labels = json!({"alertname": "Chatter", "severity": "info", "round": round, "n": i.to_string()});
+            post(json!([{ "labels": labels }]))
+                .await
+                .expect("post info");
+        }
+        sink.wait_for_requests(base + 3, Duration::from_secs(60))
+            .await;
+        let before = sink.requests().len();
+        let labels = json!({"alertname": "Outage", "severity": "critical", "round": round});
+        post(json!([{ "labels": labels }]))
+            .await
+            .expect("post critical");
+        sink.wait_for_requests(base + 31, Duration::from_secs(60))
+            .await;
+        let at = sink
+            .requests()
+            .iter()
+            .position(|r| {
+                let labels = &r.json()["alerts"][0]["labels"];
+                labels["alertname"] == "Outage" && labels["round"] == round.as_str()
+            })
+            .unwrap_or(usize::MAX);
+        ahead.push(at.saturating_sub(before));
+    }
+    ahead
 }
 
 /// Stats and health endpoints under load from 32 connections while deliveries run.
@@ -1013,6 +1071,12 @@ async fn main() {
         let (throttled, delivered, sent, critical_first, storm_secs) = storm(&opts).await;
         line(format!(
             "| storm: {sent} alerts in one webhook to a simulated PagerDuty (proactive rate + burst = its limit per sliding minute) | {throttled} × 429, {delivered}/{sent} delivered, critical first: {critical_first}, {storm_secs:.1} s |"
+        ));
+    }
+    if opts.wants("priority") {
+        let ahead = priority(&opts).await;
+        line(format!(
+            "| priority under a rate limit: a webhook limited to 120/min, 30 `info` alerts then 1 `critical`, 5 rounds | deliveries between the critical alert's arrival and its own: {ahead:?} (0 or 1 is next in line) |"
         ));
     }
     if opts.wants("parallel") {
