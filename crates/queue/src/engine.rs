@@ -149,6 +149,8 @@ struct Shared {
     breakers: Breakers,
     active: AtomicUsize,
     concurrency: usize,
+    /// How long a claim holds a job.
+    lease: Duration,
     /// Places for delivered outcomes not yet written: twice the delivery slots, enough for the
     /// committer's batches to stay full while the next deliveries run.
     unrecorded: Arc<Semaphore>,
@@ -180,6 +182,7 @@ impl Engine {
             breakers: Breakers::default(),
             active: AtomicUsize::new(0),
             concurrency: config.concurrency.max(1),
+            lease: config.lease,
             unrecorded: Arc::new(Semaphore::new(2 * config.concurrency.max(1))),
             free_slots: std::sync::Mutex::new((0..config.concurrency.max(1)).rev().collect()),
         });
@@ -924,6 +927,10 @@ impl Worker {
         if let Some(o) = &observation {
             let outcome = if o.success {
                 Outcome::Success
+            } else if latency >= self.shared.lease {
+                // An attempt that outlived its lease says more about this process (paused,
+                // starved) than about the target, and its job may be another's by now.
+                Outcome::Neutral
             } else if o.target_fault && o.error_kind.as_deref() != Some("rate_limited") {
                 // A 429 asks us to slow down; it is not a sign the target is broken, so it
                 // does not count towards opening the circuit (Retry-After spaces the retries).

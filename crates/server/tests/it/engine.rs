@@ -634,3 +634,124 @@ async fn every_engine_metric_is_recorded_after_a_scripted_run() {
         );
     }
 }
+
+/// Sends a signal to the service process.
+fn signal(service: &Service, sig: &str) {
+    let pid = service.pid().expect("running").to_string();
+    let status = std::process::Command::new("kill")
+        .args([sig, &pid])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill {sig} {pid}");
+}
+
+#[tokio::test]
+async fn a_failing_target_gets_at_most_the_threshold_plus_what_was_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = WebhookSink::start().await;
+    // Healthy at first, slow enough that deliveries overlap; then every delivery fails.
+    sink.set_default(Behaviour::slow(
+        Duration::from_millis(200),
+        Behaviour::Status(500),
+    ));
+    write_targets(
+        dir.path(),
+        &format!(
+            "- name: breaking\n  type: webhook\n  url: {}\n",
+            sink.url("/hook")
+        ),
+    );
+    let service = Service::start(
+        dir.path(),
+        "delivery:\n  concurrency: 64\n  poll_interval: 50ms\n  circuit_breaker:\n    failure_threshold: 5\n    open_for: 60s\n  retry:\n    initial_delay: 50ms\n    max_delay: 200ms\n    max_attempts: 1000\n",
+    )
+    .await;
+    for i in 0..300 {
+        assert_eq!(
+            service
+                .post("/api/v2/alerts", {
+                    serde_json::to_vec(
+                        &json!([{"labels": {"alertname": "Breaking", "n": i.to_string()}}]),
+                    )
+                    .unwrap()
+                })
+                .await
+                .0,
+            200
+        );
+    }
+    service
+        .wait_json(
+            "/api/v2/publishing/queue/stats",
+            Duration::from_secs(30),
+            |s| s["circuit_breakers"]["breaking"] == "open",
+        )
+        .await;
+    // Whatever was in flight when it opened finishes; then nothing more starts.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let received = sink.requests().len();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        sink.requests().len(),
+        received,
+        "no work starts to an open circuit"
+    );
+    assert!(
+        received <= 5 + 64,
+        "{received} failing requests: at most the threshold (5) plus the 64 in flight"
+    );
+    eprintln!(
+        "a target failing every delivery received {received} requests before its circuit held everything (threshold 5, concurrency 64)"
+    );
+}
+
+#[tokio::test]
+async fn a_paused_process_does_not_blame_the_target_for_its_own_stall() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = WebhookSink::start().await;
+    sink.set_default(Behaviour::slow(Duration::from_millis(300), Behaviour::Ok));
+    write_targets(
+        dir.path(),
+        &format!(
+            "- name: healthy\n  type: webhook\n  url: {}\n  options: {{timeout: 1s}}\n",
+            sink.url("/hook")
+        ),
+    );
+    let service = Service::start(
+        dir.path(),
+        "delivery:\n  lease: 2s\n  poll_interval: 50ms\n  circuit_breaker:\n    failure_threshold: 3\n    open_for: 60s\n  retry:\n    initial_delay: 50ms\n    max_delay: 200ms\n    max_attempts: 1000\n",
+    )
+    .await;
+    for i in 0..10 {
+        let body =
+            serde_json::to_vec(&json!([{"labels": {"alertname": "Paused", "n": i.to_string()}}]))
+                .unwrap();
+        assert_eq!(service.post("/api/v2/alerts", body).await.0, 200);
+    }
+    sink.wait_for_requests(1, Duration::from_secs(10)).await;
+    // Paused with deliveries in flight, longer than the lease and the request timeout: on
+    // resume those requests time out at once.
+    signal(&service, "-STOP");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    signal(&service, "-CONT");
+    let stats = service
+        .wait_json(
+            "/api/v2/publishing/queue/stats",
+            Duration::from_secs(30),
+            |s| s["done"] == 10,
+        )
+        .await;
+    assert_eq!(
+        stats["circuit_breakers"]["healthy"], "closed",
+        "the stall was not the target's: {stats}"
+    );
+    let text = metrics(&service).await;
+    assert!(
+        metric(
+            &text,
+            "alert_history_publishing_circuit_breaker_trips_total{target=\"healthy\"}"
+        )
+        .is_none_or(|v| v == 0.0),
+        "{text}"
+    );
+}
