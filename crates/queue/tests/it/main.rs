@@ -7,7 +7,7 @@ mod replay_story;
 
 use std::{sync::Arc, time::Duration};
 
-use publish::{ProbeResult, Publisher};
+use publish::{Alert, AlertStatus, Fingerprint, Labels, ProbeResult, Publisher};
 use queue::{Publishers, TargetPolicy};
 
 /// Every target is the one publisher, under one policy.
@@ -29,5 +29,21 @@ fn healthy() -> ProbeResult {
         ok: true,
         latency: Duration::ZERO,
         detail: String::new(),
+    }
+}
+
+/// Alert `A{i}` (its only label) with `status`.
+fn numbered_alert(i: usize, status: AlertStatus) -> Alert {
+    let labels: Labels = [("alertname".to_owned(), format!("A{i}"))]
+        .into_iter()
+        .collect();
+    Alert {
+        status,
+        fingerprint: Fingerprint::from_labels(&labels),
+        labels,
+        annotations: Labels::new(),
+        starts_at: "2026-11-23T10:00:00Z".parse().unwrap_or_default(),
+        ends_at: None,
+        generator_url: String::new(),
     }
 }

@@ -11,8 +11,8 @@ use std::{
 use async_trait::async_trait;
 use chrono::Utc;
 use publish::{
-    Alert, AlertStatus, Delivered, Delivery, ErrorKind, Fingerprint, GroupContext, Labels,
-    ProbeResult, PublishError, PublishOutcome, Publisher,
+    AlertStatus, Delivered, Delivery, ErrorKind, GroupContext, ProbeResult, PublishError,
+    PublishOutcome, Publisher,
 };
 use queue::{
     Engine, EngineConfig, JobStore, NewJob, RetryPolicy, SqlStore, StoreOptions, TargetPolicy,
@@ -54,21 +54,6 @@ impl Publisher for FlakyTarget {
 
     async fn probe(&self) -> ProbeResult {
         crate::healthy()
-    }
-}
-
-fn alert(i: usize, status: AlertStatus) -> Alert {
-    let labels: Labels = [("alertname".to_owned(), format!("A{i}"))]
-        .into_iter()
-        .collect();
-    Alert {
-        status,
-        fingerprint: Fingerprint::from_labels(&labels),
-        labels,
-        annotations: Labels::new(),
-        starts_at: Utc::now(),
-        ends_at: None,
-        generator_url: String::new(),
     }
 }
 
@@ -150,7 +135,7 @@ async fn run_case(seed: u64) {
                 } else {
                     AlertStatus::Firing
                 };
-                let a = alert(i, status[i]);
+                let a = crate::numbered_alert(i, status[i]);
                 let report = store
                     .enqueue(
                         vec![NewJob::new(

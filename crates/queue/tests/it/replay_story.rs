@@ -12,7 +12,7 @@ use proptest::{
     prelude::*,
     test_runner::{Config, TestCaseError, TestRunner},
 };
-use publish::{Alert, AlertStatus, Fingerprint, GroupContext, Labels};
+use publish::{AlertStatus, GroupContext};
 use queue::{
     Completion, Failure, Job, JobFilter, JobState, JobStore, NewJob, SqlStore, StoreOptions,
 };
@@ -62,21 +62,6 @@ fn step() -> impl Strategy<Value = Step> {
 
 fn steps() -> impl Strategy<Value = Vec<Step>> {
     prop::collection::vec(step(), 1..40)
-}
-
-fn alert(i: usize, status: AlertStatus) -> Alert {
-    let labels: Labels = [("alertname".to_owned(), format!("A{i}"))]
-        .into_iter()
-        .collect();
-    Alert {
-        status,
-        fingerprint: Fingerprint::from_labels(&labels),
-        labels,
-        annotations: Labels::new(),
-        starts_at: "2026-11-23T10:00:00Z".parse().unwrap(),
-        ends_at: None,
-        generator_url: String::new(),
-    }
 }
 
 /// The store, the target and what the target was told.
@@ -160,7 +145,7 @@ impl World {
     async fn run(&mut self, step: &Step) -> Result<(), TestCaseError> {
         match step {
             Step::Notify(i, status) => {
-                let a = alert(*i, *status);
+                let a = crate::numbered_alert(*i, *status);
                 self.newest.insert(a.fingerprint.to_string(), *status);
                 let job = NewJob::new(
                     TARGET,

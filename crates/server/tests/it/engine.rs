@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use testkit::{Behaviour, WebhookSink};
 
-use crate::support::{Service, metric, metric_sum, metrics, write_targets};
+use crate::support::{Service, metric, metric_sum, metrics, one_webhook_target, write_targets};
 
 fn notification(name: &str, i: usize, severity: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({
@@ -648,19 +648,14 @@ fn signal(service: &Service, sig: &str) {
 #[tokio::test]
 async fn a_failing_target_gets_at_most_the_threshold_plus_what_was_in_flight() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = WebhookSink::start().await;
-    // Healthy at first, slow enough that deliveries overlap; then every delivery fails.
-    sink.set_default(Behaviour::slow(
-        Duration::from_millis(200),
-        Behaviour::Status(500),
-    ));
-    write_targets(
+    // Every delivery fails, slowly enough that deliveries overlap.
+    let sink = one_webhook_target(
         dir.path(),
-        &format!(
-            "- name: breaking\n  type: webhook\n  url: {}\n",
-            sink.url("/hook")
-        ),
-    );
+        "breaking",
+        Behaviour::slow(Duration::from_millis(200), Behaviour::Status(500)),
+        "",
+    )
+    .await;
     let service = Service::start(
         dir.path(),
         "delivery:\n  concurrency: 64\n  poll_interval: 50ms\n  circuit_breaker:\n    failure_threshold: 5\n    open_for: 60s\n  retry:\n    initial_delay: 50ms\n    max_delay: 200ms\n    max_attempts: 1000\n",
@@ -708,15 +703,13 @@ async fn a_failing_target_gets_at_most_the_threshold_plus_what_was_in_flight() {
 #[tokio::test]
 async fn a_paused_process_does_not_blame_the_target_for_its_own_stall() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = WebhookSink::start().await;
-    sink.set_default(Behaviour::slow(Duration::from_millis(300), Behaviour::Ok));
-    write_targets(
+    let sink = one_webhook_target(
         dir.path(),
-        &format!(
-            "- name: healthy\n  type: webhook\n  url: {}\n  options: {{timeout: 1s}}\n",
-            sink.url("/hook")
-        ),
-    );
+        "healthy",
+        Behaviour::slow(Duration::from_millis(300), Behaviour::Ok),
+        "  options: {timeout: 1s}\n",
+    )
+    .await;
     let service = Service::start(
         dir.path(),
         "delivery:\n  lease: 2s\n  poll_interval: 50ms\n  circuit_breaker:\n    failure_threshold: 3\n    open_for: 60s\n  retry:\n    initial_delay: 50ms\n    max_delay: 200ms\n    max_attempts: 1000\n",

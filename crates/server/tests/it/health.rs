@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use testkit::{Behaviour, WebhookSink};
+use testkit::Behaviour;
 
-use crate::support::{Service, fixture_body, write_targets};
+use crate::support::{Service, fixture_body, one_webhook_target};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -20,15 +20,7 @@ async fn health(service: &Service) -> Value {
 #[tokio::test]
 async fn passing_probes_do_not_hide_failing_deliveries() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = WebhookSink::start().await;
-    sink.set_default(Behaviour::Status(500));
-    write_targets(
-        dir.path(),
-        &format!(
-            "- name: failing\n  type: webhook\n  url: {}\n",
-            sink.url("/hook")
-        ),
-    );
+    let sink = one_webhook_target(dir.path(), "failing", Behaviour::Status(500), "").await;
     let service = Service::start(
         dir.path(),
         "discovery:\n  probes:\n    interval: 200ms\n    timeout: 1s\n",

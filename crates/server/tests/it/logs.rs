@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use testkit::{Behaviour, WebhookSink};
+use testkit::Behaviour;
 
-use crate::support::{Service, fixture_body, write_targets};
+use crate::support::{Service, fixture_body, one_webhook_target};
 
 fn lines(log: &str) -> Vec<Value> {
     log.lines()
@@ -18,15 +18,7 @@ fn lines(log: &str) -> Vec<Value> {
 #[tokio::test]
 async fn json_logs_name_the_target_and_the_alert_and_stay_quiet_when_nothing_is_wrong() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = WebhookSink::start().await;
-    sink.set_default(Behaviour::Status(500));
-    write_targets(
-        dir.path(),
-        &format!(
-            "- name: refuses\n  type: webhook\n  url: {}\n",
-            sink.url("/hook")
-        ),
-    );
+    let _sink = one_webhook_target(dir.path(), "refuses", Behaviour::Status(500), "").await;
     let mut service = Service::start(
         dir.path(),
         "log:\n  format: json\n  level: info,queue=debug\n",

@@ -5,9 +5,9 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use testkit::WebhookSink;
+use testkit::{Behaviour, WebhookSink};
 
-use crate::support::{Service, write_targets};
+use crate::support::{Service, one_webhook_target};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -17,6 +17,17 @@ fn alert(name: &str, n: usize, severity: &str) -> Vec<u8> {
         "alertname": name, "severity": severity, "n": n.to_string()
     }}]))
     .unwrap()
+}
+
+/// A webhook target `limited` to `per_minute` deliveries (burst 1), and its sink.
+async fn limited_target(dir: &std::path::Path, per_minute: u32) -> WebhookSink {
+    one_webhook_target(
+        dir,
+        "limited",
+        Behaviour::Ok,
+        &format!("  delivery:\n    rate_limit: {{per_minute: {per_minute}, burst: 1}}\n"),
+    )
+    .await
 }
 
 /// The `n` label of each request the sink received, in order, with its alert name.
@@ -37,14 +48,7 @@ fn received(sink: &WebhookSink) -> Vec<(String, String)> {
 #[tokio::test]
 async fn a_critical_alert_overtakes_a_rate_limited_backlog() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = WebhookSink::start().await;
-    write_targets(
-        dir.path(),
-        &format!(
-            "- name: limited\n  type: webhook\n  url: {}\n  delivery:\n    rate_limit: {{per_minute: 120, burst: 1}}\n",
-            sink.url("/hook")
-        ),
-    );
+    let sink = limited_target(dir.path(), 120).await;
     let service = Service::start(dir.path(), "").await;
     for i in 0..30 {
         let (status, body) = service
@@ -81,14 +85,7 @@ async fn a_critical_alert_overtakes_a_rate_limited_backlog() {
 #[tokio::test]
 async fn a_low_job_is_not_overtaken_by_mediums_arriving_after_its_aging_bound() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = WebhookSink::start().await;
-    write_targets(
-        dir.path(),
-        &format!(
-            "- name: limited\n  type: webhook\n  url: {}\n  delivery:\n    rate_limit: {{per_minute: 240, burst: 1}}\n",
-            sink.url("/hook")
-        ),
-    );
+    let sink = limited_target(dir.path(), 240).await;
     // Aging made short so the test is: a low job goes ahead of medium ones arriving more than
     // 2 s after it.
     let aging = Duration::from_secs(2);

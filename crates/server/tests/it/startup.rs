@@ -28,6 +28,20 @@ fn run_with_targets(yaml: &str, file: &str, subcommand: &str) -> (i32, String) {
     )
 }
 
+/// `alert-publisher check-config --config <config>`: exit code and stderr.
+fn check_config(config: &std::path::Path) -> (Option<i32>, String) {
+    let out = Command::new(binary())
+        .arg("check-config")
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn invalid_target_files_fail_startup_naming_file_target_and_field() {
     let cases = [
@@ -91,14 +105,8 @@ fn invalid_config_file_names_the_field() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.yaml");
     std::fs::write(&path, "delivery:\n  concurrency: lots\n").unwrap();
-    let out = Command::new(binary())
-        .arg("check-config")
-        .arg("--config")
-        .arg(&path)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (code, stderr) = check_config(&path);
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("field `delivery.concurrency`"), "{stderr}");
 }
 
@@ -165,16 +173,7 @@ fn https_only_rejects_http_webhook_urls_at_load() {
             format!("name: plain\ntype: webhook\nurl: {url}\n"),
         )
         .unwrap();
-        let out = Command::new(binary())
-            .arg("check-config")
-            .arg("--config")
-            .arg(&config)
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        check_config(&config)
     };
     let (code, stderr) = check("http://hooks.example.com/x");
     assert_eq!(code, Some(2), "{stderr}");
@@ -209,14 +208,8 @@ fn check_config_reports_every_error() {
         ),
     )
     .unwrap();
-    let out = Command::new(binary())
-        .arg("check-config")
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (code, stderr) = check_config(&config);
+    assert_eq!(code, Some(2), "{stderr}");
     for expected in [
         "auth.keys",
         "target \"no-url\": field `url`",
@@ -236,14 +229,8 @@ fn check_config_reports_every_error() {
         "listn: x\ndelivery: {concurrency: lots}\nhttp: {max_connections: -1}\n",
     )
     .unwrap();
-    let out = Command::new(binary())
-        .arg("check-config")
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (code, stderr) = check_config(&config);
+    assert_eq!(code, Some(2), "{stderr}");
     for expected in [
         "unknown field `listn`",
         "field `delivery.concurrency`",

@@ -32,6 +32,27 @@ pub(crate) fn write_targets(dir: &Path, yaml: &str) {
     std::fs::write(dir.join("targets.yaml"), yaml).expect("write targets.yaml");
 }
 
+/// Starts a webhook sink answering with `default` and writes `dir/targets.yaml` with one
+/// webhook target `name` sending to it; `extra` (lines indented by two spaces, such as
+/// `  delivery: ...\n`) completes the target's definition.
+pub(crate) async fn one_webhook_target(
+    dir: &Path,
+    name: &str,
+    default: testkit::Behaviour,
+    extra: &str,
+) -> testkit::WebhookSink {
+    let sink = testkit::WebhookSink::start().await;
+    sink.set_default(default);
+    write_targets(
+        dir,
+        &format!(
+            "- name: {name}\n  type: webhook\n  url: {}\n{extra}",
+            sink.url("/hook")
+        ),
+    );
+    sink
+}
+
 impl Service {
     /// Starts the service on a free port with `dir/targets.yaml` (if present), the store
     /// `dir/store.db`, fast retry settings, `info,queue=debug` logs unless `extra_yaml` has a
