@@ -25,6 +25,75 @@ mod tests {
         }
     }
 
+    /// The features of every dependency when cargo builds for `selection` (package args).
+    fn resolved_features(selection: &[&str]) -> std::collections::BTreeMap<String, String> {
+        let out = std::process::Command::new(env!("CARGO"))
+            .current_dir(root())
+            .args([
+                "tree",
+                "-e",
+                "normal,build",
+                "--prefix",
+                "none",
+                "--no-dedupe",
+            ])
+            .args(["-f", "{p}|{f}"])
+            .args(selection)
+            .output()
+            .expect("run cargo tree");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.rsplit_once('|'))
+            .map(|(p, f)| {
+                let package = p.split(" (").next().unwrap_or(p).trim().to_owned();
+                (package, f.replace("(*)", "").trim().to_owned())
+            })
+            .collect()
+    }
+
+    /// One build serves every command: the README's run command, `cargo xtask demo` and
+    /// `cargo xtask bench` select no package (the default members, every crate), and that
+    /// selection resolves every dependency with the features `cargo build --workspace` does —
+    /// so after one release build none of them compiles a dependency again.
+    #[test]
+    fn every_command_uses_the_one_build() {
+        let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+        let runs: Vec<&str> = readme
+            .lines()
+            .filter(|l| l.trim_start().starts_with("cargo run"))
+            .collect();
+        assert!(!runs.is_empty(), "the README has a run command");
+        for run in &runs {
+            assert!(
+                !run.contains(" -p ") && !run.contains("--package"),
+                "the README's run command selects a package, so it builds its own feature set: {run}"
+            );
+        }
+        for harness in ["ap-demo", "ap-bench"] {
+            let args = crate::release_build(harness);
+            assert!(
+                !args.iter().any(|a| *a == "-p" || *a == "--package"),
+                "{args:?}"
+            );
+        }
+        let workspace = resolved_features(&["--workspace"]);
+        let default = resolved_features(&[]);
+        let differ: Vec<_> = default
+            .iter()
+            .filter(|(p, f)| workspace.get(*p) != Some(f))
+            .collect();
+        assert!(
+            differ.is_empty(),
+            "the default members resolve other features than the workspace: {differ:?}"
+        );
+        assert!(default.len() > 100, "{} packages", default.len());
+    }
+
     #[test]
     fn every_crate_has_a_crate_doc() {
         let mut missing = Vec::new();
