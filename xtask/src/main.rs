@@ -29,8 +29,10 @@ commands:
           fuzz a running debug build against its OpenAPI document (schemathesis, installed
           into a venv under the target directory); part of `ci`
   bench   the load harness (release build): throughput vs Alertmanager, latency, stats API,
-          memory, storm, parallel publishing; `--quick` runs small sizes (under a minute);
-          `--only parallel,...` some of them; table in target/bench/
+          memory, storm, parallel publishing, priority; `--quick` runs small sizes (under a
+          minute); `--only parallel,...` some of them; table in target/bench/;
+          `--repeat N` runs the paired comparison with Alertmanager N times and reports the
+          median and range of each ratio (target/bench/repeat.md)
   chaos   the resilience suite (SIGKILL storms, flapping target, PostgreSQL restart, disk
           full / read-only store, damaged store) with more kill trials: `--trials N`
           (default 100), `--seed S`; `cargo xtask ci` runs it with 20 trials
@@ -165,16 +167,159 @@ fn ci() -> anyhow::Result<()> {
 
 fn bench(args: &[String]) -> anyhow::Result<()> {
     check_tools()?;
+    let (repeat, args) = repeat_of(args)?;
     let bin = build_service_and("ap-bench")?;
-    step(
-        "load harness",
-        Command::new(bin.join("ap-bench"))
-            .arg("--binary")
+    let harness = |out: PathBuf, args: &[String]| {
+        let mut cmd = Command::new(bin.join("ap-bench"));
+        cmd.arg("--binary")
             .arg(bin.join("alert-publisher"))
             .arg("--out")
-            .arg(target_dir().join("bench"))
-            .args(args),
-    )
+            .arg(out)
+            .args(args);
+        cmd
+    };
+    let Some(repeat) = repeat else {
+        return step(
+            "load harness",
+            &mut harness(target_dir().join("bench"), &args),
+        );
+    };
+    // The paired comparison, `repeat` times: ours and Alertmanager in each run, so each
+    // ratio compares one moment of a noisy machine.
+    let mut args = args;
+    if !args.iter().any(|a| a == "--only") {
+        args.extend([
+            "--only".to_owned(),
+            "sqlite,alertmanager,postgres".to_owned(),
+        ]);
+    }
+    let mut runs = Vec::new();
+    for i in 1..=repeat {
+        let out = target_dir().join("bench").join(format!("run-{i}"));
+        step(
+            &format!("load harness, run {i} of {repeat}"),
+            &mut harness(out.clone(), &args),
+        )?;
+        let report = ["full.md", "quick.md"]
+            .iter()
+            .find_map(|f| std::fs::read_to_string(out.join(f)).ok())
+            .context("the harness wrote no report")?;
+        runs.push(PairedRun::parse(&report));
+    }
+    let summary = PairedRun::summary(&runs);
+    eprintln!("{summary}");
+    let path = target_dir().join("bench").join("repeat.md");
+    std::fs::write(&path, &summary)?;
+    eprintln!("written to {}", path.display());
+    Ok(())
+}
+
+/// `--repeat N` taken out of the harness's arguments.
+fn repeat_of(args: &[String]) -> anyhow::Result<(Option<usize>, Vec<String>)> {
+    let mut rest = Vec::new();
+    let mut repeat = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--repeat" {
+            let n = it.next().context("--repeat needs a number")?;
+            let n: usize = n.parse().ok().filter(|n| *n >= 1).with_context(|| {
+                format!("--repeat takes a number of runs, at least 1 (got {n:?})")
+            })?;
+            repeat = Some(n);
+        } else {
+            rest.push(a.clone());
+        }
+    }
+    Ok((repeat, rest))
+}
+
+/// What one run of the paired comparison measured.
+#[derive(Debug, Default, PartialEq)]
+struct PairedRun {
+    /// Ours (SQLite) over Alertmanager, notifications per second.
+    ratio: Option<f64>,
+    /// Our service's CPU seconds over Alertmanager's, for the same notifications.
+    cpu_ratio: Option<f64>,
+    /// Ours on PostgreSQL over Alertmanager.
+    postgres_ratio: Option<f64>,
+}
+
+impl PairedRun {
+    /// Reads the harness's report table.
+    fn parse(report: &str) -> Self {
+        let cell = |prefix: &str| {
+            report
+                .lines()
+                .find(|l| l.starts_with(prefix))
+                .and_then(|l| l.split('|').nth(2))
+                .map(str::trim)
+        };
+        let number_before = |text: &str, unit: &str| -> Option<f64> {
+            let at = text.find(unit)?;
+            text[..at].split_whitespace().last()?.parse().ok()
+        };
+        let number_after = |text: &str, label: &str| -> Option<f64> {
+            let at = text.find(label)? + label.len();
+            text[at..].split_whitespace().next()?.parse().ok()
+        };
+        let ours = cell("| end-to-end, SQLite");
+        let am = cell("| same workload through Alertmanager");
+        let pg = cell("| end-to-end, PostgreSQL");
+        let rate = |c: Option<&str>| c.and_then(|c| number_before(c, "notifications/s"));
+        let cpu = |c: Option<&str>, label| c.and_then(|c| number_after(c, label));
+        let ratio_of = |a: Option<f64>, b: Option<f64>| Some(a? / b?).filter(|r| r.is_finite());
+        PairedRun {
+            ratio: cell("| ratio ours (SQLite) / Alertmanager")
+                .and_then(|c| c.parse().ok())
+                .or_else(|| ratio_of(rate(ours), rate(am))),
+            cpu_ratio: ratio_of(cpu(ours, "service CPU"), cpu(am, "Alertmanager CPU")),
+            postgres_ratio: ratio_of(rate(pg), rate(am)),
+        }
+    }
+
+    /// Median and range of each measure over the runs, as a Markdown table.
+    fn summary(runs: &[PairedRun]) -> String {
+        let stat = |values: Vec<f64>| {
+            let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
+            if v.is_empty() {
+                return "not measured".to_owned();
+            }
+            v.sort_by(f64::total_cmp);
+            let median = if v.len() % 2 == 1 {
+                v[v.len() / 2]
+            } else {
+                (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+            };
+            let runs: Vec<String> = v.iter().map(|x| format!("{x:.2}")).collect();
+            format!(
+                "median {median:.2}, range {:.2}–{:.2} ({})",
+                v[0],
+                v[v.len() - 1],
+                runs.join(", ")
+            )
+        };
+        let mut out = format!(
+            "# paired comparison, {} runs\n\n| measure | result |\n|---|---|\n",
+            runs.len()
+        );
+        for (what, values) in [
+            (
+                "ours (SQLite, FULL sync) / Alertmanager, notifications/s",
+                runs.iter().filter_map(|r| r.ratio).collect::<Vec<_>>(),
+            ),
+            (
+                "service CPU / Alertmanager CPU, same notifications",
+                runs.iter().filter_map(|r| r.cpu_ratio).collect(),
+            ),
+            (
+                "ours (PostgreSQL) / Alertmanager, notifications/s",
+                runs.iter().filter_map(|r| r.postgres_ratio).collect(),
+            ),
+        ] {
+            out.push_str(&format!("| {what} | {} |\n", stat(values)));
+        }
+        out
+    }
 }
 
 /// Builds the service and one testkit binary (`harness`) in the release profile; returns the
@@ -494,4 +639,67 @@ fn schemathesis_run(st: &Path, binary: &Path, dir: &Path) -> anyhow::Result<()> 
     );
     drop(server);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REPORT: &str = "\
+# alert-publisher bench (5000 alerts, 2 cores)
+
+| measurement | result |
+|---|---|
+| end-to-end, SQLite (FULL sync), 5000 alerts × 4 webhook targets | 2400 notifications/s (8.33 s; all accepted after 1.20 s; service CPU 4.10 s) |
+| service RSS idle / peak (SQLite run) | 11.0 MiB / 60.2 MiB |
+| same workload through Alertmanager 0.25 (in memory) | 2000 notifications/s (10.00 s; Alertmanager CPU 5.00 s) |
+| ratio ours (SQLite) / Alertmanager | 1.20 |
+| end-to-end, PostgreSQL 15, same workload | 2200 notifications/s (9.09 s; all accepted after 1.50 s; service CPU 6.00 s) |
+";
+
+    #[test]
+    fn a_paired_run_is_read_from_the_report() {
+        let run = PairedRun::parse(REPORT);
+        assert_eq!(run.ratio, Some(1.2));
+        assert!((run.cpu_ratio.unwrap() - 0.82).abs() < 1e-9);
+        assert!((run.postgres_ratio.unwrap() - 1.1).abs() < 1e-9);
+        assert_eq!(PairedRun::parse("nothing"), PairedRun::default());
+    }
+
+    #[test]
+    fn the_summary_gives_median_and_range() {
+        let runs: Vec<PairedRun> = [1.4, 0.9, 1.6, 1.2, 1.5]
+            .into_iter()
+            .map(|r| PairedRun {
+                ratio: Some(r),
+                ..Default::default()
+            })
+            .collect();
+        let s = PairedRun::summary(&runs);
+        assert!(s.starts_with("# paired comparison, 5 runs"), "{s}");
+        assert!(
+            s.contains("median 1.40, range 0.90–1.60 (0.90, 1.20, 1.40, 1.50, 1.60)"),
+            "{s}"
+        );
+        assert!(
+            s.contains("| service CPU / Alertmanager CPU, same notifications | not measured |")
+        );
+        let two = [1.0, 2.0].map(|r| PairedRun {
+            ratio: Some(r),
+            ..Default::default()
+        });
+        assert!(PairedRun::summary(&two).contains("median 1.50"));
+    }
+
+    #[test]
+    fn repeat_is_taken_out_of_the_harness_arguments() {
+        let args: Vec<String> = ["--quick", "--repeat", "5", "--only", "sqlite"]
+            .map(str::to_owned)
+            .to_vec();
+        let (n, rest) = repeat_of(&args).unwrap();
+        assert_eq!(n, Some(5));
+        assert_eq!(rest, ["--quick", "--only", "sqlite"]);
+        assert!(repeat_of(&["--repeat".to_owned(), "0".to_owned()]).is_err());
+        assert!(repeat_of(&["--repeat".to_owned()]).is_err());
+    }
 }
