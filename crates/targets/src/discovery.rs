@@ -305,13 +305,20 @@ mod tests {
         let next = s.next_refresh.unwrap() - s.last_refresh.unwrap();
         assert!((4900..=5000).contains(&next.num_milliseconds()), "{next}");
         driver.starting();
-        driver.failed("invalid_definition", "bad".to_owned(), Duration::from_secs(1));
+        driver.failed(
+            "invalid_definition",
+            "bad".to_owned(),
+            Duration::from_secs(1),
+        );
         let s = handle.status();
         assert!(!s.in_progress);
         assert_eq!(s.last_error.as_deref(), Some("bad"));
         driver.unchanged(Duration::from_secs(60));
         let ahead = handle.status().next_refresh.unwrap() - Utc::now();
-        assert!(ahead.num_seconds() >= 59, "a check pushes the next one out: {ahead}");
+        assert!(
+            ahead.num_seconds() >= 59,
+            "a check pushes the next one out: {ahead}"
+        );
     }
 
     #[tokio::test]

@@ -13,8 +13,7 @@ const APPEND: &str = "INSERT INTO stats_samples (series, at, sample) VALUES (?, 
 /// Retention: the series' samples before the cutoff (a range of the primary key).
 const TRIM: &str = "DELETE FROM stats_samples WHERE series = ? AND at < ?";
 /// The series from a time on, oldest first (a range of the primary key).
-const SINCE: &str =
-    "SELECT at, sample FROM stats_samples WHERE series = ? AND at >= ? ORDER BY at";
+const SINCE: &str = "SELECT at, sample FROM stats_samples WHERE series = ? AND at >= ? ORDER BY at";
 
 impl SqlStore {
     pub(super) async fn append_stats_sample(

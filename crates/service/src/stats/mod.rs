@@ -323,7 +323,10 @@ impl Stats {
 }
 
 /// The oldest time a sample taken at `at` keeps beside it: `at − retention`.
-fn cutoff(settings: &StatsSettings, at: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+fn cutoff(
+    settings: &StatsSettings,
+    at: chrono::DateTime<chrono::Utc>,
+) -> chrono::DateTime<chrono::Utc> {
     chrono::Duration::from_std(settings.retention)
         .ok()
         .and_then(|r| at.checked_sub_signed(r))
