@@ -6,6 +6,19 @@
 //! points before it. [`TrendConfig`] is the `stats.trends:` section of the service
 //! configuration.
 //!
+//! ## Window
+//!
+//! Each point describes one **window: the deliveries that finished since the previous point**
+//! (one sampling interval; since the start of the process for the first point). Its success
+//! rate, its errors and its latency (the mean of the delivery attempts finished in the window) come
+//! from the growth of the cumulative counters and of the latency histogram's count and sum
+//! between two samples — never from figures accumulated since start-up, which dilute a change
+//! more with every hour the process has run. A change in the deliveries therefore shows in the
+//! first point taken after it, at most one sampling interval later (two intervals when the
+//! change falls just after a sample and its first deliveries finish in the next window). A
+//! window without finished deliveries has no latency (`latency_ms: None`) and a success rate
+//! of 100.
+//!
 //! ## Method
 //!
 //! For each series, over the points *before* the newest one:
@@ -34,16 +47,17 @@ use aggregate::PublishingStats;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// One sample of the system.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One sample of the system: its window (see the crate docs) and the queue at its end.
+/// Serialized as JSON to keep the history across restarts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Point {
     /// When.
     pub at: DateTime<Utc>,
-    /// Success rate (0–100) of attempts in this interval (or overall, as the caller decides).
+    /// Success rate (0–100) of the attempts that finished in the window.
     pub success_rate: f64,
-    /// Typical delivery latency (p50) in ms; `None` without deliveries.
+    /// Mean latency in ms of the deliveries that finished in the window; `None` without any.
     pub latency_ms: Option<f64>,
-    /// Failed attempts in this interval.
+    /// Failed attempts in the window.
     pub errors: f64,
     /// Pending jobs.
     pub queue_size: f64,
@@ -170,10 +184,10 @@ impl TrendConfig {
     }
 }
 
-/// Turns successive aggregated statistics into [`Point`]s. The job counters of
-/// [`PublishingStats`] grow from the start of the process, so the success rate and the errors
-/// of a point cover the attempts since the previous point (since the start for the first
-/// one); latency (p50) and queue size are taken as they are.
+/// Turns successive aggregated statistics into [`Point`]s. The job counters and the latency
+/// histogram of [`PublishingStats`] grow from the start of the process, so a point covers the
+/// attempts and deliveries since the previous point (since the start for the first one): its
+/// window. Queue size is taken as it is.
 #[derive(Debug, Default)]
 pub struct Sampler {
     last: Option<Counters>,
@@ -184,6 +198,10 @@ struct Counters {
     processed: u64,
     delivered: u64,
     failed: u64,
+    /// Latency observations.
+    timed: u64,
+    /// Their sum in ms.
+    latency_sum_ms: f64,
 }
 
 impl Sampler {
@@ -196,14 +214,18 @@ impl Sampler {
     /// A counter lower than the previous one counts as no change.
     pub fn point(&mut self, stats: &PublishingStats, at: DateTime<Utc>) -> Point {
         let jobs = &stats.system.jobs;
+        let latency = &stats.system.latency;
         let now = Counters {
             processed: jobs.processed,
             delivered: jobs.succeeded,
             failed: jobs.failed,
+            timed: latency.count,
+            latency_sum_ms: latency.mean_ms.unwrap_or(0.0) * latency.count as f64,
         };
         let prev = self.last.replace(now).unwrap_or_default();
         let processed = now.processed.saturating_sub(prev.processed);
         let delivered = now.delivered.saturating_sub(prev.delivered);
+        let timed = now.timed.saturating_sub(prev.timed);
         Point {
             at,
             success_rate: if processed == 0 {
@@ -211,7 +233,8 @@ impl Sampler {
             } else {
                 delivered as f64 / processed as f64 * 100.0
             },
-            latency_ms: stats.system.latency.p50_ms,
+            latency_ms: (timed > 0)
+                .then(|| ((now.latency_sum_ms - prev.latency_sum_ms) / timed as f64).max(0.0)),
             errors: now.failed.saturating_sub(prev.failed) as f64,
             queue_size: stats.system.queue.size as f64,
         }
@@ -267,7 +290,7 @@ pub struct SuccessRateTrend {
 pub struct LatencyTrend {
     /// `improving` / `stable` / `degrading`.
     pub trend: &'static str,
-    /// Newest p50 (ms).
+    /// Mean latency of the deliveries in the newest window (ms; 0 without any).
     pub current_ms: f64,
     /// EMA of earlier values.
     pub ema_ms: f64,

@@ -186,19 +186,21 @@ fn custom_thresholds() {
     );
 }
 
-/// Aggregated statistics with these cumulative job counters, p50 latency and queue size.
+/// Aggregated statistics with these cumulative job counters, latency histogram
+/// (observations, mean in ms) and queue size.
 fn stats(
     processed: u64,
     succeeded: u64,
     failed: u64,
-    p50: Option<f64>,
+    latency: (u64, f64),
     queue: u64,
 ) -> PublishingStats {
     let mut system = aggregate::SystemStats::default();
     system.jobs.processed = processed;
     system.jobs.succeeded = succeeded;
     system.jobs.failed = failed;
-    system.latency.p50_ms = p50;
+    system.latency.count = latency.0;
+    system.latency.mean_ms = (latency.0 > 0).then_some(latency.1);
     system.queue.size = queue;
     PublishingStats {
         timestamp: t0(),
@@ -214,39 +216,79 @@ fn stats(
 }
 
 #[test]
-fn sampler_turns_cumulative_counters_into_intervals() {
+fn sampler_turns_cumulative_counters_into_windows() {
     let mut sampler = Sampler::new();
     let at = |minute| t0() + chrono::Duration::minutes(minute);
-    // (processed, succeeded, failed, p50, queue) → (success rate, errors)
-    for (minute, s, success_rate, errors) in [
-        (0, stats(0, 0, 0, None, 0), 100.0, 0.0),
-        (1, stats(10, 8, 2, Some(40.0), 5), 80.0, 2.0),
-        (2, stats(20, 18, 2, Some(40.0), 7), 100.0, 0.0),
-        (3, stats(20, 18, 2, None, 7), 100.0, 0.0),
-        (4, stats(24, 19, 5, Some(90.0), 3), 25.0, 3.0),
+    // (processed, succeeded, failed, (latency count, mean ms), queue)
+    //   → (success rate, latency of the window, errors)
+    for (minute, s, success_rate, latency_ms, errors) in [
+        (0, stats(0, 0, 0, (0, 0.0), 0), 100.0, None, 0.0),
+        (1, stats(10, 8, 2, (10, 40.0), 5), 80.0, Some(40.0), 2.0),
+        // 10 more at 100 ms: the cumulative mean is 70, the window's 100
+        (2, stats(20, 18, 2, (20, 70.0), 7), 100.0, Some(100.0), 0.0),
+        (3, stats(20, 18, 2, (20, 70.0), 7), 100.0, None, 0.0),
+        (4, stats(24, 19, 5, (24, 75.0), 3), 25.0, Some(100.0), 3.0),
         // counters lower than before (a reset) count as no change
-        (5, stats(4, 1, 3, None, 0), 100.0, 0.0),
+        (5, stats(4, 1, 3, (4, 10.0), 0), 100.0, None, 0.0),
     ] {
         let p = sampler.point(&s, at(minute));
+        assert_eq!(p.at, at(minute));
         assert_eq!(
-            p,
-            Point {
-                at: at(minute),
-                success_rate,
-                latency_ms: s.system.latency.p50_ms,
-                errors,
-                queue_size: s.system.queue.size as f64,
-            },
+            (p.success_rate, p.errors, p.queue_size),
+            (success_rate, errors, s.system.queue.size as f64),
             "minute {minute}"
         );
+        match (p.latency_ms, latency_ms) {
+            (Some(got), Some(want)) => close(got, want),
+            (got, want) => assert_eq!(got, want, "minute {minute}"),
+        }
     }
     let mut first = Sampler::new();
-    let p = first.point(&stats(10, 5, 5, Some(1.0), 2), t0());
+    let p = first.point(&stats(10, 5, 5, (10, 1.0), 2), t0());
     assert_eq!(
-        (p.success_rate, p.errors),
-        (50.0, 5.0),
+        (p.success_rate, p.errors, p.latency_ms),
+        (50.0, 5.0, Some(1.0)),
         "the first point covers everything so far"
     );
+}
+
+/// The reported problem: after an hour of fast deliveries every delivery takes 400 ms. The
+/// first point taken after the change reports 400 ms and the trend is `degrading` (the
+/// since-start-up median crept up over many intervals instead).
+#[test]
+fn a_latency_change_shows_in_the_first_window_after_it() {
+    let mut sampler = Sampler::new();
+    let mut h = History::new(1000);
+    let (mut count, mut sum_ms) = (0u64, 0.0);
+    let mut sample = |h: &mut History, minute: i64, n: u64, each_ms: f64| {
+        count += n;
+        sum_ms += n as f64 * each_ms;
+        let s = stats(count, count, 0, (count, sum_ms / count as f64), 0);
+        h.push(sampler.point(&s, t0() + chrono::Duration::minutes(minute)));
+    };
+    for minute in 0..60 {
+        sample(&mut h, minute, 20, 3.0);
+    }
+    assert_eq!(run(&h).trends.latency.trend, "stable");
+    sample(&mut h, 60, 20, 400.0);
+    let latency = run(&h).trends.latency;
+    close(latency.current_ms, 400.0);
+    close(latency.ema_ms, 3.0);
+    assert_eq!(latency.trend, "degrading", "{latency:?}");
+}
+
+#[test]
+fn points_round_trip_through_json() {
+    let h = history(&[99.5], &[12.25], &[3.0], &[7.0]);
+    let p = h.points().next().cloned().unwrap();
+    let json = serde_json::to_string(&p).unwrap();
+    let back: Point = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, p);
+    let none: Point = serde_json::from_str(
+        r#"{"at":"2025-01-01T00:00:00Z","success_rate":100.0,"latency_ms":null,"errors":0.0,"queue_size":0.0}"#,
+    )
+    .unwrap();
+    assert_eq!(none.latency_ms, None);
 }
 
 #[test]

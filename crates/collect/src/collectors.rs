@@ -20,8 +20,6 @@ use crate::{BUCKETS, CollectError, Collector, Sample, Tap, label};
 
 /// A value with the time it was read.
 type Stamped<T> = (T, DateTime<Utc>);
-/// When a run finished and how long it took.
-type Run = (DateTime<Utc>, Duration);
 
 /// One configured target, as collectors see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -325,27 +323,50 @@ impl Collector for BreakerCollector {
     }
 }
 
-/// What discovery last found (set by whoever loads targets).
-#[derive(Debug, Clone, Default)]
-pub struct DiscoveryInfo {
-    inner: Arc<RwLock<Option<Run>>>,
+/// Where target refreshes stand, as the service's discovery sources report them (all sources
+/// folded into one: the latest refresh, the earliest next one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RefreshState {
+    /// When the last successful refresh (or the start-up load) finished.
+    pub last: Option<DateTime<Utc>>,
+    /// How long it took.
+    pub duration: Option<Duration>,
+    /// When the next periodic refresh or retry is due (none when targets are loaded once).
+    pub next: Option<DateTime<Utc>>,
+    /// The periodic refresh interval (none when targets are loaded once).
+    pub interval: Option<Duration>,
+    /// A refresh runs now.
+    pub in_progress: bool,
+    /// The last refresh of some source failed (its last good targets stay in force).
+    pub last_error: Option<String>,
+    /// Targets in force.
+    pub targets: usize,
+    /// Failed refreshes in a row, summed over the sources.
+    pub failures: u64,
 }
 
-impl DiscoveryInfo {
-    /// Records a discovery run that finished at `at` and took `latency`.
-    pub fn record(&self, at: DateTime<Utc>, latency: Duration) {
-        *self
-            .inner
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((at, latency));
+impl RefreshState {
+    /// `in_progress` while a refresh runs, `failed` when the last one failed, else `idle`.
+    pub fn state(&self) -> &'static str {
+        if self.in_progress {
+            "in_progress"
+        } else if self.last_error.is_some() {
+            "failed"
+        } else {
+            "idle"
+        }
     }
+}
 
-    /// The last run.
-    pub fn last(&self) -> Option<(DateTime<Utc>, Duration)> {
-        *self
-            .inner
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+/// Reads the refresh state, cheaply (no I/O).
+pub trait RefreshSource: Send + Sync + std::fmt::Debug {
+    /// Where refreshes stand now.
+    fn refresh_state(&self) -> RefreshState;
+}
+
+impl RefreshSource for RefreshState {
+    fn refresh_state(&self) -> RefreshState {
+        self.clone()
     }
 }
 
@@ -357,8 +378,8 @@ impl DiscoveryInfo {
 pub struct DiscoveryCollector {
     /// The configured targets.
     pub targets: Arc<dyn TargetList>,
-    /// The last run.
-    pub info: DiscoveryInfo,
+    /// The discovery sources.
+    pub source: Arc<dyn RefreshSource>,
 }
 
 #[async_trait::async_trait]
@@ -381,11 +402,14 @@ impl Collector for DiscoveryCollector {
         for (kind, n) in by_type {
             out.push(Sample::new("discovery_targets", n as f64).label("type", kind));
         }
-        if let Some((at, latency)) = self.info.last() {
+        let s = self.source.refresh_state();
+        if let Some(latency) = s.duration {
             out.push(Sample::new(
                 "discovery_latency_ms",
                 latency.as_secs_f64() * 1000.0,
             ));
+        }
+        if let Some(at) = s.last {
             out.push(Sample::new(
                 "discovery_last_timestamp",
                 at.timestamp_millis() as f64 / 1000.0,
@@ -395,56 +419,15 @@ impl Collector for DiscoveryCollector {
     }
 }
 
-/// The refresh schedule: when targets were last (re)loaded and the interval, if periodic.
-#[derive(Debug, Clone, Default)]
-pub struct RefreshInfo {
-    inner: Arc<RwLock<RefreshState>>,
-}
-
-#[derive(Debug, Clone, Default)]
-struct RefreshState {
-    last: Option<DateTime<Utc>>,
-    targets: usize,
-    interval: Option<Duration>,
-    failures: u64,
-}
-
-impl RefreshInfo {
-    /// A refresh finished with `targets` targets.
-    pub fn succeeded(&self, at: DateTime<Utc>, targets: usize, interval: Option<Duration>) {
-        let mut s = self
-            .inner
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        s.last = Some(at);
-        s.targets = targets;
-        s.interval = interval;
-    }
-
-    /// A refresh failed.
-    pub fn failed(&self) {
-        self.inner
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .failures += 1;
-    }
-
-    /// Last refresh time, targets found, interval.
-    pub fn last(&self) -> (Option<DateTime<Utc>>, usize, Option<Duration>) {
-        let s = self
-            .inner
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        (s.last, s.targets, s.interval)
-    }
-}
-
-/// Samples: `refresh_last_refresh_timestamp`, `refresh_targets_discovered`,
+/// The refresh schedule: when targets were last (re)loaded, the next refresh, the interval.
+///
+/// Samples: `refresh_last_refresh_timestamp`, `refresh_next_refresh_timestamp`,
+/// `refresh_duration_ms`, `refresh_in_progress` (0 or 1), `refresh_targets_discovered`,
 /// `refresh_interval_seconds` (0 when targets are loaded once), `refresh_failures`.
 #[derive(Debug)]
 pub struct RefreshCollector {
-    /// The refresh schedule.
-    pub info: RefreshInfo,
+    /// The discovery sources.
+    pub source: Arc<dyn RefreshSource>,
 }
 
 #[async_trait::async_trait]
@@ -454,18 +437,21 @@ impl Collector for RefreshCollector {
     }
 
     async fn collect(&self, out: &mut Vec<Sample>) -> Result<(), CollectError> {
-        let s = self
-            .info
-            .inner
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
+        let s = self.source.refresh_state();
+        let seconds = |at: DateTime<Utc>| at.timestamp_millis() as f64 / 1000.0;
         if let Some(at) = s.last {
-            out.push(Sample::new(
-                "refresh_last_refresh_timestamp",
-                at.timestamp_millis() as f64 / 1000.0,
-            ));
+            out.push(Sample::new("refresh_last_refresh_timestamp", seconds(at)));
         }
+        if let Some(at) = s.next {
+            out.push(Sample::new("refresh_next_refresh_timestamp", seconds(at)));
+        }
+        if let Some(d) = s.duration {
+            out.push(Sample::new("refresh_duration_ms", d.as_secs_f64() * 1000.0));
+        }
+        out.push(Sample::new(
+            "refresh_in_progress",
+            if s.in_progress { 1.0 } else { 0.0 },
+        ));
         out.push(Sample::new("refresh_targets_discovered", s.targets as f64));
         out.push(Sample::new(
             "refresh_interval_seconds",

@@ -22,9 +22,9 @@ use std::{sync::Arc, time::Duration};
 /// Re-exported from [`crate::metrics`] for callers that name them at the crate root.
 pub use crate::metrics::{COLLECTION_DURATION, COLLECTION_ERRORS};
 pub use collectors::{
-    BreakerCollector, DeliveryCollector, DiscoveryCollector, DiscoveryInfo, HealthCollector,
-    ParallelCollector, PublisherCollector, QueueCache, QueueCollector, RefreshCollector,
-    RefreshInfo, TargetInfo, TargetList, VendorCounters,
+    BreakerCollector, DeliveryCollector, DiscoveryCollector, HealthCollector, ParallelCollector,
+    PublisherCollector, QueueCache, QueueCollector, RefreshCollector, RefreshSource, RefreshState,
+    TargetInfo, TargetList, VendorCounters,
 };
 pub use snapshot::{MetricsSnapshot, Sample, metric_key};
 pub use tap::{BUCKETS, Labels, Tap, TapHistogram, TapRecorder, label};

@@ -12,6 +12,9 @@
 //! supersedes an older one still waiting. Notification state per (target, fingerprint) turns an
 //! unchanged re-sent alert into a no-op until the repeat interval passes.
 //!
+//! The store also keeps small time series for the service (the stats service's trend history,
+//! [`JobStore::append_sample`] and [`JobStore::samples`]), so they survive restarts.
+//!
 //! [`DeliverySettings`] is the `delivery:` section of the service configuration; it builds the
 //! [`EngineConfig`], the [`StoreOptions`] and the default [`TargetPolicy`].
 //!
@@ -32,7 +35,7 @@ pub use engine::{DeliveryObserver, Engine, EngineConfig, EngineHandle, Observati
 pub use handoff::{Handoff, Ready};
 pub use model::{
     Aging, Attempt, Completion, EnqueueReport, Failure, Finished, Job, JobFilter, JobPayload,
-    JobRecord, JobState, NewJob, Priority, QueueStats, ReplayReport, Submission,
+    JobRecord, JobState, NewJob, Priority, QueueStats, ReplayReport, StoredSample, Submission,
 };
 pub use policy::{RateLimitConfig, RetryPolicy, TargetPolicy};
 pub use settings::DeliverySettings;

@@ -477,3 +477,14 @@ pub struct QueueStats {
     /// Replaced before delivery.
     pub superseded: u64,
 }
+
+/// One stored sample of a time series the service keeps across restarts (the stats service's
+/// trend history): when it was taken and the sample itself, a JSON document the store does not
+/// look into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSample {
+    /// When the sample was taken (stored to the millisecond; one sample per series and time).
+    pub at: DateTime<Utc>,
+    /// The sample, as JSON.
+    pub body: String,
+}

@@ -19,10 +19,12 @@ use sqlx::{
 use tokio::sync::oneshot;
 use tracing::warn;
 
+mod samples;
+
 use crate::{
     Aging, Attempt, Completion, EnqueueReport, Finished, Handoff, Job, JobFilter, JobPayload,
     JobRecord, JobState, JobStore, NewJob, Priority, QueueStats, Ready, ReplayReport, StoreError,
-    Submission,
+    StoredSample, Submission,
 };
 
 /// Which SQL database a [`SqlStore`] talks to.
@@ -2216,5 +2218,22 @@ impl JobStore for SqlStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query(&self.sql.ping).execute(&self.reader).await?;
         Ok(())
+    }
+
+    async fn append_sample(
+        &self,
+        series: &str,
+        sample: &StoredSample,
+        keep_after: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.append_stats_sample(series, sample, keep_after).await
+    }
+
+    async fn samples(
+        &self,
+        series: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<StoredSample>, StoreError> {
+        self.stats_samples(series, since).await
     }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     Completion, EnqueueReport, Finished, Job, JobFilter, JobRecord, NewJob, QueueStats,
-    ReplayReport,
+    ReplayReport, StoredSample,
 };
 
 /// The store could not do what was asked. Ingest answers 503 on this, so the sender retries.
@@ -159,4 +159,21 @@ pub trait JobStore: Send + Sync + std::fmt::Debug {
 
     /// Whether the store answers.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Appends `sample` to the time series `series` (replacing a sample of the same series
+    /// taken at the same millisecond) and deletes the series' samples taken before
+    /// `keep_after`, in one transaction: the series stays bounded without a sweep of its own.
+    async fn append_sample(
+        &self,
+        series: &str,
+        sample: &StoredSample,
+        keep_after: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The samples of `series` taken at or after `since`, oldest first.
+    async fn samples(
+        &self,
+        series: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<StoredSample>, StoreError>;
 }

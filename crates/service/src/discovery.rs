@@ -48,6 +48,8 @@ impl Default for DiscoverySettings {
 #[derive(Debug)]
 pub struct Discovery {
     sources: Vec<SourceHandle>,
+    /// The shortest periodic refresh of the sources (file poll, Kubernetes resync).
+    interval: Option<Duration>,
     min_manual: Duration,
     last_manual: Mutex<Option<Instant>>,
     /// Probe timeout, for `POST .../check`.
@@ -73,6 +75,7 @@ impl Discovery {
     pub fn fixed() -> Self {
         Self {
             sources: Vec::new(),
+            interval: None,
             min_manual: Duration::from_secs(60),
             last_manual: Mutex::new(None),
             probe_timeout: Duration::from_secs(5),
@@ -89,7 +92,9 @@ impl Discovery {
     ) -> anyhow::Result<Arc<Self>> {
         let settings = &config.discovery;
         let mut sources = Vec::new();
+        let mut intervals = Vec::new();
         if let Some(path) = &config.targets {
+            intervals.push(settings.file_poll_interval);
             sources.push(targets::watch_file(
                 path.clone(),
                 settings.file_poll_interval,
@@ -114,14 +119,17 @@ impl Discovery {
                 k.namespaces.clone()
             };
             info!(namespaces = ?namespaces, selector = %k.label_selector, "watching target Secrets");
+            let kube_config = k.kube_config(namespaces);
+            intervals.push(kube_config.resync);
             sources.push(targets::kube::watch_secrets(
                 client,
-                k.kube_config(namespaces),
+                kube_config,
                 shutdown.clone(),
             ));
         }
         let discovery = Arc::new(Self {
             sources: sources.clone(),
+            interval: intervals.into_iter().min(),
             min_manual: settings.manual_refresh_interval,
             last_manual: Mutex::new(None),
             probe_timeout: settings.probes.timeout,
@@ -180,6 +188,36 @@ impl Discovery {
             s.refresh();
         }
         Ok(())
+    }
+
+    /// Where refreshes stand, every source folded into one (the latest refresh and its
+    /// duration, the earliest next one, in progress while any source refreshes, the first
+    /// source error); `None` without sources (targets fixed at start-up). `targets` is left 0
+    /// for the caller, which knows the targets in force.
+    pub fn refresh_state(&self) -> Option<collect::RefreshState> {
+        if self.sources.is_empty() {
+            return None;
+        }
+        let statuses: Vec<RefreshStatus> = self.sources.iter().map(SourceHandle::status).collect();
+        let latest = statuses
+            .iter()
+            .filter(|s| s.last_refresh.is_some())
+            .max_by_key(|s| s.last_refresh);
+        Some(collect::RefreshState {
+            last: latest.and_then(|s| s.last_refresh),
+            duration: latest.and_then(|s| s.last_duration),
+            next: statuses.iter().filter_map(|s| s.next_refresh).min(),
+            interval: self.interval,
+            in_progress: statuses.iter().any(|s| s.in_progress),
+            last_error: statuses
+                .iter()
+                .find_map(|s| s.last_error.as_ref().map(|e| format!("{}: {e}", s.source))),
+            targets: 0,
+            failures: statuses
+                .iter()
+                .map(|s| u64::from(s.consecutive_failures))
+                .sum(),
+        })
     }
 
     /// Where every source stands.

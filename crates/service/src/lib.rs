@@ -117,6 +117,7 @@ impl Service {
             engine.handle(),
         ));
         stats.targets_loaded(chrono::Utc::now(), std::time::Duration::ZERO);
+        stats.load_history(store.as_ref()).await;
         tokio::spawn(stats.clone().run(store.clone(), shutdown.clone()));
         let service = Arc::new(Self {
             store,

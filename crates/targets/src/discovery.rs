@@ -51,6 +51,11 @@ pub struct RefreshStatus {
     pub next_refresh: Option<DateTime<Utc>>,
     /// How long the last refresh took, in milliseconds.
     pub last_duration_ms: Option<u64>,
+    /// The same, to the nanosecond (a file reload takes well under a millisecond).
+    #[serde(skip)]
+    pub last_duration: Option<Duration>,
+    /// A refresh is running now.
+    pub in_progress: bool,
     /// Valid targets in the current set.
     pub valid: usize,
     /// Skipped definitions in the current set.
@@ -148,6 +153,16 @@ impl SourceDriver {
     /// A refresh starts.
     pub(crate) fn starting(&self) {
         metrics::gauge!(REFRESH_IN_PROGRESS).set(1.0);
+        self.with_status(|s| s.in_progress = true);
+    }
+
+    /// A periodic check found nothing to refresh; the next one is due in `next`.
+    pub(crate) fn unchanged(&self, next: Duration) {
+        self.with_status(|s| {
+            s.next_refresh = chrono::Duration::from_std(next)
+                .ok()
+                .map(|n| Utc::now() + n);
+        });
     }
 
     pub(crate) fn refreshed(&self, took: Duration, next: Option<Duration>) {
@@ -164,8 +179,10 @@ impl SourceDriver {
         metrics::gauge!(REFRESH_LAST_SUCCESS_TIMESTAMP).set(now);
         metrics::gauge!(DISCOVERY_LAST_SUCCESS_TIMESTAMP).set(now);
         self.with_status(|s| {
+            s.in_progress = false;
             s.last_refresh = Some(Utc::now());
             s.last_duration_ms = Some(took.as_millis() as u64);
+            s.last_duration = Some(took);
             s.next_refresh = next
                 .and_then(|n| chrono::Duration::from_std(n).ok())
                 .map(|n| Utc::now() + n);
@@ -181,6 +198,7 @@ impl SourceDriver {
         metrics::counter!(REFRESH_ERRORS_TOTAL, "source" => self.source.clone(), "reason" => reason, "error_type" => reason).increment(1);
         warn!(source = %self.source, error = %error, retry_in_ms = retry_in.as_millis() as u64, "target refresh failed; keeping the last good target set");
         self.with_status(|s| {
+            s.in_progress = false;
             s.last_error = Some(error);
             s.consecutive_failures += 1;
             s.next_refresh = chrono::Duration::from_std(retry_in)
@@ -213,6 +231,7 @@ pub fn watch_file(path: PathBuf, interval: Duration, shutdown: CancellationToken
         let started = Instant::now();
         let content = snapshot(&path);
         if !force && content.is_some() && content == last {
+            driver.unchanged(interval);
             return;
         }
         driver.starting();
@@ -271,6 +290,36 @@ fn snapshot(path: &std::path::Path) -> Option<Vec<(PathBuf, Vec<u8>)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_shows_a_refresh_in_progress_and_how_it_ended() {
+        let (handle, driver) = SourceHandle::new("file");
+        assert!(!handle.status().in_progress);
+        driver.starting();
+        assert!(handle.status().in_progress);
+        driver.refreshed(Duration::from_micros(300), Some(Duration::from_secs(5)));
+        let s = handle.status();
+        assert!(!s.in_progress);
+        assert_eq!(s.last_duration, Some(Duration::from_micros(300)));
+        assert_eq!(s.last_duration_ms, Some(0));
+        let next = s.next_refresh.unwrap() - s.last_refresh.unwrap();
+        assert!((4900..=5000).contains(&next.num_milliseconds()), "{next}");
+        driver.starting();
+        driver.failed(
+            "invalid_definition",
+            "bad".to_owned(),
+            Duration::from_secs(1),
+        );
+        let s = handle.status();
+        assert!(!s.in_progress);
+        assert_eq!(s.last_error.as_deref(), Some("bad"));
+        driver.unchanged(Duration::from_secs(60));
+        let ahead = handle.status().next_refresh.unwrap() - Utc::now();
+        assert!(
+            ahead.num_seconds() >= 59,
+            "a check pushes the next one out: {ahead}"
+        );
+    }
 
     #[tokio::test]
     async fn file_hot_reload_keeps_last_good_set() {

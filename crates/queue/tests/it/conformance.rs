@@ -1214,3 +1214,82 @@ async fn bulk_replay_with_a_limit_takes_the_newest(store: Arc<dyn JobStore>, _db
     assert!(report.skipped[0].1.contains("waiting"), "{report:?}");
 }
 both!(bulk_replay_with_a_limit_takes_the_newest);
+
+/// The stats history: samples come back oldest first from a new handle on the same database
+/// (as after a restart), a sample at the same millisecond replaces the earlier one, writing
+/// deletes the series' samples before the retention cutoff, and series are kept apart.
+async fn time_series_samples_survive_and_stay_bounded(store: Arc<dyn JobStore>, db: Db) {
+    use queue::StoredSample;
+    let t0: DateTime<Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
+    let at = |s: i64| t0 + chrono::Duration::seconds(s);
+    let sample = |s: i64, body: &str| StoredSample {
+        at: at(s),
+        body: body.to_owned(),
+    };
+    let long_ago = at(-3600);
+    for s in 0..5 {
+        store
+            .append_sample("system", &sample(s, &format!("{{\"n\":{s}}}")), long_ago)
+            .await
+            .unwrap();
+    }
+    store
+        .append_sample("other", &sample(2, "{\"other\":true}"), long_ago)
+        .await
+        .unwrap();
+    store
+        .append_sample("system", &sample(4, "{\"n\":44}"), long_ago)
+        .await
+        .unwrap();
+
+    let reopened = db.other_instance("b").await;
+    let bodies = |v: Vec<StoredSample>| -> Vec<(i64, String)> {
+        v.into_iter()
+            .map(|s| ((s.at - t0).num_seconds(), s.body))
+            .collect()
+    };
+    assert_eq!(
+        bodies(reopened.samples("system", long_ago).await.unwrap()),
+        [
+            (0, "{\"n\":0}".to_owned()),
+            (1, "{\"n\":1}".to_owned()),
+            (2, "{\"n\":2}".to_owned()),
+            (3, "{\"n\":3}".to_owned()),
+            (4, "{\"n\":44}".to_owned()),
+        ]
+    );
+    assert_eq!(
+        bodies(reopened.samples("system", at(3)).await.unwrap()).len(),
+        2,
+        "from a time on"
+    );
+
+    // Writing trims the series to the retention cutoff; the other series is untouched.
+    reopened
+        .append_sample("system", &sample(5, "{\"n\":5}"), at(3))
+        .await
+        .unwrap();
+    assert_eq!(
+        bodies(store.samples("system", long_ago).await.unwrap())
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect::<Vec<_>>(),
+        [3, 4, 5]
+    );
+    assert_eq!(
+        bodies(store.samples("other", long_ago).await.unwrap()),
+        [(2, "{\"other\":true}".to_owned())]
+    );
+    // Milliseconds are kept.
+    let precise = StoredSample {
+        at: at(6) + chrono::Duration::milliseconds(250),
+        body: "{}".to_owned(),
+    };
+    store
+        .append_sample("system", &precise, long_ago)
+        .await
+        .unwrap();
+    let last = store.samples("system", at(6)).await.unwrap();
+    assert_eq!(last, [precise]);
+}
+both!(time_series_samples_survive_and_stay_bounded);

@@ -176,19 +176,30 @@ pub(crate) struct StatsQueue<'a> {
     message: String,
 }
 
-/// The last refresh of the target list.
+/// Target refreshes: the last one, the next one, and whether one runs now (every discovery
+/// source folded into one: the latest refresh, the earliest next one).
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct StatsRefresh {
+    /// When the last successful refresh (or the start-up load) finished.
     #[schema(required)]
     last_refresh: Option<DateTime<Utc>>,
+    /// How long it took, in milliseconds (fractions kept: a file reload takes well under one).
+    #[schema(required)]
+    last_duration_ms: Option<f64>,
+    /// When the next periodic refresh or retry is due; null when targets are loaded once.
     #[schema(required)]
     next_refresh: Option<DateTime<Utc>>,
     /// `<seconds>s`.
     #[schema(required)]
     refresh_interval: Option<String>,
     targets_discovered: usize,
-    /// `idle`.
+    /// `in_progress` while a refresh runs, `failed` when the last one failed (the last good
+    /// targets stay in force), else `idle`.
+    #[schema(example = "idle")]
     state: &'static str,
+    /// Why the last refresh failed (`source: error`), when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_error: Option<String>,
     message: String,
 }
 
@@ -196,10 +207,15 @@ pub(crate) struct StatsRefresh {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct StatsDiscovery {
     total_targets: usize,
+    /// When the last discovery (a successful refresh) finished.
     #[schema(required)]
     last_discovery: Option<DateTime<Utc>>,
+    /// How long it took.
     #[schema(required)]
     latency_ms: Option<f64>,
+    /// As `refresh.state`.
+    #[schema(example = "idle")]
+    state: &'static str,
     message: String,
 }
 
@@ -208,9 +224,8 @@ fn stats_body<'a>(stats: &Stats, view: &'a View) -> StatsBody<'a> {
     let c = &s.system.targets;
     let q = &s.system.queue;
     let jobs = &s.system.jobs;
-    let (last_refresh, discovered, interval) = stats.last_refresh();
-    let discovery = stats.last_discovery();
-    let latency_ms = discovery.map(|(_, l)| l.as_secs_f64() * 1000.0);
+    let refresh = stats.refresh_state();
+    let latency_ms = refresh.duration.map(|d| d.as_secs_f64() * 1000.0);
     StatsBody {
         timestamp: s.timestamp,
         health: StatsHealth {
@@ -245,27 +260,30 @@ fn stats_body<'a>(stats: &Stats, view: &'a View) -> StatsBody<'a> {
             ),
         },
         refresh: StatsRefresh {
-            last_refresh,
-            next_refresh: interval
-                .zip(last_refresh)
-                .map(|(i, l)| l + chrono::Duration::from_std(i).unwrap_or_default()),
-            refresh_interval: interval.map(|i| format!("{}s", i.as_secs())),
-            targets_discovered: discovered,
-            state: "idle",
-            message: match last_refresh {
-                Some(l) => format!(
-                    "Last refresh: {}s ago, discovered {discovered} targets",
-                    (Utc::now() - l).num_seconds().max(0)
+            last_refresh: refresh.last,
+            last_duration_ms: latency_ms.map(|ms| (ms * 1000.0).round() / 1000.0),
+            next_refresh: refresh.next,
+            refresh_interval: refresh.interval.map(|i| format!("{}s", i.as_secs())),
+            targets_discovered: refresh.targets,
+            state: refresh.state(),
+            last_error: refresh.last_error.clone(),
+            message: match (refresh.in_progress, refresh.last) {
+                (true, _) => "Refresh in progress".to_owned(),
+                (false, Some(l)) => format!(
+                    "Last refresh: {}s ago, discovered {} targets",
+                    (Utc::now() - l).num_seconds().max(0),
+                    refresh.targets
                 ),
-                None => "Targets not loaded yet".to_owned(),
+                (false, None) => "Targets not loaded yet".to_owned(),
             },
         },
         discovery: StatsDiscovery {
             total_targets: view.targets.len(),
-            last_discovery: discovery.map(|(at, _)| at),
-            latency_ms: latency_ms.map(round),
+            last_discovery: refresh.last,
+            latency_ms: latency_ms.map(|ms| (ms * 1000.0).round() / 1000.0),
+            state: refresh.state(),
             message: format!(
-                "{} targets discovered in {:.0}ms",
+                "{} targets discovered in {:.1}ms",
                 view.targets.len(),
                 latency_ms.unwrap_or(0.0)
             ),

@@ -337,6 +337,214 @@ async fn answers_carry_an_etag_and_honour_if_none_match() {
     assert_eq!(health.status(), 200);
 }
 
+/// Posts one new alert (a fresh fingerprint each time, so none is deduplicated) every 50 ms
+/// until dropped.
+fn steady_alerts(service: &Service) -> tokio::task::JoinHandle<()> {
+    let url = service.url("/api/v2/alerts");
+    tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        for n in 0u64.. {
+            let body = json!([{"labels": {"alertname": "Steady", "n": n.to_string()}}]);
+            let _ = client.post(&url).json(&body).send().await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+}
+
+/// The reported problem: with every delivery slowed to 400 ms, the latency trend read the
+/// median since start-up and crept up for many intervals. Each point now covers the deliveries
+/// finished since the previous one: after a baseline of fast deliveries, the trend shows the
+/// new latency and `degrading` within two sampling periods of the change.
+#[tokio::test]
+async fn latency_trend_turns_degrading_within_two_sampling_periods() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = WebhookSink::start().await;
+    write_targets(
+        dir.path(),
+        &format!("- name: w\n  type: webhook\n  url: {}\n", sink.url("/h")),
+    );
+    let service = Service::start(
+        dir.path(),
+        "stats:\n  interval: 500ms\n  queue_refresh: 50ms\n  cache_ttl: 10ms\n",
+    )
+    .await;
+    let traffic = steady_alerts(&service);
+
+    // Baseline: enough fast samples with deliveries for a trend (min_points earlier ones).
+    let baseline = service
+        .wait_json("/api/v2/publishing/trends", Duration::from_secs(30), |t| {
+            t["samples"].as_u64().unwrap_or(0) >= 6
+                && t["trends"]["latency"]["ema_ms"].as_f64() > Some(0.0)
+        })
+        .await;
+    // (Its trend may read either way: a window of millisecond deliveries varies by more than
+    // the 15 % threshold on a busy machine.)
+    let latency = &baseline["trends"]["latency"];
+    assert!(
+        latency["current_ms"].as_f64().unwrap() < 100.0,
+        "{baseline}"
+    );
+
+    sink.set_default(Behaviour::slow(Duration::from_millis(400), Behaviour::Ok));
+    let switched = std::time::Instant::now();
+    let at_switch = service.get_json("/api/v2/publishing/trends").await["samples"]
+        .as_u64()
+        .unwrap();
+    // The first answer with two samples taken after the change.
+    let after = service
+        .wait_json("/api/v2/publishing/trends", Duration::from_secs(30), |t| {
+            t["samples"].as_u64().unwrap_or(0) >= at_switch + 2
+        })
+        .await;
+    let latency = &after["trends"]["latency"];
+    let current = latency["current_ms"].as_f64().unwrap();
+    eprintln!(
+        "latency trend {} at {current} ms, {} samples and {:?} after the change",
+        latency["trend"],
+        after["samples"].as_u64().unwrap() - at_switch,
+        switched.elapsed()
+    );
+    assert!(current >= 300.0, "{after}");
+    assert_eq!(latency["trend"], "degrading", "{after}");
+    assert!(
+        after["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("System needs attention"),
+        "{after}"
+    );
+    traffic.abort();
+}
+
+/// The trend history is written to the store as it is sampled and loaded at start-up: after a
+/// stop with SIGTERM and a start on the same store, the samples carry on from where they were.
+#[tokio::test]
+async fn trend_history_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    write_targets(dir.path(), "");
+    let config = "stats:\n  interval: 200ms\n  queue_refresh: 50ms\n";
+    let mut service = Service::start(dir.path(), config).await;
+    let before = service
+        .wait_json("/api/v2/publishing/trends", Duration::from_secs(20), |t| {
+            t["samples"].as_u64().unwrap_or(0) >= 5
+        })
+        .await;
+    let status = service.sigterm(Duration::from_secs(20)).await;
+    assert!(status.success(), "{status}");
+    let before_samples = before["samples"].as_u64().unwrap();
+    let before_at = before["timestamp"].as_str().unwrap().to_owned();
+
+    let service = Service::start(dir.path(), config).await;
+    let restarted = service.get_json("/api/v2/publishing/trends").await;
+    let samples = restarted["samples"].as_u64().unwrap();
+    assert!(
+        samples >= before_samples,
+        "history loaded at start-up: {samples} samples after the restart, {before_samples} before"
+    );
+    assert!(
+        restarted["timestamp"].as_str().unwrap() >= before_at.as_str(),
+        "{restarted} vs {before}"
+    );
+    service
+        .wait_json("/api/v2/publishing/trends", Duration::from_secs(20), |t| {
+            t["samples"].as_u64().unwrap_or(0) >= samples + 3
+        })
+        .await;
+    assert!(
+        service
+            .log()
+            .contains("trend history loaded from the store"),
+        "{}",
+        service.log()
+    );
+}
+
+/// `/stats` reports the real refreshes: the last one, how long it took, the next one and the
+/// state; a manual refresh moves them, and a failed one shows as `failed` with its error.
+#[tokio::test]
+async fn stats_refresh_section_follows_the_refreshes() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = WebhookSink::start().await;
+    let targets = format!("- name: w\n  type: webhook\n  url: {}\n", sink.url("/h"));
+    write_targets(dir.path(), &targets);
+    let service = Service::start(
+        dir.path(),
+        "stats:\n  cache_ttl: 10ms\ndiscovery:\n  file_poll_interval: 1h\n  manual_refresh_interval: 10ms\n",
+    )
+    .await;
+    let first = service.get_json("/api/v2/publishing/stats").await;
+    let r = &first["refresh"];
+    assert_eq!(r["state"], "idle", "{r}");
+    assert_eq!(r["refresh_interval"], "3600s", "{r}");
+    assert_eq!(r["targets_discovered"], 1, "{r}");
+    assert!(r["last_duration_ms"].as_f64().is_some(), "{r}");
+    let last = |r: &Value| {
+        r["last_refresh"]
+            .as_str()
+            .unwrap_or_default()
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap()
+    };
+    let next = |r: &Value| {
+        r["next_refresh"]
+            .as_str()
+            .unwrap_or_default()
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap()
+    };
+    let first_last = last(r);
+    assert!(
+        (next(r) - first_last - chrono::Duration::hours(1))
+            .num_seconds()
+            .abs()
+            <= 1,
+        "next refresh one poll interval after the last: {r}"
+    );
+    assert_eq!(first["discovery"]["last_discovery"], r["last_refresh"]);
+    assert_eq!(first["discovery"]["state"], "idle");
+
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let (code, body) = service.post("/api/v2/publishing/targets/refresh", "").await;
+    assert_eq!(code, 202, "{body}");
+    let after = service
+        .wait_json("/api/v2/publishing/stats", Duration::from_secs(10), |s| {
+            s["refresh"]["last_refresh"] != first["refresh"]["last_refresh"]
+        })
+        .await;
+    let r = &after["refresh"];
+    assert!(last(r) > first_last, "{r}");
+    let took = r["last_duration_ms"].as_f64().unwrap();
+    assert!(took > 0.0, "the refresh's duration is recorded: {r}");
+    assert!(next(r) > last(r) + chrono::Duration::minutes(59), "{r}");
+    assert_eq!(r["state"], "idle", "{r}");
+    assert_eq!(after["discovery"]["last_discovery"], r["last_refresh"]);
+    assert_eq!(after["discovery"]["latency_ms"], r["last_duration_ms"]);
+    let snapshot = service.get_json("/api/v2/publishing/metrics").await;
+    assert_eq!(
+        snapshot["metrics"]["refresh_last_refresh_timestamp"].as_f64(),
+        Some(last(r).timestamp_millis() as f64 / 1000.0)
+    );
+    assert_eq!(snapshot["metrics"]["refresh_in_progress"], 0.0);
+
+    // A refresh that fails keeps the targets and says so.
+    write_targets(dir.path(), "- name: w\n  type: email\n");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (code, body) = service.post("/api/v2/publishing/targets/refresh", "").await;
+    assert_eq!(code, 202, "{body}");
+    let failed = service
+        .wait_json("/api/v2/publishing/stats", Duration::from_secs(10), |s| {
+            s["refresh"]["state"] == "failed"
+        })
+        .await;
+    let r = &failed["refresh"];
+    assert!(
+        r["last_error"].as_str().unwrap().starts_with("file: "),
+        "{r}"
+    );
+    assert_eq!(r["targets_discovered"], 1, "{r}");
+    assert_eq!(r["last_refresh"], after["refresh"]["last_refresh"], "{r}");
+}
+
 fn promtool(args: &[&str], stdin: Option<&str>) -> (bool, String) {
     use std::io::Write;
     let mut child = Command::new("promtool")

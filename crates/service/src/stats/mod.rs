@@ -4,6 +4,10 @@
 //! A background task refreshes the queue counts from the store and samples the statistics
 //! into the trend history on a fixed interval; HTTP handlers only read cached state. Answers
 //! are computed at most once per `cache_ttl` and carry an ETag.
+//!
+//! The trend history is kept in the store too (one small row per sample, rows older than
+//! `stats.retention` deleted as new ones are written) and loaded at start-up, so trends carry
+//! on across restarts. Refresh and discovery figures are read live from the discovery sources.
 
 mod settings;
 
@@ -13,11 +17,14 @@ use std::{
 };
 
 use aggregate::{PublishingStats, ScoreWeights};
-use analyze::{Analysis, History, Sampler};
-use collect::{Collector, MetricsSnapshot, QueueCache, Tap, TargetInfo, TargetList};
-use queue::{EngineHandle, JobStore};
+use analyze::{Analysis, History, Point, Sampler};
+use collect::{
+    Collector, MetricsSnapshot, QueueCache, RefreshSource, RefreshState, Tap, TargetInfo,
+    TargetList,
+};
+use queue::{EngineHandle, JobStore, StoredSample};
 use tokio_util::sync::CancellationToken;
-use tracing::warn;
+use tracing::{info, warn};
 
 pub use settings::StatsSettings;
 
@@ -50,6 +57,38 @@ impl TargetList for RegistryTargets {
     }
 }
 
+/// The store's name for the trend history.
+const HISTORY_SERIES: &str = "trends";
+
+/// Refresh state from the registry's discovery sources; without sources (targets fixed at
+/// start-up), the start-up load.
+#[derive(Debug)]
+struct Sources {
+    registry: Arc<crate::Registry>,
+    loaded: Mutex<Option<(chrono::DateTime<chrono::Utc>, Duration)>>,
+}
+
+impl RefreshSource for Sources {
+    fn refresh_state(&self) -> RefreshState {
+        let targets = self.registry.specs().len();
+        match self.registry.discovery().refresh_state() {
+            Some(state) => RefreshState { targets, ..state },
+            None => {
+                let loaded = *self
+                    .loaded
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                RefreshState {
+                    last: loaded.map(|(at, _)| at),
+                    duration: loaded.map(|(_, took)| took),
+                    targets,
+                    ..RefreshState::default()
+                }
+            }
+        }
+    }
+}
+
 /// One computed view, shared by the endpoints until it expires.
 #[derive(Debug)]
 pub struct View {
@@ -69,8 +108,7 @@ pub struct Stats {
     weights: ScoreWeights,
     targets: Arc<dyn TargetList>,
     queue: QueueCache,
-    refresh: collect::RefreshInfo,
-    discovery: collect::DiscoveryInfo,
+    sources: Arc<Sources>,
     history: Mutex<History>,
     sampler: Mutex<Sampler>,
     view: tokio::sync::Mutex<Option<(Instant, Arc<View>)>>,
@@ -85,10 +123,12 @@ impl Stats {
         health: Arc<targets::HealthBook>,
         engine: EngineHandle,
     ) -> Self {
-        let targets: Arc<dyn TargetList> = Arc::new(RegistryTargets(registry));
+        let targets: Arc<dyn TargetList> = Arc::new(RegistryTargets(registry.clone()));
         let queue = QueueCache::default();
-        let refresh = collect::RefreshInfo::default();
-        let discovery = collect::DiscoveryInfo::default();
+        let sources = Arc::new(Sources {
+            registry: registry.clone(),
+            loaded: Mutex::new(None),
+        });
         let collectors: Vec<Arc<dyn Collector>> = vec![
             Arc::new(collect::QueueCollector {
                 cache: queue.clone(),
@@ -103,10 +143,10 @@ impl Stats {
             Arc::new(collect::BreakerCollector { engine }),
             Arc::new(collect::DiscoveryCollector {
                 targets: targets.clone(),
-                info: discovery.clone(),
+                source: sources.clone(),
             }),
             Arc::new(collect::RefreshCollector {
-                info: refresh.clone(),
+                source: sources.clone(),
             }),
             Arc::new(collect::PublisherCollector {
                 tap: tap.clone(),
@@ -121,19 +161,21 @@ impl Stats {
             weights: ScoreWeights::default(),
             targets,
             queue,
-            refresh,
-            discovery,
+            sources,
             history: Mutex::new(history),
             sampler: Mutex::new(Sampler::new()),
             view: tokio::sync::Mutex::new(None),
         }
     }
 
-    /// Records the initial target load (discovery and refresh collectors report it).
+    /// Records the initial target load (reported as the last refresh when targets are fixed
+    /// at start-up; discovery sources report their own).
     pub fn targets_loaded(&self, at: chrono::DateTime<chrono::Utc>, latency: Duration) {
-        let n = self.targets.targets().len();
-        self.discovery.record(at, latency);
-        self.refresh.succeeded(at, n, None);
+        *self
+            .sources
+            .loaded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((at, latency));
     }
 
     /// The settings in force.
@@ -141,20 +183,9 @@ impl Stats {
         &self.settings
     }
 
-    /// The last target refresh: when, how many targets, the refresh interval.
-    pub fn last_refresh(
-        &self,
-    ) -> (
-        Option<chrono::DateTime<chrono::Utc>>,
-        usize,
-        Option<Duration>,
-    ) {
-        self.refresh.last()
-    }
-
-    /// The last discovery: when and how long it took.
-    pub fn last_discovery(&self) -> Option<(chrono::DateTime<chrono::Utc>, Duration)> {
-        self.discovery.last()
+    /// Where target refreshes stand now (last, duration, next, in progress, failed).
+    pub fn refresh_state(&self) -> RefreshState {
+        self.sources.refresh_state()
     }
 
     /// Collects and aggregates now, bypassing the cache.
@@ -190,8 +221,40 @@ impl Stats {
         analyze::analyze(&history, &self.settings.trends, chrono::Utc::now())
     }
 
-    /// Takes one sample into the history and exports the derived gauges.
-    pub async fn sample(&self) {
+    /// Loads the stored trend history (the samples within `retention`), so trends carry on
+    /// across restarts. Returns how many samples were loaded; a store error or a sample that
+    /// does not parse is logged and skipped.
+    pub async fn load_history(&self, store: &dyn JobStore) -> usize {
+        let since = cutoff(&self.settings, chrono::Utc::now());
+        let stored = match store.samples(HISTORY_SERIES, since).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                warn!(error = %e, "cannot read the stored trend history; trends start afresh");
+                return 0;
+            }
+        };
+        let mut history = self
+            .history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut loaded = 0;
+        for sample in stored {
+            match serde_json::from_str::<Point>(&sample.body) {
+                Ok(point) => {
+                    history.push(point);
+                    loaded += 1;
+                }
+                Err(e) => warn!(at = %sample.at, error = %e, "skipping a stored trend sample"),
+            }
+        }
+        if loaded > 0 {
+            info!(samples = loaded, "trend history loaded from the store");
+        }
+        loaded
+    }
+
+    /// Takes one sample into the history, exports the derived gauges and returns the point.
+    pub async fn sample(&self) -> Point {
         let view = self.compute().await;
         let point = self
             .sampler
@@ -201,13 +264,34 @@ impl Stats {
         self.history
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(point);
+            .push(point.clone());
         let analysis = self.trends();
         export_gauges(&view.stats, &analysis);
+        point
     }
 
-    /// Runs until `shutdown`: refreshes queue counts every `queue_refresh` and samples the
-    /// history every `interval`.
+    /// Writes `point` to the stored history and deletes stored samples older than
+    /// `retention`: one insert and one ranged delete.
+    pub async fn store_point(&self, store: &dyn JobStore, point: &Point) {
+        let body = match serde_json::to_string(point) {
+            Ok(body) => body,
+            Err(e) => {
+                warn!(error = %e, "cannot encode a trend sample");
+                return;
+            }
+        };
+        let sample = StoredSample { at: point.at, body };
+        let keep_after = cutoff(&self.settings, point.at);
+        if let Err(e) = store
+            .append_sample(HISTORY_SERIES, &sample, keep_after)
+            .await
+        {
+            warn!(error = %e, "cannot store a trend sample");
+        }
+    }
+
+    /// Runs until `shutdown`: refreshes queue counts every `queue_refresh`, samples the
+    /// history every `interval` and stores each sample.
     pub async fn run(self: Arc<Self>, store: Arc<dyn JobStore>, shutdown: CancellationToken) {
         let mut refresh = tokio::time::interval(self.settings.queue_refresh);
         refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -219,7 +303,8 @@ impl Stats {
                 _ = refresh.tick() => self.refresh_queue(store.as_ref()).await,
                 _ = sample.tick() => {
                     self.refresh_queue(store.as_ref()).await;
-                    self.sample().await;
+                    let point = self.sample().await;
+                    self.store_point(store.as_ref(), &point).await;
                 }
             }
         }
@@ -235,6 +320,17 @@ impl Stats {
             Err(e) => warn!(error = %e, "cannot read queue counts for stats"),
         }
     }
+}
+
+/// The oldest time a sample taken at `at` keeps beside it: `at − retention`.
+fn cutoff(
+    settings: &StatsSettings,
+    at: chrono::DateTime<chrono::Utc>,
+) -> chrono::DateTime<chrono::Utc> {
+    chrono::Duration::from_std(settings.retention)
+        .ok()
+        .and_then(|r| at.checked_sub_signed(r))
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC)
 }
 
 fn trend_value(trend: &str) -> f64 {
