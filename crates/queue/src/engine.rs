@@ -489,9 +489,9 @@ impl Engine {
             per_minute: r.per_minute,
             burst: r.burst,
         });
-        own.iter()
-            .chain(publisher.rate_limit(delivery).iter())
-            .find_map(|limit| self.shared.limiters.check(limit, job.id))
+        own.into_iter()
+            .chain(publisher.rate_limits(delivery))
+            .find_map(|limit| self.shared.limiters.check(&limit, job.id))
     }
 }
 
@@ -725,6 +725,34 @@ impl Limiters {
         }
         entry.reserved.insert(job_id, slot);
         Some(slot - now)
+    }
+
+    /// Holds every delivery of bucket `key` until `until` (the vendor answered 429 with a
+    /// `Retry-After`): fresh deliveries get slots from then on, and reserved slots that fall
+    /// before it move after it, one period apart, in their order. A key never checked is
+    /// ignored (nothing waits on it).
+    fn pause(&self, key: &str, until: Instant) {
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(entry) = buckets.get_mut(key) else {
+            return;
+        };
+        let period = Duration::from_secs(60) / entry.per_minute.max(1);
+        let mut order: Vec<(Instant, i64)> = entry
+            .reserved
+            .iter()
+            .map(|(job, slot)| (*slot, *job))
+            .collect();
+        order.sort_unstable();
+        let mut next = until;
+        for (slot, job) in order {
+            let moved = slot.max(next);
+            entry.reserved.insert(job, moved);
+            next = moved + period;
+        }
+        entry.next_slot = Some(entry.next_slot.map_or(next, |n| n.max(next)));
     }
 }
 
@@ -1042,7 +1070,7 @@ impl Worker {
             Completion::Delivered { status_code, .. } => {
                 debug!(target_name = %target, alertname, fingerprint = %job.fingerprint, job = job.id, attempt = job.attempt, status = ?status_code, "delivered");
             }
-            Completion::Retry { at, failure } => {
+            Completion::Retry { at, failure, .. } => {
                 metrics::counter!(RETRY_ATTEMPTS_TOTAL, "target" => target.clone(), "error_type" => failure.kind.clone()).increment(1);
                 warn!(target_name = %target, alertname, fingerprint = %job.fingerprint, job = job.id, attempt = job.attempt, kind = %failure.kind, error = %failure.reason, retry_at = %at, "delivery failed, will retry");
             }
@@ -1107,6 +1135,15 @@ impl Worker {
                 .is_some_and(publish::PublishError::is_retryable),
             latency: started.elapsed(),
         };
+        // The vendor asked to slow down for a bucket every job of the key shares (a Slack
+        // channel): hold them all, not only this one.
+        if let Err(err) = &result
+            && let (Some(key), Some(wait)) = (err.rate_limit_key(), err.retry_after())
+        {
+            let wait = policy.retry.retry_after_wait(wait);
+            self.shared.limiters.pause(key, Instant::now() + wait);
+            debug!(target_name = %job.target, wait_ms = wait.as_millis() as u64, "rate-limit bucket paused for the vendor's retry-after");
+        }
         let completion = match result {
             Ok(delivered) => Completion::Delivered {
                 status_code: delivered.status_code,
@@ -1136,10 +1173,51 @@ impl Worker {
                     Completion::Retry {
                         at: Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default(),
                         failure,
+                        vendor_state: err.vendor_state().map(ToString::to_string),
                     }
                 }
             }
         };
         Attempted::Done(completion, Some(observation))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limit(per_minute: u32, burst: u32) -> RateLimit {
+        RateLimit {
+            key: "slack:channel".to_owned(),
+            per_minute,
+            burst,
+        }
+    }
+
+    #[test]
+    fn a_pause_holds_fresh_and_reserved_deliveries_of_the_bucket() {
+        let limiters = Limiters::default();
+        let l = limit(60, 1);
+        assert_eq!(limiters.check(&l, 1), None, "the burst goes at once");
+        let reserved = limiters.check(&l, 2).expect("job 2 gets a slot");
+        assert!(reserved <= Duration::from_secs(1));
+        // The vendor answered 429 with Retry-After: 5 s.
+        limiters.pause(&l.key, Instant::now() + Duration::from_secs(5));
+        let moved = limiters.check(&l, 2).expect("job 2 waits for the pause");
+        assert!(
+            moved > Duration::from_millis(4900) && moved <= Duration::from_secs(5),
+            "{moved:?}"
+        );
+        let fresh = limiters.check(&l, 3).expect("a fresh job waits behind it");
+        assert!(fresh >= moved + Duration::from_millis(900), "{fresh:?}");
+        // Another bucket is not held.
+        let other = RateLimit {
+            key: "slack:other".to_owned(),
+            ..l.clone()
+        };
+        assert_eq!(limiters.check(&other, 4), None);
+        // A bucket nobody used is not created by a pause.
+        limiters.pause("never", Instant::now() + Duration::from_secs(5));
+        assert!(limiters.buckets.lock().unwrap().get("never").is_none());
     }
 }
