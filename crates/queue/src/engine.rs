@@ -489,9 +489,21 @@ impl Engine {
             per_minute: r.per_minute,
             burst: r.burst,
         });
-        own.into_iter()
+        let limits: Vec<RateLimit> = own
+            .into_iter()
             .chain(publisher.rate_limits(delivery))
-            .find_map(|limit| self.shared.limiters.check(&limit, job.id))
+            .collect();
+        for (i, limit) in limits.iter().enumerate() {
+            if let Some(wait) = self.shared.limiters.check(limit, job.id) {
+                // The buckets it passed keep what it took: it does not pay twice (nor lose its
+                // place) when it comes back for this one.
+                for passed in &limits[..i] {
+                    self.shared.limiters.hold(passed, job.id);
+                }
+                return Some(wait);
+            }
+        }
+        None
     }
 }
 
@@ -665,6 +677,9 @@ struct LimiterEntry {
     next_slot: Option<Instant>,
     /// Job id → its reserved slot.
     reserved: HashMap<i64, Instant>,
+    /// Jobs that took their slot here but were held back by another bucket (job id → since
+    /// when): they pass once, without paying again, when they come back.
+    held: HashMap<i64, Instant>,
 }
 
 fn bucket(per_minute: u32, burst: u32) -> Arc<Bucket> {
@@ -691,6 +706,7 @@ impl Limiters {
                 burst: limit.burst,
                 next_slot: None,
                 reserved: HashMap::new(),
+                held: HashMap::new(),
             });
         if limit.per_minute < entry.per_minute || limit.burst < entry.burst {
             entry.per_minute = entry.per_minute.min(limit.per_minute);
@@ -698,6 +714,9 @@ impl Limiters {
             entry.bucket = bucket(entry.per_minute, entry.burst);
         }
         let period = Duration::from_secs(60) / entry.per_minute.max(1);
+        if entry.held.remove(&job_id).is_some() {
+            return None;
+        }
         if let Some(slot) = entry.reserved.get(&job_id).copied() {
             if now + Duration::from_millis(1) >= slot {
                 entry.reserved.remove(&job_id);
@@ -722,9 +741,24 @@ impl Limiters {
             entry
                 .reserved
                 .retain(|_, s| *s + Duration::from_secs(600) > now);
+            entry
+                .held
+                .retain(|_, s| *s + Duration::from_secs(600) > now);
         }
         entry.reserved.insert(job_id, slot);
         Some(slot - now)
+    }
+
+    /// Job `job_id` passed `limit` but another bucket holds it back: it keeps what it took
+    /// here for when it comes back.
+    fn hold(&self, limit: &RateLimit, job_id: i64) {
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(entry) = buckets.get_mut(&limit.key) {
+            entry.held.insert(job_id, Instant::now());
+        }
     }
 
     /// Holds every delivery of bucket `key` until `until` (the vendor answered 429 with a
@@ -1216,6 +1250,16 @@ mod tests {
             ..l.clone()
         };
         assert_eq!(limiters.check(&other, 4), None);
+        // A job that passed this bucket but waits for another keeps its place here.
+        let held = limiters.check(&l, 5).expect("the bucket is paused");
+        limiters.hold(&l, 6);
+        assert_eq!(
+            limiters.check(&l, 6),
+            None,
+            "held: passes once without paying"
+        );
+        assert!(limiters.check(&l, 6).is_some(), "only once");
+        assert!(held > Duration::ZERO);
         // A bucket nobody used is not created by a pause.
         limiters.pause("never", Instant::now() + Duration::from_secs(5));
         assert!(limiters.buckets.lock().unwrap().get("never").is_none());
