@@ -19,6 +19,7 @@ async fn sim_with_channel() -> (SlackSim, String) {
     let sim = SlackSim::start_with(testkit::SlackSimConfig {
         messages_per_second: 100.0,
         burst: 100,
+        ..Default::default()
     })
     .await;
     let id = sim.add_channel("alerts");

@@ -260,6 +260,7 @@ async fn a_burst_of_50_alerts_to_one_channel_waits_instead_of_collecting_429s() 
     let sim = SlackSim::start_with(SlackSimConfig {
         messages_per_second: 20.0,
         burst: 3,
+        ..Default::default()
     })
     .await;
     sim.add_channel("alerts");
@@ -329,6 +330,7 @@ async fn forced_429s_are_waited_out_for_retry_after_and_every_message_arrives() 
     let sim = SlackSim::start_with(SlackSimConfig {
         messages_per_second: 100.0,
         burst: 100,
+        ..Default::default()
     })
     .await;
     sim.add_channel("alerts");
@@ -381,6 +383,7 @@ async fn over_the_channel_rate_slack_answers_429_and_every_message_still_arrives
     let sim = SlackSim::start_with(SlackSimConfig {
         messages_per_second: 4.0,
         burst: 1,
+        ..Default::default()
     })
     .await;
     sim.add_channel("alerts");
@@ -519,6 +522,7 @@ async fn retryable_slack_errors_are_retried_until_the_message_arrives() {
     let sim = SlackSim::start_with(SlackSimConfig {
         messages_per_second: 100.0,
         burst: 100,
+        ..Default::default()
     })
     .await;
     sim.add_channel("alerts");
