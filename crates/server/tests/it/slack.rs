@@ -599,7 +599,8 @@ fn resolved_webhook(labels: &[Value]) -> Vec<u8> {
 fn within(times: &[std::time::Instant], per_second: f64, burst: usize) -> bool {
     times.iter().enumerate().all(|(i, a)| {
         times[i..].iter().enumerate().all(|(n, b)| {
-            n + 1 <= burst + (b.duration_since(*a).as_secs_f64() * per_second + 0.05) as usize
+            let allowed = burst as f64 + b.duration_since(*a).as_secs_f64() * per_second;
+            (n + 1) as f64 <= allowed + 0.05
         })
     })
 }
@@ -633,8 +634,10 @@ async fn a_channel_shared_with_another_app_gets_every_alert_fired_and_resolved_u
     let (status, body) = service.post("/webhook", webhook(&labels)).await;
     assert_eq!(status, 200, "{body}");
     let limit = Duration::from_secs(150);
-    sim.wait_for(limit, "28 messages", |s| (ours(s).len() >= 28).then_some(()))
-        .await;
+    sim.wait_for(limit, "28 messages", |s| {
+        (ours(s).len() >= 28).then_some(())
+    })
+    .await;
     let fired_after = started.elapsed();
     // A resolve arriving before its firing was posted would replace it: resolve once all are up.
     let (status, body) = service.post("/webhook", resolved_webhook(&labels)).await;
