@@ -138,54 +138,21 @@ pub(crate) fn failure(
     } else {
         None
     };
-    match publish::classify::http_status(status, retry, &detail) {
-        PublishError::Retryable {
-            kind,
-            reason,
-            status_code,
-            retry_after,
-        } => PublishError::Retryable {
-            kind,
-            reason: format!("rootly {}: {reason}", action.describe()),
-            status_code,
-            retry_after,
-        },
-        PublishError::Permanent {
-            kind,
-            reason,
-            status_code,
-        } => PublishError::Permanent {
-            kind,
-            reason: format!("rootly {}: {reason}", action.describe()),
-            status_code,
-        },
-    }
+    let mut err = publish::classify::http_status(status, retry, &detail);
+    let reason = format!("rootly {}: {}", action.describe(), err.reason());
+    *err.reason_mut() = reason;
+    err
 }
 
 /// A transport failure of `action` (the URL is never part of it).
 pub(crate) fn transport(action: Action, err: reqwest::Error, api_key: &str) -> PublishError {
-    match publish::classify::transport(err) {
-        PublishError::Retryable {
-            kind,
-            reason,
-            status_code,
-            retry_after,
-        } => PublishError::Retryable {
-            kind,
-            reason: scrub(&format!("rootly {}: {reason}", action.describe()), api_key),
-            status_code,
-            retry_after,
-        },
-        PublishError::Permanent {
-            kind,
-            reason,
-            status_code,
-        } => PublishError::Permanent {
-            kind,
-            reason: scrub(&format!("rootly {}: {reason}", action.describe()), api_key),
-            status_code,
-        },
-    }
+    let mut err = publish::classify::transport(err);
+    let reason = scrub(
+        &format!("rootly {}: {}", action.describe(), err.reason()),
+        api_key,
+    );
+    *err.reason_mut() = reason;
+    err
 }
 
 /// A 2xx answer whose body we could not use. The request may have taken effect, so this is
@@ -199,6 +166,8 @@ pub(crate) fn unreadable(action: Action, status: u16, why: &str) -> PublishError
         ),
         status_code: Some(status),
         retry_after: None,
+        vendor_state: None,
+        rate_limit_key: None,
     }
 }
 

@@ -402,29 +402,10 @@ impl RootlyPublisher {
 }
 
 /// Adds "alert X was created" to an incident failure, so the dead letter says what exists.
-fn context(err: PublishError, alert_id: &str) -> PublishError {
-    match err {
-        PublishError::Retryable {
-            kind,
-            reason,
-            status_code,
-            retry_after,
-        } => PublishError::Retryable {
-            kind,
-            reason: format!("{reason} (rootly alert {alert_id} was created)"),
-            status_code,
-            retry_after,
-        },
-        PublishError::Permanent {
-            kind,
-            reason,
-            status_code,
-        } => PublishError::Permanent {
-            kind,
-            reason: format!("{reason} (rootly alert {alert_id} was created)"),
-            status_code,
-        },
-    }
+fn context(mut err: PublishError, alert_id: &str) -> PublishError {
+    let reason = format!("{} (rootly alert {alert_id} was created)", err.reason());
+    *err.reason_mut() = reason;
+    err
 }
 
 #[async_trait]

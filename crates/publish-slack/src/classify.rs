@@ -352,6 +352,8 @@ fn slack_error(
             reason,
             status_code,
             retry_after,
+            vendor_state: None,
+            rate_limit_key: None,
         }
     } else {
         PublishError::Permanent {
@@ -373,6 +375,8 @@ fn rate_limited(method: &str, retry_after: Option<Duration>) -> Failure {
             reason: format!("slack {method}: HTTP 429 rate limited{hint}"),
             status_code: Some(429),
             retry_after,
+            vendor_state: None,
+            rate_limit_key: None,
         },
         label: "ratelimited",
     }
@@ -422,6 +426,8 @@ pub(crate) fn api_response(
             ),
             status_code: Some(status),
             retry_after,
+            vendor_state: None,
+            rate_limit_key: None,
         })),
         (_, _, None) => {
             let text = String::from_utf8_lossy(body);

@@ -69,7 +69,10 @@ pub struct SlackPublisher {
     config: SlackConfig,
     client: reqwest::Client,
     encode: EncodeOptions,
+    /// The channel's (or webhook's) message bucket: posts and thread replies.
     bucket: String,
+    /// `chat.update`'s bucket, per token (token mode).
+    update_bucket: String,
     scrubber: Scrubber,
 }
 
@@ -91,6 +94,10 @@ impl SlackPublisher {
                 &format!("{}\n{}", token.expose(), channel.trim_start_matches('#')),
             ),
         };
+        let update_bucket = match &config.mode {
+            Mode::Webhook { .. } => String::new(),
+            Mode::Api { token, .. } => RateLimit::secret_key("slack-update", token.expose()),
+        };
         let scrubber = Scrubber::new(match &config.mode {
             Mode::Webhook { url } => webhook_url_parts(url.expose()),
             Mode::Api { token, .. } => vec![token.expose().to_owned()],
@@ -100,6 +107,7 @@ impl SlackPublisher {
             client,
             encode,
             bucket,
+            update_bucket,
             scrubber,
         })
     }
@@ -200,7 +208,31 @@ impl SlackPublisher {
         }
         .await;
         self.observe(action, started, &result);
-        result
+        result.map_err(|f| self.limited(action, f))
+    }
+
+    /// A rate-limit refusal names the bucket its call counts against, so the engine holds every
+    /// delivery sharing it (the channel's messages, or `chat.update` for the token).
+    fn limited(&self, action: Action, mut f: Failure) -> Failure {
+        if f.error.kind() == publish::ErrorKind::RateLimited {
+            let key = match action {
+                Action::Update => &self.update_bucket,
+                _ => &self.bucket,
+            };
+            f.error = f.error.with_rate_limit_key(key.clone());
+        }
+        f
+    }
+
+    /// What a token-mode delivery does now, from the state its alert's message is in.
+    fn plan(&self, delivery: &Delivery, previous: Option<&MessageRef>) -> Plan {
+        plan(
+            delivery.alert.status,
+            previous,
+            &delivery.id,
+            &self.config.on_resolve,
+            self.config.on_repeat,
+        )
     }
 
     /// Posts a message; its reference.
@@ -231,11 +263,7 @@ impl SlackPublisher {
                 error,
             });
         }
-        Ok(MessageRef {
-            channel,
-            ts,
-            status,
-        })
+        Ok(MessageRef::new(channel, ts, status))
     }
 
     async fn publish_api(&self, api: Api<'_>, delivery: &Delivery) -> PublishOutcome {
@@ -245,12 +273,7 @@ impl SlackPublisher {
             update,
             mut post,
             mut reply,
-        } = plan(
-            alert.status,
-            previous.as_ref(),
-            &self.config.on_resolve,
-            self.config.on_repeat,
-        );
+        } = self.plan(delivery, previous.as_ref());
         let message = encode::message(alert, &delivery.context, &self.encode);
         let known = previous.is_some();
         metrics::counter!(if known {
@@ -260,6 +283,15 @@ impl SlackPublisher {
         })
         .increment(1);
         let mut current = previous;
+        // Calls of this delivery that went through: a later failure hands back the state they
+        // left, so the retry makes only the calls still due (never the update twice).
+        let mut progressed = false;
+        let progress = |error: publish::PublishError, current: &Option<MessageRef>, progressed| {
+            match current {
+                Some(m) if progressed => error.with_vendor_state(m.to_state()),
+                _ => error,
+            }
+        };
         if let Some(target) = update {
             let at = Placement {
                 channel: Some(&target.channel),
@@ -271,8 +303,10 @@ impl SlackPublisher {
                 .await
             {
                 Ok(_) => {
+                    progressed = true;
                     current = Some(MessageRef {
                         status: alert.status,
+                        reply_due: reply.as_ref().map(|(_, r)| r.owed_by(&delivery.id)),
                         ..target
                     })
                 }
@@ -292,8 +326,9 @@ impl SlackPublisher {
             current = Some(
                 self.post(api, Action::PostMessage, &message, at, alert.status)
                     .await
-                    .map_err(|f| f.error)?,
+                    .map_err(|f| progress(f.error, &current, progressed))?,
             );
+            progressed = true;
         }
         if let Some((parent, kind)) = reply {
             let (text, broadcast) = match kind {
@@ -308,7 +343,7 @@ impl SlackPublisher {
             };
             self.post(api, Action::ThreadReply, &text, at, alert.status)
                 .await
-                .map_err(|f| f.error)?;
+                .map_err(|f| progress(f.error, &current, progressed))?;
         }
         // Threads this process opened and has not seen resolved (never below 0: a resolve of a
         // thread opened before a restart is not counted).
@@ -330,7 +365,14 @@ impl SlackPublisher {
         }
         Ok(Delivered {
             status_code: Some(200),
-            vendor_state: current.map(|m| m.to_state()),
+            // everything this delivery owed is done
+            vendor_state: current.map(|m| {
+                MessageRef {
+                    reply_due: None,
+                    ..m
+                }
+                .to_state()
+            }),
         })
     }
 
@@ -479,6 +521,30 @@ impl Publisher for SlackPublisher {
     /// bucket. The key is a digest; it holds no token or URL.
     fn rate_limit(&self, _delivery: &Delivery) -> Option<RateLimit> {
         Some(self.config.rate_limit.limit(self.bucket.clone()))
+    }
+
+    /// Each call charged to the limit it counts against: `chat.update` to the token's Tier 3
+    /// bucket (`options.update_rate_limit`, about 50 a minute), a message or thread reply to
+    /// the channel's (`options.rate_limit`). A retry that owes only its thread reply takes
+    /// only a channel slot; a delivery that calls nothing takes none.
+    fn rate_limits(&self, delivery: &Delivery) -> Vec<RateLimit> {
+        if let Mode::Webhook { .. } = self.config.mode {
+            return self.rate_limit(delivery).into_iter().collect();
+        }
+        let previous = MessageRef::from_state(delivery.vendor_state.as_ref());
+        let plan = self.plan(delivery, previous.as_ref());
+        let mut limits = Vec::with_capacity(2);
+        if plan.update.is_some() {
+            limits.push(
+                self.config
+                    .update_rate_limit
+                    .limit(self.update_bucket.clone()),
+            );
+        }
+        if plan.posts() {
+            limits.extend(self.rate_limit(delivery));
+        }
+        limits
     }
 }
 

@@ -80,12 +80,24 @@ pub const DEFAULT_URL: &str = "https://slack.com/api";
 /// The default proactive rate limit per channel: Slack allows about one message per second.
 pub const DEFAULT_RATE_LIMIT: RateLimitOptions = RateLimitOptions::new(60, 1);
 
+/// The default proactive limit on `chat.update` per token: a Web API Tier 3 method, about 50 a
+/// minute per workspace, with short bursts.
+pub const DEFAULT_UPDATE_RATE_LIMIT: RateLimitOptions = RateLimitOptions::new(50, 3);
+
 fn rate_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<RateLimitOptions, D::Error> {
     RateLimitOptions::deserialize_or(d, DEFAULT_RATE_LIMIT)
 }
 
 fn default_rate_limit() -> RateLimitOptions {
     DEFAULT_RATE_LIMIT
+}
+
+fn update_rate_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<RateLimitOptions, D::Error> {
+    RateLimitOptions::deserialize_or(d, DEFAULT_UPDATE_RATE_LIMIT)
+}
+
+fn default_update_rate_limit() -> RateLimitOptions {
+    DEFAULT_UPDATE_RATE_LIMIT
 }
 
 /// The `options` of a `type: slack` target.
@@ -95,7 +107,8 @@ fn default_rate_limit() -> RateLimitOptions {
 ///   token: xoxb-...            # token mode; without it `url` is an incoming webhook
 ///   channel: "#alerts"         # required in token mode
 ///   timeout: 10s
-///   rate_limit: {per_minute: 60, burst: 1}
+///   rate_limit: {per_minute: 60, burst: 1}          # messages and thread replies per channel
+///   update_rate_limit: {per_minute: 50, burst: 3}   # chat.update per token (Tier 3)
 ///   on_resolve: {update_message: true, thread_reply: true, reply_broadcast: false}
 ///   on_repeat: reply           # reply | update | new
 ///   alertmanager_url: https://alertmanager.example.com   # for silence links
@@ -113,9 +126,17 @@ pub struct SlackOptions {
     /// Whole-request timeout (default 10 s).
     #[serde(default = "default_timeout", with = "publish::serde_duration")]
     pub timeout: Duration,
-    /// Proactive rate limit per channel (default [`DEFAULT_RATE_LIMIT`]).
+    /// Proactive rate limit per channel (default [`DEFAULT_RATE_LIMIT`]): messages and thread
+    /// replies.
     #[serde(default = "default_rate_limit", deserialize_with = "rate_limit")]
     pub rate_limit: RateLimitOptions,
+    /// Proactive limit on `chat.update` per token (default [`DEFAULT_UPDATE_RATE_LIMIT`];
+    /// token mode).
+    #[serde(
+        default = "default_update_rate_limit",
+        deserialize_with = "update_rate_limit"
+    )]
+    pub update_rate_limit: RateLimitOptions,
     /// Resolve behaviour (token mode).
     #[serde(default)]
     pub on_resolve: Option<OnResolve>,
@@ -147,6 +168,8 @@ pub struct SlackConfig {
     pub timeout: Duration,
     /// Proactive rate limit per channel.
     pub rate_limit: RateLimitOptions,
+    /// Proactive limit on `chat.update` per token.
+    pub update_rate_limit: RateLimitOptions,
     /// Resolve behaviour (token mode).
     pub on_resolve: OnResolve,
     /// Repeat behaviour (token mode).
@@ -184,6 +207,10 @@ impl SlackConfig {
         options
             .rate_limit
             .check("options.rate_limit", "Slack allows about 60")?;
+        options.update_rate_limit.check(
+            "options.update_rate_limit",
+            "chat.update is a Tier 3 method: about 50",
+        )?;
         if let Some(proxy) = &options.proxy {
             let url = publish::http::url("options.proxy", proxy)?;
             if !url.username().is_empty() || url.password().is_some() {
@@ -250,6 +277,9 @@ impl SlackConfig {
                 if options.on_repeat.is_some() {
                     return Err(webhook_only("options.on_repeat"));
                 }
+                if options.update_rate_limit != DEFAULT_UPDATE_RATE_LIMIT {
+                    return Err(webhook_only("options.update_rate_limit"));
+                }
                 Mode::Webhook {
                     url: Secret::new(url.as_str()),
                 }
@@ -260,6 +290,7 @@ impl SlackConfig {
             mode,
             timeout: options.timeout,
             rate_limit: options.rate_limit,
+            update_rate_limit: options.update_rate_limit,
             on_resolve: options.on_resolve.unwrap_or_default(),
             on_repeat: options.on_repeat.unwrap_or_default(),
             alertmanager_url: options

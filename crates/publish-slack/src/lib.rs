@@ -58,7 +58,8 @@ mod state;
 pub use classify::{KNOWN_ERRORS, SlackErrorCode, error_code};
 pub use client::SlackPublisher;
 pub use config::{
-    DEFAULT_RATE_LIMIT, DEFAULT_URL, Mode, OnRepeat, OnResolve, SlackConfig, SlackOptions,
+    DEFAULT_RATE_LIMIT, DEFAULT_UPDATE_RATE_LIMIT, DEFAULT_URL, Mode, OnRepeat, OnResolve,
+    SlackConfig, SlackOptions,
 };
 pub use encode::{
     Block, EncodeOptions, MARKER, MAX_BLOCKS, MAX_CONTEXT_ELEMENTS, MAX_FIELD, MAX_FIELDS,
@@ -66,7 +67,7 @@ pub use encode::{
     body as encode_body, message as encode_message, resolved_reply, silence_url,
     still_firing_reply,
 };
-pub use state::MessageRef;
+pub use state::{DueReply, MessageRef, ReplyDue};
 
 /// Builds the publisher for a `type: slack` target (in token mode an empty `url` is
 /// [`DEFAULT_URL`]).

@@ -20,6 +20,8 @@ pub fn http_status(status: u16, retry_after: Option<Duration>, detail: &str) -> 
         reason: reason.clone(),
         status_code: Some(status),
         retry_after,
+        vendor_state: None,
+        rate_limit_key: None,
     };
     let permanent = |kind| PublishError::Permanent {
         kind,

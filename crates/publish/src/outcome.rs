@@ -95,6 +95,15 @@ pub enum PublishError {
         status_code: Option<u16>,
         /// The target's own hint (`Retry-After`, `RateLimit-Reset`).
         retry_after: Option<Duration>,
+        /// Progress to keep although the delivery failed: the vendor state after the calls that
+        /// did succeed (a Slack message already updated when its thread reply was refused), so
+        /// the retry makes only the calls still due. `None` leaves the stored state unchanged.
+        vendor_state: Option<serde_json::Value>,
+        /// The proactive rate-limit bucket ([`crate::RateLimit::key`]) a rate-limit refusal
+        /// applies to: with `retry_after`, the engine holds every delivery of that bucket that
+        /// long, not only this one (a vendor's per-channel limit is shared by every job for the
+        /// channel).
+        rate_limit_key: Option<String>,
     },
     /// Trying again cannot succeed without a change (auth, validation, configuration).
     #[error("{reason}")]
@@ -116,6 +125,8 @@ impl PublishError {
             reason: reason.into(),
             status_code: None,
             retry_after: None,
+            vendor_state: None,
+            rate_limit_key: None,
         }
     }
 
@@ -162,6 +173,49 @@ impl PublishError {
         match self {
             PublishError::Retryable { retry_after, .. } => *retry_after,
             PublishError::Permanent { .. } => None,
+        }
+    }
+
+    /// The vendor state to keep with a retry (the progress the failed attempt made), if any.
+    pub fn vendor_state(&self) -> Option<&serde_json::Value> {
+        match self {
+            PublishError::Retryable { vendor_state, .. } => vendor_state.as_ref(),
+            PublishError::Permanent { .. } => None,
+        }
+    }
+
+    /// The rate-limit bucket a refusal applies to, if the publisher named one.
+    pub fn rate_limit_key(&self) -> Option<&str> {
+        match self {
+            PublishError::Retryable { rate_limit_key, .. } => rate_limit_key.as_deref(),
+            PublishError::Permanent { .. } => None,
+        }
+    }
+
+    /// A retryable error that keeps `state` as the vendor state for the retry. A permanent
+    /// error is returned unchanged: nothing retries it.
+    pub fn with_vendor_state(mut self, state: serde_json::Value) -> Self {
+        if let PublishError::Retryable { vendor_state, .. } = &mut self {
+            *vendor_state = Some(state);
+        }
+        self
+    }
+
+    /// A retryable error naming the rate-limit bucket it applies to. A permanent error is
+    /// returned unchanged.
+    pub fn with_rate_limit_key(mut self, key: impl Into<String>) -> Self {
+        if let PublishError::Retryable { rate_limit_key, .. } = &mut self {
+            *rate_limit_key = Some(key.into());
+        }
+        self
+    }
+
+    /// The reason, for rewording it in place (adding context, scrubbing secrets).
+    pub fn reason_mut(&mut self) -> &mut String {
+        match self {
+            PublishError::Retryable { reason, .. } | PublishError::Permanent { reason, .. } => {
+                reason
+            }
         }
     }
 }

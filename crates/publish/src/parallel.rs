@@ -440,6 +440,8 @@ mod tests {
             reason: "HTTP 503".into(),
             status_code: Some(503),
             retry_after: None,
+            vendor_state: None,
+            rate_limit_key: None,
         })
     }
 

@@ -133,4 +133,12 @@ pub trait Publisher: Send + Sync + fmt::Debug {
     fn rate_limit(&self, _delivery: &Delivery) -> Option<RateLimit> {
         None
     }
+
+    /// Every rate limit this delivery counts against, one per call it will make that a vendor
+    /// limits (a Slack resolve: `chat.update` against the method's limit, its thread reply
+    /// against the channel's), so each call is charged to its own bucket. The engine takes a
+    /// slot in each before the delivery starts. Default: [`Publisher::rate_limit`].
+    fn rate_limits(&self, delivery: &Delivery) -> Vec<RateLimit> {
+        self.rate_limit(delivery).into_iter().collect()
+    }
 }

@@ -90,29 +90,10 @@ impl Scrubber {
     }
 
     /// The error with its reason scrubbed.
-    pub fn error(&self, err: crate::PublishError) -> crate::PublishError {
-        match err {
-            crate::PublishError::Retryable {
-                kind,
-                reason,
-                status_code,
-                retry_after,
-            } => crate::PublishError::Retryable {
-                kind,
-                reason: self.text(&reason),
-                status_code,
-                retry_after,
-            },
-            crate::PublishError::Permanent {
-                kind,
-                reason,
-                status_code,
-            } => crate::PublishError::Permanent {
-                kind,
-                reason: self.text(&reason),
-                status_code,
-            },
-        }
+    pub fn error(&self, mut err: crate::PublishError) -> crate::PublishError {
+        let scrubbed = self.text(err.reason());
+        *err.reason_mut() = scrubbed;
+        err
     }
 }
 

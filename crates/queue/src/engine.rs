@@ -503,9 +503,21 @@ impl Engine {
             per_minute: r.per_minute,
             burst: r.burst,
         });
-        own.iter()
-            .chain(publisher.rate_limit(delivery).iter())
-            .find_map(|limit| self.shared.limiters.check(limit, job.id, job.sort_key))
+        let limits: Vec<RateLimit> = own
+            .into_iter()
+            .chain(publisher.rate_limits(delivery))
+            .collect();
+        for (i, limit) in limits.iter().enumerate() {
+            if let Some(wait) = self.shared.limiters.check(limit, job.id, job.sort_key) {
+                // The buckets it passed keep what it took: it does not pay twice (nor lose its
+                // place) when it comes back for this one.
+                for passed in &limits[..i] {
+                    self.shared.limiters.hold(passed, job.id);
+                }
+                return Some(wait);
+            }
+        }
+        None
     }
 }
 
@@ -678,6 +690,11 @@ struct LimiterEntry {
     burst: u32,
     /// Jobs waiting for a slot, in the order they go, each with its slot.
     waiting: Vec<Waiting>,
+    /// Jobs that took their slot here but were held back by another bucket (job id → since
+    /// when): they pass once, without paying again, when they come back.
+    held: HashMap<i64, Instant>,
+    /// No slot before this: the vendor answered 429 with a `Retry-After`.
+    paused_until: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -715,6 +732,8 @@ impl Limiters {
                 per_minute: limit.per_minute,
                 burst: limit.burst,
                 waiting: Vec::new(),
+                held: HashMap::new(),
+                paused_until: None,
             });
         if limit.per_minute < entry.per_minute || limit.burst < entry.burst {
             entry.per_minute = entry.per_minute.min(limit.per_minute);
@@ -722,6 +741,9 @@ impl Limiters {
             entry.bucket = bucket(entry.per_minute, entry.burst);
         }
         let period = Duration::from_secs(60) / entry.per_minute.max(1);
+        if entry.held.remove(&job).is_some() {
+            return None;
+        }
         if let Some(i) = entry.waiting.iter().position(|w| w.job == job) {
             let slot = entry.waiting[i].slot;
             if now + Duration::from_millis(1) >= slot {
@@ -733,15 +755,17 @@ impl Limiters {
             return Some(slot - now);
         }
         entry.waiting.retain(|w| w.slot + FORGET_AFTER > now);
-        let first = if entry.waiting.is_empty() {
-            match entry.bucket.check() {
+        entry.held.retain(|_, since| *since + FORGET_AFTER > now);
+        let paused_until = entry.paused_until.filter(|until| *until > now);
+        let first = match (entry.waiting.is_empty(), paused_until) {
+            (true, None) => match entry.bucket.check() {
                 Ok(()) => return None,
                 Err(not_until) => {
                     now + not_until.wait_time_from(governor::clock::DefaultClock::default().now())
                 }
-            }
-        } else {
-            now
+            },
+            (_, Some(until)) => until,
+            (false, None) => now,
         };
         // Behind every waiting job ordered before it; ahead of the rest, who move back.
         let at = entry
@@ -754,7 +778,7 @@ impl Limiters {
             (None, Some(last)) => entry.waiting[last].slot + period,
             (None, None) => first,
         }
-        .max(now);
+        .max(paused_until.unwrap_or(now));
         for w in &mut entry.waiting[at..] {
             w.slot += period;
         }
@@ -765,6 +789,40 @@ impl Limiters {
         }
         entry.waiting.insert(at, Waiting { job, order, slot });
         Some(slot - now)
+    }
+
+    /// Job `job` passed `limit` but another bucket holds it back: it keeps what it took here
+    /// for when it comes back.
+    fn hold(&self, limit: &RateLimit, job: i64) {
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(entry) = buckets.get_mut(&limit.key) {
+            entry.held.insert(job, Instant::now());
+        }
+    }
+
+    /// Holds every delivery of bucket `key` until `until` (the vendor answered 429 with a
+    /// `Retry-After`): fresh deliveries get slots from then on, and waiting ones whose slot
+    /// falls before it move after it, one period apart, in their order. A key never checked is
+    /// ignored (nothing waits on it).
+    fn pause(&self, key: &str, until: Instant) {
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(entry) = buckets.get_mut(key) else {
+            return;
+        };
+        let period = Duration::from_secs(60) / entry.per_minute.max(1);
+        let until = entry.paused_until.map_or(until, |p| p.max(until));
+        entry.paused_until = Some(until);
+        let mut next = until;
+        for w in &mut entry.waiting {
+            w.slot = w.slot.max(next);
+            next = w.slot + period;
+        }
     }
 }
 
@@ -1086,7 +1144,7 @@ impl Worker {
             Completion::Delivered { status_code, .. } => {
                 debug!(target_name = %target, alertname, fingerprint = %job.fingerprint, job = job.id, attempt = job.attempt, status = ?status_code, "delivered");
             }
-            Completion::Retry { at, failure } => {
+            Completion::Retry { at, failure, .. } => {
                 metrics::counter!(RETRY_ATTEMPTS_TOTAL, "target" => target.clone(), "error_type" => failure.kind.clone()).increment(1);
                 warn!(target_name = %target, alertname, fingerprint = %job.fingerprint, job = job.id, attempt = job.attempt, kind = %failure.kind, error = %failure.reason, retry_at = %at, "delivery failed, will retry");
             }
@@ -1151,6 +1209,15 @@ impl Worker {
                 .is_some_and(publish::PublishError::is_retryable),
             latency: started.elapsed(),
         };
+        // The vendor asked to slow down for a bucket every job of the key shares (a Slack
+        // channel): hold them all, not only this one.
+        if let Err(err) = &result
+            && let (Some(key), Some(wait)) = (err.rate_limit_key(), err.retry_after())
+        {
+            let wait = policy.retry.retry_after_wait(wait);
+            self.shared.limiters.pause(key, Instant::now() + wait);
+            debug!(target_name = %job.target, wait_ms = wait.as_millis() as u64, "rate-limit bucket paused for the vendor's retry-after");
+        }
         let completion = match result {
             Ok(delivered) => Completion::Delivered {
                 status_code: delivered.status_code,
@@ -1180,6 +1247,7 @@ impl Worker {
                     Completion::Retry {
                         at: Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default(),
                         failure,
+                        vendor_state: err.vendor_state().map(ToString::to_string),
                     }
                 }
             }
@@ -1189,15 +1257,15 @@ impl Worker {
 }
 
 #[cfg(test)]
-mod limiter_tests {
+mod tests {
     use super::*;
     use crate::Priority;
 
-    fn limit() -> RateLimit {
+    fn limit(per_minute: u32, burst: u32) -> RateLimit {
         RateLimit {
-            key: "k".to_owned(),
-            per_minute: 120,
-            burst: 1,
+            key: "slack:channel".to_owned(),
+            per_minute,
+            burst,
         }
     }
 
@@ -1207,25 +1275,28 @@ mod limiter_tests {
         let aging = crate::Aging::default();
         let order = |arrived: i64, p: Priority| arrived - p.boost(&aging).as_millis() as i64;
         // The burst goes at once; 30 info jobs then wait a period (500 ms) apart.
-        assert_eq!(limiters.check(&limit(), 0, order(0, Priority::Low)), None);
+        assert_eq!(
+            limiters.check(&limit(120, 1), 0, order(0, Priority::Low)),
+            None
+        );
         let waits: Vec<Duration> = (1..=30)
             .map(|id| {
                 limiters
-                    .check(&limit(), id, order(id, Priority::Low))
+                    .check(&limit(120, 1), id, order(id, Priority::Low))
                     .unwrap()
             })
             .collect();
         assert!(waits.windows(2).all(|w| w[1] > w[0]), "{waits:?}");
         // A critical one arriving later takes the first slot; the others move back a period.
         let critical = limiters
-            .check(&limit(), 100, order(100, Priority::High))
+            .check(&limit(120, 1), 100, order(100, Priority::High))
             .unwrap();
         assert!(
             critical <= waits[0] + Duration::from_millis(5),
             "{critical:?} vs {waits:?}"
         );
         let first_info = limiters
-            .check(&limit(), 1, order(1, Priority::Low))
+            .check(&limit(120, 1), 1, order(1, Priority::Low))
             .unwrap();
         assert!(
             first_info >= waits[0] + Duration::from_millis(450),
@@ -1233,17 +1304,56 @@ mod limiter_tests {
         );
         // A medium one goes behind the critical one and ahead of the info ones.
         let medium = limiters
-            .check(&limit(), 101, order(101, Priority::Medium))
+            .check(&limit(120, 1), 101, order(101, Priority::Medium))
             .unwrap();
         assert!(medium > critical && medium < first_info + Duration::from_millis(5));
         // Aging: a low job that arrived more than the medium boost (1 min) earlier goes ahead
         // of the medium one — still behind the critical one (boost 5 min).
         let old_low = limiters
-            .check(&limit(), 102, order(-120_000, Priority::Low))
+            .check(&limit(120, 1), 102, order(-120_000, Priority::Low))
             .unwrap();
         assert!(
             old_low > critical && old_low <= medium + Duration::from_millis(5),
             "{old_low:?} between {critical:?} and {medium:?}"
         );
+    }
+
+    #[test]
+    fn a_pause_holds_fresh_and_reserved_deliveries_of_the_bucket() {
+        let limiters = Limiters::default();
+        let l = limit(60, 1);
+        assert_eq!(limiters.check(&l, 1, 1), None, "the burst goes at once");
+        let reserved = limiters.check(&l, 2, 2).expect("job 2 gets a slot");
+        assert!(reserved <= Duration::from_secs(1));
+        // The vendor answered 429 with Retry-After: 5 s.
+        limiters.pause(&l.key, Instant::now() + Duration::from_secs(5));
+        let moved = limiters.check(&l, 2, 2).expect("job 2 waits for the pause");
+        assert!(
+            moved > Duration::from_millis(4900) && moved <= Duration::from_secs(5),
+            "{moved:?}"
+        );
+        let fresh = limiters
+            .check(&l, 3, 3)
+            .expect("a fresh job waits behind it");
+        assert!(fresh >= moved + Duration::from_millis(900), "{fresh:?}");
+        // Another bucket is not held.
+        let other = RateLimit {
+            key: "slack:other".to_owned(),
+            ..l.clone()
+        };
+        assert_eq!(limiters.check(&other, 4, 4), None);
+        // A job that passed this bucket but waits for another keeps its place here.
+        let held = limiters.check(&l, 5, 5).expect("the bucket is paused");
+        limiters.hold(&l, 6);
+        assert_eq!(
+            limiters.check(&l, 6, 6),
+            None,
+            "held: passes once without paying"
+        );
+        assert!(limiters.check(&l, 6, 6).is_some(), "only once");
+        assert!(held > Duration::ZERO);
+        // A bucket nobody used is not created by a pause.
+        limiters.pause("never", Instant::now() + Duration::from_secs(5));
+        assert!(limiters.buckets.lock().unwrap().get("never").is_none());
     }
 }

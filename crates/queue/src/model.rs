@@ -340,6 +340,9 @@ pub enum Completion {
         at: DateTime<Utc>,
         /// Why.
         failure: Failure,
+        /// Vendor state to keep for the retry (JSON): what the failed attempt did achieve (a
+        /// message already updated before its thread reply was refused). `None` leaves it.
+        vendor_state: Option<String>,
     },
     /// Give up; the job becomes a dead letter.
     Dead {

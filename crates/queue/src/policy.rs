@@ -48,11 +48,15 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Delay before attempt `attempt + 1` after attempt `attempt` (1-based) failed:
-    /// exponential (factor 2) with full jitter from backon, bounded by `max_delay`; a
-    /// `Retry-After` hint, clamped to [floor, cap], wins when it is longer.
+    /// Delay before attempt `attempt + 1` after attempt `attempt` (1-based) failed: the
+    /// target's `Retry-After` hint when it gave one, clamped to [floor, cap] (it said when to
+    /// come back, so the exponential schedule does not apply); otherwise exponential (factor 2)
+    /// with full jitter from backon, bounded by `max_delay`.
     pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let backoff = ExponentialBuilder::default()
+        if let Some(hint) = retry_after {
+            return self.retry_after_wait(hint);
+        }
+        ExponentialBuilder::default()
             .with_min_delay(self.initial_delay)
             .with_max_delay(self.max_delay)
             .with_factor(2.0)
@@ -61,14 +65,18 @@ impl RetryPolicy {
             .build()
             .nth(attempt.saturating_sub(1) as usize)
             .unwrap_or(self.max_delay)
-            .min(self.max_delay);
-        match retry_after {
-            Some(hint) => backoff.max(hint.clamp(
-                self.retry_after_floor,
-                self.retry_after_cap.max(self.retry_after_floor),
-            )),
-            None => backoff,
-        }
+            .min(self.max_delay)
+    }
+
+    /// A `Retry-After` hint clamped to [`retry_after_floor`, `retry_after_cap`].
+    ///
+    /// [`retry_after_floor`]: RetryPolicy::retry_after_floor
+    /// [`retry_after_cap`]: RetryPolicy::retry_after_cap
+    pub fn retry_after_wait(&self, hint: Duration) -> Duration {
+        hint.clamp(
+            self.retry_after_floor,
+            self.retry_after_cap.max(self.retry_after_floor),
+        )
     }
 
     /// Whether another attempt is allowed after `attempts` attempts on a job of age `age`.
@@ -187,6 +195,24 @@ mod tests {
             p.delay(1, Some(Duration::from_secs(3600))),
             Duration::from_secs(60)
         );
+    }
+
+    #[test]
+    fn retry_after_replaces_the_exponential_schedule() {
+        // By the 8th attempt the schedule is minutes; Slack asking for one second means one.
+        let p = RetryPolicy {
+            initial_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(300),
+            ..Default::default()
+        };
+        for attempt in [1, 8, 20] {
+            assert_eq!(
+                p.delay(attempt, Some(Duration::from_secs(1))),
+                Duration::from_secs(1),
+                "attempt {attempt}"
+            );
+        }
+        assert!(p.delay(8, None) >= Duration::from_secs(128));
     }
 
     #[test]

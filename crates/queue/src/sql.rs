@@ -75,6 +75,8 @@ struct Sql {
     claim_mark: String,
     claim_read: String,
     delivered_state: String,
+    /// The vendor state a failed attempt hands back for its retry.
+    progress_state: String,
     failed: String,
     defer: String,
     requeue_expired: String,
@@ -201,6 +203,9 @@ impl Sql {
             delivered_state: number(
                 "UPDATE notification_state SET last_delivered_status = ?, last_delivered_at = ?, \
                  vendor_state = COALESCE(?, vendor_state) WHERE target = ? AND fingerprint = ?",
+            ),
+            progress_state: number(
+                "UPDATE notification_state SET vendor_state = ? WHERE target = ? AND fingerprint = ?",
             ),
             // A failed attempt: back to pending at `next_run_at` (retry) or dead (next_run_at NULL).
             failed: number(
@@ -1252,9 +1257,13 @@ impl SqlStore {
         // A failed attempt: back to pending at `next_run_at` (retry) or dead.
         for &i in &failed {
             let f = &items[i];
-            let (state, at, failure) = match &f.completion {
-                Completion::Retry { at, failure } => ("pending", Some(ms(*at)), failure),
-                Completion::Dead { failure } => ("dead", None, failure),
+            let (state, at, failure, progress) = match &f.completion {
+                Completion::Retry {
+                    at,
+                    failure,
+                    vendor_state,
+                } => ("pending", Some(ms(*at)), failure, vendor_state.as_deref()),
+                Completion::Dead { failure } => ("dead", None, failure, None),
                 Completion::Delivered { .. } => continue,
             };
             recorded[i] = sqlx::query(&self.sql.failed)
@@ -1270,6 +1279,17 @@ impl SqlStore {
                 .await?
                 .rows_affected()
                 > 0;
+            // What the failed attempt achieved, for its retry (only while the job is ours).
+            if let Some(vendor_state) = progress
+                && recorded[i]
+            {
+                sqlx::query(&self.sql.progress_state)
+                    .bind(vendor_state)
+                    .bind(f.job.target.as_str())
+                    .bind(f.job.fingerprint.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         // The audit trail: every attempt, also those whose lease was lost.
         let indices: Vec<usize> = (0..items.len()).collect();

@@ -32,6 +32,6 @@ pub use rootly::{
 };
 pub use sink::{Answer, Behaviour, Recorded, WebhookSink};
 pub use slack::{
-    SlackCall, SlackChannelSpec, SlackEndpoint, SlackFault, SlackMessage, SlackSim, SlackSimConfig,
-    SlackVia, validate_slack_message,
+    OtherPosts, SlackCall, SlackChannelSpec, SlackEndpoint, SlackFault, SlackMessage, SlackSim,
+    SlackSimConfig, SlackVia, validate_slack_message,
 };

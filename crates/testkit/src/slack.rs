@@ -22,7 +22,10 @@
 //! * A message rate per channel (default 1 per second with a burst of 3, configurable so tests
 //!   stay short) for `chat.postMessage` (thread replies included) and webhook posts: past it HTTP
 //!   429 with `Retry-After: <seconds>` (Web API body `{"ok":false,"error":"ratelimited"}`).
-//!   `chat.update` is not limited.
+//!   The channel's budget is shared with every app posting there: [`SlackSim::share_channel`]
+//!   runs another poster at a given rate.
+//! * Web API Tier 3 for `chat.update`, per token (default 50 a minute with a burst of 10), not
+//!   under the channel's message limit: past it the same 429.
 //!
 //! It keeps every message with its thread and edit history, so tests read back what a channel
 //! would show ([`SlackSim::messages`]); records every call ([`SlackSim::calls`]); and can be
@@ -69,6 +72,10 @@ pub struct SlackSimConfig {
     pub messages_per_second: f64,
     /// Messages a channel takes at once after a quiet period. Default 3.
     pub burst: u32,
+    /// Sustained `chat.update` calls per minute per token (Web API Tier 3). Default 50.
+    pub updates_per_minute: f64,
+    /// `chat.update` calls a token makes at once after a quiet period. Default 10.
+    pub update_burst: u32,
 }
 
 impl Default for SlackSimConfig {
@@ -76,6 +83,8 @@ impl Default for SlackSimConfig {
         Self {
             messages_per_second: 1.0,
             burst: 3,
+            updates_per_minute: 50.0,
+            update_burst: 10,
         }
     }
 }
@@ -147,6 +156,8 @@ pub enum SlackVia {
     Api,
     /// An incoming webhook.
     Webhook,
+    /// Another app sharing the channel ([`SlackSim::share_channel`]).
+    OtherApp,
 }
 
 /// A message as the channel shows it.
@@ -280,11 +291,16 @@ struct Inner {
     addr: SocketAddr,
     state: Arc<Sim>,
     server: JoinHandle<()>,
+    /// Other apps posting to shared channels.
+    posters: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         self.server.abort();
+        for p in self.posters.get_mut().unwrap_or_else(|e| e.into_inner()) {
+            p.abort();
+        }
     }
 }
 
@@ -319,8 +335,7 @@ impl Sim {
 struct Channel {
     id: String,
     spec: SlackChannelSpec,
-    tokens: f64,
-    refilled: Instant,
+    bucket: Bucket,
 }
 
 struct StoredMessage {
@@ -329,9 +344,51 @@ struct StoredMessage {
     by_bot: bool,
 }
 
+/// A token bucket: `tokens` of at most `burst`, refilled at `rate` a second.
+struct Bucket {
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl Bucket {
+    fn full(burst: u32) -> Self {
+        Bucket {
+            tokens: f64::from(burst.max(1)),
+            refilled: Instant::now(),
+        }
+    }
+
+    /// Takes one token, or says how many whole seconds to wait (at least 1, as Slack does).
+    fn take(&mut self, rate: f64, burst: u32) -> Result<(), u64> {
+        let rate = rate.max(0.000_01);
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.refilled).as_secs_f64() * rate)
+            .min(f64::from(burst.max(1)));
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err((((1.0 - self.tokens) / rate).ceil() as u64).max(1))
+        }
+    }
+}
+
+/// What the other apps sharing channels did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OtherPosts {
+    /// Messages they posted.
+    pub posted: usize,
+    /// Times they were answered 429 (each message is tried again after `Retry-After`).
+    pub refused: usize,
+}
+
 struct World {
     config: SlackSimConfig,
     tokens: Vec<String>,
+    /// `chat.update`'s Tier 3 bucket per token.
+    update_buckets: HashMap<String, Bucket>,
+    other: OtherPosts,
     channels: Vec<Channel>,
     webhooks: HashMap<String, String>,
     messages: Vec<StoredMessage>,
@@ -358,20 +415,20 @@ impl World {
 
     /// Takes one message slot of `channel`, or says how many seconds to wait.
     fn take_slot(&mut self, channel_id: &str) -> Result<(), u64> {
-        let rate = self.config.messages_per_second.max(0.001);
-        let burst = f64::from(self.config.burst.max(1));
+        let (rate, burst) = (self.config.messages_per_second, self.config.burst);
         let Some(c) = self.channels.iter_mut().find(|c| c.id == channel_id) else {
             return Ok(());
         };
-        let now = Instant::now();
-        c.tokens = (c.tokens + now.duration_since(c.refilled).as_secs_f64() * rate).min(burst);
-        c.refilled = now;
-        if c.tokens >= 1.0 {
-            c.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err((((1.0 - c.tokens) / rate).ceil() as u64).max(1))
-        }
+        c.bucket.take(rate, burst)
+    }
+
+    /// Takes one `chat.update` slot of `token` (Tier 3), or says how many seconds to wait.
+    fn take_update_slot(&mut self, token: &str) -> Result<(), u64> {
+        let (per_minute, burst) = (self.config.updates_per_minute, self.config.update_burst);
+        self.update_buckets
+            .entry(token.to_owned())
+            .or_insert_with(|| Bucket::full(burst))
+            .take(per_minute / 60.0, burst)
     }
 
     fn new_ts(&mut self) -> String {
@@ -411,6 +468,8 @@ impl SlackSim {
             world: Mutex::new(World {
                 config,
                 tokens: vec![Self::TOKEN.to_owned()],
+                update_buckets: HashMap::new(),
+                other: OtherPosts::default(),
                 channels: Vec::new(),
                 webhooks: HashMap::new(),
                 messages: Vec::new(),
@@ -433,6 +492,7 @@ impl SlackSim {
                 addr,
                 state,
                 server,
+                posters: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -474,14 +534,91 @@ impl SlackSim {
     pub fn add_channel_with(&self, spec: SlackChannelSpec) -> String {
         let mut w = self.inner.state.lock();
         let id = format!("C{:08}", w.channels.len() + 1);
-        let tokens = f64::from(w.config.burst.max(1));
+        let bucket = Bucket::full(w.config.burst);
         w.channels.push(Channel {
             id: id.clone(),
             spec,
-            tokens,
-            refilled: Instant::now(),
+            bucket,
         });
         id
+    }
+
+    /// Starts another app posting to `channel` (name or id) at `messages_per_second`, from its
+    /// own token: its messages take the channel's budget as ours do. It behaves well: a message
+    /// answered 429 is tried again after `Retry-After`, and the ones after it keep their
+    /// schedule. It runs until the simulator is dropped.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the channel does not exist or the rate is not positive.
+    pub fn share_channel(&self, channel: &str, messages_per_second: f64) {
+        assert!(
+            messages_per_second > 0.0,
+            "SlackSim: another poster needs a positive rate"
+        );
+        let id = self
+            .inner
+            .state
+            .lock()
+            .channel_id(channel)
+            .unwrap_or_else(|| panic!("SlackSim: no channel {channel:?}"));
+        let state = self.inner.state.clone();
+        let period = Duration::from_secs_f64(1.0 / messages_per_second);
+        let poster = tokio::spawn(async move {
+            let mut next = tokio::time::Instant::now();
+            loop {
+                tokio::time::sleep_until(next).await;
+                next += period;
+                loop {
+                    let refused = {
+                        let mut w = state.lock();
+                        match w.take_slot(&id) {
+                            Ok(()) => {
+                                w.other.posted += 1;
+                                let ts = w.new_ts();
+                                let text = format!("another app's message #{}", w.other.posted);
+                                w.messages.push(StoredMessage {
+                                    message: SlackMessage {
+                                        channel: id.clone(),
+                                        ts,
+                                        thread_ts: None,
+                                        text,
+                                        blocks: Value::Null,
+                                        attachments: Value::Null,
+                                        via: SlackVia::OtherApp,
+                                        reply_broadcast: false,
+                                        history: Vec::new(),
+                                        replies: Vec::new(),
+                                        posted_at: Instant::now(),
+                                    },
+                                    by_bot: false,
+                                });
+                                None
+                            }
+                            Err(secs) => {
+                                w.other.refused += 1;
+                                Some(secs)
+                            }
+                        }
+                    };
+                    match refused {
+                        None => break,
+                        Some(secs) => tokio::time::sleep(Duration::from_secs(secs)).await,
+                    }
+                }
+                state.bump();
+            }
+        });
+        self.inner
+            .posters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(poster);
+    }
+
+    /// What the other apps sharing channels did so far.
+    pub fn other_posts(&self) -> OtherPosts {
+        self.inner.state.lock().other
     }
 
     /// Registers an incoming webhook posting to `channel` (name or id); returns its path,
@@ -1117,7 +1254,13 @@ fn api_outcome(
             None,
         ),
         SlackEndpoint::PostMessage => post_message(w, &body),
-        SlackEndpoint::Update => update(w, &body),
+        SlackEndpoint::Update => {
+            // Tier 3: every call counts, whatever it asks for.
+            if let Err(secs) = w.take_update_slot(token) {
+                return Outcome::rate_limited(SlackEndpoint::Update, secs);
+            }
+            update(w, &body)
+        }
         SlackEndpoint::Webhook | SlackEndpoint::Unknown => Outcome::api_err("unknown_method"),
     }
 }

@@ -45,6 +45,11 @@ fn modes() {
         c.on_resolve.update_message && c.on_resolve.thread_reply && !c.on_resolve.reply_broadcast
     );
     assert_eq!((c.rate_limit.per_minute, c.rate_limit.burst), (60, 1));
+    assert_eq!(
+        (c.update_rate_limit.per_minute, c.update_rate_limit.burst),
+        (50, 3),
+        "chat.update: Tier 3"
+    );
 }
 
 #[test]
@@ -95,6 +100,16 @@ fn errors_name_the_field_and_what_to_do() {
             HOOK,
             json!({"rate_limit": {"burst": 0}}),
             "field `options.rate_limit.burst`",
+        ),
+        (
+            "https://slack.com/api",
+            json!({"token": TOKEN, "channel": "#a", "update_rate_limit": {"per_minute": 0}}),
+            "field `options.update_rate_limit.per_minute`: must be at least 1 (chat.update is a Tier 3 method",
+        ),
+        (
+            HOOK,
+            json!({"update_rate_limit": {"per_minute": 20}}),
+            "field `options.update_rate_limit`: needs token mode",
         ),
         (HOOK, json!({"chanel": "#x"}), "unknown field `chanel`"),
         (

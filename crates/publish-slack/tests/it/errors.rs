@@ -14,6 +14,7 @@ async fn sim() -> SlackSim {
     let sim = SlackSim::start_with(SlackSimConfig {
         messages_per_second: 1000.0,
         burst: 1000,
+        ..Default::default()
     })
     .await;
     sim.add_channel("alerts");

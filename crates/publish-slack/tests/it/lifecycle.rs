@@ -19,6 +19,7 @@ async fn sim_with_channel() -> (SlackSim, String) {
     let sim = SlackSim::start_with(testkit::SlackSimConfig {
         messages_per_second: 100.0,
         burst: 100,
+        ..Default::default()
     })
     .await;
     let id = sim.add_channel("alerts");
@@ -403,4 +404,114 @@ async fn the_simulator_keeps_threads_apart_per_message() {
     assert!(
         got[1].visible_text().contains("db-2:9100") && got[0].visible_text().contains("db-1:9100")
     );
+}
+
+#[tokio::test]
+async fn a_resolve_whose_reply_is_refused_keeps_its_update_and_the_retry_only_replies() {
+    let (sim, _) = sim_with_channel().await;
+    let p = token_publisher(&sim, token_options("alerts"));
+    let (f, ctx) = firing();
+    let posted = stored(
+        p.publish(&delivery(&f, &ctx, None))
+            .await
+            .unwrap()
+            .vendor_state,
+    );
+    let (r, _) = resolved();
+    let resolve = publish::Delivery {
+        id: "resolve-1".to_owned(),
+        ..delivery(&r, &ctx, posted.clone())
+    };
+    let channel = p.rate_limit(&resolve).unwrap();
+    let limits = p.rate_limits(&resolve);
+    assert_eq!(limits.len(), 2, "an update and a reply: {limits:?}");
+    assert_eq!(
+        (limits[0].per_minute, limits[0].burst),
+        (50, 3),
+        "chat.update counts against its Tier 3 limit"
+    );
+    assert!(!limits[0].key.contains("xoxb"), "{}", limits[0].key);
+    assert_eq!(
+        limits[1], channel,
+        "the reply against the channel's messages"
+    );
+
+    // The channel is busy: the reply draws a 429 after the update went through.
+    sim.push_fault(
+        SlackEndpoint::PostMessage,
+        testkit::SlackFault::RateLimited {
+            retry_after_secs: 1,
+        },
+    );
+    let err = p.publish(&resolve).await.unwrap_err();
+    assert!(err.is_retryable());
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(1)));
+    assert_eq!(
+        err.rate_limit_key(),
+        Some(channel.key.as_str()),
+        "the channel's bucket is to pause"
+    );
+    let progress = stored(err.vendor_state().cloned());
+    let m = MessageRef::from_state(progress.as_ref()).expect("the update is kept");
+    assert_eq!(m.status, AlertStatus::Resolved);
+    assert_eq!(
+        m.reply_due.as_ref().map(|d| d.delivery.as_str()),
+        Some("resolve-1")
+    );
+
+    // The retry of the same delivery: no update again, only the reply, one channel slot.
+    let retry = publish::Delivery {
+        attempt: 2,
+        vendor_state: progress,
+        ..resolve.clone()
+    };
+    assert_eq!(p.rate_limits(&retry), vec![channel.clone()]);
+    let before = sim.calls().len();
+    let done = p.publish(&retry).await.expect("the reply goes through");
+    let calls: Vec<SlackEndpoint> = sim.calls()[before..].iter().map(|c| c.endpoint).collect();
+    assert_eq!(calls, [SlackEndpoint::PostMessage], "only the reply");
+    let end = MessageRef::from_state(done.vendor_state.as_ref()).unwrap();
+    assert_eq!((end.status, end.reply_due), (AlertStatus::Resolved, None));
+    let messages = sim.messages("alerts");
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].history.len(), 1, "updated once");
+    assert_eq!(messages[0].replies.len(), 1, "one reply");
+    // Delivered: nothing more is due, and a replay updates without replying again.
+    let replay = publish::Delivery {
+        id: "replay".to_owned(),
+        vendor_state: stored(done.vendor_state),
+        ..resolve
+    };
+    assert_eq!(p.rate_limits(&replay).len(), 1);
+}
+
+#[tokio::test]
+async fn a_refused_update_names_its_own_bucket_and_keeps_no_progress() {
+    let (sim, _) = sim_with_channel().await;
+    let p = token_publisher(&sim, token_options("alerts"));
+    let (f, ctx) = firing();
+    let posted = stored(
+        p.publish(&delivery(&f, &ctx, None))
+            .await
+            .unwrap()
+            .vendor_state,
+    );
+    let (r, _) = resolved();
+    let resolve = delivery(&r, &ctx, posted);
+    sim.push_fault(
+        SlackEndpoint::Update,
+        testkit::SlackFault::RateLimited {
+            retry_after_secs: 7,
+        },
+    );
+    let err = p.publish(&resolve).await.unwrap_err();
+    let update_bucket = &p.rate_limits(&resolve)[0];
+    assert_eq!(err.rate_limit_key(), Some(update_bucket.key.as_str()));
+    assert_ne!(
+        Some(p.rate_limit(&resolve).unwrap().key.as_str()),
+        err.rate_limit_key()
+    );
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
+    assert_eq!(err.vendor_state(), None, "nothing went through");
+    assert!(sim.messages("alerts")[0].replies.is_empty());
 }

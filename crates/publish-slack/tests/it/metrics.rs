@@ -21,6 +21,7 @@ fn counters_histograms_and_labels() {
             let sim = SlackSim::start_with(SlackSimConfig {
                 messages_per_second: 1000.0,
                 burst: 1000,
+                ..Default::default()
             })
             .await;
             sim.add_channel("alerts");

@@ -251,6 +251,7 @@ async fn ordering_per_target_and_alert(store: Arc<dyn JobStore>, _db: Db) {
             Completion::Retry {
                 at: later,
                 failure: failure("server"),
+                vendor_state: None,
             },
             Duration::ZERO,
             now(),
@@ -602,6 +603,100 @@ async fn vendor_state_and_deferral(store: Arc<dyn JobStore>, _db: Db) {
     );
 }
 both!(vendor_state_and_deferral);
+
+async fn a_retry_keeps_the_progress_its_attempt_made(store: Arc<dyn JobStore>, db: Db) {
+    store
+        .enqueue(vec![job("t", "A", AlertStatus::Firing, "warning")], now())
+        .await
+        .unwrap();
+    let j = store.claim(1, now(), LEASE).await.unwrap().remove(0);
+    let posted = r#"{"ts":"1.2","status":"firing"}"#;
+    store
+        .complete(
+            &j,
+            Completion::Delivered {
+                status_code: Some(200),
+                vendor_state: Some(posted.into()),
+            },
+            Duration::ZERO,
+            now(),
+        )
+        .await
+        .unwrap();
+    store
+        .enqueue(vec![job("t", "A", AlertStatus::Resolved, "warning")], now())
+        .await
+        .unwrap();
+    let retry = |at, vendor_state: Option<&str>| Completion::Retry {
+        at,
+        failure: failure("rate_limited"),
+        vendor_state: vendor_state.map(str::to_owned),
+    };
+    // The update went through, the thread reply was refused: the retry sees the update done.
+    let resolve = store.claim(1, now(), LEASE).await.unwrap().remove(0);
+    assert_eq!(resolve.vendor_state.as_deref(), Some(posted));
+    let updated = r#"{"ts":"1.2","status":"resolved","reply_due":"x"}"#;
+    let t1 = now() + chrono::Duration::seconds(1);
+    assert!(
+        store
+            .complete(&resolve, retry(t1, Some(updated)), Duration::ZERO, now())
+            .await
+            .unwrap()
+    );
+    let again = store.claim(1, t1, LEASE).await.unwrap().remove(0);
+    assert_eq!(
+        (again.attempt, again.vendor_state.as_deref()),
+        (2, Some(updated))
+    );
+    // A failure that made no progress leaves the state as it was.
+    let t2 = t1 + chrono::Duration::seconds(1);
+    store
+        .complete(&again, retry(t2, None), Duration::ZERO, t1)
+        .await
+        .unwrap();
+    let third = store.claim(1, t2, LEASE).await.unwrap().remove(0);
+    assert_eq!(third.vendor_state.as_deref(), Some(updated));
+    // An attempt whose lease was lost (another replica took the job over) writes nothing.
+    let t3 = t2 + chrono::Duration::from_std(LEASE).unwrap() + chrono::Duration::seconds(1);
+    store.requeue_in_flight(t3, false).await.unwrap();
+    let other = db.other_instance("replica-b").await;
+    let taken = other.claim(1, t3, LEASE).await.unwrap().remove(0);
+    assert!(
+        !store
+            .complete(
+                &third,
+                retry(t3, Some(r#"{"stale":true}"#)),
+                Duration::ZERO,
+                t3
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(taken.vendor_state.as_deref(), Some(updated));
+    other
+        .complete(
+            &taken,
+            Completion::Delivered {
+                status_code: Some(200),
+                vendor_state: None,
+            },
+            Duration::ZERO,
+            t3,
+        )
+        .await
+        .unwrap();
+    store
+        .enqueue(vec![job("t", "A", AlertStatus::Firing, "warning")], t3)
+        .await
+        .unwrap();
+    let next = store.claim(1, t3, LEASE).await.unwrap().remove(0);
+    assert_eq!(
+        next.vendor_state.as_deref(),
+        Some(updated),
+        "the stale write was not kept"
+    );
+}
+both!(a_retry_keeps_the_progress_its_attempt_made);
 
 async fn dead_letters_replay_and_purge(store: Arc<dyn JobStore>, _db: Db) {
     let t0 = now();

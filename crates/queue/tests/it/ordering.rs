@@ -40,6 +40,8 @@ impl Publisher for FlakyTarget {
                 reason: "HTTP 503".into(),
                 status_code: Some(503),
                 retry_after: None,
+                vendor_state: None,
+                rate_limit_key: None,
             });
         }
         self.seen

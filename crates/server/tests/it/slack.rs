@@ -260,6 +260,7 @@ async fn a_burst_of_50_alerts_to_one_channel_waits_instead_of_collecting_429s() 
     let sim = SlackSim::start_with(SlackSimConfig {
         messages_per_second: 20.0,
         burst: 3,
+        ..Default::default()
     })
     .await;
     sim.add_channel("alerts");
@@ -329,6 +330,7 @@ async fn forced_429s_are_waited_out_for_retry_after_and_every_message_arrives() 
     let sim = SlackSim::start_with(SlackSimConfig {
         messages_per_second: 100.0,
         burst: 100,
+        ..Default::default()
     })
     .await;
     sim.add_channel("alerts");
@@ -381,6 +383,7 @@ async fn over_the_channel_rate_slack_answers_429_and_every_message_still_arrives
     let sim = SlackSim::start_with(SlackSimConfig {
         messages_per_second: 4.0,
         burst: 1,
+        ..Default::default()
     })
     .await;
     sim.add_channel("alerts");
@@ -519,6 +522,7 @@ async fn retryable_slack_errors_are_retried_until_the_message_arrives() {
     let sim = SlackSim::start_with(SlackSimConfig {
         messages_per_second: 100.0,
         burst: 100,
+        ..Default::default()
     })
     .await;
     sim.add_channel("alerts");
@@ -576,4 +580,142 @@ async fn retryable_slack_errors_are_retried_until_the_message_arrives() {
             "{attempt}"
         );
     }
+}
+
+/// A webhook v4 body resolving the alerts with these label sets.
+fn resolved_webhook(labels: &[Value]) -> Vec<u8> {
+    let mut body: Value = serde_json::from_slice(&webhook(labels)).unwrap();
+    let now = ts(Utc::now());
+    body["status"] = json!("resolved");
+    for a in body["alerts"].as_array_mut().unwrap() {
+        a["status"] = json!("resolved");
+        a["endsAt"] = json!(now);
+    }
+    serde_json::to_vec(&body).unwrap()
+}
+
+/// Whether no stretch of `times` (sorted) holds more than `burst` plus `per_second` times its
+/// length (the token bucket a limit describes).
+fn within(times: &[std::time::Instant], per_second: f64, burst: usize) -> bool {
+    times.iter().enumerate().all(|(i, a)| {
+        times[i..].iter().enumerate().all(|(n, b)| {
+            let allowed = burst as f64 + b.duration_since(*a).as_secs_f64() * per_second;
+            (n + 1) as f64 <= allowed + 0.05
+        })
+    })
+}
+
+#[tokio::test]
+async fn a_channel_shared_with_another_app_gets_every_alert_fired_and_resolved_updating_each_message_once()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    // Slack's own limits: 1 message/s per channel with short bursts, Tier 3 for chat.update;
+    // another app posts 0.4 messages/s in the same channel.
+    let sim = SlackSim::start().await;
+    sim.add_channel("alerts");
+    sim.share_channel("alerts", 0.4);
+    write_targets(
+        dir.path(),
+        &token_target("slack-shared", &sim, SlackSim::TOKEN, "alerts", ""),
+    );
+    let delivery = "delivery:\n  poll_interval: 100ms\n  retry:\n    initial_delay: 100ms\n    max_delay: 1s\n    max_attempts: 200\n";
+    let service = Service::start(dir.path(), delivery).await;
+    let started = std::time::Instant::now();
+    let labels: Vec<Value> = (0..28)
+        .map(|i| json!({"alertname": "Shared", "severity": "warning", "instance": format!("web-{i:02}:9100")}))
+        .collect();
+    let fps: Vec<String> = labels.iter().map(fingerprint).collect();
+    let ours = |s: &SlackSim| -> Vec<SlackMessage> {
+        s.messages("alerts")
+            .into_iter()
+            .filter(|m| m.via == SlackVia::Api)
+            .collect()
+    };
+    let (status, body) = service.post("/webhook", webhook(&labels)).await;
+    assert_eq!(status, 200, "{body}");
+    let limit = Duration::from_secs(150);
+    sim.wait_for(limit, "28 messages", |s| {
+        (ours(s).len() >= 28).then_some(())
+    })
+    .await;
+    let fired_after = started.elapsed();
+    // A resolve arriving before its firing was posted would replace it: resolve once all are up.
+    let (status, body) = service.post("/webhook", resolved_webhook(&labels)).await;
+    assert_eq!(status, 200, "{body}");
+    let messages = sim
+        .wait_for(
+            limit.saturating_sub(started.elapsed()),
+            "every message resolved with a reply",
+            |s| {
+                let m = ours(s);
+                m.iter()
+                    .all(|m| m.edited() && m.replies.len() == 1)
+                    .then_some(m)
+            },
+        )
+        .await;
+    let took = started.elapsed();
+    assert_eq!(messages.len(), 28, "one message per alert");
+    for fp in &fps {
+        let mine = about(&messages, fp);
+        assert_eq!(mine.len(), 1, "{fp}: one message");
+        let m = mine[0];
+        assert_eq!(m.history.len(), 1, "{fp}: updated once");
+        assert_eq!(m.replies.len(), 1, "{fp}: one thread reply");
+        assert!(
+            m.header().is_some_and(|h| h.contains("RESOLVED")),
+            "{fp}: {:?}",
+            m.header()
+        );
+    }
+    let calls = sim.calls();
+    let updates: Vec<&SlackCall> = calls
+        .iter()
+        .filter(|c| c.endpoint == SlackEndpoint::Update)
+        .collect();
+    for m in &messages {
+        let of_m: Vec<&&SlackCall> = updates
+            .iter()
+            .filter(|c| c.body["ts"].as_str() == Some(m.ts.as_str()))
+            .collect();
+        let ok = of_m.iter().filter(|c| c.ok()).count();
+        assert_eq!(ok, 1, "{}: exactly one successful chat.update", m.ts);
+        assert!(
+            of_m.last().is_some_and(|c| c.ok()),
+            "{}: no chat.update after the one that succeeded",
+            m.ts
+        );
+    }
+    // What Slack accepted stayed within its limits (the simulator enforces them).
+    let mut channel: Vec<std::time::Instant> = sim
+        .messages("alerts")
+        .iter()
+        .flat_map(|m| std::iter::once(m.posted_at).chain(m.replies.iter().map(|r| r.posted_at)))
+        .collect();
+    channel.sort();
+    assert!(within(&channel, 1.0, 3), "1 message/s per channel, burst 3");
+    let edits: Vec<std::time::Instant> = updates.iter().filter(|c| c.ok()).map(|c| c.at).collect();
+    assert!(within(&edits, 50.0 / 60.0, 10), "Tier 3 for chat.update");
+    let other = sim.other_posts();
+    assert!(other.posted > 0, "the other app posted meanwhile");
+    let limited = |e: SlackEndpoint| {
+        calls
+            .iter()
+            .filter(|c| c.endpoint == e && c.status == 429)
+            .count()
+    };
+    eprintln!(
+        "28 alerts fired in {fired_after:?}, resolved by {took:?}; calls: {} chat.postMessage ({} answered 429), {} chat.update ({} answered 429); the other app posted {} ({} refused)",
+        calls
+            .iter()
+            .filter(|c| c.endpoint == SlackEndpoint::PostMessage)
+            .count(),
+        limited(SlackEndpoint::PostMessage),
+        updates.len(),
+        limited(SlackEndpoint::Update),
+        other.posted,
+        other.refused,
+    );
+    assert!(took < limit, "took {took:?}");
+    drop(service);
 }

@@ -1,7 +1,9 @@
-//! Integration tests for testkit: the webhook sink and the real Alertmanager.
+//! Integration tests for testkit: the webhook sink, the simulated Slack's limits and the real
+//! Alertmanager.
 
 mod alertmanager;
 mod sink;
+mod slack;
 
 /// `ap-bench --help` prints its usage and exits at once, before it starts anything (the
 /// binary it is pointed at does not even exist); an unknown argument is refused.
