@@ -34,6 +34,26 @@ fn token_publisher(sim: &SlackSim, options: Value) -> publish_slack::SlackPublis
     .expect("valid target")
 }
 
+/// A token-mode publisher for `#alerts` on a fresh simulator, with the firing alert already
+/// posted: the simulator, the publisher, the group context and the stored message state.
+async fn posted_firing() -> (
+    SlackSim,
+    publish_slack::SlackPublisher,
+    publish::GroupContext,
+    Option<Value>,
+) {
+    let (sim, _) = sim_with_channel().await;
+    let p = token_publisher(&sim, token_options("alerts"));
+    let (f, ctx) = firing();
+    let posted = stored(
+        p.publish(&delivery(&f, &ctx, None))
+            .await
+            .unwrap()
+            .vendor_state,
+    );
+    (sim, p, ctx, posted)
+}
+
 #[tokio::test]
 async fn fire_posts_then_resolve_updates_the_message_and_replies_in_its_thread() {
     let (sim, channel_id) = sim_with_channel().await;
@@ -262,16 +282,8 @@ async fn a_deleted_message_is_posted_anew_in_its_current_form() {
 
 #[tokio::test]
 async fn a_failed_thread_reply_is_retried_without_a_second_message_or_reply() {
-    let (sim, _) = sim_with_channel().await;
-    let p = token_publisher(&sim, token_options("alerts"));
-    let (f, ctx) = firing();
+    let (sim, p, ctx, s1) = posted_firing().await;
     let (r, _) = resolved();
-    let s1 = stored(
-        p.publish(&delivery(&f, &ctx, None))
-            .await
-            .unwrap()
-            .vendor_state,
-    );
     sim.push_fault(
         SlackEndpoint::PostMessage,
         testkit::SlackFault::error("internal_error"),
@@ -408,15 +420,7 @@ async fn the_simulator_keeps_threads_apart_per_message() {
 
 #[tokio::test]
 async fn a_resolve_whose_reply_is_refused_keeps_its_update_and_the_retry_only_replies() {
-    let (sim, _) = sim_with_channel().await;
-    let p = token_publisher(&sim, token_options("alerts"));
-    let (f, ctx) = firing();
-    let posted = stored(
-        p.publish(&delivery(&f, &ctx, None))
-            .await
-            .unwrap()
-            .vendor_state,
-    );
+    let (sim, p, ctx, posted) = posted_firing().await;
     let (r, _) = resolved();
     let resolve = publish::Delivery {
         id: "resolve-1".to_owned(),
@@ -487,15 +491,7 @@ async fn a_resolve_whose_reply_is_refused_keeps_its_update_and_the_retry_only_re
 
 #[tokio::test]
 async fn a_refused_update_names_its_own_bucket_and_keeps_no_progress() {
-    let (sim, _) = sim_with_channel().await;
-    let p = token_publisher(&sim, token_options("alerts"));
-    let (f, ctx) = firing();
-    let posted = stored(
-        p.publish(&delivery(&f, &ctx, None))
-            .await
-            .unwrap()
-            .vendor_state,
-    );
+    let (sim, p, ctx, posted) = posted_firing().await;
     let (r, _) = resolved();
     let resolve = delivery(&r, &ctx, posted);
     sim.push_fault(
