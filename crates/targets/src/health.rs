@@ -270,7 +270,7 @@ impl HealthBook {
         source: CheckSource,
         at: DateTime<Utc>,
     ) -> HealthStatus {
-        self.update(target, |e, _| {
+        self.update(target, |e| {
             match source {
                 CheckSource::Delivery => {
                     e.window.push_back(success);
@@ -297,7 +297,7 @@ impl HealthBook {
         at: DateTime<Utc>,
     ) -> HealthStatus {
         let idle_after = chrono::Duration::from_std(self.config.idle_after).unwrap_or_default();
-        self.update(target, |e, _| {
+        self.update(target, |e| {
             e.probe.record(ok, latency, error, at);
             e.last_source = Some(CheckSource::Probe);
             let idle = e
@@ -310,13 +310,13 @@ impl HealthBook {
         })
     }
 
-    fn update(&self, target: &str, change: impl FnOnce(&mut Entry, &str)) -> HealthStatus {
+    fn update(&self, target: &str, change: impl FnOnce(&mut Entry)) -> HealthStatus {
         let mut entries = self
             .entries
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let e = entries.entry(target.to_owned()).or_default();
-        change(e, target);
+        change(e);
         let status = self.status_of(e);
         let kind = self
             .kinds
@@ -395,17 +395,14 @@ impl HealthBook {
                 .and_then(|t| t.last_latency)
                 .map(|l| l.as_millis() as u64),
             last_source: e.last_source,
-            last_error: match (&e.delivery.last_error, &e.probe.last_error) {
-                (Some(d), Some(p)) => Some(
-                    if e.probe.last_at > e.delivery.last_at {
-                        p
-                    } else {
-                        d
-                    }
-                    .clone(),
-                ),
-                (d, p) => d.clone().or_else(|| p.clone()),
-            },
+            // The newer track's failure first.
+            last_error: if e.probes_newer() {
+                [&e.probe, &e.delivery]
+            } else {
+                [&e.delivery, &e.probe]
+            }
+            .iter()
+            .find_map(|t| t.last_error.clone()),
             delivery: e.delivery.view(),
             probe: e.probe.view(),
         }

@@ -454,12 +454,7 @@ async fn handle(
     };
     state.bump();
 
-    let echoed: String = parts
-        .headers
-        .iter()
-        .map(|(name, value)| format!("{name}: {}\n", String::from_utf8_lossy(value.as_bytes())))
-        .collect();
-    let result = respond(behaviour, echoed).await;
+    let result = respond(behaviour, &parts.headers).await;
 
     {
         let mut data = state.lock();
@@ -473,7 +468,7 @@ async fn handle(
 
 async fn respond(
     mut behaviour: Behaviour,
-    echoed: String,
+    request_headers: &hyper::HeaderMap,
 ) -> Result<Response<Full<Bytes>>, DropConnection> {
     loop {
         match behaviour {
@@ -496,7 +491,16 @@ async fn respond(
                 return Ok(text_response(429, "scripted 429".to_owned(), &headers));
             }
             Behaviour::Drop => return Err(DropConnection),
-            Behaviour::EchoHeaders(s) => return Ok(text_response(s, echoed, &[])),
+            Behaviour::EchoHeaders(s) => {
+                // Built only for this behaviour: a busy sink must not pay for it.
+                let echoed = request_headers
+                    .iter()
+                    .map(|(name, value)| {
+                        format!("{name}: {}\n", String::from_utf8_lossy(value.as_bytes()))
+                    })
+                    .collect();
+                return Ok(text_response(s, echoed, &[]));
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use publish::{Alert, AlertStatus, Fingerprint, GroupContext, Labels};
+use publish::{Alert, AlertStatus, GroupContext, Labels};
 use queue::{
     Completion, Failure, Handoff, JobFilter, JobState, JobStore, NewJob, Priority, SqlStore,
     StoreOptions,
@@ -104,15 +104,9 @@ fn alert(name: &str, status: AlertStatus, severity: &str) -> Alert {
         .iter()
         .map(|(k, v)| ((*k).into(), (*v).into()))
         .collect();
-    Alert {
-        status,
-        fingerprint: Fingerprint::from_labels(&labels),
-        labels,
-        annotations: Labels::new(),
-        starts_at: "2026-11-23T10:00:00Z".parse().unwrap(),
-        ends_at: (status == AlertStatus::Resolved).then(|| "2026-11-23T10:05:00Z".parse().unwrap()),
-        generator_url: String::new(),
-    }
+    let ends_at =
+        (status == AlertStatus::Resolved).then(|| "2026-11-23T10:05:00Z".parse().unwrap());
+    crate::alert_of(labels, status, ends_at)
 }
 
 fn job(target: &str, name: &str, status: AlertStatus, severity: &str) -> NewJob {

@@ -37,13 +37,22 @@ fn numbered_alert(i: usize, status: AlertStatus) -> Alert {
     let labels: Labels = [("alertname".to_owned(), format!("A{i}"))]
         .into_iter()
         .collect();
+    alert_of(labels, status, None)
+}
+
+/// An alert with these labels (its fingerprint theirs), started 2026-11-23T10:00:00Z.
+fn alert_of(
+    labels: Labels,
+    status: AlertStatus,
+    ends_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Alert {
     Alert {
         status,
         fingerprint: Fingerprint::from_labels(&labels),
         labels,
         annotations: Labels::new(),
         starts_at: "2026-11-23T10:00:00Z".parse().unwrap_or_default(),
-        ends_at: None,
+        ends_at,
         generator_url: String::new(),
     }
 }
