@@ -1,0 +1,4 @@
+//! Conformance suite: `tests/conformance.json` through our engine and through Alertmanager's
+//! own `amtool template render` (the oracle).
+
+mod conformance;
