@@ -261,7 +261,7 @@ pub(crate) fn go_quote(s: &str, ascii: bool) -> String {
             '\x0b' => o.push_str("\\v"),
             c if (c as u32) < 0x20 || c as u32 == 0x7f => o.push_str(&format!("\\x{:02x}", c as u32)),
             c if c.is_ascii() => o.push(c),
-            c if ascii || c.is_control() || c == '\u{FFFD}' && false => push_u(&mut o, c),
+            c if ascii || c.is_control() => push_u(&mut o, c),
             c if c.is_control() || matches!(c as u32, 0x80..=0x9f | 0xad | 0x200b..=0x200f | 0x2028..=0x202e | 0xfeff) => push_u(&mut o, c),
             c => o.push(c),
         }

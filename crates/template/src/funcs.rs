@@ -249,7 +249,7 @@ pub(crate) fn call<'d>(name: &str, args: Vec<Value<'d>>) -> R<'d> {
             Ok(Value::List(Rc::new(v)))
         }
         "dict" => {
-            if args.len() % 2 != 0 {
+            if !args.len().is_multiple_of(2) {
                 return Err(FuncError::Call("dict requires an even number of arguments".into()));
             }
             let mut m = BTreeMap::new();
@@ -424,7 +424,7 @@ fn eq(a: &Value<'_>, b: &Value<'_>) -> Result<bool, FuncError> {
     let (ka, kb) = (kind(a), kind(b));
     let invalid = |v: &Value<'_>| matches!(v, Value::Missing);
     if ka != kb {
-        if !invalid(a) && !invalid(b) && !(matches!(a, Value::Nil) || matches!(b, Value::Nil)) {
+        if !(invalid(a) || invalid(b) || matches!(a, Value::Nil) || matches!(b, Value::Nil)) {
             return Err(FuncError::Call("incompatible types for comparison".into()));
         }
         if matches!(a, Value::Nil) || matches!(b, Value::Nil) {
@@ -532,8 +532,8 @@ fn slice<'d>(item: &Value<'d>, idx: &[Value<'d>]) -> R<'d> {
     let (len, is_str) = match item {
         Value::Str(st) => (st.len(), true),
         other => match other.elems() {
-            Some(es) if !matches!(other, Value::Pairs(_) | Value::Alerts(_) | Value::AlertList(_)) || true => (es.len(), false),
-            _ => return Err(FuncError::Call(format!("can't slice item of type {}", other.type_name()))),
+            Some(es) => (es.len(), false),
+            None => return Err(FuncError::Call(format!("can't slice item of type {}", other.type_name()))),
         },
     };
     if is_str && idx.len() == 3 {

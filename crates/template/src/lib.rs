@@ -224,3 +224,16 @@ mod tests {
         assert!(lib.names().contains(&"slack.default.title".to_string()));
     }
 }
+
+#[cfg(test)]
+mod send_sync {
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn shareable_across_tasks() {
+        assert_send_sync::<super::Template>();
+        assert_send_sync::<super::Library>();
+        assert_send_sync::<super::Data>();
+        assert_send_sync::<super::Error>();
+    }
+}
