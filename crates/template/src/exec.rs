@@ -246,7 +246,10 @@ impl<'a> Exec<'a> {
                 let recv = self.eval_arg(dot, node, vars)?;
                 self.eval_chain(dot, recv, *pos, first, names, rest, fin, vars)
             }
-            Arg::Ident(pos, name) => self.eval_function(dot, *pos, name, rest, fin, vars),
+            Arg::Ident(pos, name) => {
+                let at = cmd.args.iter().map(Arg::show).collect::<Vec<_>>().join(" ");
+                self.eval_function(dot, *pos, name, &at, rest, fin, vars)
+            }
             Arg::Var { pos, name, names } => {
                 let v = self.lookup(vars, name, *pos)?;
                 if names.is_empty() {
@@ -307,7 +310,7 @@ impl<'a> Exec<'a> {
                 let recv = self.eval_arg(dot, node, vars)?;
                 self.eval_chain(dot, recv, *pos, arg, names, &[], None, vars)
             }
-            Arg::Ident(pos, name) => self.eval_function(dot, *pos, name, &[], None, vars),
+            Arg::Ident(pos, name) => self.eval_function(dot, *pos, name, name, &[], None, vars),
         }
     }
 
@@ -413,11 +416,11 @@ impl<'a> Exec<'a> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn eval_function<'d>(&mut self, dot: &Value<'d>, pos: usize, name: &str, args: &'a [Arg], fin: Option<Value<'d>>, vars: &mut Vars<'d>) -> Result<Value<'d>, Error> {
+    fn eval_function<'d>(&mut self, dot: &Value<'d>, pos: usize, name: &str, at: &str, args: &'a [Arg], fin: Option<Value<'d>>, vars: &mut Vars<'d>) -> Result<Value<'d>, Error> {
         if name == "and" || name == "or" {
             let total = args.len() + usize::from(fin.is_some());
             if total == 0 {
-                return Err(self.err(pos, name, format!("wrong number of args for {name}: want at least 1 got 0")));
+                return Err(self.err(pos, at, format!("wrong number of args for {name}: want at least 1 got 0")));
             }
             let mut last = Value::Missing;
             for a in args {
@@ -440,8 +443,8 @@ impl<'a> Exec<'a> {
             argv.push(f);
         }
         funcs::call(name, argv).map_err(|e| match e {
-            FuncError::Call(m) => self.err(pos, name, format!("error calling {name}: {m}")),
-            FuncError::Plain(m) => self.err(pos, name, m),
+            FuncError::Call(m) => self.err(pos, at, format!("error calling {name}: {m}")),
+            FuncError::Plain(m) => self.err(pos, at, m),
         })
     }
 }

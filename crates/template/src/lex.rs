@@ -22,6 +22,8 @@ pub(crate) enum Tok {
     Declare,
     Assign,
     Comma,
+    /// Any other printable ASCII character (Go's itemChar): the parser rejects it.
+    Punct,
     If,
     Else,
     End,
@@ -188,10 +190,7 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Item>, LexError> {
                     j += 1;
                 }
                 ')' => {
-                    if depth == 0 {
-                        return Err((j, "unexpected right paren".into()));
-                    }
-                    depth -= 1;
+                    depth = depth.saturating_sub(1);
                     push(&mut items, Tok::RParen, j + 1);
                     j += 1;
                 }
@@ -272,6 +271,10 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Item>, LexError> {
                     check_term(src, e)?;
                     push(&mut items, tok, e);
                     j = e;
+                }
+                c if c.is_ascii_graphic() => {
+                    push(&mut items, Tok::Punct, j + 1);
+                    j += 1;
                 }
                 c => return Err((j, format!("unrecognized character in action: {}", go_rune(c)))),
             }
