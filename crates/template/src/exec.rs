@@ -77,8 +77,10 @@ impl<'a> Exec<'a> {
         let dot = Value::Data(data);
         let mut vars: Vars<'d> = vec![("$".into(), dot.clone())];
         let tree = self.tree;
-        self.walk_list(&dot, &tree.list, &mut vars)?;
-        Ok(())
+        let saved = crate::fmt::set_cap(self.limits.max_output_bytes);
+        let r = self.walk_list(&dot, &tree.list, &mut vars);
+        crate::fmt::set_cap(saved);
+        r.map(|_| ())
     }
 
     fn walk_list<'d>(&mut self, dot: &Value<'d>, list: &'a [Node], vars: &mut Vars<'d>) -> Result<Flow, Error> {
@@ -164,25 +166,35 @@ impl<'a> Exec<'a> {
     fn walk_range<'d>(&mut self, dot: &Value<'d>, pos: usize, pipe: &'a Pipe, list: &'a [Node], else_list: Option<&'a [Node]>, vars: &mut Vars<'d>) -> Result<Flow, Error> {
         let mark = vars.len();
         let v = self.eval_pipeline_nodecl(dot, pipe, vars)?;
-        let items: Vec<(Value<'d>, Value<'d>)> = match &v {
-            Value::Missing | Value::Nil => Vec::new(),
+        enum Items<'d> {
+            Ints(i64),
+            List(Vec<Value<'d>>),
+            Map(Vec<(String, Value<'d>)>),
+        }
+        let items = match &v {
+            Value::Missing | Value::Nil => Items::List(Vec::new()),
             Value::Int(n) => {
                 if pipe.decl.len() > 1 {
                     return Err(self.err(pos, &pipe.show(), format!("can't use {n} to iterate over more than one variable")));
                 }
-                (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect()
+                Items::Ints((*n).max(0))
             }
             other => {
                 if let Some(es) = other.elems() {
-                    es.into_iter().enumerate().map(|(i, e)| (Value::Int(i as i64), e)).collect()
+                    Items::List(es)
                 } else if let Some(es) = other.entries() {
-                    es.into_iter().map(|(k, e)| (Value::Str(Rc::from(k.as_str())), e)).collect()
+                    Items::Map(es)
                 } else {
                     return Err(self.err(pipe.pos, &pipe.show(), format!("range can't iterate over {}", crate::fmt::print_v(other))));
                 }
             }
         };
-        if items.is_empty() {
+        let len = match &items {
+            Items::Ints(n) => *n as usize,
+            Items::List(l) => l.len(),
+            Items::Map(m) => m.len(),
+        };
+        if len == 0 {
             let r = match else_list {
                 Some(el) => self.walk_list(dot, el, vars)?,
                 None => Flow::Normal,
@@ -193,7 +205,12 @@ impl<'a> Exec<'a> {
                 f => f,
             });
         }
-        for (k, e) in items {
+        for i in 0..len {
+            let (k, e) = match &items {
+                Items::Ints(_) => (Value::Int(i as i64), Value::Int(i as i64)),
+                Items::List(l) => (Value::Int(i as i64), l[i].clone()),
+                Items::Map(m) => (Value::Str(Rc::from(m[i].0.as_str())), m[i].1.clone()),
+            };
             self.step(pos, "range")?;
             let inner = vars.len();
             match pipe.decl.len() {

@@ -2,6 +2,26 @@
 
 use crate::gotime::duration_string;
 use crate::value::Value;
+use std::cell::Cell;
+
+thread_local! {
+    /// Size cap for printed values during one render (the render's max_output_bytes):
+    /// printers stop once past it, so self-referencing values cannot blow up memory.
+    static CAP: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// Sets the cap for this thread, returning the previous one.
+pub(crate) fn set_cap(n: usize) -> usize {
+    CAP.with(|c| c.replace(n))
+}
+
+pub(crate) fn cap() -> usize {
+    CAP.with(Cell::get)
+}
+
+fn over(s: &str) -> bool {
+    s.len() > cap()
+}
 
 /// Go's `strconv.FormatFloat` decimal digits (no trailing zeros) and decimal point position.
 fn digits(f: f64, sig: Option<usize>) -> (Vec<u8>, i32) {
@@ -125,6 +145,9 @@ pub(crate) fn print_v(v: &Value<'_>) -> String {
 }
 
 fn write_v(out: &mut String, v: &Value<'_>, plus: bool, top: bool) {
+    if over(out) {
+        return;
+    }
     match v {
         Value::Missing => out.push_str(if top { "<no value>" } else { "<nil>" }),
         Value::Nil => out.push_str("<nil>"),
@@ -135,6 +158,9 @@ fn write_v(out: &mut String, v: &Value<'_>, plus: bool, top: bool) {
         Value::List(_) | Value::Strings(_) | Value::Pairs(_) | Value::Alerts(_) | Value::AlertList(_) => {
             out.push('[');
             for (i, e) in v.elems().unwrap_or_default().iter().enumerate() {
+                if over(out) {
+                    break;
+                }
                 if i > 0 {
                     out.push(' ');
                 }
@@ -145,6 +171,9 @@ fn write_v(out: &mut String, v: &Value<'_>, plus: bool, top: bool) {
         Value::Map(_) | Value::Kv(_) => {
             out.push_str("map[");
             for (i, (k, e)) in v.entries().unwrap_or_default().iter().enumerate() {
+                if over(out) {
+                    break;
+                }
                 if i > 0 {
                     out.push(' ');
                 }
@@ -213,6 +242,9 @@ fn is_stringish(v: &Value<'_>) -> bool {
 pub(crate) fn sprint(args: &[Value<'_>]) -> String {
     let mut s = String::new();
     for (i, a) in args.iter().enumerate() {
+        if over(&s) {
+            break;
+        }
         if i > 0 && !is_stringish(a) && !is_stringish(&args[i - 1]) {
             s.push(' ');
         }
@@ -437,10 +469,13 @@ fn fmt_one(v: &Value<'_>, verb: char, sp: &Spec) -> String {
             }
             let mut o = String::from("[");
             for (i, e) in v.elems().unwrap_or_default().iter().enumerate() {
+                if over(&o) {
+                    break;
+                }
                 if i > 0 {
                     o.push(' ');
                 }
-                o.push_str(&fmt_one(e, verb, &Spec { width: sp.width, ..*sp }));
+                o.push_str(&fmt_one(e, verb, sp));
             }
             o.push(']');
             return o;
@@ -448,6 +483,9 @@ fn fmt_one(v: &Value<'_>, verb: char, sp: &Spec) -> String {
         Value::Map(_) | Value::Kv(_) => {
             let mut o = String::from("map[");
             for (i, (k, e)) in v.entries().unwrap_or_default().iter().enumerate() {
+                if over(&o) {
+                    break;
+                }
                 if i > 0 {
                     o.push(' ');
                 }
@@ -483,6 +521,28 @@ fn print_arg(v: &Value<'_>) -> String {
     s
 }
 
+/// Go's fmt tooLarge: widths and precisions beyond 1e6.
+fn too_large(n: i64) -> bool {
+    !(-1_000_000..=1_000_000).contains(&n)
+}
+
+/// Go's fmt parsenum: `Some((number if any, next index))`, `None` when the number is
+/// too large (Go then skips the rest of the format).
+fn parsenum(cs: &[char], start: usize) -> Option<(Option<usize>, usize)> {
+    let mut i = start;
+    let mut n: i64 = 0;
+    let mut any = false;
+    while i < cs.len() && cs[i].is_ascii_digit() {
+        if too_large(n) {
+            return None;
+        }
+        n = n * 10 + (cs[i] as i64 - '0' as i64);
+        any = true;
+        i += 1;
+    }
+    Some((any.then_some(n as usize), i))
+}
+
 /// Go's fmt.Sprintf.
 pub(crate) fn sprintf(format: &str, args: &[Value<'_>]) -> String {
     let mut out = String::new();
@@ -490,6 +550,9 @@ pub(crate) fn sprintf(format: &str, args: &[Value<'_>]) -> String {
     let cs: Vec<char> = format.chars().collect();
     let mut i = 0;
     while i < cs.len() {
+        if over(&out) {
+            break;
+        }
         let c = cs[i];
         if c != '%' {
             out.push(c);
@@ -516,7 +579,7 @@ pub(crate) fn sprintf(format: &str, args: &[Value<'_>]) -> String {
         if i < cs.len() && cs[i] == '*' {
             i += 1;
             match args.get(argn) {
-                Some(Value::Int(w)) => {
+                Some(Value::Int(w)) if !too_large(*w) => {
                     if *w < 0 {
                         sp.minus = true;
                         sp.zero = false;
@@ -527,12 +590,12 @@ pub(crate) fn sprintf(format: &str, args: &[Value<'_>]) -> String {
             }
             argn += 1;
         } else {
-            let st = i;
-            while i < cs.len() && cs[i].is_ascii_digit() {
-                i += 1;
-            }
-            if i > st {
-                sp.width = cs[st..i].iter().collect::<String>().parse().ok();
+            match parsenum(&cs, i) {
+                Some((n, next)) => {
+                    sp.width = n;
+                    i = next;
+                }
+                None => i = cs.len(),
             }
         }
         if i < cs.len() && cs[i] == '.' {
@@ -540,16 +603,19 @@ pub(crate) fn sprintf(format: &str, args: &[Value<'_>]) -> String {
             if i < cs.len() && cs[i] == '*' {
                 i += 1;
                 match args.get(argn) {
-                    Some(Value::Int(p)) if *p >= 0 => sp.prec = Some(*p as usize),
+                    Some(Value::Int(p)) if *p >= 0 && !too_large(*p) => sp.prec = Some(*p as usize),
+                    Some(Value::Int(p)) if *p < 0 => {}
                     _ => out.push_str("%!(BADPREC)"),
                 }
                 argn += 1;
             } else {
-                let st = i;
-                while i < cs.len() && cs[i].is_ascii_digit() {
-                    i += 1;
+                match parsenum(&cs, i) {
+                    Some((n, next)) => {
+                        sp.prec = Some(n.unwrap_or(0));
+                        i = next;
+                    }
+                    None => i = cs.len(),
                 }
-                sp.prec = Some(cs[st..i].iter().collect::<String>().parse().unwrap_or(0));
             }
         }
         if i >= cs.len() {

@@ -78,6 +78,17 @@ fn eval_args(args: &[Value<'_>]) -> String {
 }
 
 pub(crate) fn call<'d>(name: &str, args: Vec<Value<'d>>) -> R<'d> {
+    let v = call_inner(name, args)?;
+    let cap = crate::fmt::cap();
+    if let Value::Str(s) = &v {
+        if s.len() > cap {
+            return Err(FuncError::Plain(format!("value exceeds {cap} bytes (the output limit)")));
+        }
+    }
+    Ok(v)
+}
+
+fn call_inner<'d>(name: &str, args: Vec<Value<'d>>) -> R<'d> {
     match name {
         "not" => {
             nargs(name, &args, 1)?;
@@ -354,7 +365,8 @@ pub(crate) fn time_method<'d>(t: &GoTime, name: &str, args: &[Value<'d>]) -> Opt
                     Value::Duration(d) | Value::Int(d) => *d,
                     v => return Err(format!("wrong type for value; expected time.Duration; got {}", v.type_name())),
                 };
-                Value::Time(GoTime { t: t.t + chrono::Duration::nanoseconds(d), zone: t.zone.clone() })
+                let t2 = t.t.checked_add_signed(chrono::Duration::nanoseconds(d)).ok_or("time out of range")?;
+                Value::Time(GoTime { t: t2, zone: t.zone.clone() })
             }
             "Sub" => {
                 want(1)?;
@@ -722,6 +734,9 @@ fn time_json(t: &DateTime<FixedOffset>) -> String {
 
 /// Go's encoding/json.Marshal of a value.
 pub(crate) fn to_json(v: &Value<'_>, out: &mut String) {
+    if out.len() > crate::fmt::cap() {
+        return;
+    }
     match v {
         Value::Missing | Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),

@@ -280,7 +280,7 @@ pub(crate) fn parse(layout: &str, value: &str) -> Result<GoTime, String> {
                 let full = chunk == Std::LongMonth;
                 let idx = MONTHS.iter().position(|m| {
                     let m = if full { *m } else { &m[..3] };
-                    v.len() >= m.len() && v[..m.len()].eq_ignore_ascii_case(m)
+                    v.get(..m.len()).is_some_and(|p| p.eq_ignore_ascii_case(m))
                 });
                 let i = idx.ok_or_else(bad)?;
                 month = i as u32 + 1;
@@ -290,7 +290,7 @@ pub(crate) fn parse(layout: &str, value: &str) -> Result<GoTime, String> {
                 let full = chunk == Std::LongWeekDay;
                 let idx = DAYS.iter().position(|m| {
                     let m = if full { *m } else { &m[..3] };
-                    v.len() >= m.len() && v[..m.len()].eq_ignore_ascii_case(m)
+                    v.get(..m.len()).is_some_and(|p| p.eq_ignore_ascii_case(m))
                 });
                 let i = idx.ok_or_else(bad)?;
                 v = &v[if full { DAYS[i].len() } else { 3 }..];
@@ -368,10 +368,7 @@ pub(crate) fn parse(layout: &str, value: &str) -> Result<GoTime, String> {
                 v = &v[1 + digs..];
             }
             Std::PM | Std::Pm => {
-                if v.len() < 2 {
-                    return Err(bad());
-                }
-                match &v[..2] {
+                match v.get(..2).unwrap_or("") {
                     "PM" | "pm" => pm = Some(true),
                     "AM" | "am" => pm = Some(false),
                     _ => return Err(bad()),

@@ -129,9 +129,6 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Item>, LexError> {
             }
             continue;
         }
-        if left_trim && src[k + 3..].starts_with("/*") {
-            // "{{- /*" handled above since j points past "- "; nothing else to do
-        }
         items.push(Item { tok: Tok::LDelim, pos: k, val: "{{".into() });
         let mut depth = 0usize;
         loop {

@@ -121,11 +121,17 @@ pub(crate) struct Parsed {
 
 pub(crate) type ParseError = (usize, String);
 
+/// Deepest nesting of parenthesised pipelines plus control blocks (Go allows 10000
+/// parentheses; real templates nest a handful, and this keeps recursion off the stack's edge).
+const MAX_NESTING: usize = 100;
+
 struct Parser<'a> {
     items: Vec<Item>,
     i: usize,
     vars: Vec<String>,
     range_depth: usize,
+    /// Nesting of parenthesised pipelines and control blocks (bounded: recursion).
+    depth: usize,
     funcs: &'a dyn Fn(&str) -> bool,
     defines: Vec<(String, Vec<Node>)>,
 }
@@ -133,7 +139,7 @@ struct Parser<'a> {
 /// Parses `src`. `funcs` says whether a function name exists.
 pub(crate) fn parse(name: &str, file: &str, src: &str, funcs: &dyn Fn(&str) -> bool) -> Result<Parsed, ParseError> {
     let items = lex(src)?;
-    let mut p = Parser { items, i: 0, vars: vec!["$".into()], range_depth: 0, funcs, defines: Vec::new() };
+    let mut p = Parser { items, i: 0, vars: vec!["$".into()], range_depth: 0, depth: 0, funcs, defines: Vec::new() };
     let mut main = Vec::new();
     loop {
         let it = p.peek().clone();
@@ -300,6 +306,22 @@ impl Parser<'_> {
     }
 
     fn control(&mut self, pos: usize, ctx: &str) -> Result<Node, ParseError> {
+        self.enter(pos)?;
+        let r = self.control_inner(pos, ctx);
+        self.depth -= 1;
+        r
+    }
+
+    fn enter(&mut self, pos: usize) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            self.depth -= 1;
+            return Err((pos, format!("max expression depth exceeded ({MAX_NESTING} nested pipelines or blocks)")));
+        }
+        Ok(())
+    }
+
+    fn control_inner(&mut self, pos: usize, ctx: &str) -> Result<Node, ParseError> {
         let mark = self.vars.len();
         let pipe = self.pipeline(ctx, Tok::RDelim)?;
         if ctx == "range" {
@@ -527,8 +549,10 @@ impl Parser<'_> {
             Tok::Bool => Arg::Lit(t.pos, Lit::Bool(t.val == "true"), t.val),
             Tok::Char | Tok::Num => Arg::Lit(t.pos, number(&t)?, t.val),
             Tok::LParen => {
-                let p = self.pipeline("parenthesized pipeline", Tok::RParen)?;
-                Arg::Pipe(t.pos, Box::new(p))
+                self.enter(t.pos)?;
+                let p = self.pipeline("parenthesized pipeline", Tok::RParen);
+                self.depth -= 1;
+                Arg::Pipe(t.pos, Box::new(p?))
             }
             Tok::Str | Tok::RawStr => Arg::Lit(t.pos, Lit::Str(unquote(&t)?), t.val),
             _ => {

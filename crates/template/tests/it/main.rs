@@ -2,3 +2,4 @@
 //! own `amtool template render` (the oracle).
 
 mod conformance;
+mod robustness;
