@@ -80,10 +80,10 @@ fn eval_args(args: &[Value<'_>]) -> String {
 pub(crate) fn call<'d>(name: &str, args: Vec<Value<'d>>) -> R<'d> {
     let v = call_inner(name, args)?;
     let cap = crate::fmt::cap();
-    if let Value::Str(s) = &v {
-        if s.len() > cap {
-            return Err(FuncError::Plain(format!("value exceeds {cap} bytes (the output limit)")));
-        }
+    if let Value::Str(s) = &v
+        && s.len() > cap
+    {
+        return Err(FuncError::Plain(format!("value exceeds {cap} bytes (the output limit)")));
     }
     Ok(v)
 }
