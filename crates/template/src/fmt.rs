@@ -1,6 +1,5 @@
 //! Go's fmt: `%v` printing of values, Sprint, Sprintln and Sprintf.
 
-use crate::gotime::duration_string;
 use crate::value::Value;
 use std::cell::Cell;
 
@@ -183,39 +182,9 @@ fn write_v(out: &mut String, v: &Value<'_>, plus: bool, top: bool) {
             }
             out.push(']');
         }
-        Value::Pair(p) => {
-            if plus {
-                out.push_str(&format!("{{Name:{} Value:{}}}", p.0, p.1));
-            } else {
-                out.push_str(&format!("{{{} {}}}", p.0, p.1));
-            }
-        }
-        Value::Alert(a) => {
-            let fields: [(&str, Value<'_>); 7] = [
-                ("Status", Value::str(&a.status)),
-                ("Labels", Value::Kv(crate::value::Sh::B(&a.labels))),
-                ("Annotations", Value::Kv(crate::value::Sh::B(&a.annotations))),
-                ("StartsAt", Value::Time(crate::gotime::GoTime::from(a.starts_at))),
-                ("EndsAt", Value::Time(crate::gotime::GoTime::from(a.ends_at))),
-                ("GeneratorURL", Value::str(&a.generator_url)),
-                ("Fingerprint", Value::str(&a.fingerprint)),
-            ];
-            write_struct(out, &fields, plus);
-        }
-        Value::Data(d) => {
-            let fields: [(&str, Value<'_>); 7] = [
-                ("Receiver", Value::str(&d.receiver)),
-                ("Status", Value::str(&d.status)),
-                ("Alerts", Value::Alerts(&d.alerts)),
-                ("GroupLabels", Value::Kv(crate::value::Sh::B(&d.group_labels))),
-                ("CommonLabels", Value::Kv(crate::value::Sh::B(&d.common_labels))),
-                ("CommonAnnotations", Value::Kv(crate::value::Sh::B(&d.common_annotations))),
-                ("ExternalURL", Value::str(&d.external_url)),
-            ];
-            write_struct(out, &fields, plus);
-        }
+        Value::Pair(_) | Value::Alert(_) | Value::Data(_) => write_struct(out, &v.struct_fields().unwrap_or_default(), plus),
         Value::Time(t) => out.push_str(&t.go_string()),
-        Value::Duration(d) => out.push_str(&duration_string(*d)),
+        Value::Duration(_) | Value::Month(_) | Value::Weekday(_) => out.push_str(&v.stringer().unwrap_or_default()),
     }
 }
 
@@ -437,8 +406,8 @@ fn fmt_one(v: &Value<'_>, verb: char, sp: &Spec) -> String {
             _ => None,
         },
         Value::Int(i) => fmt_int(*i, verb, sp),
-        Value::Duration(d) => match verb {
-            'v' | 's' | 'q' | 'x' | 'X' => fmt_str(&duration_string(*d), verb, sp),
+        Value::Duration(d) | Value::Month(d) | Value::Weekday(d) => match verb {
+            'v' | 's' | 'q' | 'x' | 'X' => fmt_str(&v.stringer().unwrap_or_default(), verb, sp),
             _ => fmt_int(*d, verb, sp),
         },
         Value::Float(f) => match verb {
@@ -497,12 +466,22 @@ fn fmt_one(v: &Value<'_>, verb: char, sp: &Spec) -> String {
             return o;
         }
         Value::Pair(_) | Value::Alert(_) | Value::Data(_) => {
-            if verb == 'v' {
-                let mut s = String::new();
-                write_v(&mut s, v, sp.plus, false);
-                return s;
+            let mut o = String::from("{");
+            for (i, (name, f)) in v.struct_fields().unwrap_or_default().iter().enumerate() {
+                if over(&o) {
+                    break;
+                }
+                if i > 0 {
+                    o.push(' ');
+                }
+                if sp.plus && verb == 'v' {
+                    o.push_str(name);
+                    o.push(':');
+                }
+                o.push_str(&fmt_one(f, verb, sp));
             }
-            None
+            o.push('}');
+            return o;
         }
     };
     r.unwrap_or_else(|| bad_verb(verb, v))

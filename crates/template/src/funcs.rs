@@ -331,6 +331,14 @@ pub(crate) fn time_method<'d>(t: &GoTime, name: &str, args: &[Value<'d>]) -> Opt
                 want(0)?;
                 Value::Bool(t.is_zero())
             }
+            "Month" => {
+                want(0)?;
+                Value::Month(t.t.month() as i64)
+            }
+            "Weekday" => {
+                want(0)?;
+                Value::Weekday(t.t.weekday().num_days_from_sunday() as i64)
+            }
             "Year" => {
                 want(0)?;
                 Value::Int(t.t.year() as i64)
@@ -363,6 +371,7 @@ pub(crate) fn time_method<'d>(t: &GoTime, name: &str, args: &[Value<'d>]) -> Opt
                 want(1)?;
                 let d = match &args[0] {
                     Value::Duration(d) | Value::Int(d) => *d,
+                    Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => *f as i64,
                     v => return Err(format!("wrong type for value; expected time.Duration; got {}", v.type_name())),
                 };
                 let t2 = t.t.checked_add_signed(chrono::Duration::nanoseconds(d)).ok_or("time out of range")?;
@@ -418,7 +427,7 @@ enum Kind {
 fn kind(v: &Value<'_>) -> Kind {
     match v {
         Value::Bool(_) => Kind::Bool,
-        Value::Int(_) | Value::Duration(_) => Kind::Int,
+        Value::Int(_) | Value::Duration(_) | Value::Month(_) | Value::Weekday(_) => Kind::Int,
         Value::Float(_) => Kind::Float,
         Value::Str(_) | Value::Typed(..) => Kind::Str,
         _ => Kind::Other,
@@ -427,7 +436,7 @@ fn kind(v: &Value<'_>) -> Kind {
 
 fn int_of(v: &Value<'_>) -> i64 {
     match v {
-        Value::Int(i) | Value::Duration(i) => *i,
+        Value::Int(i) | Value::Duration(i) | Value::Month(i) | Value::Weekday(i) => *i,
         _ => 0,
     }
 }
@@ -740,7 +749,7 @@ pub(crate) fn to_json(v: &Value<'_>, out: &mut String) {
     match v {
         Value::Missing | Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) | Value::Duration(i) => out.push_str(&i.to_string()),
+        Value::Int(i) | Value::Duration(i) | Value::Month(i) | Value::Weekday(i) => out.push_str(&i.to_string()),
         Value::Float(f) => out.push_str(&json_float(*f)),
         Value::Str(st) | Value::Typed(_, st) => json_str(st, out),
         Value::Time(t) => out.push_str(&format!("\"{}\"", t.format("2006-01-02T15:04:05.999999999Z07:00"))),

@@ -455,6 +455,22 @@ fn frac_nanos(d: &str) -> u32 {
     s.parse().unwrap_or(0)
 }
 
+/// Go's Month.String.
+pub(crate) fn month_name(m: i64) -> String {
+    match usize::try_from(m - 1).ok().and_then(|i| MONTHS.get(i)) {
+        Some(n) => (*n).to_string(),
+        None => format!("%!Month({m})"),
+    }
+}
+
+/// Go's Weekday.String.
+pub(crate) fn weekday_name(d: i64) -> String {
+    match usize::try_from(d).ok().and_then(|i| DAYS.get(i)) {
+        Some(n) => (*n).to_string(),
+        None => format!("%!Weekday({d})"),
+    }
+}
+
 /// Go's Duration.String.
 pub(crate) fn duration_string(d: i64) -> String {
     if d == 0 {

@@ -52,6 +52,9 @@ pub(crate) enum Value<'a> {
     Time(GoTime),
     /// time.Duration in nanoseconds
     Duration(i64),
+    /// time.Month (1-12) and time.Weekday (0-6): ints that print as names.
+    Month(i64),
+    Weekday(i64),
 }
 
 impl<'a> Value<'a> {
@@ -80,6 +83,8 @@ impl<'a> Value<'a> {
             Value::Alert(_) => "template.Alert".into(),
             Value::Time(_) => "time.Time".into(),
             Value::Duration(_) => "time.Duration".into(),
+            Value::Month(_) => "time.Month".into(),
+            Value::Weekday(_) => "time.Weekday".into(),
         }
     }
 
@@ -106,7 +111,7 @@ impl<'a> Value<'a> {
             Value::Pairs(p) => !p.is_empty(),
             Value::Alerts(a) => !a.is_empty(),
             Value::AlertList(a) => !a.is_empty(),
-            Value::Duration(d) => *d != 0,
+            Value::Duration(d) | Value::Month(d) | Value::Weekday(d) => *d != 0,
             Value::Pair(_) | Value::Data(_) | Value::Alert(_) | Value::Time(_) => true,
         }
     }
@@ -142,6 +147,42 @@ impl<'a> Value<'a> {
         Some(match self {
             Value::Map(m) => m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             Value::Kv(m) => m.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect(),
+            _ => return None,
+        })
+    }
+
+    /// The String() of a Stringer int (Duration, Month, Weekday).
+    pub(crate) fn stringer(&self) -> Option<String> {
+        Some(match self {
+            Value::Duration(d) => crate::gotime::duration_string(*d),
+            Value::Month(m) => crate::gotime::month_name(*m),
+            Value::Weekday(d) => crate::gotime::weekday_name(*d),
+            _ => return None,
+        })
+    }
+
+    /// Go struct fields in order (for printing).
+    pub(crate) fn struct_fields(&self) -> Option<Vec<(&'static str, Value<'a>)>> {
+        Some(match self {
+            Value::Pair(p) => vec![("Name", Value::str(&p.0)), ("Value", Value::str(&p.1))],
+            Value::Alert(a) => vec![
+                ("Status", Value::str(&a.status)),
+                ("Labels", Value::Kv(Sh::B(&a.labels))),
+                ("Annotations", Value::Kv(Sh::B(&a.annotations))),
+                ("StartsAt", Value::Time(GoTime::from(a.starts_at))),
+                ("EndsAt", Value::Time(GoTime::from(a.ends_at))),
+                ("GeneratorURL", Value::str(&a.generator_url)),
+                ("Fingerprint", Value::str(&a.fingerprint)),
+            ],
+            Value::Data(d) => vec![
+                ("Receiver", Value::str(&d.receiver)),
+                ("Status", Value::str(&d.status)),
+                ("Alerts", Value::Alerts(&d.alerts)),
+                ("GroupLabels", Value::Kv(Sh::B(&d.group_labels))),
+                ("CommonLabels", Value::Kv(Sh::B(&d.common_labels))),
+                ("CommonAnnotations", Value::Kv(Sh::B(&d.common_annotations))),
+                ("ExternalURL", Value::str(&d.external_url)),
+            ],
             _ => return None,
         })
     }
