@@ -554,7 +554,24 @@ pub(crate) fn humanize_duration(v: f64) -> String {
 
 /// Go's time.LoadLocation from the system zoneinfo database. Returns a function from
 /// instant (Unix seconds) to (offset seconds, abbreviation).
-pub(crate) fn load_location(name: &str) -> Result<Zone, String> {
+pub(crate) fn load_location(name: &str) -> Result<std::sync::Arc<Zone>, String> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<Zone>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(z) = cache.lock().ok().and_then(|c| c.get(name).cloned()) {
+        return Ok(z);
+    }
+    let zone = Arc::new(read_location(name)?);
+    if let Ok(mut c) = cache.lock()
+        && c.len() < 1024
+    {
+        c.insert(name.to_string(), zone.clone());
+    }
+    Ok(zone)
+}
+
+fn read_location(name: &str) -> Result<Zone, String> {
     if name.is_empty() || name == "UTC" || name == "Local" {
         return Ok(Zone::Utc);
     }

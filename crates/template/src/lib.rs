@@ -16,6 +16,24 @@
 //! `Pair`), Alertmanager's functions, bounded work ([`Limits`]: steps, output bytes,
 //! template-call depth), and a position on every error ([`Error`]).
 //!
+//! ```
+//! use template::{Data, Library, Template};
+//!
+//! let mut lib = Library::alertmanager_defaults();
+//! lib.add_file("team.tmpl", r#"{{ define "team.title" }}{{ template "__subject" . }}{{ end }}"#)?;
+//! let title = Template::parse(&lib, "slack.title", r#"{{ template "team.title" . }}"#)?;
+//! let data: Data = serde_json::from_str(r#"{
+//!     "receiver": "sre", "status": "firing",
+//!     "alerts": [{"status": "firing", "labels": {"alertname": "Down"}, "startsAt": "2024-01-02T03:04:05Z"}],
+//!     "groupLabels": {"alertname": "Down"}, "commonLabels": {"alertname": "Down"}
+//! }"#).expect("webhook JSON");
+//! assert_eq!(title.render(&data)?, "[FIRING:1] Down ");
+//!
+//! let err = Template::parse(&lib, "slack.text", "{{ .Foo }}").unwrap_err();
+//! assert_eq!((err.line, err.column), (1, 4));
+//! # Ok::<(), template::Error>(())
+//! ```
+//!
 //! Known limits: `tz` reads the system zoneinfo database like Go's `time.LoadLocation`
 //! but uses the last transition for instants past the file's table (no POSIX TZ footer
 //! rules); `now` has no monotonic-clock suffix when printed; `Local` is UTC.
