@@ -33,6 +33,7 @@ fn deliveries(fixture: &str) -> Vec<Delivery> {
 
 fn config() -> PagerDutyConfig {
     let target = Target {
+        templates: Default::default(),
         name: "pd-bench".parse().expect("name"),
         kind: TargetType::Pagerduty,
         url: "https://events.pagerduty.com".to_owned(),

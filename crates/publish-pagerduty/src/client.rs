@@ -66,7 +66,13 @@ impl PagerDutyPublisher {
         context: &GroupContext,
         vendor_state: Option<&serde_json::Value>,
     ) -> Plan {
-        match encode::build(&self.config.options, alert, context, vendor_state) {
+        match encode::build(
+            &self.config.options,
+            &self.config.templates,
+            alert,
+            context,
+            vendor_state,
+        ) {
             Ok((event, truncations)) => Plan::Send(Box::new(encode::finish(
                 event,
                 truncations,

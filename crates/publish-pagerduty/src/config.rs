@@ -266,6 +266,9 @@ pub struct PagerDutyConfig {
     pub headers: Vec<(http::HeaderName, Secret)>,
     /// Typed options (`routing_key` moved out into [`PagerDutyConfig::routing_key`]).
     pub options: PagerDutyOptions,
+    /// The event's templated fields (set by [`crate::build`], which has the shared
+    /// definitions).
+    pub templates: publish::templates::Templates,
 }
 
 impl PagerDutyConfig {
@@ -332,6 +335,7 @@ impl PagerDutyConfig {
             base_url,
             headers: Vec::new(),
             options,
+            templates: publish::templates::Templates::default(),
         })
     }
 
@@ -399,6 +403,7 @@ mod tests {
 
     fn target(yaml_options: serde_json::Value, headers: &[(&str, &str)]) -> Target {
         Target {
+            templates: Default::default(),
             name: "pd-prod".parse().unwrap(),
             kind: TargetType::Pagerduty,
             url: "https://events.pagerduty.com".to_owned(),

@@ -3,7 +3,10 @@
 //! Nothing here does I/O or reads the clock: the same delivery always gives the same bytes.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use publish::{AiSeverity, Alert, AlertStatus, Classification, Delivery, GroupContext, Labels};
+use publish::{
+    AiSeverity, Alert, AlertStatus, Classification, Delivery, GroupContext, Labels,
+    templates::Templates,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -330,6 +333,7 @@ pub(crate) fn is_change_event(options: &PagerDutyOptions, alert: &Alert) -> bool
 pub fn encode(config: &PagerDutyConfig, delivery: &Delivery) -> Plan {
     match build(
         &config.options,
+        &config.templates,
         &delivery.alert,
         &delivery.context,
         delivery.vendor_state.as_ref(),
@@ -359,17 +363,72 @@ pub(crate) fn finish(
     }
 }
 
+/// The template fields of a PagerDuty target (`templates:`): `summary` is what Alertmanager's
+/// `pagerduty_configs` call `description`; `details` is a map of key → template.
+pub const TEMPLATE_FIELDS: publish::templates::Fields = publish::templates::Fields {
+    plain: &[
+        "summary",
+        "source",
+        "component",
+        "group",
+        "class",
+        "client",
+        "client_url",
+    ],
+    maps: &["details"],
+};
+
+/// The templated fields of one event, rendered once (each `None` when not templated or when
+/// its rendering failed: the default is used).
+#[derive(Debug, Default)]
+struct Custom {
+    summary: Option<String>,
+    source: Option<String>,
+    component: Option<String>,
+    group: Option<String>,
+    class: Option<String>,
+    client: Option<String>,
+    client_url: Option<String>,
+    details: Vec<(String, String)>,
+}
+
+impl Custom {
+    fn render(templates: &Templates, alert: &Alert, context: &GroupContext) -> Custom {
+        if templates.is_empty() {
+            return Custom::default();
+        }
+        let data = publish::templates::data(context, alert);
+        let r = |field: &str| templates.render(field, &data);
+        Custom {
+            // PagerDuty requires a summary and a source: an empty rendering is the default.
+            summary: r("summary").filter(|s| !s.trim().is_empty()),
+            source: r("source").filter(|s| !s.trim().is_empty()),
+            component: r("component"),
+            group: r("group"),
+            class: r("class"),
+            client: r("client"),
+            client_url: r("client_url"),
+            details: templates.render_map("details", &data),
+        }
+    }
+}
+
 /// Builds the event for an alert, with the field limits applied (not yet the size limit).
+/// Templated fields replace the defaults as rendered: a templated summary gets neither the
+/// `[RESOLVED]` prefix nor the classification suffix.
 pub(crate) fn build(
     options: &PagerDutyOptions,
+    templates: &Templates,
     alert: &Alert,
     context: &GroupContext,
     vendor_state: Option<&Value>,
 ) -> Result<(Event, Vec<Truncation>), &'static str> {
     let mut truncations = Vec::new();
+    let custom = Custom::render(templates, alert, context);
     let classification = Classification::of(alert);
-    let mut summary = summary(options, alert);
-    if let Some(c) = &classification {
+    let templated_summary = custom.summary.is_some();
+    let mut summary = custom.summary.unwrap_or_else(|| summary(options, alert));
+    if let (Some(c), false) = (&classification, templated_summary) {
         // The original's suffix: ` - AI: critical (95%)`.
         summary.push_str(&format!(" - AI: {} ({})", c.severity.as_str(), c.percent()));
     }
@@ -386,17 +445,27 @@ pub(crate) fn build(
             v
         })
     };
-    let source =
-        field(first_label(&alert.labels, &options.source_labels).or(Some(options.source.as_str())))
-            .unwrap_or_else(|| options.source.clone());
-    let component = field(first_label(&alert.labels, &options.component_labels));
-    let group = field(first_label(&alert.labels, &options.group_labels));
-    let class = field(first_label(&alert.labels, &options.class_labels));
+    let source = field(
+        or_label(custom.source.as_ref(), &alert.labels, &options.source_labels)
+            .or(Some(options.source.as_str())),
+    )
+    .unwrap_or_else(|| options.source.clone());
+    let component = field(or_label(custom.component.as_ref(), &alert.labels, &options.component_labels))
+        .filter(|v| !v.is_empty());
+    let group =
+        field(or_label(custom.group.as_ref(), &alert.labels, &options.group_labels)).filter(|v| !v.is_empty());
+    let class =
+        field(or_label(custom.class.as_ref(), &alert.labels, &options.class_labels)).filter(|v| !v.is_empty());
     let (links, images, links_cut) = links_and_images(options, alert);
     if links_cut {
         truncations.push(Truncation::Links);
     }
-    let details = custom_details(alert, context);
+    let mut details = custom_details(alert, context);
+    if let Value::Object(m) = &mut details {
+        for (key, value) in custom.details {
+            m.insert(key, Value::String(value));
+        }
+    }
 
     if is_change_event(options, alert) {
         if alert.status == AlertStatus::Resolved {
@@ -434,7 +503,7 @@ pub(crate) fn build(
     let dedup = crate::state::stored_dedup_key(vendor_state)
         .map_or_else(|| dedup_key(options, alert, context), str::to_owned);
     let summary = match action {
-        Action::Resolve => {
+        Action::Resolve if !templated_summary => {
             publish::truncate::chars(&format!("[RESOLVED] {summary}"), MAX_SUMMARY_CHARS).0
         }
         _ => summary,
@@ -462,11 +531,15 @@ pub(crate) fn build(
             class,
             custom_details: Some(details),
         }),
-        client: Some(options.client.clone()).filter(|c| !c.is_empty()),
-        client_url: options
+        client: custom
+            .client
+            .or_else(|| Some(options.client.clone()))
+            .filter(|c| !c.is_empty()),
+        client_url: custom
             .client_url
-            .clone()
-            .or_else(|| alertmanager_url(context)),
+            .or_else(|| options.client_url.clone())
+            .or_else(|| alertmanager_url(context))
+            .filter(|u| !u.is_empty()),
         links,
         images,
     };
@@ -498,6 +571,13 @@ pub(crate) fn action_event(action: Action, dedup_key: &str, client: &str) -> Eve
 
 fn iso(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A templated field's rendering, else the first of `names` among the labels.
+fn or_label<'a>(templated: Option<&'a String>, labels: &'a Labels, names: &[String]) -> Option<&'a str> {
+    templated
+        .map(String::as_str)
+        .or_else(|| first_label(labels, names))
 }
 
 fn first_label<'a>(labels: &'a Labels, names: &[String]) -> Option<&'a str> {

@@ -62,17 +62,21 @@ pub use config::{
 pub use encode::{
     Action, AlertEvent, ChangeEvent, ChangePayload, Encoded, Event, Image, Link,
     MAX_DEDUP_KEY_CHARS, MAX_EVENT_BYTES, MAX_FIELD_CHARS, MAX_SUMMARY_CHARS, MAX_URL_CHARS,
-    Payload, Plan, TRUNCATION_NOTE_KEY, Truncation, dedup_key, encode,
+    Payload, Plan, TEMPLATE_FIELDS, TRUNCATION_NOTE_KEY, Truncation, dedup_key, encode,
 };
 pub use state::{AlertState, PagerDutyState};
 
 /// Builds the publisher for a `type: pagerduty` target (an empty `url` is [`DEFAULT_URL`]).
 ///
-/// The context is not used: PagerDuty is reached at the URL the target names, without the
-/// outbound guard that protects generic webhooks.
+/// PagerDuty is reached at the URL the target names, without the outbound guard that
+/// protects generic webhooks; the target's templates may call the context's shared
+/// definitions.
 pub fn build(
     target: &publish::Target,
-    _ctx: &publish::BuildContext,
+    ctx: &publish::BuildContext,
 ) -> Result<PagerDutyPublisher, publish::ConfigError> {
-    PagerDutyPublisher::new(PagerDutyConfig::from_target(target)?)
+    let mut config = PagerDutyConfig::from_target(target)?;
+    config.templates =
+        publish::templates::Templates::parse(target, &ctx.templates, encode::TEMPLATE_FIELDS)?;
+    PagerDutyPublisher::new(config)
 }

@@ -128,7 +128,12 @@ impl RootlyPublisher {
 
     /// `POST /v1/alerts`.
     async fn create(&self, delivery: &Delivery) -> Result<(AlertResource, u16), PublishError> {
-        let body = encode::encode_alert(&delivery.alert, &delivery.context, &self.config.options);
+        let body = encode::encode_alert_with(
+            &delivery.alert,
+            &delivery.context,
+            &self.config.options,
+            &self.config.templates,
+        );
         let answer = self
             .send(
                 Action::Create,

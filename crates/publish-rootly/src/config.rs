@@ -219,6 +219,9 @@ pub struct RootlyConfig {
     pub headers: Vec<(reqwest::header::HeaderName, Secret)>,
     /// Typed options (`api_key` taken out).
     pub options: RootlyOptions,
+    /// The alert's templated fields (set by [`crate::build`], which has the shared
+    /// definitions).
+    pub templates: publish::templates::Templates,
 }
 
 impl RootlyConfig {
@@ -385,6 +388,7 @@ impl RootlyConfig {
             api_key,
             headers: Vec::new(),
             options,
+            templates: publish::templates::Templates::default(),
         })
     }
 

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use publish::{Alert, Classification, GroupContext, Labels};
+use publish::{Alert, Classification, GroupContext, Labels, templates::Templates};
 use serde::Serialize;
 
 use crate::{IncidentMode, LabelMapping, RootlyOptions};
@@ -260,15 +260,49 @@ fn classification_labels<'a>(c: &'a Option<(&'static str, String)>) -> Vec<Label
     })
 }
 
+/// The template fields of a Rootly target (`templates:`).
+pub const TEMPLATE_FIELDS: publish::templates::Fields = publish::templates::Fields {
+    plain: &["summary", "description"],
+    maps: &[],
+};
+
 /// `POST /v1/alerts` body for a firing alert.
 pub fn encode_alert(alert: &Alert, context: &GroupContext, options: &RootlyOptions) -> Vec<u8> {
+    encode_alert_with(alert, context, options, &Templates::default())
+}
+
+/// [`encode_alert`] with a target's `summary` and `description` templates in place of the
+/// defaults (cut to Rootly's limits; an empty or failed rendering is the default).
+pub fn encode_alert_with(
+    alert: &Alert,
+    context: &GroupContext,
+    options: &RootlyOptions,
+    templates: &Templates,
+) -> Vec<u8> {
     let mapping = &options.label_mapping;
+    let (custom_summary, custom_description) = if templates.is_empty() {
+        (None, None)
+    } else {
+        let data = publish::templates::data(context, alert);
+        let r = |field: &str| {
+            templates
+                .render(field, &data)
+                .filter(|t| !t.trim().is_empty())
+        };
+        (r("summary"), r("description"))
+    };
     let classification =
         Classification::of(alert).map(|c| (c.severity.as_str(), format!("{:.2}", c.confidence)));
     let attributes = AlertAttributes {
         source: &options.source,
-        summary: summary(alert, mapping),
-        description: description(alert, context, mapping),
+        summary: custom_summary.map_or_else(
+            || summary(alert, mapping),
+            |s| publish::truncate::chars(&s, MAX_SUMMARY_CHARS).0,
+        ),
+        description: custom_description.map_or_else(
+            || description(alert, context, mapping),
+            |d| publish::truncate::chars(&d, MAX_DESCRIPTION_CHARS).0,
+        ),
         started_at: publish::time::format(&alert.starts_at),
         external_id: alert.fingerprint.as_str(),
         deduplication_key: alert.fingerprint.as_str(),

@@ -52,17 +52,20 @@ pub use config::{
 };
 pub use encode::{
     MAX_DESCRIPTION_CHARS, MAX_REQUEST_BYTES, MAX_SUMMARY_CHARS, description, encode_alert,
-    encode_incident, encode_resolve, summary,
+    TEMPLATE_FIELDS, encode_alert_with, encode_incident, encode_resolve, summary,
 };
 pub use state::{AlertState, RootlyState};
 
 /// Builds the publisher for a `type: rootly` target (an empty `url` is [`DEFAULT_URL`]).
 ///
-/// The context is not used: Rootly is reached at the URL the target names, without the
-/// outbound guard that protects generic webhooks.
+/// Rootly is reached at the URL the target names, without the outbound guard that protects
+/// generic webhooks; the target's templates may call the context's shared definitions.
 pub fn build(
     target: &publish::Target,
-    _ctx: &publish::BuildContext,
+    ctx: &publish::BuildContext,
 ) -> Result<RootlyPublisher, publish::ConfigError> {
-    RootlyPublisher::new(RootlyConfig::from_target(target)?)
+    let mut config = RootlyConfig::from_target(target)?;
+    config.templates =
+        publish::templates::Templates::parse(target, &ctx.templates, encode::TEMPLATE_FIELDS)?;
+    RootlyPublisher::new(config)
 }

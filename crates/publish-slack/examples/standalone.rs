@@ -35,6 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let target = Target {
+        templates: Default::default(),
         name: "slack-example".parse()?,
         kind: TargetType::Slack,
         url: api,

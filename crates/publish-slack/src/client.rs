@@ -274,7 +274,8 @@ impl SlackPublisher {
             mut post,
             mut reply,
         } = self.plan(delivery, previous.as_ref());
-        let message = encode::message(alert, &delivery.context, &self.encode);
+        let message =
+            encode::message_with(alert, &delivery.context, &self.encode, &self.config.templates);
         let known = previous.is_some();
         metrics::counter!(if known {
             original::CACHE_HITS_TOTAL
@@ -377,7 +378,12 @@ impl SlackPublisher {
     }
 
     async fn publish_webhook(&self, delivery: &Delivery, url: &Secret) -> PublishOutcome {
-        let message = encode::message(&delivery.alert, &delivery.context, &self.encode);
+        let message = encode::message_with(
+            &delivery.alert,
+            &delivery.context,
+            &self.encode,
+            &self.config.templates,
+        );
         let started = Instant::now();
         let result = async {
             let resp = self

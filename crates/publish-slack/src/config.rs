@@ -178,6 +178,9 @@ pub struct SlackConfig {
     pub alertmanager_url: Option<String>,
     /// HTTP proxy.
     pub proxy: Option<String>,
+    /// The message's templated fields (set by [`crate::build`], which has the shared
+    /// definitions).
+    pub templates: publish::templates::Templates,
 }
 
 impl SlackConfig {
@@ -297,6 +300,7 @@ impl SlackConfig {
                 .alertmanager_url
                 .map(|u| u.trim_end_matches('/').to_owned()),
             proxy: options.proxy,
+            templates: publish::templates::Templates::default(),
         })
     }
 }

@@ -14,7 +14,7 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
-use publish::{Alert, AlertStatus, Classification, GroupContext};
+use publish::{Alert, AlertStatus, Classification, GroupContext, templates::Templates};
 use serde::Serialize;
 
 /// Most blocks in one message.
@@ -98,6 +98,86 @@ pub struct Message {
     /// The content; empty for a text-only message (a thread reply).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub blocks: Vec<Block>,
+    /// The colour of the bar beside the blocks (a `color` template): the blocks are then sent
+    /// inside one attachment of that colour.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
+}
+
+/// The template fields of a Slack target (`templates:`), as Alertmanager's `slack_configs`
+/// name them.
+pub const TEMPLATE_FIELDS: publish::templates::Fields = publish::templates::Fields {
+    plain: &[
+        "title",
+        "title_link",
+        "text",
+        "pretext",
+        "fallback",
+        "color",
+        "footer",
+    ],
+    maps: &[],
+};
+
+/// The templated fields of one message, rendered once (each `None` when not templated or
+/// when its rendering failed: the default is used).
+#[derive(Debug, Default)]
+struct Custom {
+    title: Option<String>,
+    title_link: Option<String>,
+    text: Option<String>,
+    pretext: Option<String>,
+    fallback: Option<String>,
+    color: Option<String>,
+    footer: Option<String>,
+}
+
+impl Custom {
+    fn render(templates: &Templates, alert: &Alert, context: &GroupContext) -> Custom {
+        if templates.is_empty() {
+            return Custom::default();
+        }
+        let data = publish::templates::data(context, alert);
+        let r = |field: &str| templates.render(field, &data);
+        // Slack refuses empty texts: an empty rendering falls back to the default too.
+        let non_empty = |field: &str| r(field).filter(|t| !t.trim().is_empty());
+        Custom {
+            title: non_empty("title"),
+            title_link: non_empty("title_link").map(|l| l.trim().to_owned()),
+            // An empty text leaves the message without a lead: the user's choice.
+            text: r("text"),
+            pretext: non_empty("pretext"),
+            fallback: non_empty("fallback"),
+            color: non_empty("color").map(|c| c.trim().to_owned()),
+            footer: non_empty("footer"),
+        }
+    }
+}
+
+/// Most sections one templated text is split into (at line ends) before it is cut.
+const MAX_TEXT_SECTIONS: usize = 5;
+
+/// A templated mrkdwn text, sent as written (the template owns its markup), in sections of
+/// at most [`MAX_SECTION_TEXT`] split at line ends.
+fn verbatim_sections(text: &str) -> Vec<Block> {
+    let mut chunks: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for line in text.split_inclusive('\n') {
+        if !current.is_empty() && slack_len(&current) + slack_len(line) > MAX_SECTION_TEXT {
+            chunks.push(std::mem::take(&mut current));
+        }
+        current.push_str(line);
+    }
+    chunks.push(current);
+    if chunks.len() > MAX_TEXT_SECTIONS {
+        let rest = chunks.split_off(MAX_TEXT_SECTIONS - 1).concat();
+        chunks.push(rest);
+    }
+    chunks
+        .iter()
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| section(Fitted::new(MAX_SECTION_TEXT).raw(c).finish()))
+        .collect()
 }
 
 /// Settings of the encoding.
@@ -118,6 +198,21 @@ const SHOWN_LABELS: [&str; 5] = ["alertname", "severity", "namespace", "service"
 
 /// The message for an alert, in the form of its status (firing or resolved).
 pub fn message(alert: &Alert, context: &GroupContext, options: &EncodeOptions) -> Message {
+    message_with(alert, context, options, &Templates::default())
+}
+
+/// [`message`] with a target's templates in their places: `pretext` above the title, `title`
+/// as the header (a linked title when `title_link` is set), `text` instead of the summary and
+/// description, `footer` instead of the fingerprint line, `fallback` as the notification text
+/// and `color` as the bar beside the blocks. Templated texts are sent as written (mrkdwn);
+/// each is cut to Slack's limit of its place.
+pub fn message_with(
+    alert: &Alert,
+    context: &GroupContext,
+    options: &EncodeOptions,
+    templates: &Templates,
+) -> Message {
+    let custom = Custom::render(templates, alert, context);
     let resolved = alert.status == AlertStatus::Resolved;
     let name = display_name(alert);
     let emoji = status_emoji(alert);
@@ -126,19 +221,43 @@ pub fn message(alert: &Alert, context: &GroupContext, options: &EncodeOptions) -
     let summary = summary.map(|s| s.trim());
 
     let mut blocks = Vec::with_capacity(8);
-    let header = Fitted::new(MAX_HEADER)
-        .raw(emoji)
-        .raw(" ")
-        .raw(status_word)
-        .raw(" · ")
-        .plain(name)
-        .finish();
-    blocks.push(Block::Header {
-        text: Text::PlainText {
-            text: header,
-            emoji: true,
-        },
-    });
+    if let Some(pretext) = &custom.pretext {
+        blocks.extend(verbatim_sections(pretext).into_iter().take(1));
+    }
+    let header = match &custom.title {
+        Some(title) => Fitted::new(MAX_HEADER).raw(title).finish(),
+        None => Fitted::new(MAX_HEADER)
+            .raw(emoji)
+            .raw(" ")
+            .raw(status_word)
+            .raw(" · ")
+            .plain(name)
+            .finish(),
+    };
+    match custom
+        .title_link
+        .as_deref()
+        .filter(|l| l.len() <= MAX_LINK_URL && !l.contains(['|', '>', '<']))
+    {
+        Some(link) => {
+            let title = custom.title.as_deref().unwrap_or(&header);
+            blocks.push(section(
+                Fitted::new(MAX_SECTION_TEXT)
+                    .raw("*<")
+                    .raw(link)
+                    .raw("|")
+                    .escaped(title)
+                    .raw(">*")
+                    .finish(),
+            ));
+        }
+        None => blocks.push(Block::Header {
+            text: Text::PlainText {
+                text: header,
+                emoji: true,
+            },
+        }),
+    }
 
     let description = alert
         .annotations
@@ -157,8 +276,13 @@ pub fn message(alert: &Alert, context: &GroupContext, options: &EncodeOptions) -
         (None, Some(d)) => Some(Fitted::new(MAX_SECTION_TEXT).escaped(d)),
         (None, None) => None,
     };
-    if let Some(lead) = lead {
-        blocks.push(section(lead.finish()));
+    match &custom.text {
+        Some(text) => blocks.extend(verbatim_sections(text)),
+        None => {
+            if let Some(lead) = lead {
+                blocks.push(section(lead.finish()));
+            }
+        }
     }
 
     let mut fields = Vec::with_capacity(MAX_FIELDS);
@@ -277,15 +401,21 @@ pub fn message(alert: &Alert, context: &GroupContext, options: &EncodeOptions) -
         blocks.push(Block::Context { elements });
     }
 
-    let mut footer = Fitted::new(MAX_SECTION_TEXT)
-        .raw("Fingerprint `")
-        .raw(alert.fingerprint.as_str())
-        .raw("`");
-    if !context.receiver.is_empty() {
-        footer = footer.raw(" · receiver `").code(&context.receiver).raw("`");
-    }
+    let footer = match &custom.footer {
+        Some(footer) => Fitted::new(MAX_SECTION_TEXT).raw(footer).finish(),
+        None => {
+            let mut footer = Fitted::new(MAX_SECTION_TEXT)
+                .raw("Fingerprint `")
+                .raw(alert.fingerprint.as_str())
+                .raw("`");
+            if !context.receiver.is_empty() {
+                footer = footer.raw(" · receiver `").code(&context.receiver).raw("`");
+            }
+            footer.finish()
+        }
+    };
     blocks.push(Block::Context {
-        elements: vec![mrkdwn(footer.finish())],
+        elements: vec![mrkdwn(footer)],
     });
     debug_assert!(blocks.len() <= MAX_BLOCKS);
 
@@ -301,9 +431,14 @@ pub fn message(alert: &Alert, context: &GroupContext, options: &EncodeOptions) -
     if let Some(s) = summary {
         text = text.raw(" — ").escaped(s);
     }
+    let text = match &custom.fallback {
+        Some(fallback) => Fitted::new(MAX_TEXT).raw(fallback).finish(),
+        None => text.finish(),
+    };
     Message {
-        text: text.finish(),
+        text,
         blocks,
+        color: custom.color,
     }
 }
 
@@ -320,6 +455,7 @@ pub fn resolved_reply(alert: &Alert) -> Message {
     Message {
         text,
         blocks: Vec::new(),
+        color: None,
     }
 }
 
@@ -331,6 +467,7 @@ pub fn still_firing_reply(alert: &Alert) -> Message {
             slack_date(&alert.starts_at)
         ),
         blocks: Vec::new(),
+        color: None,
     }
 }
 
@@ -360,20 +497,38 @@ struct Body<'a> {
     text: &'a str,
     #[serde(skip_serializing_if = "<[Block]>::is_empty")]
     blocks: &'a [Block],
+    #[serde(skip_serializing_if = "<[Attachment<'_>]>::is_empty")]
+    attachments: &'a [Attachment<'a>],
     unfurl_links: bool,
     unfurl_media: bool,
+}
+
+/// A legacy attachment holding the blocks, for the colour bar.
+#[derive(Serialize)]
+struct Attachment<'a> {
+    color: &'a str,
+    blocks: &'a [Block],
 }
 
 /// The JSON body of a `chat.postMessage`, `chat.update` or webhook request. Link previews are
 /// turned off: alerts link to runbooks and graphs, previews would only add noise.
 pub fn body(message: &Message, at: Placement<'_>) -> Vec<u8> {
+    let attachment = message.color.as_deref().map(|color| Attachment {
+        color,
+        blocks: &message.blocks,
+    });
     let body = Body {
         channel: at.channel,
         ts: at.ts,
         thread_ts: at.thread_ts,
         reply_broadcast: at.reply_broadcast,
         text: &message.text,
-        blocks: &message.blocks,
+        blocks: if attachment.is_some() {
+            &[]
+        } else {
+            &message.blocks
+        },
+        attachments: attachment.as_slice(),
         unfurl_links: false,
         unfurl_media: false,
     };

@@ -35,6 +35,7 @@
 //! use publish::Publisher;
 //! let options = serde_json::json!({"token": "xoxb-your-bot-token", "channel": "#alerts"});
 //! let target = publish::Target {
+//!     templates: Default::default(),
 //!     name: "slack-alerts".parse()?,
 //!     kind: publish::TargetType::Slack,
 //!     url: publish_slack::DEFAULT_URL.to_owned(),
@@ -64,7 +65,8 @@ pub use config::{
 pub use encode::{
     Block, EncodeOptions, MARKER, MAX_BLOCKS, MAX_CONTEXT_ELEMENTS, MAX_FIELD, MAX_FIELDS,
     MAX_HEADER, MAX_LINK_URL, MAX_SECTION_TEXT, MAX_TEXT, Message, Placement, Text,
-    body as encode_body, message as encode_message, resolved_reply, silence_url,
+    TEMPLATE_FIELDS, body as encode_body, message as encode_message, message_with, resolved_reply,
+    silence_url,
     still_firing_reply,
 };
 pub use state::{DueReply, MessageRef, ReplyDue};
@@ -72,11 +74,14 @@ pub use state::{DueReply, MessageRef, ReplyDue};
 /// Builds the publisher for a `type: slack` target (in token mode an empty `url` is
 /// [`DEFAULT_URL`]).
 ///
-/// The context is not used: Slack is reached at the URL the target names, without the
-/// outbound guard that protects generic webhooks.
+/// Slack is reached at the URL the target names, without the outbound guard that protects
+/// generic webhooks; the target's templates may call the context's shared definitions.
 pub fn build(
     target: &publish::Target,
-    _ctx: &publish::BuildContext,
+    ctx: &publish::BuildContext,
 ) -> Result<SlackPublisher, publish::ConfigError> {
-    SlackPublisher::new(SlackConfig::from_target(target)?)
+    let mut config = SlackConfig::from_target(target)?;
+    config.templates =
+        publish::templates::Templates::parse(target, &ctx.templates, encode::TEMPLATE_FIELDS)?;
+    SlackPublisher::new(config)
 }

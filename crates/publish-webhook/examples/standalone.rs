@@ -30,6 +30,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let url = sink.url("/alerts");
             let ctx = BuildContext {
                 outbound: Outbound::new(OutboundPolicy::allowing(&["127.0.0.0/8"])?),
+                ..BuildContext::default()
             };
             (Some(sink), url, Format::Alertmanager, ctx)
         }
@@ -51,6 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let target = Target {
+        templates: Default::default(),
         name: "webhook-example".parse()?,
         kind: TargetType::Webhook,
         url,

@@ -82,11 +82,21 @@ impl WebhookPublisher {
     }
 
     fn request(&self, delivery: &Delivery) -> reqwest::RequestBuilder {
-        let body = encode::encode(self.config.format, delivery, &self.config.name);
+        let (body, json) = encode::encode_templated(
+            self.config.format,
+            delivery,
+            &self.config.name,
+            &self.config.templates,
+        );
+        let content_type = if json {
+            "application/json"
+        } else {
+            "text/plain; charset=utf-8"
+        };
         let mut req = self
             .client
             .post(self.config.url.clone())
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .header(CONTENT_TYPE, HeaderValue::from_static(content_type))
             .header("Idempotency-Key", &delivery.id);
         for (name, value) in &self.config.headers {
             req = req.header(name, value.expose());

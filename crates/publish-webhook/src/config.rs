@@ -261,6 +261,9 @@ pub struct WebhookConfig {
     pub headers: Vec<(http::HeaderName, Secret)>,
     /// Typed options.
     pub options: WebhookOptions,
+    /// The templated request body, if any (set by [`crate::build`], which has the shared
+    /// definitions).
+    pub templates: publish::templates::Templates,
 }
 
 impl WebhookConfig {
@@ -313,6 +316,7 @@ impl WebhookConfig {
             format: target.format,
             headers,
             options,
+            templates: publish::templates::Templates::default(),
         })
     }
 }

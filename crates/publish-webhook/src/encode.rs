@@ -1,6 +1,6 @@
 //! Pure encoding: alert → request body.
 
-use publish::{Alert, Classification, Delivery, Format, GroupContext, Labels};
+use publish::{Alert, Classification, Delivery, Format, GroupContext, Labels, templates::Templates};
 use serde::Serialize;
 
 /// Schema name carried by the `webhook` format.
@@ -120,6 +120,31 @@ pub fn encode_webhook(delivery: &Delivery, target: &str) -> Vec<u8> {
         classification: Classification::of(alert),
     };
     serde_json::to_vec(&payload).unwrap_or_default()
+}
+
+/// The template field of a webhook target (`templates:`): the whole request body.
+pub const TEMPLATE_FIELDS: publish::templates::Fields = publish::templates::Fields {
+    plain: &["body"],
+    maps: &[],
+};
+
+/// The request body and whether it is JSON: the `body` template's rendering when the target
+/// has one (sent as JSON when it parses as JSON, as UTF-8 text otherwise), else the format's
+/// body. A failed rendering sends the format's body.
+pub fn encode_templated(
+    format: Format,
+    delivery: &Delivery,
+    target: &str,
+    templates: &Templates,
+) -> (Vec<u8>, bool) {
+    if templates.has("body") {
+        let data = publish::templates::data(&delivery.context, &delivery.alert);
+        if let Some(body) = templates.render("body", &data) {
+            let json = serde_json::from_str::<serde::de::IgnoredAny>(&body).is_ok();
+            return (body.into_bytes(), json);
+        }
+    }
+    (encode(format, delivery, target), true)
 }
 
 /// Encodes a delivery in the given format (anything but `webhook` gives `alertmanager`).

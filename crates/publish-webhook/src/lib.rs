@@ -22,6 +22,7 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use publish::{Publisher, outbound::{Outbound, OutboundPolicy}};
 //! let target = publish::Target {
+//!     templates: Default::default(),
 //!     name: "hook".parse()?,
 //!     kind: publish::TargetType::Webhook,
 //!     url: "https://hooks.example.com/alerts".to_owned(),
@@ -32,6 +33,7 @@
 //! };
 //! let ctx = publish::BuildContext {
 //!     outbound: Outbound::new(OutboundPolicy { https_only: true, ..Default::default() }),
+//!     ..Default::default()
 //! };
 //! let publisher = publish_webhook::build(&target, &ctx)?;
 //! let probe = publisher.probe().await;
@@ -48,7 +50,9 @@ pub use client::WebhookPublisher;
 pub use config::{
     Auth, MAX_REDIRECTS, ProxyUrl, Signing, TlsOptions, WebhookConfig, WebhookOptions,
 };
-pub use encode::{WEBHOOK_SCHEMA, encode, encode_alertmanager, encode_webhook};
+pub use encode::{
+    TEMPLATE_FIELDS, WEBHOOK_SCHEMA, encode, encode_alertmanager, encode_templated, encode_webhook,
+};
 
 /// Builds the publisher for a `type: webhook` target under the outbound guard of `ctx` (the
 /// service-wide `outbound` policy): a literal IP host that is not allowed, or an `http://` URL
@@ -58,6 +62,8 @@ pub fn build(
     target: &publish::Target,
     ctx: &publish::BuildContext,
 ) -> Result<WebhookPublisher, publish::ConfigError> {
-    let config = WebhookConfig::from_target(target)?;
+    let mut config = WebhookConfig::from_target(target)?;
+    config.templates =
+        publish::templates::Templates::parse(target, &ctx.templates, encode::TEMPLATE_FIELDS)?;
     WebhookPublisher::with_outbound(config, ctx.outbound.clone())
 }

@@ -24,6 +24,7 @@ pub mod parallel;
 mod publisher;
 mod secret;
 mod target;
+pub mod templates;
 pub mod time;
 pub mod truncate;
 

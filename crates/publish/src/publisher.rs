@@ -93,12 +93,25 @@ impl RateLimit {
 ///
 /// The generic webhook publisher guards every request with [`BuildContext::outbound`]; the
 /// vendor publishers (PagerDuty, Slack, Rootly) talk to their vendor's host and do not apply it.
-/// `BuildContext::default()` is the default outbound policy with the system resolver.
-#[derive(Debug, Clone, Default)]
+/// `BuildContext::default()` is the default outbound policy with the system resolver and
+/// Alertmanager's default templates only.
+#[derive(Debug, Clone)]
 pub struct BuildContext {
     /// The outbound guard: which addresses a target-supplied URL may reach, and the resolver
     /// host names are checked with (the service-wide `outbound:` policy).
     pub outbound: crate::outbound::Outbound,
+    /// The shared template definitions (Alertmanager's `default.tmpl` and the service's
+    /// `templates:` files) that target templates may call.
+    pub templates: template::Library,
+}
+
+impl Default for BuildContext {
+    fn default() -> Self {
+        Self {
+            outbound: crate::outbound::Outbound::default(),
+            templates: template::Library::alertmanager_defaults(),
+        }
+    }
 }
 
 /// A publisher delivers alerts to one target and classifies the result.

@@ -166,6 +166,10 @@ pub struct Target {
     pub headers: BTreeMap<String, Secret>,
     /// Type-specific options, read by the publisher's typed config.
     pub options: serde_json::Map<String, serde_json::Value>,
+    /// Alertmanager templates of the message's fields, by field (read by the publisher:
+    /// [`crate::templates::Templates`]).
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub templates: serde_json::Map<String, serde_json::Value>,
 }
 
 #[cfg(test)]

@@ -103,6 +103,7 @@ pub const ACCESS: &[(&str, &str, Access)] = &[
     ("GET", "/api/v2/publishing/stats/{target}", VIEWER),
     ("GET", "/api/v2/publishing/health", VIEWER),
     ("GET", "/api/v2/publishing/trends", VIEWER),
+    ("POST", "/api/v2/publishing/templates/render", VIEWER),
 ];
 
 /// What `method` on the matched `route` needs. A route that is not in [`ACCESS`] needs admin;

@@ -37,6 +37,10 @@ pub struct Config {
     pub stats: service::stats::StatsSettings,
     /// Which addresses webhook targets may reach, and whether they must use https.
     pub outbound: publish::outbound::OutboundPolicy,
+    /// Files of shared template definitions (`{{ define }}` blocks, like Alertmanager's
+    /// `templates:`): paths, or globs with `*` and `?` in the file name; relative to the
+    /// working directory.
+    pub templates: Vec<String>,
     /// Logging.
     pub log: LogConfig,
     /// API keys and ingest credentials.
@@ -99,6 +103,7 @@ impl Default for Config {
             discovery: service::discovery::DiscoverySettings::default(),
             stats: service::stats::StatsSettings::default(),
             outbound: publish::outbound::OutboundPolicy::default(),
+            templates: Vec::new(),
             log: LogConfig::default(),
             auth: crate::auth::AuthSettings::default(),
             rate_limit: crate::ratelimit::RateLimitSettings::default(),
@@ -186,6 +191,7 @@ impl Config {
             discovery: self.discovery.clone(),
             stats: self.stats.clone(),
             outbound: self.outbound.clone(),
+            templates: self.templates.clone(),
         }
     }
 

@@ -36,8 +36,99 @@ enum Command {
     Serve(ServeOpts),
     /// Validate the config file and every target definition `serve` would use, then exit.
     CheckConfig(ServeOpts),
+    /// Alertmanager templates, offline.
+    Template {
+        #[command(subcommand)]
+        command: TemplateCommand,
+    },
     #[command(flatten)]
     Client(ClientCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TemplateCommand {
+    /// Render a template as Alertmanager would (and as the render API does), without a
+    /// running service; prints the output and a newline.
+    Render(RenderArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RenderArgs {
+    /// The template, e.g. '{{ template "slack.default.title" . }}'.
+    #[arg(long)]
+    template: String,
+    /// An Alertmanager webhook payload (a JSON file, `-` for stdin) to render; default: a
+    /// sample notification with a firing and a resolved alert.
+    #[arg(long, value_name = "FILE")]
+    data: Option<PathBuf>,
+    /// Files of shared `{{ define }}` blocks (paths, or globs in the file name); repeatable.
+    /// Default: the `templates:` of the config file.
+    #[arg(long = "templates", value_name = "GLOB")]
+    templates: Vec<String>,
+    /// Config file whose `templates:` to use.
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+}
+
+/// `template render`: 0 and the output, 1 when the template or the data is wrong (one line
+/// naming the place), 2 when the config file is.
+fn template_render(args: RenderArgs) -> ExitCode {
+    let patterns = if args.templates.is_empty() {
+        match &args.config {
+            Some(path) => match Config::from_file(path) {
+                Ok(c) => c.templates,
+                Err(e) => return config_errors(&e.to_string()),
+            },
+            None => Vec::new(),
+        }
+    } else {
+        args.templates
+    };
+    let fail = |message: String| {
+        eprintln!("error: {message}");
+        ExitCode::from(1)
+    };
+    let library = match service::templates::load_library(&patterns) {
+        Ok(l) => l,
+        Err(errors) => return fail(errors.join("; ")),
+    };
+    let data = match &args.data {
+        None => None,
+        Some(path) => {
+            let text = if path.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())
+            } else {
+                std::fs::read_to_string(path)
+            };
+            let text = match text {
+                Ok(t) => t,
+                Err(e) => return fail(format!("{}: cannot read: {e}", path.display())),
+            };
+            let de = &mut serde_json::Deserializer::from_str(&text);
+            match serde_path_to_error::deserialize::<_, template::Data>(de) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    return fail(format!(
+                        "{}: not an Alertmanager webhook payload at `{}`: {}",
+                        path.display(),
+                        e.path(),
+                        e.inner()
+                    ));
+                }
+            }
+        }
+    };
+    match service::templates::render(&library, None, &args.template, data.as_ref()) {
+        Ok(output) => {
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            match writeln!(out, "{output}").and_then(|()| out.flush()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(format!("cannot write the output: {e}")),
+            }
+        }
+        Err(e) => fail(e.to_string()),
+    }
 }
 
 /// The commands that talk to a running service.
@@ -277,6 +368,9 @@ async fn main() -> ExitCode {
         None => serve(cli.serve).await,
         Some(Command::Serve(opts)) => serve(opts).await,
         Some(Command::CheckConfig(opts)) => check_config(opts),
+        Some(Command::Template {
+            command: TemplateCommand::Render(args),
+        }) => template_render(args),
         Some(Command::Client(command)) => finish(client_command(command).await),
     }
 }

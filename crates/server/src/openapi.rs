@@ -73,6 +73,7 @@ pub const DOCUMENT_PATH: &str = "/api/v2/openapi.json";
         crate::handlers::stats::target_stats,
         crate::handlers::stats::health,
         crate::handlers::stats::trends,
+        crate::handlers::templates::render,
     ),
     modifiers(&Access),
     tags(
@@ -83,6 +84,7 @@ pub const DOCUMENT_PATH: &str = "/api/v2/openapi.json";
         (name = "parallel", description = "Synchronous publishing to several targets at once"),
         (name = "targets", description = "Target definitions, discovery, health, probes and test deliveries"),
         (name = "stats", description = "Publishing statistics, health score and trends"),
+        (name = "templates", description = "Alertmanager templates: render one before it goes live"),
     )
 )]
 struct ApiDoc;

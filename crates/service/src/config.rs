@@ -30,6 +30,9 @@ pub struct Settings {
     pub stats: StatsSettings,
     /// Which addresses webhook targets may reach, and whether they must use https.
     pub outbound: publish::outbound::OutboundPolicy,
+    /// Files of shared template definitions (paths, or globs in the file name), read over
+    /// Alertmanager's `default.tmpl` at start-up.
+    pub templates: Vec<String>,
 }
 
 impl Default for Settings {
@@ -43,6 +46,7 @@ impl Default for Settings {
             discovery: DiscoverySettings::default(),
             stats: StatsSettings::default(),
             outbound: publish::outbound::OutboundPolicy::default(),
+            templates: Vec::new(),
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod redact;
 pub mod registry;
 pub mod stats;
 pub mod telemetry;
+pub mod templates;
 mod view;
 
 use std::{path::PathBuf, sync::Arc};
@@ -202,11 +203,18 @@ pub fn load_registry(settings: &Settings) -> anyhow::Result<Registry> {
         Some(path) => targets::load_each(path),
         None => (Vec::new(), Vec::new()),
     };
+    // A broken shared file is reported, and the targets are checked with the files that
+    // parsed, so that every error is listed at once.
+    let (templates, template_errors) = templates::load_partial(&settings.templates);
+    errors.extend(template_errors.into_iter().map(targets::LoadError::Other));
     // The targets that loaded are built too, so that every error is reported at once.
     let registry = Registry::build_with(
         specs,
         settings.delivery.default_policy(),
-        publish::outbound::Outbound::new(settings.outbound.clone()),
+        publish::BuildContext {
+            outbound: publish::outbound::Outbound::new(settings.outbound.clone()),
+            templates,
+        },
     );
     match registry {
         Ok(registry) if errors.is_empty() => Ok(registry),

@@ -18,7 +18,7 @@ use std::{
 };
 
 use arc_swap::ArcSwap;
-use publish::{Publisher, TargetType, outbound::Outbound};
+use publish::{BuildContext, Publisher, TargetType};
 use queue::{Publishers, TargetPolicy};
 use serde::Serialize;
 use targets::{InvalidTarget, LoadError, LoadErrors, TargetSpec};
@@ -77,28 +77,26 @@ pub fn describe_vendor_metrics() {
     publish_rootly::metrics::describe();
 }
 
-/// Builds the publisher for one target definition. Webhook targets are guarded by
-/// `outbound`; the vendor publishers talk to their vendors' APIs (by default) and are not.
+/// Builds the publisher for one target definition. Webhook targets are guarded by the
+/// context's outbound policy; the vendor publishers talk to their vendors' APIs (by default)
+/// and are not. Target templates may call the context's shared definitions.
 pub fn build_publisher(
     spec: &TargetSpec,
-    outbound: &Outbound,
+    ctx: &BuildContext,
 ) -> Result<Arc<dyn Publisher>, LoadError> {
     let to_load = |e: publish::ConfigError| LoadError::field(spec, e.field, e.message);
-    let ctx = publish::BuildContext {
-        outbound: outbound.clone(),
-    };
     match spec.target.kind {
         TargetType::Webhook => Ok(Arc::new(
-            publish_webhook::build(&spec.target, &ctx).map_err(to_load)?,
+            publish_webhook::build(&spec.target, ctx).map_err(to_load)?,
         )),
         TargetType::Slack => Ok(Arc::new(
-            publish_slack::build(&spec.target, &ctx).map_err(to_load)?,
+            publish_slack::build(&spec.target, ctx).map_err(to_load)?,
         )),
         TargetType::Pagerduty => Ok(Arc::new(
-            publish_pagerduty::build(&spec.target, &ctx).map_err(to_load)?,
+            publish_pagerduty::build(&spec.target, ctx).map_err(to_load)?,
         )),
         TargetType::Rootly => Ok(Arc::new(
-            publish_rootly::build(&spec.target, &ctx).map_err(to_load)?,
+            publish_rootly::build(&spec.target, ctx).map_err(to_load)?,
         )),
     }
 }
@@ -119,7 +117,7 @@ pub struct Registry {
     defaults: Arc<TargetPolicy>,
     applying: Mutex<()>,
     discovery: OnceLock<Arc<crate::discovery::Discovery>>,
-    outbound: Outbound,
+    context: BuildContext,
 }
 
 /// What [`Registry::apply`] changed.
@@ -149,25 +147,31 @@ fn policy_of(defaults: &TargetPolicy, spec: &TargetSpec) -> Result<TargetPolicy,
 }
 
 impl Registry {
-    /// Builds every target's publisher and policy (its `delivery` block over `defaults`)
-    /// under the default outbound policy; every invalid target is in the error.
-    pub fn build(specs: Vec<TargetSpec>, defaults: TargetPolicy) -> Result<Self, LoadErrors> {
-        Self::build_with(specs, defaults, Outbound::default())
+    /// The shared template definitions target templates are built with.
+    pub fn templates(&self) -> &template::Library {
+        &self.context.templates
     }
 
-    /// Like [`Registry::build`], with webhook targets guarded by `outbound` (now and at every
-    /// later [`Registry::apply`]).
+    /// Builds every target's publisher and policy (its `delivery` block over `defaults`)
+    /// under the default outbound policy and the default templates; every invalid target is in
+    /// the error.
+    pub fn build(specs: Vec<TargetSpec>, defaults: TargetPolicy) -> Result<Self, LoadErrors> {
+        Self::build_with(specs, defaults, BuildContext::default())
+    }
+
+    /// Like [`Registry::build`], with publishers built in `context` (its outbound guard and
+    /// shared templates, now and at every later [`Registry::apply`]).
     pub fn build_with(
         specs: Vec<TargetSpec>,
         defaults: TargetPolicy,
-        outbound: Outbound,
+        context: BuildContext,
     ) -> Result<Self, LoadErrors> {
         let mut publishers = HashMap::with_capacity(specs.len());
         let mut policies = HashMap::with_capacity(specs.len());
         let mut errors = Vec::new();
         for spec in &specs {
             let built =
-                build_publisher(spec, &outbound).and_then(|p| Ok((p, policy_of(&defaults, spec)?)));
+                build_publisher(spec, &context).and_then(|p| Ok((p, policy_of(&defaults, spec)?)));
             match built {
                 Ok((publisher, policy)) => {
                     publishers.insert(spec.target.name.to_string(), publisher);
@@ -203,7 +207,7 @@ impl Registry {
             defaults: Arc::new(defaults),
             applying: Mutex::new(()),
             discovery: OnceLock::new(),
-            outbound,
+            context,
         })
     }
 
@@ -225,7 +229,7 @@ impl Registry {
                 .and_then(|_| Some((old.publishers.get(&name)?, old.policies.get(&name)?)));
             let built = match reuse {
                 Some((p, pol)) => Ok((p.clone(), pol.clone())),
-                None => build_publisher(&spec, &self.outbound)
+                None => build_publisher(&spec, &self.context)
                     .and_then(|p| Ok((p, Arc::new(policy_of(&self.defaults, &spec)?)))),
             };
             match built {

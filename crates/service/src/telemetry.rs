@@ -46,6 +46,7 @@ fn describe() {
     queue::metrics::describe();
     targets::metrics::describe();
     publish::metrics::describe();
+    publish::templates::describe();
     collect::metrics::describe();
     crate::metrics::describe();
     crate::registry::describe_vendor_metrics();

@@ -56,6 +56,10 @@ pub enum LoadError {
         /// What is wrong and what to do.
         message: String,
     },
+    /// Something the targets depend on that is not a target definition (a shared template
+    /// file); the message names it.
+    #[error("{0}")]
+    Other(String),
     /// Two targets with one name.
     #[error("target {name:?} is defined twice: in {first} and in {second}")]
     Duplicate {
@@ -159,6 +163,8 @@ struct RawTarget {
     options: serde_json::Map<String, Value>,
     #[serde(default)]
     delivery: serde_json::Map<String, Value>,
+    #[serde(default)]
+    templates: serde_json::Map<String, Value>,
 }
 
 fn yes() -> bool {
@@ -387,6 +393,7 @@ pub(crate) fn parse_target_value(
             format,
             headers: raw.headers,
             options: raw.options,
+            templates: raw.templates,
         },
         filter: raw.filter,
         delivery: raw.delivery,
@@ -394,7 +401,8 @@ pub(crate) fn parse_target_value(
     })
 }
 
-const KNOWN_FIELDS: &str = "name, type, url, enabled, format, headers, filter, options, delivery";
+const KNOWN_FIELDS: &str =
+    "name, type, url, enabled, format, headers, filter, options, delivery, templates";
 
 #[cfg(test)]
 mod tests {

@@ -62,6 +62,11 @@ pub struct AlertmanagerConfig {
     /// More webhook URLs of the same receiver, each sent the same notifications (so a test can
     /// see exactly what Alertmanager sent beside what reached our targets). Default none.
     pub also_send_to: Vec<String>,
+    /// More integrations of the receiver, as YAML at the receiver's level (e.g.
+    /// `    slack_configs:\n      - api_url: ...`), indented by four spaces. Default none.
+    pub receiver_yaml: String,
+    /// Template files (`templates:`), e.g. shared `{{ define }}` blocks. Default none.
+    pub templates: Vec<String>,
 }
 
 impl AlertmanagerConfig {
@@ -78,6 +83,8 @@ impl AlertmanagerConfig {
             basic_auth: None,
             max_alerts: 0,
             also_send_to: Vec::new(),
+            receiver_yaml: String::new(),
+            templates: Vec::new(),
         }
     }
 
@@ -86,6 +93,10 @@ impl AlertmanagerConfig {
         let group_by: Vec<String> = self.group_by.iter().map(|l| quote(l)).collect();
         let mut yaml = String::new();
         // `writeln!` into a String cannot fail.
+        if !self.templates.is_empty() {
+            let files: Vec<String> = self.templates.iter().map(|t| quote(t)).collect();
+            let _ = writeln!(yaml, "templates: [{}]", files.join(", "));
+        }
         let _ = writeln!(yaml, "route:");
         let _ = writeln!(yaml, "  receiver: \"alert-publisher\"");
         let _ = writeln!(yaml, "  group_by: [{}]", group_by.join(", "));
@@ -123,6 +134,10 @@ impl AlertmanagerConfig {
             let _ = writeln!(yaml, "      - url: {}", quote(url));
             let _ = writeln!(yaml, "        send_resolved: {}", self.send_resolved);
             let _ = writeln!(yaml, "        max_alerts: {}", self.max_alerts);
+        }
+        yaml.push_str(&self.receiver_yaml);
+        if !yaml.ends_with('\n') {
+            yaml.push('\n');
         }
         yaml
     }

@@ -9,3 +9,4 @@ mod lifecycle;
 mod limits;
 mod probe;
 mod secrets;
+mod templates;

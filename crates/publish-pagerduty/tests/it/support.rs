@@ -69,6 +69,7 @@ pub(crate) fn target(name: &str, url: &str, options: Value) -> Target {
         .entry("routing_key")
         .or_insert_with(|| Value::String(KEY.to_owned()));
     Target {
+        templates: Default::default(),
         name: name.parse().expect("valid target name"),
         kind: TargetType::Pagerduty,
         url: url.to_owned(),

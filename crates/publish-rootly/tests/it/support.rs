@@ -12,6 +12,7 @@ use testkit::RootlySim;
 /// A `type: rootly` target named `rootly` at `url` with `options`.
 pub(crate) fn target(url: &str, options: Value) -> Target {
     Target {
+        templates: Default::default(),
         name: "rootly".parse().expect("target name"),
         kind: TargetType::Rootly,
         url: url.to_owned(),

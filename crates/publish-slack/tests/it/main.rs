@@ -7,6 +7,7 @@ mod errors;
 mod lifecycle;
 mod metrics;
 mod probe;
+mod templates;
 
 use std::path::Path;
 
@@ -46,6 +47,7 @@ pub(crate) fn alertmanager_slack_request(name: &str) -> Value {
 /// A slack target with `url` and `options`.
 pub(crate) fn target(url: &str, options: Value) -> Target {
     Target {
+        templates: Default::default(),
         name: "slack-test".parse().expect("name"),
         kind: TargetType::Slack,
         url: url.to_owned(),

@@ -19,6 +19,7 @@ pub(crate) fn loopback() -> Outbound {
 pub(crate) fn ctx(outbound: &Outbound) -> BuildContext {
     BuildContext {
         outbound: outbound.clone(),
+        ..BuildContext::default()
     }
 }
 
@@ -30,6 +31,7 @@ pub(crate) fn allowing(networks: &[&str]) -> Outbound {
 /// A `type: webhook` target with these options.
 pub(crate) fn target(url: &str, options: serde_json::Value) -> Target {
     Target {
+        templates: Default::default(),
         name: "hook".parse().unwrap(),
         kind: publish::TargetType::Webhook,
         url: url.to_owned(),

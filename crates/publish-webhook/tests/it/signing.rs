@@ -10,6 +10,7 @@ fn target(url: &str, secret: &str) -> Target {
     let parsed: serde_json::Map<String, serde_json::Value> =
         serde_json::from_value(serde_json::json!({"signing": {"secret": secret}})).unwrap();
     Target {
+        templates: Default::default(),
         name: "signed".parse().unwrap(),
         kind: publish::TargetType::Webhook,
         url: url.to_owned(),

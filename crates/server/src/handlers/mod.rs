@@ -13,6 +13,7 @@ pub(crate) mod ops;
 pub(crate) mod publishing;
 pub(crate) mod stats;
 pub(crate) mod targets;
+pub(crate) mod templates;
 
 /// Every route of the API but the configuration and the OpenAPI document.
 pub(crate) fn routes() -> Router<AppState> {
@@ -25,4 +26,5 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(publishing::routes())
         .merge(targets::routes())
         .merge(stats::routes())
+        .merge(templates::routes())
 }

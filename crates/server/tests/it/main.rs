@@ -29,3 +29,4 @@ mod slack;
 mod startup;
 mod stats;
 mod targets_discovery;
+mod templates;

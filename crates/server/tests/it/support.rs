@@ -21,10 +21,14 @@ pub(crate) fn binary() -> &'static str {
 }
 
 /// An outbound guard that allows loopback, where the test sinks listen.
-pub(crate) fn loopback() -> publish::outbound::Outbound {
-    publish::outbound::Outbound::new(
-        publish::outbound::OutboundPolicy::allowing(&["127.0.0.0/8"]).expect("valid network"),
-    )
+/// Publishers built to reach loopback targets, with the default templates.
+pub(crate) fn loopback() -> publish::BuildContext {
+    publish::BuildContext {
+        outbound: publish::outbound::Outbound::new(
+            publish::outbound::OutboundPolicy::allowing(&["127.0.0.0/8"]).expect("valid network"),
+        ),
+        ..publish::BuildContext::default()
+    }
 }
 
 /// Writes `targets.yaml` into `dir`.
