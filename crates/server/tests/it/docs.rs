@@ -248,3 +248,39 @@ fn config_examples_load() {
     }
     assert!(examples >= 4, "{examples} config examples found");
 }
+
+/// `docs/templates.md`: every target example builds (its templates parse and render the
+/// sample notification, with `team.text` standing for the reader's own shared file), and its
+/// config examples load.
+#[test]
+fn template_guide_examples_build() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/templates.md");
+    let doc = std::fs::read_to_string(path).expect("read docs/templates.md");
+    let mut context = publish::BuildContext::default();
+    context
+        .templates
+        .add_file("team.tmpl", r#"{{ define "team.text" }}{{ .Status }}{{ end }}"#)
+        .expect("parses");
+    let (mut targets, mut configs) = (0, 0);
+    for block in doc.split("```yaml\n").skip(1) {
+        let yaml = block.split("```").next().unwrap_or_default();
+        if yaml.contains("receivers:") {
+            continue; // Alertmanager's configuration, the example's starting point
+        }
+        if yaml.trim_start().starts_with('-') {
+            let specs = targets::parse_document(yaml, false, "templates.md")
+                .unwrap_or_else(|e| panic!("{yaml}\n{e}"));
+            for spec in &specs {
+                if let Err(e) = service::registry::build_publisher(spec, &context) {
+                    panic!("{yaml}\n{e}");
+                }
+                targets += 1;
+            }
+        } else {
+            let config = Config::from_yaml(yaml, "example");
+            assert!(config.is_ok(), "{yaml}\n{}", config.unwrap_err());
+            configs += 1;
+        }
+    }
+    assert!(targets >= 5 && configs >= 1, "{targets} targets, {configs} configs");
+}

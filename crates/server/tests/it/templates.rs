@@ -700,3 +700,38 @@ fn the_template_command_renders_offline() {
     let (code, _, _) = run(&[]);
     assert_eq!(code, Some(2), "a usage error");
 }
+
+#[tokio::test]
+async fn a_reloaded_target_with_a_broken_template_is_reported_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = WebhookSink::start().await;
+    let targets = |title: &str| {
+        format!(
+            "- name: hook\n  type: webhook\n  url: {}\n- name: slack-team\n  type: slack\n  url: https://hooks.slack.example.invalid/services/x\n  templates:\n    title: {}\n",
+            sink.url("/hook"),
+            q(title)
+        )
+    };
+    write_targets(dir.path(), &targets("{{ .Status }}"));
+    let service = Service::start(dir.path(), "").await;
+    assert_eq!(service.get_json("/api/v2/publishing/targets").await["total"], 2);
+    write_targets(dir.path(), &targets("{{ .Status }} {{ end }}"));
+    let list = service
+        .wait_json("/api/v2/publishing/targets", WAIT, |v| {
+            v["invalid"].as_array().is_some_and(|i| !i.is_empty())
+        })
+        .await;
+    let error = list["invalid"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("target \"slack-team\": field `templates.title`: line 1, column 18: unexpected {{end}}"),
+        "{list:#}"
+    );
+    assert!(error.contains("targets.yaml"), "{error}");
+    let names: Vec<&str> = list["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(names, ["hook"], "the other target stays: {list:#}");
+}
