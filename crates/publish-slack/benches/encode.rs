@@ -6,7 +6,10 @@ use std::{hint::black_box, path::Path, time::Duration};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use publish::{Alert, GroupContext};
-use publish_slack::{EncodeOptions, Placement, encode_body, encode_message, resolved_reply};
+use publish_slack::{
+    EncodeOptions, Placement, TEMPLATE_FIELDS, encode_body, encode_message, message_with,
+    resolved_reply,
+};
 
 fn fixture(name: &str) -> (Alert, GroupContext) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -62,6 +65,38 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    // The same message with a typical Alertmanager title and text: the cost of templates on
+    // the delivery path, in one run with `message+body/firing`.
+    let (alert, context) = fixture("am-webhook-firing.json");
+    let mut target = publish::Target {
+        templates: Default::default(),
+        name: "bench".parse().expect("name"),
+        kind: publish::TargetType::Slack,
+        url: "https://hooks.slack.example/services/T/B/x".to_owned(),
+        enabled: true,
+        format: publish::Format::Slack,
+        headers: Default::default(),
+        options: Default::default(),
+    };
+    let templates = serde_json::json!({
+        "title": r#"{{ template "slack.default.title" . }}"#,
+        "text": "{{ range .Alerts }}*{{ .Annotations.summary }}*\n{{ range .Labels.SortedPairs }} • {{ .Name }}: `{{ .Value }}`\n{{ end }}Started: {{ .StartsAt }}\n{{ end }}",
+    });
+    target.templates = templates.as_object().cloned().expect("object");
+    let templates = publish::templates::Templates::parse(
+        &target,
+        &publish::BuildContext::default().templates,
+        TEMPLATE_FIELDS,
+    )
+    .expect("templates parse");
+    c.bench_function("message+body/firing, templated title and text", |b| {
+        b.iter(|| {
+            encode_body(
+                &message_with(black_box(&alert), black_box(&context), &options, &templates),
+                at,
+            )
+        })
+    });
     let (alert, _) = fixture("am-webhook-resolved.json");
     c.bench_function("resolved_reply+body", |b| {
         b.iter(|| encode_body(&resolved_reply(black_box(&alert)), at))
