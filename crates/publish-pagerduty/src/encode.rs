@@ -446,16 +446,32 @@ pub(crate) fn build(
         })
     };
     let source = field(
-        or_label(custom.source.as_ref(), &alert.labels, &options.source_labels)
-            .or(Some(options.source.as_str())),
+        or_label(
+            custom.source.as_ref(),
+            &alert.labels,
+            &options.source_labels,
+        )
+        .or(Some(options.source.as_str())),
     )
     .unwrap_or_else(|| options.source.clone());
-    let component = field(or_label(custom.component.as_ref(), &alert.labels, &options.component_labels))
-        .filter(|v| !v.is_empty());
-    let group =
-        field(or_label(custom.group.as_ref(), &alert.labels, &options.group_labels)).filter(|v| !v.is_empty());
-    let class =
-        field(or_label(custom.class.as_ref(), &alert.labels, &options.class_labels)).filter(|v| !v.is_empty());
+    let component = field(or_label(
+        custom.component.as_ref(),
+        &alert.labels,
+        &options.component_labels,
+    ))
+    .filter(|v| !v.is_empty());
+    let group = field(or_label(
+        custom.group.as_ref(),
+        &alert.labels,
+        &options.group_labels,
+    ))
+    .filter(|v| !v.is_empty());
+    let class = field(or_label(
+        custom.class.as_ref(),
+        &alert.labels,
+        &options.class_labels,
+    ))
+    .filter(|v| !v.is_empty());
     let (links, images, links_cut) = links_and_images(options, alert);
     if links_cut {
         truncations.push(Truncation::Links);
@@ -574,7 +590,11 @@ fn iso(t: &DateTime<Utc>) -> String {
 }
 
 /// A templated field's rendering, else the first of `names` among the labels.
-fn or_label<'a>(templated: Option<&'a String>, labels: &'a Labels, names: &[String]) -> Option<&'a str> {
+fn or_label<'a>(
+    templated: Option<&'a String>,
+    labels: &'a Labels,
+    names: &[String],
+) -> Option<&'a str> {
     templated
         .map(String::as_str)
         .or_else(|| first_label(labels, names))

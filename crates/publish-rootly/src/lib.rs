@@ -51,8 +51,8 @@ pub use config::{
     RootlyConfig, RootlyOptions,
 };
 pub use encode::{
-    MAX_DESCRIPTION_CHARS, MAX_REQUEST_BYTES, MAX_SUMMARY_CHARS, description, encode_alert,
-    TEMPLATE_FIELDS, encode_alert_with, encode_incident, encode_resolve, summary,
+    MAX_DESCRIPTION_CHARS, MAX_REQUEST_BYTES, MAX_SUMMARY_CHARS, TEMPLATE_FIELDS, description,
+    encode_alert, encode_alert_with, encode_incident, encode_resolve, summary,
 };
 pub use state::{AlertState, RootlyState};
 

@@ -274,8 +274,12 @@ impl SlackPublisher {
             mut post,
             mut reply,
         } = self.plan(delivery, previous.as_ref());
-        let message =
-            encode::message_with(alert, &delivery.context, &self.encode, &self.config.templates);
+        let message = encode::message_with(
+            alert,
+            &delivery.context,
+            &self.encode,
+            &self.config.templates,
+        );
         let known = previous.is_some();
         metrics::counter!(if known {
             original::CACHE_HITS_TOTAL

@@ -64,10 +64,9 @@ pub use config::{
 };
 pub use encode::{
     Block, EncodeOptions, MARKER, MAX_BLOCKS, MAX_CONTEXT_ELEMENTS, MAX_FIELD, MAX_FIELDS,
-    MAX_HEADER, MAX_LINK_URL, MAX_SECTION_TEXT, MAX_TEXT, Message, Placement, Text,
-    TEMPLATE_FIELDS, body as encode_body, message as encode_message, message_with, resolved_reply,
-    silence_url,
-    still_firing_reply,
+    MAX_HEADER, MAX_LINK_URL, MAX_SECTION_TEXT, MAX_TEXT, Message, Placement, TEMPLATE_FIELDS,
+    Text, body as encode_body, message as encode_message, message_with, resolved_reply,
+    silence_url, still_firing_reply,
 };
 pub use state::{DueReply, MessageRef, ReplyDue};
 

@@ -1,6 +1,8 @@
 //! Pure encoding: alert → request body.
 
-use publish::{Alert, Classification, Delivery, Format, GroupContext, Labels, templates::Templates};
+use publish::{
+    Alert, Classification, Delivery, Format, GroupContext, Labels, templates::Templates,
+};
 use serde::Serialize;
 
 /// Schema name carried by the `webhook` format.

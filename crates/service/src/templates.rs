@@ -120,7 +120,8 @@ fn expand(pattern: &str) -> Result<Vec<PathBuf>, String> {
             Err("no such file".to_owned())
         };
     }
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .filter(|e| e.path().is_file())

@@ -35,7 +35,9 @@ fn bench(c: &mut Criterion) {
             (t, x)
         })
     });
-    c.bench_function("Library::alertmanager_defaults", |b| b.iter(Library::alertmanager_defaults));
+    c.bench_function("Library::alertmanager_defaults", |b| {
+        b.iter(Library::alertmanager_defaults)
+    });
 }
 
 criterion_group!(benches, bench);

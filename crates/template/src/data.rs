@@ -77,7 +77,9 @@ pub(crate) fn go_zero_time() -> DateTime<FixedOffset> {
         .unwrap_or_default()
 }
 
-fn null_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+fn null_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(
+    d: D,
+) -> Result<T, D::Error> {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
@@ -94,7 +96,10 @@ fn ts(s: &str) -> DateTime<FixedOffset> {
 }
 
 fn kv(pairs: &[(&str, &str)]) -> Kv {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Sample data used by the trial render at parse time: a firing group with one firing
@@ -106,8 +111,16 @@ pub fn sample_data() -> Data {
         alerts: vec![
             AlertData {
                 status: "firing".into(),
-                labels: kv(&[("alertname", "SampleAlert"), ("instance", "host-1:9100"), ("job", "node"), ("severity", "critical")]),
-                annotations: kv(&[("description", "Sample description of host-1"), ("summary", "Sample summary")]),
+                labels: kv(&[
+                    ("alertname", "SampleAlert"),
+                    ("instance", "host-1:9100"),
+                    ("job", "node"),
+                    ("severity", "critical"),
+                ]),
+                annotations: kv(&[
+                    ("description", "Sample description of host-1"),
+                    ("summary", "Sample summary"),
+                ]),
                 starts_at: ts("2024-01-02T03:04:05Z"),
                 ends_at: go_zero_time(),
                 generator_url: "http://prometheus.example/graph?g0.expr=up".into(),
@@ -115,8 +128,16 @@ pub fn sample_data() -> Data {
             },
             AlertData {
                 status: "resolved".into(),
-                labels: kv(&[("alertname", "SampleAlert"), ("instance", "host-2:9100"), ("job", "node"), ("severity", "critical")]),
-                annotations: kv(&[("description", "Sample description of host-2"), ("summary", "Sample summary")]),
+                labels: kv(&[
+                    ("alertname", "SampleAlert"),
+                    ("instance", "host-2:9100"),
+                    ("job", "node"),
+                    ("severity", "critical"),
+                ]),
+                annotations: kv(&[
+                    ("description", "Sample description of host-2"),
+                    ("summary", "Sample summary"),
+                ]),
                 starts_at: ts("2024-01-02T03:00:00Z"),
                 ends_at: ts("2024-01-02T03:30:00Z"),
                 generator_url: "http://prometheus.example/graph?g0.expr=up".into(),
@@ -124,7 +145,11 @@ pub fn sample_data() -> Data {
             },
         ],
         group_labels: kv(&[("alertname", "SampleAlert")]),
-        common_labels: kv(&[("alertname", "SampleAlert"), ("job", "node"), ("severity", "critical")]),
+        common_labels: kv(&[
+            ("alertname", "SampleAlert"),
+            ("job", "node"),
+            ("severity", "critical"),
+        ]),
         common_annotations: kv(&[("summary", "Sample summary")]),
         external_url: "http://alertmanager.example:9093".into(),
     }

@@ -45,29 +45,54 @@ pub(crate) fn line_col(src: &str, pos: usize) -> (usize, usize) {
 
 pub(crate) fn error_at(tree: &Tree, pos: usize, message: String) -> Error {
     let (line, column) = line_col(&tree.src, pos);
-    Error { name: tree.file.to_string(), line, column, message }
+    Error {
+        name: tree.file.to_string(),
+        line,
+        column,
+        message,
+    }
 }
 
 impl<'a> Exec<'a> {
     pub(crate) fn new(local: &'a Defs, lib: &'a Defs, limits: &'a Limits, tree: &'a Tree) -> Self {
-        Exec { local, lib, limits, out: String::new(), steps: 0, depth: 0, tree }
+        Exec {
+            local,
+            lib,
+            limits,
+            out: String::new(),
+            steps: 0,
+            depth: 0,
+            tree,
+        }
     }
 
     fn err(&self, pos: usize, at: &str, msg: impl std::fmt::Display) -> Error {
-        error_at(self.tree, pos, format!("executing {:?} at <{}>: {}", self.tree.name, at, msg))
+        error_at(
+            self.tree,
+            pos,
+            format!("executing {:?} at <{}>: {}", self.tree.name, at, msg),
+        )
     }
 
     fn step(&mut self, pos: usize, at: &str) -> Result<(), Error> {
         self.steps += 1;
         if self.steps > self.limits.max_steps {
-            return Err(self.err(pos, at, format!("exceeded {} evaluation steps", self.limits.max_steps)));
+            return Err(self.err(
+                pos,
+                at,
+                format!("exceeded {} evaluation steps", self.limits.max_steps),
+            ));
         }
         Ok(())
     }
 
     fn write(&mut self, s: &str, pos: usize, at: &str) -> Result<(), Error> {
         if self.out.len() + s.len() > self.limits.max_output_bytes {
-            return Err(self.err(pos, at, format!("output exceeds {} bytes", self.limits.max_output_bytes)));
+            return Err(self.err(
+                pos,
+                at,
+                format!("output exceeds {} bytes", self.limits.max_output_bytes),
+            ));
         }
         self.out.push_str(s);
         Ok(())
@@ -83,7 +108,12 @@ impl<'a> Exec<'a> {
         r.map(|_| ())
     }
 
-    fn walk_list<'d>(&mut self, dot: &Value<'d>, list: &'a [Node], vars: &mut Vars<'d>) -> Result<Flow, Error> {
+    fn walk_list<'d>(
+        &mut self,
+        dot: &Value<'d>,
+        list: &'a [Node],
+        vars: &mut Vars<'d>,
+    ) -> Result<Flow, Error> {
         for n in list {
             match self.walk(dot, n, vars)? {
                 Flow::Normal => {}
@@ -93,12 +123,24 @@ impl<'a> Exec<'a> {
         Ok(Flow::Normal)
     }
 
-    fn walk<'d>(&mut self, dot: &Value<'d>, node: &'a Node, vars: &mut Vars<'d>) -> Result<Flow, Error> {
+    fn walk<'d>(
+        &mut self,
+        dot: &Value<'d>,
+        node: &'a Node,
+        vars: &mut Vars<'d>,
+    ) -> Result<Flow, Error> {
         match node {
             Node::Text(t) => {
                 self.step(0, "text")?;
                 if self.out.len() + t.len() > self.limits.max_output_bytes {
-                    return Err(error_at(self.tree, 0, format!("executing {:?}: output exceeds {} bytes", self.tree.name, self.limits.max_output_bytes)));
+                    return Err(error_at(
+                        self.tree,
+                        0,
+                        format!(
+                            "executing {:?}: output exceeds {} bytes",
+                            self.tree.name, self.limits.max_output_bytes
+                        ),
+                    ));
                 }
                 self.out.push_str(t);
             }
@@ -110,13 +152,28 @@ impl<'a> Exec<'a> {
                     self.write(&s, *pos, &pipe.show())?;
                 }
             }
-            Node::If { pos, pipe, list, else_list } | Node::With { pos, pipe, list, else_list } => {
+            Node::If {
+                pos,
+                pipe,
+                list,
+                else_list,
+            }
+            | Node::With {
+                pos,
+                pipe,
+                list,
+                else_list,
+            } => {
                 self.step(*pos, "if")?;
                 let mark = vars.len();
                 let v = self.eval_pipeline(dot, pipe, vars)?;
                 let is_with = matches!(node, Node::With { .. });
                 let r = if v.truth() {
-                    if is_with { self.walk_list(&v, list, vars)? } else { self.walk_list(dot, list, vars)? }
+                    if is_with {
+                        self.walk_list(&v, list, vars)?
+                    } else {
+                        self.walk_list(dot, list, vars)?
+                    }
                 } else if let Some(el) = else_list {
                     self.walk_list(dot, el, vars)?
                 } else {
@@ -125,18 +182,36 @@ impl<'a> Exec<'a> {
                 vars.truncate(mark);
                 return Ok(r);
             }
-            Node::Range { pos, pipe, list, else_list } => {
+            Node::Range {
+                pos,
+                pipe,
+                list,
+                else_list,
+            } => {
                 self.step(*pos, "range")?;
                 return self.walk_range(dot, *pos, pipe, list, else_list.as_deref(), vars);
             }
             Node::Template { pos, name, pipe } => {
                 self.step(*pos, "template")?;
-                let at = format!("{{{{template {:?}{}}}}}", name, pipe.as_ref().map(|p| format!(" {}", p.show())).unwrap_or_default());
+                let at = format!(
+                    "{{{{template {:?}{}}}}}",
+                    name,
+                    pipe.as_ref()
+                        .map(|p| format!(" {}", p.show()))
+                        .unwrap_or_default()
+                );
                 let Some(t) = self.local.get(name).or_else(|| self.lib.get(name)) else {
                     return Err(self.err(*pos, &at, format!("template {name:?} not defined")));
                 };
                 if self.depth >= self.limits.max_depth {
-                    return Err(self.err(*pos, &at, format!("exceeded maximum template depth ({})", self.limits.max_depth)));
+                    return Err(self.err(
+                        *pos,
+                        &at,
+                        format!(
+                            "exceeded maximum template depth ({})",
+                            self.limits.max_depth
+                        ),
+                    ));
                 }
                 let new_dot = match pipe {
                     Some(p) => self.eval_pipeline(dot, p, vars)?,
@@ -163,7 +238,15 @@ impl<'a> Exec<'a> {
         Ok(Flow::Normal)
     }
 
-    fn walk_range<'d>(&mut self, dot: &Value<'d>, pos: usize, pipe: &'a Pipe, list: &'a [Node], else_list: Option<&'a [Node]>, vars: &mut Vars<'d>) -> Result<Flow, Error> {
+    fn walk_range<'d>(
+        &mut self,
+        dot: &Value<'d>,
+        pos: usize,
+        pipe: &'a Pipe,
+        list: &'a [Node],
+        else_list: Option<&'a [Node]>,
+        vars: &mut Vars<'d>,
+    ) -> Result<Flow, Error> {
         let mark = vars.len();
         let v = self.eval_pipeline_nodecl(dot, pipe, vars)?;
         enum Items<'d> {
@@ -175,7 +258,11 @@ impl<'a> Exec<'a> {
             Value::Missing | Value::Nil => Items::List(Vec::new()),
             Value::Int(n) => {
                 if pipe.decl.len() > 1 {
-                    return Err(self.err(pos, &pipe.show(), format!("can't use {n} to iterate over more than one variable")));
+                    return Err(self.err(
+                        pos,
+                        &pipe.show(),
+                        format!("can't use {n} to iterate over more than one variable"),
+                    ));
                 }
                 Items::Ints((*n).max(0))
             }
@@ -185,7 +272,11 @@ impl<'a> Exec<'a> {
                 } else if let Some(es) = other.entries() {
                     Items::Map(es)
                 } else {
-                    return Err(self.err(pipe.pos, &pipe.show(), format!("range can't iterate over {}", crate::fmt::print_v(other))));
+                    return Err(self.err(
+                        pipe.pos,
+                        &pipe.show(),
+                        format!("range can't iterate over {}", crate::fmt::print_v(other)),
+                    ));
                 }
             }
         };
@@ -231,7 +322,12 @@ impl<'a> Exec<'a> {
         Ok(Flow::Normal)
     }
 
-    fn eval_pipeline_nodecl<'d>(&mut self, dot: &Value<'d>, pipe: &'a Pipe, vars: &mut Vars<'d>) -> Result<Value<'d>, Error> {
+    fn eval_pipeline_nodecl<'d>(
+        &mut self,
+        dot: &Value<'d>,
+        pipe: &'a Pipe,
+        vars: &mut Vars<'d>,
+    ) -> Result<Value<'d>, Error> {
         let mut v: Option<Value<'d>> = None;
         for c in &pipe.cmds {
             v = Some(self.eval_command(dot, c, v, vars)?);
@@ -239,7 +335,12 @@ impl<'a> Exec<'a> {
         Ok(v.unwrap_or(Value::Missing))
     }
 
-    fn eval_pipeline<'d>(&mut self, dot: &Value<'d>, pipe: &'a Pipe, vars: &mut Vars<'d>) -> Result<Value<'d>, Error> {
+    fn eval_pipeline<'d>(
+        &mut self,
+        dot: &Value<'d>,
+        pipe: &'a Pipe,
+        vars: &mut Vars<'d>,
+    ) -> Result<Value<'d>, Error> {
         let v = self.eval_pipeline_nodecl(dot, pipe, vars)?;
         for d in &pipe.decl {
             if pipe.is_assign {
@@ -253,12 +354,20 @@ impl<'a> Exec<'a> {
         Ok(v)
     }
 
-    fn eval_command<'d>(&mut self, dot: &Value<'d>, cmd: &'a Cmd, fin: Option<Value<'d>>, vars: &mut Vars<'d>) -> Result<Value<'d>, Error> {
+    fn eval_command<'d>(
+        &mut self,
+        dot: &Value<'d>,
+        cmd: &'a Cmd,
+        fin: Option<Value<'d>>,
+        vars: &mut Vars<'d>,
+    ) -> Result<Value<'d>, Error> {
         let first = &cmd.args[0];
         self.step(first.pos(), &first.show())?;
         let rest = &cmd.args[1..];
         match first {
-            Arg::Field { pos, names } => self.eval_chain(dot, dot.clone(), *pos, first, names, rest, fin, vars),
+            Arg::Field { pos, names } => {
+                self.eval_chain(dot, dot.clone(), *pos, first, names, rest, fin, vars)
+            }
             Arg::Chain { pos, node, names } => {
                 let recv = self.eval_arg(dot, node, vars)?;
                 self.eval_chain(dot, recv, *pos, first, names, rest, fin, vars)
@@ -286,7 +395,11 @@ impl<'a> Exec<'a> {
     fn not_a_function(&self, cmd: &Cmd, fin: &Option<Value<'_>>) -> Result<(), Error> {
         if cmd.args.len() > 1 || fin.is_some() {
             let a = &cmd.args[0];
-            return Err(self.err(a.pos(), &a.show(), format!("can't give argument to non-function {}", a.show())));
+            return Err(self.err(
+                a.pos(),
+                &a.show(),
+                format!("can't give argument to non-function {}", a.show()),
+            ));
         }
         Ok(())
     }
@@ -299,7 +412,12 @@ impl<'a> Exec<'a> {
             .ok_or_else(|| self.err(pos, name, format!("undefined variable: {name}")))
     }
 
-    fn eval_arg<'d>(&mut self, dot: &Value<'d>, arg: &'a Arg, vars: &mut Vars<'d>) -> Result<Value<'d>, Error> {
+    fn eval_arg<'d>(
+        &mut self,
+        dot: &Value<'d>,
+        arg: &'a Arg,
+        vars: &mut Vars<'d>,
+    ) -> Result<Value<'d>, Error> {
         match arg {
             Arg::Dot(_) => Ok(dot.clone()),
             Arg::Lit(_, lit, _) => Ok(match lit {
@@ -309,7 +427,9 @@ impl<'a> Exec<'a> {
                 Lit::Float(f) => Value::Float(*f),
                 Lit::Str(s) => Value::Str(Rc::from(s.as_str())),
             }),
-            Arg::Field { pos, names } => self.eval_chain(dot, dot.clone(), *pos, arg, names, &[], None, vars),
+            Arg::Field { pos, names } => {
+                self.eval_chain(dot, dot.clone(), *pos, arg, names, &[], None, vars)
+            }
             Arg::Var { pos, name, names } => {
                 let v = self.lookup(vars, name, *pos)?;
                 if names.is_empty() {
@@ -332,10 +452,22 @@ impl<'a> Exec<'a> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn eval_chain<'d>(&mut self, dot: &Value<'d>, mut recv: Value<'d>, pos: usize, node: &Arg, names: &[String], args: &'a [Arg], fin: Option<Value<'d>>, vars: &mut Vars<'d>) -> Result<Value<'d>, Error> {
+    fn eval_chain<'d>(
+        &mut self,
+        dot: &Value<'d>,
+        mut recv: Value<'d>,
+        pos: usize,
+        node: &Arg,
+        names: &[String],
+        args: &'a [Arg],
+        fin: Option<Value<'d>>,
+        vars: &mut Vars<'d>,
+    ) -> Result<Value<'d>, Error> {
         let n = names.len();
         for name in &names[..n - 1] {
-            recv = self.field(recv, name, Vec::new(), false).map_err(|m| self.err(pos, &node.show(), m))?;
+            recv = self
+                .field(recv, name, Vec::new(), false)
+                .map_err(|m| self.err(pos, &node.show(), m))?;
         }
         let mut argv = Vec::with_capacity(args.len() + 1);
         for a in args {
@@ -345,18 +477,43 @@ impl<'a> Exec<'a> {
         if let Some(f) = fin {
             argv.push(f);
         }
-        self.field(recv, &names[n - 1], argv, has_args).map_err(|m| self.err(pos, &node.show(), m))
+        self.field(recv, &names[n - 1], argv, has_args)
+            .map_err(|m| self.err(pos, &node.show(), m))
     }
 
     /// Go's evalField on Alertmanager's types.
-    fn field<'d>(&mut self, recv: Value<'d>, name: &str, args: Vec<Value<'d>>, has_args: bool) -> Result<Value<'d>, String> {
+    fn field<'d>(
+        &mut self,
+        recv: Value<'d>,
+        name: &str,
+        args: Vec<Value<'d>>,
+        has_args: bool,
+    ) -> Result<Value<'d>, String> {
         let no_args = |v: Value<'d>| -> Result<Value<'d>, String> {
-            if has_args { Err(format!("{name} has arguments but cannot be invoked as function")) } else { Ok(v) }
+            if has_args {
+                Err(format!(
+                    "{name} has arguments but cannot be invoked as function"
+                ))
+            } else {
+                Ok(v)
+            }
         };
         let method0 = |v: Value<'d>| -> Result<Value<'d>, String> {
-            if has_args { Err(format!("wrong number of args for {name}: want 0 got {}", args.len())) } else { Ok(v) }
+            if has_args {
+                Err(format!(
+                    "wrong number of args for {name}: want 0 got {}",
+                    args.len()
+                ))
+            } else {
+                Ok(v)
+            }
         };
-        let cant = |recv: &Value<'_>| Err(format!("can't evaluate field {name} in type {}", recv.type_name()));
+        let cant = |recv: &Value<'_>| {
+            Err(format!(
+                "can't evaluate field {name} in type {}",
+                recv.type_name()
+            ))
+        };
         match &recv {
             Value::Missing | Value::Nil => Ok(Value::Missing),
             Value::Data(d) => match name {
@@ -381,21 +538,37 @@ impl<'a> Exec<'a> {
             },
             Value::Alerts(al) => match name {
                 "Firing" | "Resolved" => {
-                    let want = if name == "Firing" { "firing" } else { "resolved" };
-                    method0(Value::AlertList(Rc::new(al.iter().filter(|a| a.status == want).collect())))
+                    let want = if name == "Firing" {
+                        "firing"
+                    } else {
+                        "resolved"
+                    };
+                    method0(Value::AlertList(Rc::new(
+                        al.iter().filter(|a| a.status == want).collect(),
+                    )))
                 }
                 _ => cant(&recv),
             },
             Value::Kv(kv) => match name {
                 "SortedPairs" => method0(Value::Pairs(Rc::new(sorted_pairs(kv)))),
-                "Names" => method0(Value::Strings(Rc::new(sorted_pairs(kv).into_iter().map(|p| p.0).collect()))),
-                "Values" => method0(Value::Strings(Rc::new(sorted_pairs(kv).into_iter().map(|p| p.1).collect()))),
+                "Names" => method0(Value::Strings(Rc::new(
+                    sorted_pairs(kv).into_iter().map(|p| p.0).collect(),
+                ))),
+                "Values" => method0(Value::Strings(Rc::new(
+                    sorted_pairs(kv).into_iter().map(|p| p.1).collect(),
+                ))),
                 "Remove" => {
                     if args.len() != 1 {
-                        return Err(format!("wrong number of args for Remove: want 1 got {}", args.len()));
+                        return Err(format!(
+                            "wrong number of args for Remove: want 1 got {}",
+                            args.len()
+                        ));
                     }
                     let Some(keys) = args[0].string_list() else {
-                        return Err(format!("wrong type for value; expected []string; got {}", args[0].type_name()));
+                        return Err(format!(
+                            "wrong type for value; expected []string; got {}",
+                            args[0].type_name()
+                        ));
                     };
                     let mut m = (**kv).clone();
                     for k in keys {
@@ -417,8 +590,12 @@ impl<'a> Exec<'a> {
                 Ok(m.get(name).cloned().unwrap_or(Value::Missing))
             }
             Value::Pairs(p) => match name {
-                "Names" => method0(Value::Strings(Rc::new(p.iter().map(|p| p.0.clone()).collect()))),
-                "Values" => method0(Value::Strings(Rc::new(p.iter().map(|p| p.1.clone()).collect()))),
+                "Names" => method0(Value::Strings(Rc::new(
+                    p.iter().map(|p| p.0.clone()).collect(),
+                ))),
+                "Values" => method0(Value::Strings(Rc::new(
+                    p.iter().map(|p| p.1.clone()).collect(),
+                ))),
                 _ => cant(&recv),
             },
             Value::Pair(p) => match name {
@@ -427,17 +604,32 @@ impl<'a> Exec<'a> {
                 _ => cant(&recv),
             },
             Value::Time(t) => funcs::time_method(t, name, &args).unwrap_or_else(|| cant(&recv)),
-            Value::Duration(d) => funcs::duration_method(*d, name, &args).unwrap_or_else(|| cant(&recv)),
+            Value::Duration(d) => {
+                funcs::duration_method(*d, name, &args).unwrap_or_else(|| cant(&recv))
+            }
             _ => cant(&recv),
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn eval_function<'d>(&mut self, dot: &Value<'d>, pos: usize, name: &str, at: &str, args: &'a [Arg], fin: Option<Value<'d>>, vars: &mut Vars<'d>) -> Result<Value<'d>, Error> {
+    fn eval_function<'d>(
+        &mut self,
+        dot: &Value<'d>,
+        pos: usize,
+        name: &str,
+        at: &str,
+        args: &'a [Arg],
+        fin: Option<Value<'d>>,
+        vars: &mut Vars<'d>,
+    ) -> Result<Value<'d>, Error> {
         if name == "and" || name == "or" {
             let total = args.len() + usize::from(fin.is_some());
             if total == 0 {
-                return Err(self.err(pos, at, format!("wrong number of args for {name}: want at least 1 got 0")));
+                return Err(self.err(
+                    pos,
+                    at,
+                    format!("wrong number of args for {name}: want at least 1 got 0"),
+                ));
             }
             let mut last = Value::Missing;
             for a in args {

@@ -79,7 +79,11 @@ fn fmt_f(neg: bool, d: &[u8], dp: i32, prec: usize) -> String {
         s.push('.');
         for i in 0..prec as i32 {
             let j = dp + i;
-            s.push(if j < 0 { '0' } else { *d.get(j as usize).unwrap_or(&b'0') as char });
+            s.push(if j < 0 {
+                '0'
+            } else {
+                *d.get(j as usize).unwrap_or(&b'0') as char
+            });
         }
     }
     s
@@ -91,7 +95,11 @@ pub(crate) fn format_float(f: f64, verb: char, prec: Option<usize>) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     let neg = f.is_sign_negative();
     match verb {
@@ -154,7 +162,11 @@ fn write_v(out: &mut String, v: &Value<'_>, plus: bool, top: bool) {
         Value::Int(i) => out.push_str(&i.to_string()),
         Value::Float(f) => out.push_str(&format_float(*f, 'g', None)),
         Value::Str(s) | Value::Typed(_, s) => out.push_str(s),
-        Value::List(_) | Value::Strings(_) | Value::Pairs(_) | Value::Alerts(_) | Value::AlertList(_) => {
+        Value::List(_)
+        | Value::Strings(_)
+        | Value::Pairs(_)
+        | Value::Alerts(_)
+        | Value::AlertList(_) => {
             out.push('[');
             for (i, e) in v.elems().unwrap_or_default().iter().enumerate() {
                 if over(out) {
@@ -182,9 +194,13 @@ fn write_v(out: &mut String, v: &Value<'_>, plus: bool, top: bool) {
             }
             out.push(']');
         }
-        Value::Pair(_) | Value::Alert(_) | Value::Data(_) => write_struct(out, &v.struct_fields().unwrap_or_default(), plus),
+        Value::Pair(_) | Value::Alert(_) | Value::Data(_) => {
+            write_struct(out, &v.struct_fields().unwrap_or_default(), plus)
+        }
         Value::Time(t) => out.push_str(&t.go_string()),
-        Value::Duration(_) | Value::Month(_) | Value::Weekday(_) => out.push_str(&v.stringer().unwrap_or_default()),
+        Value::Duration(_) | Value::Month(_) | Value::Weekday(_) => {
+            out.push_str(&v.stringer().unwrap_or_default())
+        }
     }
 }
 
@@ -260,10 +276,16 @@ pub(crate) fn go_quote(s: &str, ascii: bool) -> String {
             '\r' => o.push_str("\\r"),
             '\t' => o.push_str("\\t"),
             '\x0b' => o.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => o.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                o.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c if c.is_ascii() => o.push(c),
             c if ascii || c.is_control() => push_u(&mut o, c),
-            c if c.is_control() || matches!(c as u32, 0x80..=0x9f | 0xad | 0x200b..=0x200f | 0x2028..=0x202e | 0xfeff) => push_u(&mut o, c),
+            c if c.is_control()
+                || matches!(c as u32, 0x80..=0x9f | 0xad | 0x200b..=0x200f | 0x2028..=0x202e | 0xfeff) =>
+            {
+                push_u(&mut o, c)
+            }
             c => o.push(c),
         }
     }
@@ -308,12 +330,22 @@ fn fmt_int(i: i64, verb: char, sp: &Spec) -> Option<String> {
         'o' | 'O' => format!("{a:o}"),
         'x' => format!("{a:x}"),
         'X' => format!("{a:X}"),
-        'c' => return Some(pad(char::from_u32(i as u32).unwrap_or('\u{FFFD}').to_string(), sp, false)),
+        'c' => {
+            return Some(pad(
+                char::from_u32(i as u32).unwrap_or('\u{FFFD}').to_string(),
+                sp,
+                false,
+            ));
+        }
         'q' => {
             let c = char::from_u32(i as u32).unwrap_or('\u{FFFD}');
             let q = go_quote(&c.to_string(), sp.plus);
             let inner = &q[1..q.len() - 1];
-            let inner = if c == '\'' { "\\'".to_string() } else { inner.replace("\\\"", "\"") };
+            let inner = if c == '\'' {
+                "\\'".to_string()
+            } else {
+                inner.replace("\\\"", "\"")
+            };
             return Some(pad(format!("'{inner}'"), sp, false));
         }
         'U' => {
@@ -352,7 +384,10 @@ fn fmt_int(i: i64, verb: char, sp: &Spec) -> Option<String> {
     } else {
         body
     };
-    let sp2 = Spec { zero: sp.zero && sp.prec.is_none() && !sp.minus, ..*sp };
+    let sp2 = Spec {
+        zero: sp.zero && sp.prec.is_none() && !sp.minus,
+        ..*sp
+    };
     Some(pad(s, &sp2, true))
 }
 
@@ -422,7 +457,10 @@ fn fmt_one(v: &Value<'_>, verb: char, sp: &Spec) -> String {
                 if sp.sharp && !s.contains('.') && !s.contains('e') {
                     s.push('.');
                 }
-                let sp2 = Spec { zero: sp.zero && !sp.minus && f.is_finite(), ..*sp };
+                let sp2 = Spec {
+                    zero: sp.zero && !sp.minus && f.is_finite(),
+                    ..*sp
+                };
                 Some(pad(s, &sp2, true))
             }
             _ => None,
@@ -432,7 +470,11 @@ fn fmt_one(v: &Value<'_>, verb: char, sp: &Spec) -> String {
             'v' | 's' | 'q' | 'x' | 'X' => fmt_str(&t.go_string(), verb, sp),
             _ => None,
         },
-        Value::List(_) | Value::Strings(_) | Value::Pairs(_) | Value::Alerts(_) | Value::AlertList(_) => {
+        Value::List(_)
+        | Value::Strings(_)
+        | Value::Pairs(_)
+        | Value::Alerts(_)
+        | Value::AlertList(_) => {
             if matches!(v, Value::Strings(_)) && matches!(verb, 'x' | 'X') {
                 // []string with %x: each element, joined without brackets? Go prints [hex hex]
             }

@@ -17,10 +17,48 @@ pub(crate) enum FuncError {
 /// Every function name known at parse time.
 pub(crate) const FUNCS: &[&str] = &[
     // text/template builtins
-    "and", "call", "html", "index", "slice", "js", "len", "not", "or", "print", "printf", "println", "urlquery", "eq", "ge", "gt", "le", "lt", "ne",
+    "and",
+    "call",
+    "html",
+    "index",
+    "slice",
+    "js",
+    "len",
+    "not",
+    "or",
+    "print",
+    "printf",
+    "println",
+    "urlquery",
+    "eq",
+    "ge",
+    "gt",
+    "le",
+    "lt",
+    "ne",
     // Alertmanager
-    "toUpper", "toLower", "title", "trimSpace", "join", "match", "safeHtml", "safeUrl", "urlUnescape", "reReplaceAll", "stringSlice", "date", "tz", "now", "since",
-    "humanizeDuration", "toDate", "mustToDate", "toJson", "list", "append", "dict",
+    "toUpper",
+    "toLower",
+    "title",
+    "trimSpace",
+    "join",
+    "match",
+    "safeHtml",
+    "safeUrl",
+    "urlUnescape",
+    "reReplaceAll",
+    "stringSlice",
+    "date",
+    "tz",
+    "now",
+    "since",
+    "humanizeDuration",
+    "toDate",
+    "mustToDate",
+    "toJson",
+    "list",
+    "append",
+    "dict",
 ];
 
 pub(crate) fn is_func(name: &str) -> bool {
@@ -31,14 +69,20 @@ type R<'d> = Result<Value<'d>, FuncError>;
 
 fn nargs(name: &str, args: &[Value<'_>], want: usize) -> Result<(), FuncError> {
     if args.len() != want {
-        return Err(FuncError::Plain(format!("wrong number of args for {name}: want {want} got {}", args.len())));
+        return Err(FuncError::Plain(format!(
+            "wrong number of args for {name}: want {want} got {}",
+            args.len()
+        )));
     }
     Ok(())
 }
 
 fn min_args(name: &str, args: &[Value<'_>], want: usize) -> Result<(), FuncError> {
     if args.len() < want {
-        return Err(FuncError::Plain(format!("wrong number of args for {name}: want at least {want} got {}", args.len())));
+        return Err(FuncError::Plain(format!(
+            "wrong number of args for {name}: want at least {want} got {}",
+            args.len()
+        )));
     }
     Ok(())
 }
@@ -47,7 +91,10 @@ fn wrong_type(want: &str, v: &Value<'_>) -> FuncError {
     match v {
         Value::Missing => FuncError::Plain(format!("invalid value; expected {want}")),
         Value::Nil => FuncError::Plain(format!("cannot assign nil to {want}")),
-        _ => FuncError::Plain(format!("wrong type for value; expected {want}; got {}", v.type_name())),
+        _ => FuncError::Plain(format!(
+            "wrong type for value; expected {want}; got {}",
+            v.type_name()
+        )),
     }
 }
 
@@ -83,7 +130,9 @@ pub(crate) fn call<'d>(name: &str, args: Vec<Value<'d>>) -> R<'d> {
     if let Value::Str(s) = &v
         && s.len() > cap
     {
-        return Err(FuncError::Plain(format!("value exceeds {cap} bytes (the output limit)")));
+        return Err(FuncError::Plain(format!(
+            "value exceeds {cap} bytes (the output limit)"
+        )));
     }
     Ok(v)
 }
@@ -98,8 +147,13 @@ fn call_inner<'d>(name: &str, args: Vec<Value<'d>>) -> R<'d> {
             nargs(name, &args, 1)?;
             match args[0].len() {
                 Some(n) => Ok(Value::Int(n as i64)),
-                None if matches!(args[0], Value::Missing | Value::Nil) => Err(FuncError::Call("len of nil pointer".into())),
-                None => Err(FuncError::Call(format!("len of type {}", args[0].type_name()))),
+                None if matches!(args[0], Value::Missing | Value::Nil) => {
+                    Err(FuncError::Call("len of nil pointer".into()))
+                }
+                None => Err(FuncError::Call(format!(
+                    "len of type {}",
+                    args[0].type_name()
+                ))),
             }
         }
         "index" => {
@@ -123,7 +177,10 @@ fn call_inner<'d>(name: &str, args: Vec<Value<'d>>) -> R<'d> {
             min_args(name, &args, 1)?;
             match &args[0] {
                 Value::Missing | Value::Nil => Err(FuncError::Call("call of nil".into())),
-                v => Err(FuncError::Call(format!("non-function of type {}", v.type_name()))),
+                v => Err(FuncError::Call(format!(
+                    "non-function of type {}",
+                    v.type_name()
+                ))),
             }
         }
         "eq" => {
@@ -167,23 +224,34 @@ fn call_inner<'d>(name: &str, args: Vec<Value<'d>>) -> R<'d> {
         }
         "trimSpace" => {
             nargs(name, &args, 1)?;
-            Ok(s(string(&args[0])?.trim_matches(|c: char| c.is_whitespace())))
+            Ok(s(
+                string(&args[0])?.trim_matches(|c: char| c.is_whitespace())
+            ))
         }
         "join" => {
             nargs(name, &args, 2)?;
             let sep = string(&args[0])?;
-            let Some(list) = args[1].string_list() else { return Err(wrong_type("[]string", &args[1])) };
+            let Some(list) = args[1].string_list() else {
+                return Err(wrong_type("[]string", &args[1]));
+            };
             Ok(s(list.join(sep)))
         }
         "match" => {
             nargs(name, &args, 2)?;
-            let re = regex::Regex::new(string(&args[0])?).map_err(|e| FuncError::Call(regex_err(&e)))?;
+            let re =
+                regex::Regex::new(string(&args[0])?).map_err(|e| FuncError::Call(regex_err(&e)))?;
             Ok(Value::Bool(re.is_match(string(&args[1])?)))
         }
         "reReplaceAll" => {
             nargs(name, &args, 3)?;
             let pat = string(&args[0])?;
-            let re = regex::Regex::new(pat).map_err(|e| FuncError::Call(format!("regexp: Compile({}): {}", crate::fmt::go_quote(pat, false), regex_err(&e))))?;
+            let re = regex::Regex::new(pat).map_err(|e| {
+                FuncError::Call(format!(
+                    "regexp: Compile({}): {}",
+                    crate::fmt::go_quote(pat, false),
+                    regex_err(&e)
+                ))
+            })?;
             Ok(s(re.replace_all(string(&args[2])?, string(&args[1])?)))
         }
         "safeHtml" => {
@@ -196,7 +264,9 @@ fn call_inner<'d>(name: &str, args: Vec<Value<'d>>) -> R<'d> {
         }
         "urlUnescape" => {
             nargs(name, &args, 1)?;
-            query_unescape(string(&args[0])?).map(s).map_err(FuncError::Call)
+            query_unescape(string(&args[0])?)
+                .map(s)
+                .map_err(FuncError::Call)
         }
         "stringSlice" => {
             let mut v = Vec::with_capacity(args.len());
@@ -221,7 +291,10 @@ fn call_inner<'d>(name: &str, args: Vec<Value<'d>>) -> R<'d> {
         "since" => {
             nargs(name, &args, 1)?;
             let t = time(&args[0])?;
-            let d = now().signed_duration_since(t.t).num_nanoseconds().unwrap_or(i64::MAX);
+            let d = now()
+                .signed_duration_since(t.t)
+                .num_nanoseconds()
+                .unwrap_or(i64::MAX);
             Ok(Value::Duration(d))
         }
         "humanizeDuration" => {
@@ -230,20 +303,35 @@ fn call_inner<'d>(name: &str, args: Vec<Value<'d>>) -> R<'d> {
                 Value::Float(f) => *f,
                 Value::Int(i) => *i as f64,
                 Value::Duration(d) => *d as f64 / 1e9,
-                Value::Str(st) => parse_go_float(st).ok_or_else(|| FuncError::Call(format!("strconv.ParseFloat: parsing {}: invalid syntax", crate::fmt::go_quote(st, false))))?,
-                Value::Missing | Value::Nil => return Err(FuncError::Call("can't convert <nil> to float".into())),
-                other => return Err(FuncError::Call(format!("can't convert {} to float", other.type_name()))),
+                Value::Str(st) => parse_go_float(st).ok_or_else(|| {
+                    FuncError::Call(format!(
+                        "strconv.ParseFloat: parsing {}: invalid syntax",
+                        crate::fmt::go_quote(st, false)
+                    ))
+                })?,
+                Value::Missing | Value::Nil => {
+                    return Err(FuncError::Call("can't convert <nil> to float".into()));
+                }
+                other => {
+                    return Err(FuncError::Call(format!(
+                        "can't convert {} to float",
+                        other.type_name()
+                    )));
+                }
             };
             Ok(s(humanize_duration(v)))
         }
         "toDate" => {
             nargs(name, &args, 2)?;
-            let t = gotime::parse(string(&args[0])?, string(&args[1])?).unwrap_or_else(|_| GoTime::from(crate::data::go_zero_time()));
+            let t = gotime::parse(string(&args[0])?, string(&args[1])?)
+                .unwrap_or_else(|_| GoTime::from(crate::data::go_zero_time()));
             Ok(Value::Time(t))
         }
         "mustToDate" => {
             nargs(name, &args, 2)?;
-            gotime::parse(string(&args[0])?, string(&args[1])?).map(Value::Time).map_err(FuncError::Call)
+            gotime::parse(string(&args[0])?, string(&args[1])?)
+                .map(Value::Time)
+                .map_err(FuncError::Call)
         }
         "toJson" => {
             nargs(name, &args, 1)?;
@@ -254,23 +342,31 @@ fn call_inner<'d>(name: &str, args: Vec<Value<'d>>) -> R<'d> {
         "list" => Ok(Value::List(Rc::new(args))),
         "append" => {
             min_args(name, &args, 1)?;
-            let Value::List(l) = &args[0] else { return Err(wrong_type("[]interface {}", &args[0])) };
+            let Value::List(l) = &args[0] else {
+                return Err(wrong_type("[]interface {}", &args[0]));
+            };
             let mut v = l.as_ref().clone();
             v.extend(args[1..].iter().cloned());
             Ok(Value::List(Rc::new(v)))
         }
         "dict" => {
             if !args.len().is_multiple_of(2) {
-                return Err(FuncError::Call("dict requires an even number of arguments".into()));
+                return Err(FuncError::Call(
+                    "dict requires an even number of arguments".into(),
+                ));
             }
             let mut m = BTreeMap::new();
             for kv in args.chunks(2) {
-                let Value::Str(k) = &kv[0] else { return Err(FuncError::Call("dict keys must be strings".into())) };
+                let Value::Str(k) = &kv[0] else {
+                    return Err(FuncError::Call("dict keys must be strings".into()));
+                };
                 m.insert(k.to_string(), kv[1].clone());
             }
             Ok(Value::Map(Rc::new(m)))
         }
-        _ => Err(FuncError::Plain(format!("{name:?} is not a defined function"))),
+        _ => Err(FuncError::Plain(format!(
+            "{name:?} is not a defined function"
+        ))),
     }
 }
 
@@ -291,20 +387,43 @@ fn parse_go_float(s: &str) -> Option<f64> {
 
 fn regex_err(e: &regex::Error) -> String {
     let s = e.to_string();
-    format!("error parsing regexp: {}", s.lines().last().unwrap_or(&s).trim().trim_start_matches("error: "))
+    format!(
+        "error parsing regexp: {}",
+        s.lines()
+            .last()
+            .unwrap_or(&s)
+            .trim()
+            .trim_start_matches("error: ")
+    )
 }
 
 /// Methods of time.Time used in templates.
-pub(crate) fn time_method<'d>(t: &GoTime, name: &str, args: &[Value<'d>]) -> Option<Result<Value<'d>, String>> {
+pub(crate) fn time_method<'d>(
+    t: &GoTime,
+    name: &str,
+    args: &[Value<'d>],
+) -> Option<Result<Value<'d>, String>> {
     use chrono::{Datelike, Timelike};
     let want = |n: usize| -> Result<(), String> {
-        if args.len() != n { Err(format!("wrong number of args for {name}: want {n} got {}", args.len())) } else { Ok(()) }
+        if args.len() != n {
+            Err(format!(
+                "wrong number of args for {name}: want {n} got {}",
+                args.len()
+            ))
+        } else {
+            Ok(())
+        }
     };
     let r = (|| -> Result<Value<'d>, String> {
         Ok(match name {
             "Format" => {
                 want(1)?;
-                let Value::Str(l) = &args[0] else { return Err(format!("wrong type for value; expected string; got {}", args[0].type_name())) };
+                let Value::Str(l) = &args[0] else {
+                    return Err(format!(
+                        "wrong type for value; expected string; got {}",
+                        args[0].type_name()
+                    ));
+                };
                 s(t.format(l))
             }
             "String" => {
@@ -372,19 +491,43 @@ pub(crate) fn time_method<'d>(t: &GoTime, name: &str, args: &[Value<'d>]) -> Opt
                 let d = match &args[0] {
                     Value::Duration(d) | Value::Int(d) => *d,
                     Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => *f as i64,
-                    v => return Err(format!("wrong type for value; expected time.Duration; got {}", v.type_name())),
+                    v => {
+                        return Err(format!(
+                            "wrong type for value; expected time.Duration; got {}",
+                            v.type_name()
+                        ));
+                    }
                 };
-                let t2 = t.t.checked_add_signed(chrono::Duration::nanoseconds(d)).ok_or("time out of range")?;
-                Value::Time(GoTime { t: t2, zone: t.zone.clone() })
+                let t2 =
+                    t.t.checked_add_signed(chrono::Duration::nanoseconds(d))
+                        .ok_or("time out of range")?;
+                Value::Time(GoTime {
+                    t: t2,
+                    zone: t.zone.clone(),
+                })
             }
             "Sub" => {
                 want(1)?;
-                let Value::Time(u) = &args[0] else { return Err(format!("wrong type for value; expected time.Time; got {}", args[0].type_name())) };
-                Value::Duration(t.t.signed_duration_since(u.t).num_nanoseconds().unwrap_or(i64::MAX))
+                let Value::Time(u) = &args[0] else {
+                    return Err(format!(
+                        "wrong type for value; expected time.Time; got {}",
+                        args[0].type_name()
+                    ));
+                };
+                Value::Duration(
+                    t.t.signed_duration_since(u.t)
+                        .num_nanoseconds()
+                        .unwrap_or(i64::MAX),
+                )
             }
             "Before" | "After" | "Equal" => {
                 want(1)?;
-                let Value::Time(u) = &args[0] else { return Err(format!("wrong type for value; expected time.Time; got {}", args[0].type_name())) };
+                let Value::Time(u) = &args[0] else {
+                    return Err(format!(
+                        "wrong type for value; expected time.Time; got {}",
+                        args[0].type_name()
+                    ));
+                };
                 Value::Bool(match name {
                     "Before" => t.t < u.t,
                     "After" => t.t > u.t,
@@ -401,9 +544,21 @@ pub(crate) fn time_method<'d>(t: &GoTime, name: &str, args: &[Value<'d>]) -> Opt
 }
 
 /// Methods of time.Duration used in templates.
-pub(crate) fn duration_method<'d>(d: i64, name: &str, args: &[Value<'d>]) -> Option<Result<Value<'d>, String>> {
-    if !args.is_empty() && matches!(name, "Hours" | "Minutes" | "Seconds" | "Milliseconds" | "String") {
-        return Some(Err(format!("wrong number of args for {name}: want 0 got {}", args.len())));
+pub(crate) fn duration_method<'d>(
+    d: i64,
+    name: &str,
+    args: &[Value<'d>],
+) -> Option<Result<Value<'d>, String>> {
+    if !args.is_empty()
+        && matches!(
+            name,
+            "Hours" | "Minutes" | "Seconds" | "Milliseconds" | "String"
+        )
+    {
+        return Some(Err(format!(
+            "wrong number of args for {name}: want 0 got {}",
+            args.len()
+        )));
     }
     Some(Ok(match name {
         "Hours" => Value::Float(d as f64 / 3.6e12),
@@ -469,10 +624,16 @@ fn eq(a: &Value<'_>, b: &Value<'_>) -> Result<bool, FuncError> {
             (Value::Alert(x), Value::Alert(y)) => x == y,
             (Value::Data(x), Value::Data(y)) => std::ptr::eq(*x, *y),
             _ => {
-                if matches!(a, Value::Missing | Value::Nil) || matches!(b, Value::Missing | Value::Nil) {
+                if matches!(a, Value::Missing | Value::Nil)
+                    || matches!(b, Value::Missing | Value::Nil)
+                {
                     return Ok(false);
                 }
-                return Err(FuncError::Call(format!("non-comparable type {}: {}", print_v(a), a.type_name())));
+                return Err(FuncError::Call(format!(
+                    "non-comparable type {}: {}",
+                    print_v(a),
+                    a.type_name()
+                )));
             }
         },
     })
@@ -496,8 +657,15 @@ fn less(a: &Value<'_>, b: &Value<'_>) -> Result<bool, FuncError> {
 fn index_arg(v: &Value<'_>, cap: usize) -> Result<usize, FuncError> {
     let x = match v {
         Value::Int(i) => *i,
-        Value::Missing | Value::Nil => return Err(FuncError::Call("cannot index slice/array with nil".into())),
-        other => return Err(FuncError::Call(format!("cannot index slice/array with type {}", other.type_name()))),
+        Value::Missing | Value::Nil => {
+            return Err(FuncError::Call("cannot index slice/array with nil".into()));
+        }
+        other => {
+            return Err(FuncError::Call(format!(
+                "cannot index slice/array with type {}",
+                other.type_name()
+            )));
+        }
     };
     if x < 0 || x as usize > cap {
         return Err(FuncError::Call(format!("index out of range: {x}")));
@@ -516,15 +684,27 @@ fn index<'d>(item: &Value<'d>, idx: &[Value<'d>]) -> R<'d> {
                 let x = index_arg(i, st.len())?;
                 match st.as_bytes().get(x) {
                     Some(b) => Value::Int(*b as i64),
-                    None => return Err(FuncError::Call("reflect: string index out of range".into())),
+                    None => {
+                        return Err(FuncError::Call("reflect: string index out of range".into()));
+                    }
                 }
             }
             Value::Kv(m) => {
-                let Value::Str(k) = i else { return Err(FuncError::Call(format!("value has type {}; should be string", i.type_name()))) };
+                let Value::Str(k) = i else {
+                    return Err(FuncError::Call(format!(
+                        "value has type {}; should be string",
+                        i.type_name()
+                    )));
+                };
                 Value::str(m.get(&**k).map_or("", String::as_str))
             }
             Value::Map(m) => {
-                let Value::Str(k) = i else { return Err(FuncError::Call(format!("value has type {}; should be string", i.type_name()))) };
+                let Value::Str(k) = i else {
+                    return Err(FuncError::Call(format!(
+                        "value has type {}; should be string",
+                        i.type_name()
+                    )));
+                };
                 m.get(&**k).cloned().unwrap_or(Value::Missing)
             }
             other => match other.elems() {
@@ -533,10 +713,17 @@ fn index<'d>(item: &Value<'d>, idx: &[Value<'d>]) -> R<'d> {
                     match es.get(x) {
                         Some(Value::Nil) => Value::Missing,
                         Some(e) => e.clone(),
-                        None => return Err(FuncError::Call("reflect: slice index out of range".into())),
+                        None => {
+                            return Err(FuncError::Call("reflect: slice index out of range".into()));
+                        }
                     }
                 }
-                None => return Err(FuncError::Call(format!("can't index item of type {}", other.type_name()))),
+                None => {
+                    return Err(FuncError::Call(format!(
+                        "can't index item of type {}",
+                        other.type_name()
+                    )));
+                }
             },
         };
     }
@@ -548,13 +735,21 @@ fn slice<'d>(item: &Value<'d>, idx: &[Value<'d>]) -> R<'d> {
         return Err(FuncError::Call("slice of untyped nil".into()));
     }
     if idx.len() > 3 {
-        return Err(FuncError::Call(format!("too many slice indexes: {}", idx.len())));
+        return Err(FuncError::Call(format!(
+            "too many slice indexes: {}",
+            idx.len()
+        )));
     }
     let (len, is_str) = match item {
         Value::Str(st) => (st.len(), true),
         other => match other.elems() {
             Some(es) => (es.len(), false),
-            None => return Err(FuncError::Call(format!("can't slice item of type {}", other.type_name()))),
+            None => {
+                return Err(FuncError::Call(format!(
+                    "can't slice item of type {}",
+                    other.type_name()
+                )));
+            }
         },
     };
     if is_str && idx.len() == 3 {
@@ -565,10 +760,16 @@ fn slice<'d>(item: &Value<'d>, idx: &[Value<'d>]) -> R<'d> {
         b[k] = index_arg(i, len)?;
     }
     if b[0] > b[1] {
-        return Err(FuncError::Call(format!("invalid slice index: {} > {}", b[0], b[1])));
+        return Err(FuncError::Call(format!(
+            "invalid slice index: {} > {}",
+            b[0], b[1]
+        )));
     }
     if idx.len() == 3 && b[1] > b[2] {
-        return Err(FuncError::Call(format!("invalid slice index: {} > {}", b[1], b[2])));
+        return Err(FuncError::Call(format!(
+            "invalid slice index: {} > {}",
+            b[1], b[2]
+        )));
     }
     Ok(match item {
         Value::Str(st) => s(String::from_utf8_lossy(&st.as_bytes()[b[0]..b[1]])),
@@ -576,7 +777,9 @@ fn slice<'d>(item: &Value<'d>, idx: &[Value<'d>]) -> R<'d> {
         Value::Pairs(l) => Value::Pairs(Rc::new(l[b[0]..b[1]].to_vec())),
         Value::Alerts(a) => Value::Alerts(&a[b[0]..b[1]]),
         Value::AlertList(a) => Value::AlertList(Rc::new(a[b[0]..b[1]].to_vec())),
-        other => Value::List(Rc::new(other.elems().unwrap_or_default()[b[0]..b[1]].to_vec())),
+        other => Value::List(Rc::new(
+            other.elems().unwrap_or_default()[b[0]..b[1]].to_vec(),
+        )),
     })
 }
 
@@ -623,7 +826,9 @@ pub(crate) fn query_escape(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => o.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                o.push(b as char)
+            }
             b' ' => o.push('+'),
             _ => o.push_str(&format!("%{b:02X}")),
         }
@@ -639,12 +844,19 @@ fn query_unescape(s: &str) -> Result<String, String> {
     while i < b.len() {
         match b[i] {
             b'%' => {
-                let h = b.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit));
+                let h = b
+                    .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit));
                 let Some(h) = h else {
                     let end = (i + 3).min(b.len());
-                    return Err(format!("invalid URL escape {}", crate::fmt::go_quote(&String::from_utf8_lossy(&b[i..end]), false)));
+                    return Err(format!(
+                        "invalid URL escape {}",
+                        crate::fmt::go_quote(&String::from_utf8_lossy(&b[i..end]), false)
+                    ));
                 };
-                out.push(u8::from_str_radix(std::str::from_utf8(h).unwrap_or("00"), 16).unwrap_or(0));
+                out.push(
+                    u8::from_str_radix(std::str::from_utf8(h).unwrap_or("00"), 16).unwrap_or(0),
+                );
                 i += 3;
             }
             b'+' => {
@@ -669,7 +881,9 @@ fn title(s: &str) -> String {
     let cs: Vec<char> = s.chars().collect();
     for (i, &c) in cs.iter().enumerate() {
         let word_char = c.is_alphanumeric() || c == '_';
-        let mid = matches!(c, '\'' | '.' | ':' | '\u{2019}') && in_word && cs.get(i + 1).is_some_and(|n| n.is_alphabetic());
+        let mid = matches!(c, '\'' | '.' | ':' | '\u{2019}')
+            && in_word
+            && cs.get(i + 1).is_some_and(|n| n.is_alphabetic());
         if !(word_char || mid) {
             in_word = false;
             cased = false;
@@ -718,7 +932,11 @@ fn json_float(f: f64) -> String {
         let sh = format!("{f:e}");
         let (m, e) = sh.split_once('e').unwrap_or((&sh, "0"));
         let e: i32 = e.parse().unwrap_or(0);
-        return if e < 0 { format!("{m}e-{}", -e) } else { format!("{m}e+{e:02}") };
+        return if e < 0 {
+            format!("{m}e-{}", -e)
+        } else {
+            format!("{m}e+{e:02}")
+        };
     }
     format!("{f}")
 }
@@ -749,10 +967,15 @@ pub(crate) fn to_json(v: &Value<'_>, out: &mut String) {
     match v {
         Value::Missing | Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) | Value::Duration(i) | Value::Month(i) | Value::Weekday(i) => out.push_str(&i.to_string()),
+        Value::Int(i) | Value::Duration(i) | Value::Month(i) | Value::Weekday(i) => {
+            out.push_str(&i.to_string())
+        }
         Value::Float(f) => out.push_str(&json_float(*f)),
         Value::Str(st) | Value::Typed(_, st) => json_str(st, out),
-        Value::Time(t) => out.push_str(&format!("\"{}\"", t.format("2006-01-02T15:04:05.999999999Z07:00"))),
+        Value::Time(t) => out.push_str(&format!(
+            "\"{}\"",
+            t.format("2006-01-02T15:04:05.999999999Z07:00")
+        )),
         Value::Kv(m) => kv_json(m, out),
         Value::Map(m) => {
             out.push('{');
@@ -780,7 +1003,11 @@ pub(crate) fn to_json(v: &Value<'_>, out: &mut String) {
             kv_json(&a.labels, out);
             out.push_str(",\"annotations\":");
             kv_json(&a.annotations, out);
-            out.push_str(&format!(",\"startsAt\":{},\"endsAt\":{}", time_json(&a.starts_at), time_json(&a.ends_at)));
+            out.push_str(&format!(
+                ",\"startsAt\":{},\"endsAt\":{}",
+                time_json(&a.starts_at),
+                time_json(&a.ends_at)
+            ));
             out.push_str(",\"generatorURL\":");
             json_str(&a.generator_url, out);
             out.push_str(",\"fingerprint\":");

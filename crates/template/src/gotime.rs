@@ -33,7 +33,12 @@ impl GoTime {
         self.t.timestamp() == -62135596800 && self.t.timestamp_subsec_nanos() == 0
     }
     pub(crate) fn utc(&self) -> GoTime {
-        GoTime { t: self.t.with_timezone(&FixedOffset::east_opt(0).unwrap_or_else(|| *self.t.offset())), zone: None }
+        GoTime {
+            t: self
+                .t
+                .with_timezone(&FixedOffset::east_opt(0).unwrap_or_else(|| *self.t.offset())),
+            zone: None,
+        }
     }
 
     /// Go's Time.Format.
@@ -53,7 +58,9 @@ impl GoTime {
                 Std::NumMonth => out.push_str(&t.month().to_string()),
                 Std::ZeroMonth => out.push_str(&format!("{:02}", t.month())),
                 Std::LongWeekDay => out.push_str(DAYS[t.weekday().num_days_from_sunday() as usize]),
-                Std::WeekDay => out.push_str(&DAYS[t.weekday().num_days_from_sunday() as usize][..3]),
+                Std::WeekDay => {
+                    out.push_str(&DAYS[t.weekday().num_days_from_sunday() as usize][..3])
+                }
                 Std::Day => out.push_str(&t.day().to_string()),
                 Std::UnderDay => out.push_str(&format!("{:>2}", t.day())),
                 Std::ZeroDay => out.push_str(&format!("{:02}", t.day())),
@@ -85,7 +92,9 @@ impl GoTime {
                         out.push_str(&offset_fmt(off, colon, secs, hours_only));
                     }
                 }
-                Std::Num(colon, secs, hours_only) => out.push_str(&offset_fmt(off, colon, secs, hours_only)),
+                Std::Num(colon, secs, hours_only) => {
+                    out.push_str(&offset_fmt(off, colon, secs, hours_only))
+                }
                 Std::Frac(sep, n, nines) => {
                     let ns = t.timestamp_subsec_nanos();
                     let digits = format!("{ns:09}");
@@ -130,8 +139,29 @@ fn offset_fmt(off: i32, colon: bool, secs: bool, hours_only: bool) -> String {
     o
 }
 
-const MONTHS: [&str; 12] = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
-const DAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const DAYS: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Std {
@@ -179,7 +209,14 @@ fn next_chunk(layout: &str) -> (&str, Option<Std>, &str) {
             b'M' if r.starts_with("Mon") => Some((Std::WeekDay, 3)),
             b'M' if r.starts_with("MST") => Some((Std::Tz, 3)),
             b'0' if b.get(i + 1).is_some_and(|c| (b'1'..=b'6').contains(c)) => Some((
-                [Std::ZeroMonth, Std::ZeroDay, Std::ZeroHour12, Std::ZeroMinute, Std::ZeroSecond, Std::Year][(b[i + 1] - b'1') as usize],
+                [
+                    Std::ZeroMonth,
+                    Std::ZeroDay,
+                    Std::ZeroHour12,
+                    Std::ZeroMinute,
+                    Std::ZeroSecond,
+                    Std::Year,
+                ][(b[i + 1] - b'1') as usize],
                 2,
             )),
             b'0' if r.starts_with("002") => Some((Std::ZeroYearDay, 3)),
@@ -235,9 +272,13 @@ fn next_chunk(layout: &str) -> (&str, Option<Std>, &str) {
 /// Go's time.ParseInLocation(layout, value, UTC), for the common layout elements.
 pub(crate) fn parse(layout: &str, value: &str) -> Result<GoTime, String> {
     let err = |elem: &str, v: &str, extra: &str| {
-        format!("parsing time {:?} as {:?}: cannot parse {:?} as {:?}{}", value, layout, v, elem, extra)
+        format!(
+            "parsing time {:?} as {:?}: cannot parse {:?} as {:?}{}",
+            value, layout, v, elem, extra
+        )
     };
-    let (mut year, mut month, mut day, mut hour, mut min, mut sec, mut nanos) = (1i32, 1u32, 1u32, 0u32, 0u32, 0u32, 0u32);
+    let (mut year, mut month, mut day, mut hour, mut min, mut sec, mut nanos) =
+        (1i32, 1u32, 1u32, 0u32, 0u32, 0u32, 0u32);
     let mut pm: Option<bool> = None;
     let mut offset: Option<i32> = None;
     let mut zone: Option<String> = None;
@@ -273,7 +314,11 @@ pub(crate) fn parse(layout: &str, value: &str) -> Result<GoTime, String> {
             }
             Std::Year => {
                 let (y, n) = num(v, 2, 2).ok_or_else(bad)?;
-                year = if y >= 69 { 1900 + y as i32 } else { 2000 + y as i32 };
+                year = if y >= 69 {
+                    1900 + y as i32
+                } else {
+                    2000 + y as i32
+                };
                 v = &v[n..];
             }
             Std::LongMonth | Std::Month => {
@@ -296,7 +341,8 @@ pub(crate) fn parse(layout: &str, value: &str) -> Result<GoTime, String> {
                 v = &v[if full { DAYS[i].len() } else { 3 }..];
             }
             Std::NumMonth | Std::ZeroMonth => {
-                let (m, n) = num(v, if chunk == Std::ZeroMonth { 2 } else { 1 }, 2).ok_or_else(bad)?;
+                let (m, n) =
+                    num(v, if chunk == Std::ZeroMonth { 2 } else { 1 }, 2).ok_or_else(bad)?;
                 if !(1..=12).contains(&m) {
                     return Err(format!("parsing time {value:?}: month out of range"));
                 }
@@ -307,7 +353,8 @@ pub(crate) fn parse(layout: &str, value: &str) -> Result<GoTime, String> {
                 if chunk == Std::UnderDay && v.starts_with(' ') {
                     v = &v[1..];
                 }
-                let (d, n) = num(v, if chunk == Std::ZeroDay { 2 } else { 1 }, 2).ok_or_else(bad)?;
+                let (d, n) =
+                    num(v, if chunk == Std::ZeroDay { 2 } else { 1 }, 2).ok_or_else(bad)?;
                 day = d;
                 v = &v[n..];
             }
@@ -324,7 +371,8 @@ pub(crate) fn parse(layout: &str, value: &str) -> Result<GoTime, String> {
                 v = &v[n..];
             }
             Std::Hour12 | Std::ZeroHour12 => {
-                let (h, n) = num(v, if chunk == Std::ZeroHour12 { 2 } else { 1 }, 2).ok_or_else(bad)?;
+                let (h, n) =
+                    num(v, if chunk == Std::ZeroHour12 { 2 } else { 1 }, 2).ok_or_else(bad)?;
                 if h > 12 {
                     return Err(format!("parsing time {value:?}: hour out of range"));
                 }
@@ -332,7 +380,8 @@ pub(crate) fn parse(layout: &str, value: &str) -> Result<GoTime, String> {
                 v = &v[n..];
             }
             Std::Minute | Std::ZeroMinute => {
-                let (m, n) = num(v, if chunk == Std::ZeroMinute { 2 } else { 1 }, 2).ok_or_else(bad)?;
+                let (m, n) =
+                    num(v, if chunk == Std::ZeroMinute { 2 } else { 1 }, 2).ok_or_else(bad)?;
                 if m > 59 {
                     return Err(format!("parsing time {value:?}: minute out of range"));
                 }
@@ -340,14 +389,19 @@ pub(crate) fn parse(layout: &str, value: &str) -> Result<GoTime, String> {
                 v = &v[n..];
             }
             Std::Second | Std::ZeroSecond => {
-                let (s, n) = num(v, if chunk == Std::ZeroSecond { 2 } else { 1 }, 2).ok_or_else(bad)?;
+                let (s, n) =
+                    num(v, if chunk == Std::ZeroSecond { 2 } else { 1 }, 2).ok_or_else(bad)?;
                 if s > 59 {
                     return Err(format!("parsing time {value:?}: second out of range"));
                 }
                 sec = s;
                 v = &v[n..];
                 // Go accepts a fractional second after seconds even if the layout has none.
-                if v.len() > 1 && (v.starts_with('.') || v.starts_with(',')) && v.as_bytes()[1].is_ascii_digit() && !matches!(next_chunk(lay).1, Some(Std::Frac(..))) {
+                if v.len() > 1
+                    && (v.starts_with('.') || v.starts_with(','))
+                    && v.as_bytes()[1].is_ascii_digit()
+                    && !matches!(next_chunk(lay).1, Some(Std::Frac(..)))
+                {
                     let n = v[1..].bytes().take_while(u8::is_ascii_digit).count();
                     nanos = frac_nanos(&v[1..1 + n]);
                     v = &v[1 + n..];
@@ -434,11 +488,18 @@ pub(crate) fn parse(layout: &str, value: &str) -> Result<GoTime, String> {
             hour = 0;
         }
     }
-    let date = NaiveDate::from_ymd_opt(year, month, day).ok_or_else(|| format!("parsing time {value:?}: day out of range"))?;
-    let naive: NaiveDateTime = date.and_hms_nano_opt(hour, min, sec, nanos).ok_or_else(|| format!("parsing time {value:?}: out of range"))?;
+    let date = NaiveDate::from_ymd_opt(year, month, day)
+        .ok_or_else(|| format!("parsing time {value:?}: day out of range"))?;
+    let naive: NaiveDateTime = date
+        .and_hms_nano_opt(hour, min, sec, nanos)
+        .ok_or_else(|| format!("parsing time {value:?}: out of range"))?;
     let off = offset.unwrap_or(0);
-    let fo = FixedOffset::east_opt(off).ok_or_else(|| format!("parsing time {value:?}: offset out of range"))?;
-    let t = fo.from_local_datetime(&naive).single().ok_or_else(|| format!("parsing time {value:?}: out of range"))?;
+    let fo = FixedOffset::east_opt(off)
+        .ok_or_else(|| format!("parsing time {value:?}: offset out of range"))?;
+    let t = fo
+        .from_local_datetime(&naive)
+        .single()
+        .ok_or_else(|| format!("parsing time {value:?}: out of range"))?;
     let zone = match (offset, zone) {
         (Some(0), _) | (None, None) => None,
         (None, Some(z)) => Some(Rc::from(z.as_str())),
@@ -597,7 +658,10 @@ fn read_location(name: &str) -> Result<Zone, String> {
 #[derive(Clone, Debug)]
 pub(crate) enum Zone {
     Utc,
-    Tzif { trans: Vec<(i64, usize)>, types: Vec<(i32, bool, String)> },
+    Tzif {
+        trans: Vec<(i64, usize)>,
+        types: Vec<(i32, bool, String)>,
+    },
 }
 
 impl Zone {
@@ -614,7 +678,10 @@ impl Zone {
                 let ty = idx.unwrap_or_else(|| types.iter().position(|t| !t.1).unwrap_or(0));
                 let (off, _, abbr) = types.get(ty).cloned().unwrap_or((0, false, "UTC".into()));
                 let fo = FixedOffset::east_opt(off).unwrap_or_else(|| *t.t.offset());
-                GoTime { t: t.t.with_timezone(&fo), zone: Some(Rc::from(abbr.as_str())) }
+                GoTime {
+                    t: t.t.with_timezone(&fo),
+                    zone: Some(Rc::from(abbr.as_str())),
+                }
             }
         }
     }
@@ -649,7 +716,11 @@ fn parse_tzif(b: &[u8]) -> Option<Zone> {
     let mut trans = Vec::with_capacity(timecnt);
     let idx_at = base + timecnt * tsize;
     for i in 0..timecnt {
-        let at = if tsize == 8 { be64(b, base + i * 8)? } else { be32(b, base + i * 4)? };
+        let at = if tsize == 8 {
+            be64(b, base + i * 8)?
+        } else {
+            be32(b, base + i * 4)?
+        };
         trans.push((at, *b.get(idx_at + i)? as usize));
     }
     let types_at = idx_at + timecnt;
@@ -661,8 +732,16 @@ fn parse_tzif(b: &[u8]) -> Option<Zone> {
         let off = be32(b, at)? as i32;
         let dst = *b.get(at + 4)? != 0;
         let ai = *b.get(at + 5)? as usize;
-        let end = chars.get(ai..)?.iter().position(|&c| c == 0).map_or(chars.len(), |p| ai + p);
-        types.push((off, dst, String::from_utf8_lossy(chars.get(ai..end)?).into_owned()));
+        let end = chars
+            .get(ai..)?
+            .iter()
+            .position(|&c| c == 0)
+            .map_or(chars.len(), |p| ai + p);
+        types.push((
+            off,
+            dst,
+            String::from_utf8_lossy(chars.get(ai..end)?).into_owned(),
+        ));
     }
     Some(Zone::Tzif { trans, types })
 }

@@ -51,7 +51,16 @@ impl Item {
             Tok::Eof => "EOF".into(),
             Tok::RDelim => "\"}}\"".into(),
             Tok::LDelim => "\"{{\"".into(),
-            Tok::If | Tok::Else | Tok::End | Tok::Range | Tok::With | Tok::Define | Tok::Template | Tok::Block | Tok::Break | Tok::Continue => {
+            Tok::If
+            | Tok::Else
+            | Tok::End
+            | Tok::Range
+            | Tok::With
+            | Tok::Define
+            | Tok::Template
+            | Tok::Block
+            | Tok::Break
+            | Tok::Continue => {
                 format!("<{}>", self.val)
             }
             Tok::Text | Tok::Str | Tok::RawStr => format!("{:?}", self.val),
@@ -91,9 +100,17 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Item>, LexError> {
                 text = t;
             }
             if !text.is_empty() {
-                items.push(Item { tok: Tok::Text, pos, val: text.to_string() });
+                items.push(Item {
+                    tok: Tok::Text,
+                    pos,
+                    val: text.to_string(),
+                });
             }
-            items.push(Item { tok: Tok::Eof, pos: src.len(), val: String::new() });
+            items.push(Item {
+                tok: Tok::Eof,
+                pos: src.len(),
+                val: String::new(),
+            });
             return Ok(items);
         };
         let k = i + rel;
@@ -109,7 +126,11 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Item>, LexError> {
             text = text.trim_end_matches([' ', '\t', '\r', '\n']);
         }
         if !text.is_empty() {
-            items.push(Item { tok: Tok::Text, pos, val: text.to_string() });
+            items.push(Item {
+                tok: Tok::Text,
+                pos,
+                val: text.to_string(),
+            });
         }
         trim_next = false;
         let mut j = k + 2 + if left_trim { 2 } else { 0 };
@@ -129,17 +150,29 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Item>, LexError> {
             }
             continue;
         }
-        items.push(Item { tok: Tok::LDelim, pos: k, val: "{{".into() });
+        items.push(Item {
+            tok: Tok::LDelim,
+            pos: k,
+            val: "{{".into(),
+        });
         let mut depth = 0usize;
         loop {
             if right_trim_at(&src[j..]) {
-                items.push(Item { tok: Tok::RDelim, pos: j + 1, val: "}}".into() });
+                items.push(Item {
+                    tok: Tok::RDelim,
+                    pos: j + 1,
+                    val: "}}".into(),
+                });
                 i = j + 4;
                 trim_next = true;
                 break;
             }
             if src[j..].starts_with("}}") {
-                items.push(Item { tok: Tok::RDelim, pos: j, val: "}}".into() });
+                items.push(Item {
+                    tok: Tok::RDelim,
+                    pos: j,
+                    val: "}}".into(),
+                });
                 i = j + 2;
                 break;
             }
@@ -148,7 +181,11 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Item>, LexError> {
             };
             let start = j;
             let push = |items: &mut Vec<Item>, tok: Tok, end: usize| {
-                items.push(Item { tok, pos: start, val: src[start..end].to_string() });
+                items.push(Item {
+                    tok,
+                    pos: start,
+                    val: src[start..end].to_string(),
+                });
             };
             match c {
                 ' ' | '\t' | '\r' | '\n' => {
@@ -195,7 +232,9 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Item>, LexError> {
                     let mut e = j + 1;
                     loop {
                         match b.get(e) {
-                            None | Some(b'\n') => return Err((j, "unterminated quoted string".into())),
+                            None | Some(b'\n') => {
+                                return Err((j, "unterminated quoted string".into()));
+                            }
                             Some(b'\\') => e += 2,
                             Some(b'"') => break,
                             _ => e += 1,
@@ -215,7 +254,9 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Item>, LexError> {
                     let mut e = j + 1;
                     loop {
                         match b.get(e) {
-                            None | Some(b'\n') => return Err((j, "unterminated character constant".into())),
+                            None | Some(b'\n') => {
+                                return Err((j, "unterminated character constant".into()));
+                            }
                             Some(b'\\') => e += 2,
                             Some(b'\'') => break,
                             _ => e += 1,
@@ -273,7 +314,12 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Item>, LexError> {
                     push(&mut items, Tok::Punct, j + 1);
                     j += 1;
                 }
-                c => return Err((j, format!("unrecognized character in action: {}", go_rune(c)))),
+                c => {
+                    return Err((
+                        j,
+                        format!("unrecognized character in action: {}", go_rune(c)),
+                    ));
+                }
             }
         }
         if depth > 0 {
@@ -300,8 +346,14 @@ fn scan_alnum(src: &str, from: usize) -> usize {
 
 fn check_term(src: &str, e: usize) -> Result<(), LexError> {
     let rest = &src[e..];
-    let Some(c) = rest.chars().next() else { return Ok(()) };
-    if matches!(c, ' ' | '\t' | '\r' | '\n' | '.' | ',' | '|' | ':' | ')' | '(') || rest.starts_with("}}") {
+    let Some(c) = rest.chars().next() else {
+        return Ok(());
+    };
+    if matches!(
+        c,
+        ' ' | '\t' | '\r' | '\n' | '.' | ',' | '|' | ':' | ')' | '('
+    ) || rest.starts_with("}}")
+    {
         return Ok(());
     }
     Err((e, format!("bad character {}", go_rune(c))))
@@ -350,6 +402,10 @@ fn lex_number(src: &str, start: usize, items: &mut Vec<Item>) -> Result<usize, L
         let end = scan_alnum(src, e);
         return Err((start, format!("bad number syntax: {:?}", &src[start..end])));
     }
-    items.push(Item { tok: Tok::Num, pos: start, val: src[start..e].to_string() });
+    items.push(Item {
+        tok: Tok::Num,
+        pos: start,
+        val: src[start..e].to_string(),
+    });
     Ok(e)
 }

@@ -84,7 +84,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_output_bytes: 1 << 20, max_steps: 1_000_000, max_depth: 100 }
+        Limits {
+            max_output_bytes: 1 << 20,
+            max_steps: 1_000_000,
+            max_depth: 100,
+        }
     }
 }
 
@@ -95,18 +99,28 @@ pub struct Library {
 }
 
 /// Trial-render errors that only say the sample data is smaller than real data.
-const DATA_DEPENDENT: &[&str] = &["index out of range", "slice index out of range", "invalid slice index"];
+const DATA_DEPENDENT: &[&str] = &[
+    "index out of range",
+    "slice index out of range",
+    "invalid slice index",
+];
 
 const DEFAULT_TMPL: &str = include_str!("default.tmpl");
 
 fn parse_error(file: &str, src: &str, (pos, message): (usize, String)) -> Error {
     let (line, column) = exec::line_col(src, pos);
-    Error { name: file.to_string(), line, column, message }
+    Error {
+        name: file.to_string(),
+        line,
+        column,
+        message,
+    }
 }
 
 /// Go's parse.IsEmptyTree: only whitespace text.
 fn is_empty_tree(list: &[Node]) -> bool {
-    list.iter().all(|n| matches!(n, Node::Text(t) if t.trim().is_empty()))
+    list.iter()
+        .all(|n| matches!(n, Node::Text(t) if t.trim().is_empty()))
 }
 
 /// Adds `tree` under its name unless it is empty and a non-empty one exists (Go's rule).
@@ -132,7 +146,8 @@ impl Library {
     /// Parses one file of `{{ define }}` blocks (like Alertmanager's `templates:` files);
     /// later files override earlier names. The error names the file, line and column.
     pub fn add_file(&mut self, name: &str, content: &str) -> Result<(), Error> {
-        let parsed = parse::parse(name, name, content, &funcs::is_func).map_err(|e| parse_error(name, content, e))?;
+        let parsed = parse::parse(name, name, content, &funcs::is_func)
+            .map_err(|e| parse_error(name, content, e))?;
         let defs = Arc::make_mut(&mut self.defs);
         for d in parsed.defines {
             associate(defs, d);
@@ -165,15 +180,23 @@ impl Template {
     /// and a resolved alert) so that run-time errors such as a field the data model does
     /// not have are reported at load, with line and column.
     pub fn parse(library: &Library, name: &str, text: &str) -> Result<Template, Error> {
-        let parsed = parse::parse(name, name, text, &funcs::is_func).map_err(|e| parse_error(name, text, e))?;
+        let parsed = parse::parse(name, name, text, &funcs::is_func)
+            .map_err(|e| parse_error(name, text, e))?;
         let mut local: Defs = BTreeMap::new();
         for d in parsed.defines {
-            if is_empty_tree(&d.list) && (local.contains_key(&d.name) || library.defs.contains_key(&d.name)) {
+            if is_empty_tree(&d.list)
+                && (local.contains_key(&d.name) || library.defs.contains_key(&d.name))
+            {
                 continue;
             }
             local.insert(d.name.clone(), Arc::new(d));
         }
-        let t = Template { name: name.to_string(), main: Arc::new(parsed.main), local: Arc::new(local), lib: library.defs.clone() };
+        let t = Template {
+            name: name.to_string(),
+            main: Arc::new(parsed.main),
+            local: Arc::new(local),
+            lib: library.defs.clone(),
+        };
         t.check_calls()?;
         let limits = Limits::default();
         if let Err(e) = t.render_with(&sample_data(), &limits) {
@@ -201,7 +224,13 @@ impl Template {
             calls.sort_by_key(|(_, pos)| *pos);
             for (name, pos) in calls {
                 match self.lookup(&name) {
-                    None => return Err(error_at(tree, pos, format!("template {name:?} not defined"))),
+                    None => {
+                        return Err(error_at(
+                            tree,
+                            pos,
+                            format!("template {name:?} not defined"),
+                        ));
+                    }
                     Some(t) => {
                         if seen.insert(name) {
                             todo.push(t);
@@ -238,7 +267,8 @@ mod tests {
     #[test]
     fn defaults_parse() {
         let mut lib = Library::default();
-        lib.add_file("default.tmpl", DEFAULT_TMPL).expect("default.tmpl parses");
+        lib.add_file("default.tmpl", DEFAULT_TMPL)
+            .expect("default.tmpl parses");
         assert!(lib.names().contains(&"slack.default.title".to_string()));
     }
 }

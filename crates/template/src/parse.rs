@@ -7,11 +7,33 @@ use std::sync::Arc;
 #[derive(Clone, Debug)]
 pub(crate) enum Node {
     Text(String),
-    Action { pos: usize, pipe: Pipe },
-    If { pos: usize, pipe: Pipe, list: Vec<Node>, else_list: Option<Vec<Node>> },
-    With { pos: usize, pipe: Pipe, list: Vec<Node>, else_list: Option<Vec<Node>> },
-    Range { pos: usize, pipe: Pipe, list: Vec<Node>, else_list: Option<Vec<Node>> },
-    Template { pos: usize, name: String, pipe: Option<Pipe> },
+    Action {
+        pos: usize,
+        pipe: Pipe,
+    },
+    If {
+        pos: usize,
+        pipe: Pipe,
+        list: Vec<Node>,
+        else_list: Option<Vec<Node>>,
+    },
+    With {
+        pos: usize,
+        pipe: Pipe,
+        list: Vec<Node>,
+        else_list: Option<Vec<Node>>,
+    },
+    Range {
+        pos: usize,
+        pipe: Pipe,
+        list: Vec<Node>,
+        else_list: Option<Vec<Node>>,
+    },
+    Template {
+        pos: usize,
+        name: String,
+        pipe: Option<Pipe>,
+    },
     Break(usize),
     Continue(usize),
 }
@@ -42,16 +64,27 @@ pub(crate) enum Lit {
 #[derive(Clone, Debug)]
 pub(crate) enum Arg {
     /// `.A.B`
-    Field { pos: usize, names: Vec<String> },
+    Field {
+        pos: usize,
+        names: Vec<String>,
+    },
     /// `$x.A.B`
-    Var { pos: usize, name: String, names: Vec<String> },
+    Var {
+        pos: usize,
+        name: String,
+        names: Vec<String>,
+    },
     Dot(usize),
     Lit(usize, Lit, String),
     /// function name
     Ident(usize, String),
     Pipe(usize, Box<Pipe>),
     /// `(pipe).A.B`
-    Chain { pos: usize, node: Box<Arg>, names: Vec<String> },
+    Chain {
+        pos: usize,
+        node: Box<Arg>,
+        names: Vec<String>,
+    },
 }
 
 impl Arg {
@@ -96,7 +129,11 @@ impl Pipe {
             s.push_str(&self.decl.join(", "));
             s.push_str(if self.is_assign { " = " } else { " := " });
         }
-        let cmds: Vec<String> = self.cmds.iter().map(|c| c.args.iter().map(Arg::show).collect::<Vec<_>>().join(" ")).collect();
+        let cmds: Vec<String> = self
+            .cmds
+            .iter()
+            .map(|c| c.args.iter().map(Arg::show).collect::<Vec<_>>().join(" "))
+            .collect();
         s.push_str(&cmds.join(" | "));
         s
     }
@@ -137,9 +174,22 @@ struct Parser<'a> {
 }
 
 /// Parses `src`. `funcs` says whether a function name exists.
-pub(crate) fn parse(name: &str, file: &str, src: &str, funcs: &dyn Fn(&str) -> bool) -> Result<Parsed, ParseError> {
+pub(crate) fn parse(
+    name: &str,
+    file: &str,
+    src: &str,
+    funcs: &dyn Fn(&str) -> bool,
+) -> Result<Parsed, ParseError> {
     let items = lex(src)?;
-    let mut p = Parser { items, i: 0, vars: vec!["$".into()], range_depth: 0, depth: 0, funcs, defines: Vec::new() };
+    let mut p = Parser {
+        items,
+        i: 0,
+        vars: vec!["$".into()],
+        range_depth: 0,
+        depth: 0,
+        funcs,
+        defines: Vec::new(),
+    };
     let mut main = Vec::new();
     loop {
         let it = p.peek().clone();
@@ -170,9 +220,22 @@ pub(crate) fn parse(name: &str, file: &str, src: &str, funcs: &dyn Fn(&str) -> b
     let src: Arc<str> = Arc::from(src);
     let defines = std::mem::take(&mut p.defines)
         .into_iter()
-        .map(|(name, list)| Tree { name, file: file.clone(), src: src.clone(), list })
+        .map(|(name, list)| Tree {
+            name,
+            file: file.clone(),
+            src: src.clone(),
+            list,
+        })
         .collect();
-    Ok(Parsed { main: Tree { name: name.to_string(), file, src, list: main }, defines })
+    Ok(Parsed {
+        main: Tree {
+            name: name.to_string(),
+            file,
+            src,
+            list: main,
+        },
+        defines,
+    })
 }
 
 /// The `{{end}}`/`{{else}}` that stopped an item list.
@@ -280,19 +343,38 @@ impl Parser<'_> {
                 if self.range_depth == 0 {
                     return Err((it.pos, format!("{{{{{}}}}} outside {{{{range}}}}", it.val)));
                 }
-                return Ok((Some(if is_break { Node::Break(it.pos) } else { Node::Continue(it.pos) }), None));
+                return Ok((
+                    Some(if is_break {
+                        Node::Break(it.pos)
+                    } else {
+                        Node::Continue(it.pos)
+                    }),
+                    None,
+                ));
             }
             Tok::Else => {
                 // `{{else}}`, `{{else if ...}}`, `{{else with ...}}`: the caller decides.
                 self.i -= 1;
-                return Ok((None, Some(EndMark { pos: it.pos, is_else: true })));
+                return Ok((
+                    None,
+                    Some(EndMark {
+                        pos: it.pos,
+                        is_else: true,
+                    }),
+                ));
             }
             Tok::End => {
                 let t = self.next_non_space();
                 if t.tok != Tok::RDelim {
                     return Err(unexpected(&t, "end"));
                 }
-                return Ok((None, Some(EndMark { pos: it.pos, is_else: false })));
+                return Ok((
+                    None,
+                    Some(EndMark {
+                        pos: it.pos,
+                        is_else: false,
+                    }),
+                ));
             }
             Tok::If => return Ok((Some(self.control(it.pos, "if")?), None)),
             Tok::Range => return Ok((Some(self.control(it.pos, "range")?), None)),
@@ -302,7 +384,13 @@ impl Parser<'_> {
         }
         self.i -= 1;
         let pipe = self.pipeline("command", Tok::RDelim)?;
-        Ok((Some(Node::Action { pos: pipe.pos, pipe }), None))
+        Ok((
+            Some(Node::Action {
+                pos: pipe.pos,
+                pipe,
+            }),
+            None,
+        ))
     }
 
     fn control(&mut self, pos: usize, ctx: &str) -> Result<Node, ParseError> {
@@ -316,7 +404,10 @@ impl Parser<'_> {
         self.depth += 1;
         if self.depth > MAX_NESTING {
             self.depth -= 1;
-            return Err((pos, format!("max expression depth exceeded ({MAX_NESTING} nested pipelines or blocks)")));
+            return Err((
+                pos,
+                format!("max expression depth exceeded ({MAX_NESTING} nested pipelines or blocks)"),
+            ));
         }
         Ok(())
     }
@@ -355,9 +446,24 @@ impl Parser<'_> {
         }
         self.vars.truncate(mark);
         Ok(match ctx {
-            "if" => Node::If { pos, pipe, list, else_list },
-            "with" => Node::With { pos, pipe, list, else_list },
-            _ => Node::Range { pos, pipe, list, else_list },
+            "if" => Node::If {
+                pos,
+                pipe,
+                list,
+                else_list,
+            },
+            "with" => Node::With {
+                pos,
+                pipe,
+                list,
+                else_list,
+            },
+            _ => Node::Range {
+                pos,
+                pipe,
+                list,
+                else_list,
+            },
         })
     }
 
@@ -402,7 +508,12 @@ impl Parser<'_> {
 
     fn pipeline(&mut self, ctx: &str, end: Tok) -> Result<Pipe, ParseError> {
         let first = self.peek_non_space();
-        let mut pipe = Pipe { pos: first.pos, decl: Vec::new(), is_assign: false, cmds: Vec::new() };
+        let mut pipe = Pipe {
+            pos: first.pos,
+            decl: Vec::new(),
+            is_assign: false,
+            cmds: Vec::new(),
+        };
         // declarations
         let mut pending_decl = Vec::new();
         loop {
@@ -429,7 +540,9 @@ impl Parser<'_> {
                     if ctx == "range" && pending_decl.len() < 2 {
                         match self.peek_non_space().tok {
                             Tok::Var => continue,
-                            _ => return Err((nxt.pos, "range can only initialize variables".into())),
+                            _ => {
+                                return Err((nxt.pos, "range can only initialize variables".into()));
+                            }
                         }
                     }
                     return Err((nxt.pos, format!("too many declarations in {ctx}")));
@@ -451,13 +564,26 @@ impl Parser<'_> {
                 }
                 for (i, c) in pipe.cmds.iter().enumerate().skip(1) {
                     if let Some(Arg::Lit(..) | Arg::Dot(_)) = c.args.first() {
-                        return Err((c.pos, format!("non executable command in pipeline stage {}", i + 1)));
+                        return Err((
+                            c.pos,
+                            format!("non executable command in pipeline stage {}", i + 1),
+                        ));
                     }
                 }
                 break;
             }
             match t.tok {
-                Tok::Bool | Tok::Char | Tok::Dot | Tok::Field | Tok::Ident | Tok::Num | Tok::Nil | Tok::RawStr | Tok::Str | Tok::Var | Tok::LParen => {
+                Tok::Bool
+                | Tok::Char
+                | Tok::Dot
+                | Tok::Field
+                | Tok::Ident
+                | Tok::Num
+                | Tok::Nil
+                | Tok::RawStr
+                | Tok::Str
+                | Tok::Var
+                | Tok::LParen => {
                     self.i -= 1;
                     let c = self.command()?;
                     pipe.cmds.push(c);
@@ -476,7 +602,10 @@ impl Parser<'_> {
 
     fn command(&mut self) -> Result<Cmd, ParseError> {
         let pos = self.peek_non_space().pos;
-        let mut cmd = Cmd { pos, args: Vec::new() };
+        let mut cmd = Cmd {
+            pos,
+            args: Vec::new(),
+        };
         loop {
             self.peek_non_space();
             if let Some(op) = self.operand()? {
@@ -500,7 +629,9 @@ impl Parser<'_> {
     }
 
     fn operand(&mut self) -> Result<Option<Arg>, ParseError> {
-        let Some(node) = self.term()? else { return Ok(None) };
+        let Some(node) = self.term()? else {
+            return Ok(None);
+        };
         if self.peek().tok == Tok::Field {
             let mut names = Vec::new();
             while self.peek().tok == Tok::Field {
@@ -511,17 +642,34 @@ impl Parser<'_> {
                     n.extend(names);
                     Arg::Field { pos, names: n }
                 }
-                Arg::Var { pos, name, names: mut n } => {
+                Arg::Var {
+                    pos,
+                    name,
+                    names: mut n,
+                } => {
                     n.extend(names);
-                    Arg::Var { pos, name, names: n }
+                    Arg::Var {
+                        pos,
+                        name,
+                        names: n,
+                    }
                 }
-                Arg::Lit(pos, Lit::Bool(_) | Lit::Str(_) | Lit::Int(_) | Lit::Float(_), ref text) | Arg::Lit(pos, Lit::Nil, ref text) => {
+                Arg::Lit(
+                    pos,
+                    Lit::Bool(_) | Lit::Str(_) | Lit::Int(_) | Lit::Float(_),
+                    ref text,
+                )
+                | Arg::Lit(pos, Lit::Nil, ref text) => {
                     return Err((pos, format!("unexpected . after term {text:?}")));
                 }
                 Arg::Dot(pos) => return Err((pos, "unexpected . after term \".\"".into())),
                 other => {
                     let pos = other.pos();
-                    Arg::Chain { pos, node: Box::new(other), names }
+                    Arg::Chain {
+                        pos,
+                        node: Box::new(other),
+                        names,
+                    }
                 }
             }));
         }
@@ -543,9 +691,16 @@ impl Parser<'_> {
                 if !self.vars.contains(&t.val) {
                     return Err((t.pos, format!("undefined variable {:?}", t.val)));
                 }
-                Arg::Var { pos: t.pos, name: t.val, names: Vec::new() }
+                Arg::Var {
+                    pos: t.pos,
+                    name: t.val,
+                    names: Vec::new(),
+                }
             }
-            Tok::Field => Arg::Field { pos: t.pos, names: vec![t.val[1..].to_string()] },
+            Tok::Field => Arg::Field {
+                pos: t.pos,
+                names: vec![t.val[1..].to_string()],
+            },
             Tok::Bool => Arg::Lit(t.pos, Lit::Bool(t.val == "true"), t.val),
             Tok::Char | Tok::Num => Arg::Lit(t.pos, number(&t)?, t.val),
             Tok::LParen => {
@@ -573,7 +728,8 @@ fn unexpected(it: &Item, ctx: &str) -> ParseError {
 fn number(t: &Item) -> Result<Lit, ParseError> {
     let bad = || (t.pos, format!("bad number syntax: {:?}", t.val));
     if t.tok == Tok::Char {
-        let s = unquote_go(&t.val, '\'').ok_or_else(|| (t.pos, format!("malformed character constant: {}", t.val)))?;
+        let s = unquote_go(&t.val, '\'')
+            .ok_or_else(|| (t.pos, format!("malformed character constant: {}", t.val)))?;
         let mut cs = s.chars();
         let (Some(c), None) = (cs.next(), cs.next()) else {
             return Err((t.pos, format!("malformed character constant: {}", t.val)));
@@ -587,7 +743,11 @@ fn number(t: &Item) -> Result<Lit, ParseError> {
     };
     let lower = body.to_ascii_lowercase();
     let int = if let Some(h) = lower.strip_prefix("0x") {
-        if h.contains('.') || h.contains('p') { None } else { Some(i128::from_str_radix(h, 16).map_err(|_| bad())?) }
+        if h.contains('.') || h.contains('p') {
+            None
+        } else {
+            Some(i128::from_str_radix(h, 16).map_err(|_| bad())?)
+        }
     } else if let Some(o) = lower.strip_prefix("0o") {
         Some(i128::from_str_radix(o, 8).map_err(|_| bad())?)
     } else if let Some(b) = lower.strip_prefix("0b") {
@@ -602,7 +762,9 @@ fn number(t: &Item) -> Result<Lit, ParseError> {
     match int {
         Some(v) => {
             let v = if neg { -v } else { v };
-            i64::try_from(v).map(Lit::Int).map_err(|_| (t.pos, format!("{} overflows int", t.val)))
+            i64::try_from(v)
+                .map(Lit::Int)
+                .map_err(|_| (t.pos, format!("{} overflows int", t.val)))
         }
         None => {
             let f: f64 = lower.parse().map_err(|_| bad())?;
@@ -681,7 +843,15 @@ pub(crate) fn template_calls(list: &[Node], out: &mut BTreeSet<(String, usize)>)
             Node::Template { name, pos, .. } => {
                 out.insert((name.clone(), *pos));
             }
-            Node::If { list, else_list, .. } | Node::With { list, else_list, .. } | Node::Range { list, else_list, .. } => {
+            Node::If {
+                list, else_list, ..
+            }
+            | Node::With {
+                list, else_list, ..
+            }
+            | Node::Range {
+                list, else_list, ..
+            } => {
                 template_calls(list, out);
                 if let Some(e) = else_list {
                     template_calls(e, out);

@@ -53,7 +53,10 @@ fn templated_fields_replace_their_defaults() {
     assert_eq!(p["group"], "PAGERDUTY");
     assert_eq!(p["class"], "disk");
     assert_eq!(body["client"], "Alertmanager");
-    assert_eq!(body["client_url"], "http://alertmanager.example:9093/#/alerts");
+    assert_eq!(
+        body["client_url"],
+        "http://alertmanager.example:9093/#/alerts"
+    );
     let details = &p["custom_details"];
     assert_eq!(details["runbook"], "https://runbooks.example/DiskFull");
     assert_eq!(details["fp"], a.fingerprint.as_str());
@@ -61,19 +64,26 @@ fn templated_fields_replace_their_defaults() {
     // A resolve sends the summary as rendered: no `[RESOLVED]` prefix of ours.
     let body = planned(templates, &resolved(a), AlertStatus::Resolved);
     assert_eq!(body["event_action"], "resolve");
-    assert_eq!(body["payload"]["summary"], "[RESOLVED] HighErrorRate ", "{body:#}");
+    assert_eq!(
+        body["payload"]["summary"], "[RESOLVED] HighErrorRate ",
+        "{body:#}"
+    );
 }
 
 #[test]
 fn a_failing_rendering_sends_the_default_and_is_counted() {
     // Renders the sample data at load; fails for an alert of the `postgres` service.
-    let failing = "{{ if eq (index .Alerts 0).Labels.service \"postgres\" }}{{ index .Alerts 3 }}{{ end }}";
+    let failing =
+        "{{ if eq (index .Alerts 0).Labels.service \"postgres\" }}{{ index .Alerts 3 }}{{ end }}";
     let before = counter(
         publish::templates::RENDER_FAILURES_TOTAL,
         &[("target_name", "pd-tmpl"), ("field", "summary")],
     );
     let body = planned(json!({"summary": failing}), &db(), AlertStatus::Firing);
-    assert_eq!(body["payload"]["summary"], "DiskFull: Disk 97% full", "{body:#}");
+    assert_eq!(
+        body["payload"]["summary"], "DiskFull: Disk 97% full",
+        "{body:#}"
+    );
     let after = counter(
         publish::templates::RENDER_FAILURES_TOTAL,
         &[("target_name", "pd-tmpl"), ("field", "summary")],

@@ -57,7 +57,10 @@ fn every_field_lands_in_its_place() {
     let m = fixture("am-webhook-firing.json");
     let alert = &m.alerts[0];
     assert_eq!(body["attachments"][0]["color"], "danger", "{body:#}");
-    assert!(body.get("blocks").is_none(), "the blocks move into the coloured attachment");
+    assert!(
+        body.get("blocks").is_none(),
+        "the blocks move into the coloured attachment"
+    );
     let blocks = body["attachments"][0]["blocks"].as_array().unwrap();
     assert_eq!(
         blocks[0]["text"]["text"],
@@ -118,7 +121,10 @@ fn long_renderings_are_cut_to_slacks_limits() {
         .iter()
         .map(|b| b["text"]["text"].as_str().unwrap())
         .collect();
-    assert!(sections[0].starts_with("0000") && sections[1].starts_with("0000"), "{sections:?}");
+    assert!(
+        sections[0].starts_with("0000") && sections[1].starts_with("0000"),
+        "{sections:?}"
+    );
 }
 
 #[test]
@@ -143,7 +149,13 @@ fn errors_name_the_field_line_and_column() {
     )
     .unwrap_err();
     assert!(e.message.starts_with("line 2, column "), "{e}");
-    let e = publish_slack::build(&templated(json!({"summary": "x"})), &BuildContext::default())
-        .unwrap_err();
-    assert!(e.message.contains("a slack target has title, title_link"), "{e}");
+    let e = publish_slack::build(
+        &templated(json!({"summary": "x"})),
+        &BuildContext::default(),
+    )
+    .unwrap_err();
+    assert!(
+        e.message.contains("a slack target has title, title_link"),
+        "{e}"
+    );
 }

@@ -73,7 +73,11 @@ pub(crate) async fn render(
     let data = match r.data {
         Some(v) => Some(
             serde_path_to_error::deserialize::<_, template::Data>(v).map_err(|e| {
-                ApiError::invalid(format!("invalid request at `data.{}`: {}", e.path(), e.inner()))
+                ApiError::invalid(format!(
+                    "invalid request at `data.{}`: {}",
+                    e.path(),
+                    e.inner()
+                ))
             })?,
         ),
         None => None,

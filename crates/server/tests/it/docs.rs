@@ -259,7 +259,10 @@ fn template_guide_examples_build() {
     let mut context = publish::BuildContext::default();
     context
         .templates
-        .add_file("team.tmpl", r#"{{ define "team.text" }}{{ .Status }}{{ end }}"#)
+        .add_file(
+            "team.tmpl",
+            r#"{{ define "team.text" }}{{ .Status }}{{ end }}"#,
+        )
         .expect("parses");
     let (mut targets, mut configs) = (0, 0);
     for block in doc.split("```yaml\n").skip(1) {
@@ -282,5 +285,8 @@ fn template_guide_examples_build() {
             configs += 1;
         }
     }
-    assert!(targets >= 5 && configs >= 1, "{targets} targets, {configs} configs");
+    assert!(
+        targets >= 5 && configs >= 1,
+        "{targets} targets, {configs} configs"
+    );
 }

@@ -67,11 +67,7 @@ const PAGERDUTY: [(&str, &str, &str); 7] = [
     ),
     ("source", "source", "{{ .CommonLabels.instance }}"),
     ("component", "component", "{{ .CommonLabels.service }}"),
-    (
-        "group",
-        "group",
-        "{{ .CommonLabels.namespace | toUpper }}",
-    ),
+    ("group", "group", "{{ .CommonLabels.namespace | toUpper }}"),
     (
         "class",
         "class",
@@ -211,7 +207,10 @@ fn our_slack(bodies: &[Value]) -> Notifications {
             let last = blocks.last().unwrap();
             fields.insert(
                 "footer".to_owned(),
-                last["elements"][0]["text"].as_str().unwrap_or("").to_owned(),
+                last["elements"][0]["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
             );
             (key_of_slack(&fields), fields)
         })
@@ -224,7 +223,11 @@ fn key_of_slack(fields: &BTreeMap<String, String>) -> (String, String) {
     } else {
         "resolved"
     };
-    let fp = fields["footer"].split(" · ").nth(1).unwrap_or("").to_owned();
+    let fp = fields["footer"]
+        .split(" · ")
+        .nth(1)
+        .unwrap_or("")
+        .to_owned();
     (status.to_owned(), fp)
 }
 
@@ -293,7 +296,10 @@ async fn alertmanager_and_our_targets_render_the_same_texts() {
     );
     let service = Service::start(
         dir.path(),
-        &format!("templates: [{}]\n", q(&format!("{}/*.tmpl", dir.path().display()))),
+        &format!(
+            "templates: [{}]\n",
+            q(&format!("{}/*.tmpl", dir.path().display()))
+        ),
     )
     .await;
 
@@ -384,15 +390,26 @@ async fn alertmanager_and_our_targets_render_the_same_texts() {
 
     let theirs = am_slack(&am_slack_bodies);
     let ours = our_slack(&our_slack_bodies);
-    assert_eq!(theirs.len(), n, "Alertmanager's Slack notifications: {theirs:#?}");
+    assert_eq!(
+        theirs.len(),
+        n,
+        "Alertmanager's Slack notifications: {theirs:#?}"
+    );
     assert_eq!(
         ours, theirs,
         "our Slack fields differ from Alertmanager's;\nours: {our_slack_bodies:#?}"
     );
     let theirs = pd_events(&am_pd_bodies);
     let ours = pd_events(&our_pd_bodies);
-    assert_eq!(theirs.len(), n, "Alertmanager's PagerDuty events: {theirs:#?}");
-    assert_eq!(ours, theirs, "our PagerDuty fields differ from Alertmanager's");
+    assert_eq!(
+        theirs.len(),
+        n,
+        "Alertmanager's PagerDuty events: {theirs:#?}"
+    );
+    assert_eq!(
+        ours, theirs,
+        "our PagerDuty fields differ from Alertmanager's"
+    );
 
     // The texts are what the templates say, not empty agreement.
     let (_, disk) = theirs
@@ -436,7 +453,10 @@ fn check_with_title(template: &str, shared: Option<&str>) -> (Option<i32>, Strin
     if let Some(shared) = shared {
         let file = dir.path().join("broken.tmpl");
         std::fs::write(&file, shared).unwrap();
-        config.push_str(&format!("templates: [{}]\n", q(&file.display().to_string())));
+        config.push_str(&format!(
+            "templates: [{}]\n",
+            q(&file.display().to_string())
+        ));
     }
     let config_path = dir.path().join("config.yaml");
     std::fs::write(&config_path, config).unwrap();
@@ -446,7 +466,8 @@ fn check_with_title(template: &str, shared: Option<&str>) -> (Option<i32>, Strin
         .arg(&config_path)
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).replace(&dir.path().display().to_string(), "DIR");
+    let stderr =
+        String::from_utf8_lossy(&out.stderr).replace(&dir.path().display().to_string(), "DIR");
     (out.status.code(), stderr)
 }
 
@@ -462,11 +483,17 @@ fn broken_templates_fail_check_config_with_file_target_field_line_and_column() {
     );
     let (code, err) = check_with_title("{{ if .Status }}open", None);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("field `templates.title`: line 1, column"), "{err}");
+    assert!(
+        err.contains("field `templates.title`: line 1, column"),
+        "{err}"
+    );
     // A field the data model does not have is found at load, not at delivery.
     let (code, err) = check_with_title("{{ .Alerts.Nope }}", None);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("field `templates.title`: line 1, column") && err.contains("Nope"), "{err}");
+    assert!(
+        err.contains("field `templates.title`: line 1, column") && err.contains("Nope"),
+        "{err}"
+    );
     // A definition that does not exist.
     let (code, err) = check_with_title(r#"{{ template "team.missing" . }}"#, None);
     assert_eq!(code, Some(2), "{err}");
@@ -492,7 +519,8 @@ async fn a_template_failing_at_delivery_sends_the_default_and_is_counted() {
     let sink = WebhookSink::start().await;
     // Parses, and renders the sample data at load; fails for an alert of the `checkout`
     // service (an index out of range), which the fixture's alert is.
-    let failing = r#"{{ if eq (index .Alerts 0).Labels.service "checkout" }}{{ index .Alerts 7 }}{{ end }}"#;
+    let failing =
+        r#"{{ if eq (index .Alerts 0).Labels.service "checkout" }}{{ index .Alerts 7 }}{{ end }}"#;
     write_targets(
         dir.path(),
         &format!(
@@ -514,7 +542,10 @@ async fn a_template_failing_at_delivery_sends_the_default_and_is_counted() {
     // Another alert of the same service (another instance): its own delivery.
     let mut other: Value = serde_json::from_slice(&payload).unwrap();
     other["alerts"][0]["labels"]["instance"] = json!("web-9:9100");
-    other["alerts"][0].as_object_mut().unwrap().remove("fingerprint");
+    other["alerts"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("fingerprint");
     let (status, _) = service.post("/webhook", other.to_string()).await;
     assert_eq!(status, 200);
     sink.wait_for_delivered(2, WAIT).await;
@@ -559,10 +590,7 @@ async fn a_webhook_body_template_is_the_request_body() {
     let delivered: Value = serde_json::from_slice(&got[0].body).unwrap();
     assert_eq!(delivered["firing"], 1, "{delivered}");
     assert_eq!(delivered["hosts"], json!(["web-1:9100"]), "{delivered}");
-    assert!(
-        delivered["title"] == "HighErrorRate",
-        "{delivered}"
-    );
+    assert!(delivered["title"] == "HighErrorRate", "{delivered}");
 }
 
 #[tokio::test]
@@ -575,7 +603,10 @@ async fn the_render_api_renders_as_alertmanager_and_reports_errors_with_their_pl
     .unwrap();
     let service = Service::start(
         dir.path(),
-        &format!("templates: [{}]\n", q(&format!("{}/team.tmpl", dir.path().display()))),
+        &format!(
+            "templates: [{}]\n",
+            q(&format!("{}/team.tmpl", dir.path().display()))
+        ),
     )
     .await;
     let webhook: Value =
@@ -607,7 +638,10 @@ async fn the_render_api_renders_as_alertmanager_and_reports_errors_with_their_pl
     };
     let output = out["output"].as_str().unwrap();
     assert!(
-        output.starts_with(&format!("hello {}: {expected_title}", webhook["receiver"].as_str().unwrap())),
+        output.starts_with(&format!(
+            "hello {}: {expected_title}",
+            webhook["receiver"].as_str().unwrap()
+        )),
         "{output}"
     );
     // Files of the request replace the service's.
@@ -616,14 +650,24 @@ async fn the_render_api_renders_as_alertmanager_and_reports_errors_with_their_pl
         "files": [{"name": "mine.tmpl", "content": "{{ define \"team.hello\" }}mine{{ end }}"}],
     }))
     .await;
-    assert_eq!((status, out["output"].as_str()), (200, Some("mine")), "{out}");
+    assert_eq!(
+        (status, out["output"].as_str()),
+        (200, Some("mine")),
+        "{out}"
+    );
     // Errors: 422 with the place.
     let (status, out) = render(json!({"template": "ok\n  {{ .Status | nosuch }}"})).await;
     assert_eq!(status, 422, "{out}");
     assert_eq!(out["error"]["code"], "template_error");
     assert_eq!(out["error"]["details"]["line"], 2, "{out}");
-    assert!(out["error"]["details"]["column"].as_u64().unwrap() > 1, "{out}");
-    assert!(out["error"]["message"].as_str().unwrap().contains("nosuch"), "{out}");
+    assert!(
+        out["error"]["details"]["column"].as_u64().unwrap() > 1,
+        "{out}"
+    );
+    assert!(
+        out["error"]["message"].as_str().unwrap().contains("nosuch"),
+        "{out}"
+    );
     let (status, out) = render(json!({
         "template": "{{ template \"team.hello\" . }}",
         "files": [{"name": "bad.tmpl", "content": "{{ define \"team.hello\" }}{{ end"}],
@@ -634,10 +678,22 @@ async fn the_render_api_renders_as_alertmanager_and_reports_errors_with_their_pl
     // Bad requests: 400 naming the field.
     let (status, out) = render(json!({"template": 5})).await;
     assert_eq!(status, 400, "{out}");
-    assert!(out["error"]["message"].as_str().unwrap().contains("template"), "{out}");
+    assert!(
+        out["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("template"),
+        "{out}"
+    );
     let (status, out) = render(json!({"template": "x", "data": {"alerts": "no"}})).await;
     assert_eq!(status, 400, "{out}");
-    assert!(out["error"]["message"].as_str().unwrap().contains("data.alerts"), "{out}");
+    assert!(
+        out["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("data.alerts"),
+        "{out}"
+    );
     // Unbounded work is cut off, and the service keeps serving.
     let (status, out) = render(json!({
         "template": "{{ define \"loop\" }}{{ template \"loop\" . }}{{ end }}{{ template \"loop\" . }}",
@@ -652,9 +708,18 @@ async fn the_render_api_renders_as_alertmanager_and_reports_errors_with_their_pl
 fn the_template_command_renders_offline() {
     let dir = tempfile::tempdir().unwrap();
     let shared = dir.path().join("team.tmpl");
-    std::fs::write(&shared, r#"{{ define "team.who" }}{{ .Receiver }}{{ end }}"#).unwrap();
+    std::fs::write(
+        &shared,
+        r#"{{ define "team.who" }}{{ .Receiver }}{{ end }}"#,
+    )
+    .unwrap();
     let run = |args: &[&str]| {
-        let out = Command::new(binary()).arg("template").arg("render").args(args).output().unwrap();
+        let out = Command::new(binary())
+            .arg("template")
+            .arg("render")
+            .args(args)
+            .output()
+            .unwrap();
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -674,13 +739,20 @@ fn the_template_command_renders_offline() {
     assert_eq!(code, Some(0), "{err}");
     let payload: Value = serde_json::from_slice(&std::fs::read(&data).unwrap()).unwrap();
     assert!(
-        out.starts_with(&format!("{} [FIRING:1] HighErrorRate", payload["receiver"].as_str().unwrap())),
+        out.starts_with(&format!(
+            "{} [FIRING:1] HighErrorRate",
+            payload["receiver"].as_str().unwrap()
+        )),
         "{out}"
     );
     assert!(out.ends_with('\n'));
     // From the config file's `templates:`.
     let config = dir.path().join("config.yaml");
-    std::fs::write(&config, format!("templates: [{}]\n", q(&shared.display().to_string()))).unwrap();
+    std::fs::write(
+        &config,
+        format!("templates: [{}]\n", q(&shared.display().to_string())),
+    )
+    .unwrap();
     let (code, out, err) = run(&[
         "--template",
         r#"{{ template "team.who" . }}"#,
@@ -696,7 +768,10 @@ fn the_template_command_renders_offline() {
     );
     let (code, out, err) = run(&["--template", "{{ if }}"]);
     assert_eq!(code, Some(1), "{out}");
-    assert!(err.starts_with("error: template:1:") && err.lines().count() == 1, "{err}");
+    assert!(
+        err.starts_with("error: template:1:") && err.lines().count() == 1,
+        "{err}"
+    );
     let (code, _, _) = run(&[]);
     assert_eq!(code, Some(2), "a usage error");
 }
@@ -714,7 +789,10 @@ async fn a_reloaded_target_with_a_broken_template_is_reported_and_skipped() {
     };
     write_targets(dir.path(), &targets("{{ .Status }}"));
     let service = Service::start(dir.path(), "").await;
-    assert_eq!(service.get_json("/api/v2/publishing/targets").await["total"], 2);
+    assert_eq!(
+        service.get_json("/api/v2/publishing/targets").await["total"],
+        2
+    );
     write_targets(dir.path(), &targets("{{ .Status }} {{ end }}"));
     let list = service
         .wait_json("/api/v2/publishing/targets", WAIT, |v| {
@@ -723,7 +801,9 @@ async fn a_reloaded_target_with_a_broken_template_is_reported_and_skipped() {
         .await;
     let error = list["invalid"][0]["error"].as_str().unwrap();
     assert!(
-        error.contains("target \"slack-team\": field `templates.title`: line 1, column 18: unexpected {{end}}"),
+        error.contains(
+            "target \"slack-team\": field `templates.title`: line 1, column 18: unexpected {{end}}"
+        ),
         "{list:#}"
     );
     assert!(error.contains("targets.yaml"), "{error}");

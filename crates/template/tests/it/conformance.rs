@@ -41,9 +41,21 @@ fn suite() -> Suite {
     let suite: Suite = serde_json::from_str(&text).expect("parse conformance.json");
     let mut names = std::collections::BTreeSet::new();
     for c in &suite.cases {
-        assert!(names.insert(c.name.clone()), "duplicate case name {}", c.name);
-        assert!(c.output.is_some() != c.error.is_some(), "{}: exactly one of output/error", c.name);
-        assert!(c.oracle || c.reason.is_some(), "{}: oracle: false needs a reason", c.name);
+        assert!(
+            names.insert(c.name.clone()),
+            "duplicate case name {}",
+            c.name
+        );
+        assert!(
+            c.output.is_some() != c.error.is_some(),
+            "{}: exactly one of output/error",
+            c.name
+        );
+        assert!(
+            c.oracle || c.reason.is_some(),
+            "{}: oracle: false needs a reason",
+            c.name
+        );
     }
     suite
 }
@@ -57,7 +69,8 @@ fn ours(suite: &Suite, c: &Case) -> Result<String, template::Error> {
     for f in &c.files {
         lib.add_file(&f.name, &f.content)?;
     }
-    let data: Data = serde_json::from_value(data_json(suite, c).clone()).expect("case data deserializes");
+    let data: Data =
+        serde_json::from_value(data_json(suite, c).clone()).expect("case data deserializes");
     Template::parse(&lib, "case", &c.template)?.render(&data)
 }
 
@@ -69,22 +82,36 @@ fn engine_conformance() {
         let got = ours(&suite, c);
         match (&c.output, &c.error, &got) {
             (Some(want), _, Ok(out)) if out == want => {}
-            (Some(want), _, _) => failures.push(format!("{}: want output {want:?}, got {got:?}", c.name)),
+            (Some(want), _, _) => {
+                failures.push(format!("{}: want output {want:?}, got {got:?}", c.name))
+            }
             (_, Some(want), Err(e)) => {
                 let text = e.to_string();
-                let pos_ok = c.line.is_none_or(|l| l == e.line) && c.column.is_none_or(|col| col == e.column);
+                let pos_ok = c.line.is_none_or(|l| l == e.line)
+                    && c.column.is_none_or(|col| col == e.column);
                 if !text.contains(want.as_str()) || !pos_ok {
-                    failures.push(format!("{}: want error containing {want:?} at {:?}:{:?}, got {text:?}", c.name, c.line, c.column));
+                    failures.push(format!(
+                        "{}: want error containing {want:?} at {:?}:{:?}, got {text:?}",
+                        c.name, c.line, c.column
+                    ));
                 }
             }
-            (_, Some(want), Ok(out)) => failures.push(format!("{}: want error {want:?}, got output {out:?}", c.name)),
+            (_, Some(want), Ok(out)) => failures.push(format!(
+                "{}: want error {want:?}, got output {out:?}",
+                c.name
+            )),
             (None, None, _) => unreachable!(),
         }
     }
     let total = suite.cases.len();
     eprintln!("engine: {} of {total} cases pass", total - failures.len());
     assert!(total >= 150, "only {total} cases");
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -95,13 +122,17 @@ fn amtool_oracle() {
     }
     let amtool = std::env::var("AMTOOL").unwrap_or_else(|_| "amtool".into());
     if Command::new(&amtool).arg("--version").output().is_err() {
-        panic!("`amtool` is not on PATH: install the `prometheus-alertmanager` package (Alertmanager 0.25's amtool), or set TEMPLATE_ORACLE=off to skip the oracle");
+        panic!(
+            "`amtool` is not on PATH: install the `prometheus-alertmanager` package (Alertmanager 0.25's amtool), or set TEMPLATE_ORACLE=off to skip the oracle"
+        );
     }
     let suite = suite();
     let dir = std::env::temp_dir().join(format!("template-oracle-{}", std::process::id()));
     let mut failures = Vec::new();
     let mut checked = 0;
-    let default_tmpl = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/default.tmpl")).expect("default.tmpl");
+    let default_tmpl =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/default.tmpl"))
+            .expect("default.tmpl");
     for (i, c) in suite.cases.iter().enumerate() {
         if !c.oracle {
             continue;
@@ -112,10 +143,15 @@ fn amtool_oracle() {
         // case's files (the glob's sorted order is the case's order).
         std::fs::write(cdir.join("00-default.tmpl"), &default_tmpl).expect("write");
         for (k, f) in c.files.iter().enumerate() {
-            std::fs::write(cdir.join(format!("{:02}-{}", k + 1, f.name)), &f.content).expect("write");
+            std::fs::write(cdir.join(format!("{:02}-{}", k + 1, f.name)), &f.content)
+                .expect("write");
         }
         let data = dir.join(format!("{i:04}.json"));
-        std::fs::write(&data, serde_json::to_vec(data_json(&suite, c)).expect("json")).expect("write");
+        std::fs::write(
+            &data,
+            serde_json::to_vec(data_json(&suite, c)).expect("json"),
+        )
+        .expect("write");
         let out = Command::new(&amtool)
             .env("TZ", "UTC")
             .arg("template")
@@ -129,12 +165,27 @@ fn amtool_oracle() {
         let stdout = String::from_utf8_lossy(&out.stdout);
         match (&c.output, out.status.success()) {
             (Some(want), true) if *want == stdout => {}
-            (Some(want), _) => failures.push(format!("{}: want {want:?}, amtool {stdout:?} {}", c.name, String::from_utf8_lossy(&out.stderr).trim())),
+            (Some(want), _) => failures.push(format!(
+                "{}: want {want:?}, amtool {stdout:?} {}",
+                c.name,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
             (None, false) => {}
-            (None, true) => failures.push(format!("{}: want an error, amtool printed {stdout:?}", c.name)),
+            (None, true) => failures.push(format!(
+                "{}: want an error, amtool printed {stdout:?}",
+                c.name
+            )),
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
-    eprintln!("oracle: {} of {checked} cases agree with amtool", checked - failures.len());
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    eprintln!(
+        "oracle: {} of {checked} cases agree with amtool",
+        checked - failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
