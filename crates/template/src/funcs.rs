@@ -714,7 +714,9 @@ fn index<'d>(item: &Value<'d>, idx: &[Value<'d>]) -> R<'d> {
                         Some(Value::Nil) => Value::Missing,
                         Some(e) => e.clone(),
                         None => {
-                            return Err(FuncError::Call("reflect: slice index out of range".into()));
+                            return Err(FuncError::Call(
+                                "reflect: slice index out of range".into(),
+                            ));
                         }
                     }
                 }

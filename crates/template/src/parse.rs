@@ -541,7 +541,10 @@ impl Parser<'_> {
                         match self.peek_non_space().tok {
                             Tok::Var => continue,
                             _ => {
-                                return Err((nxt.pos, "range can only initialize variables".into()));
+                                return Err((
+                                    nxt.pos,
+                                    "range can only initialize variables".into(),
+                                ));
                             }
                         }
                     }
