@@ -8,6 +8,7 @@ use axum::{
 
 use crate::state::AppState;
 
+pub(crate) mod history;
 pub(crate) mod ingest;
 pub(crate) mod ops;
 pub(crate) mod publishing;
@@ -23,6 +24,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::prometheus))
+        .merge(history::routes())
         .merge(publishing::routes())
         .merge(targets::routes())
         .merge(stats::routes())
