@@ -415,6 +415,8 @@ mod tests {
             "handlers/publishing.rs",
             "handlers/targets.rs",
             "handlers/stats.rs",
+            "handlers/templates.rs",
+            "handlers/history.rs",
         ] {
             let text = std::fs::read_to_string(src.join(file)).unwrap();
             for c in route.captures_iter(&text) {

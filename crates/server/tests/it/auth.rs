@@ -267,6 +267,8 @@ fn the_access_table_is_the_documented_policy() {
         DELETE /api/v2/publishing/dlq/purge admin
         GET /api/v2/publishing/dlq/{id} viewer
         POST /api/v2/publishing/dlq/{id}/replay operator
+        GET /api/v2/publishing/alerts viewer
+        GET /api/v2/publishing/alerts/{fingerprint} viewer
         POST /api/v2/publishing/alerts/{fingerprint}/acknowledge operator
         POST /api/v2/publishing/parallel operator
         POST /api/v2/publishing/parallel/targets operator
@@ -285,7 +287,8 @@ fn the_access_table_is_the_documented_policy() {
         GET /api/v2/publishing/stats viewer
         GET /api/v2/publishing/stats/{target} viewer
         GET /api/v2/publishing/health viewer
-        GET /api/v2/publishing/trends viewer";
+        GET /api/v2/publishing/trends viewer
+        POST /api/v2/publishing/templates/render viewer";
     let mut documented: Vec<String> = documented.lines().map(|l| l.trim().to_owned()).collect();
     let mut table: Vec<String> = ACCESS
         .iter()
