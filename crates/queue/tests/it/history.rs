@@ -609,3 +609,57 @@ async fn receipts_survive_reopening_and_migrations_apply_to_an_old_store() {
     assert_eq!(page.alerts[0].alertname, "Y");
     assert_eq!(page.alerts[0].targets.len(), 1);
 }
+
+async fn label_filters_common_and_rare_and_after_retention(store: Arc<dyn JobStore>) {
+    // 520 alerts of team sre (more than the store looks up by fingerprint), one of team db.
+    let many: Vec<Alert> = (0..520)
+        .map(|i| alert(&format!("Many{i}"), "sre", AlertStatus::Firing))
+        .collect();
+    send(&store, &many, &["pd"], &[], t("13:00:00")).await;
+    let rare = alert("Rare", "db", AlertStatus::Firing);
+    send(
+        &store,
+        std::slice::from_ref(&rare),
+        &["pd"],
+        &[],
+        t("13:00:01"),
+    )
+    .await;
+    let by_label = |k: &str, v: &str, limit: usize| HistoryFilter {
+        labels: vec![(k.into(), v.into())],
+        limit: Some(limit),
+        ..filter()
+    };
+    let sre = store.history(&by_label("team", "sre", 5)).await.unwrap();
+    let names: Vec<&str> = sre.alerts.iter().map(|n| n.alertname.as_str()).collect();
+    assert_eq!(
+        names,
+        ["Many519", "Many518", "Many517", "Many516", "Many515"]
+    );
+    assert!(sre.next_cursor.is_some());
+    let db = store.history(&by_label("team", "db", 5)).await.unwrap();
+    assert_eq!(db.alerts.len(), 1);
+    assert_eq!(db.alerts[0].alertname, "Rare");
+    assert!(
+        store
+            .history(&by_label("team", "none", 5))
+            .await
+            .unwrap()
+            .alerts
+            .is_empty()
+    );
+
+    // Everything delivered and swept; the rare alert comes back and is found by its label.
+    for _ in 0..6 {
+        finish(&store, t("13:00:02"), |_| delivered()).await;
+    }
+    store.sweep(t("14:00:00"), t("14:00:00")).await.unwrap();
+    assert!(store.history(&filter()).await.unwrap().alerts.is_empty());
+    let mut resolved = rare.clone();
+    resolved.status = AlertStatus::Resolved;
+    send(&store, &[resolved], &["pd"], &[], t("14:00:01")).await;
+    let db = store.history(&by_label("team", "db", 5)).await.unwrap();
+    assert_eq!(db.alerts.len(), 1, "labels recorded again");
+    assert_eq!(db.alerts[0].status, AlertStatus::Resolved);
+}
+both!(label_filters_common_and_rare_and_after_retention);
