@@ -39,9 +39,9 @@ pub use breaker::{BreakerConfig, BreakerState};
 pub use engine::{DeliveryObserver, Engine, EngineConfig, EngineHandle, Observation, Publishers};
 pub use handoff::{Handoff, Ready};
 pub use history::{
-    AlertStory, Cursor, DEFAULT_LIMIT, DeliveryState, DeliveryStory, FilteredTarget,
-    HistoryFilter, HistoryPage, MAX_LIMIT, NewReceipt, Notification, NotificationStory,
-    STORY_LIMIT, TargetDelivery,
+    AlertStory, Cursor, DEFAULT_LIMIT, DeliveryState, DeliveryStory, FilteredTarget, HistoryFilter,
+    HistoryPage, MAX_LIMIT, NewReceipt, Notification, NotificationStory, STORY_LIMIT,
+    TargetDelivery,
 };
 pub use model::{
     Aging, Attempt, Completion, EnqueueReport, Failure, Finished, Job, JobFilter, JobPayload,

@@ -23,7 +23,7 @@ mod history;
 mod samples;
 
 use crate::{
-    AlertStory, Aging, Attempt, Completion, EnqueueReport, Finished, Handoff, HistoryFilter,
+    Aging, AlertStory, Attempt, Completion, EnqueueReport, Finished, Handoff, HistoryFilter,
     HistoryPage, Job, JobFilter, JobPayload, JobRecord, JobState, JobStore, NewJob, NewReceipt,
     Priority, QueueStats, Ready, ReplayReport, StoreError, StoredSample, Submission,
 };
@@ -734,10 +734,7 @@ struct Insert<'a> {
 
 impl SqlStore {
     /// Applies several callers' enqueues in one transaction; one report per caller.
-    async fn enqueue_batch(
-        &self,
-        requests: &[Enqueue],
-    ) -> Result<Vec<EnqueueReport>, StoreError> {
+    async fn enqueue_batch(&self, requests: &[Enqueue]) -> Result<Vec<EnqueueReport>, StoreError> {
         let mut reports = vec![EnqueueReport::default(); requests.len()];
         // One lock order for every transaction (PostgreSQL row locks); the sort is stable, so
         // arrival order is kept per key.
@@ -1565,7 +1562,10 @@ impl SqlStore {
 /// pending jobs for a handful and sorts all of them on every claim instead of walking the
 /// claim-order index; autovacuum alone lags behind a queue that fills in seconds.
 async fn analyze(pool: &AnyPool) {
-    if let Err(e) = pool.execute("ANALYZE jobs, notification_state, receipts").await {
+    if let Err(e) = pool
+        .execute("ANALYZE jobs, notification_state, receipts, alert_labels")
+        .await
+    {
         warn!(error = %e, "refreshing the queue tables' statistics failed");
     }
 }
@@ -2268,10 +2268,7 @@ impl JobStore for SqlStore {
             .await?
             .rows_affected();
         // Receipts whose jobs are all gone (or that had none: filtered out, deduplicated).
-        sqlx::query(&numbered(self.dialect, history::SWEEP_RECEIPTS))
-            .bind(ms(finished_before))
-            .execute(&mut *tx)
-            .await?;
+        self.sweep_receipts(&mut tx, ms(finished_before)).await?;
         tx.commit().await?;
         if self.dialect == Dialect::Postgres {
             analyze(&self.writer).await;

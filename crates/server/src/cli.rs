@@ -722,9 +722,8 @@ impl ApiClient {
                     text(&r["receiver"]),
                     text(&r["receipt_id"]),
                 ));
-                let routed: HashSet<String> = items(n, "deliveries")
-                    .map(|d| text(&d["target"]))
-                    .collect();
+                let routed: HashSet<String> =
+                    items(n, "deliveries").map(|d| text(&d["target"])).collect();
                 let mut routed: Vec<String> = routed.into_iter().collect();
                 routed.sort();
                 if !routed.is_empty() {

@@ -6,7 +6,8 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 use clap::{Parser, Subcommand};
 use server::{
     cli::{
-        ApiClient, ClientOpts, DLQ_FILTER_ARGS, DlqFilter, HistoryArgs, ListOpts, PurgeArgs, Report, UsageError,
+        ApiClient, ClientOpts, DLQ_FILTER_ARGS, DlqFilter, HistoryArgs, ListOpts, PurgeArgs,
+        Report, UsageError,
     },
     config::{Config, LogFormat},
 };

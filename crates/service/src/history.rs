@@ -22,6 +22,10 @@ impl Service {
             .story(fingerprint)
             .await
             .map_err(|e| Error::store(&e))?
-            .ok_or_else(|| Error::not_found(format!("no notification of alert {fingerprint:?} is recorded")))
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "no notification of alert {fingerprint:?} is recorded"
+                ))
+            })
     }
 }

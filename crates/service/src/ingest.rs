@@ -133,10 +133,11 @@ impl Service {
             receipts.push(receipt(&alert, source, &context, filtered));
         }
         metrics::counter!(crate::metrics::ALERTS_UNROUTED_TOTAL).increment(unrouted as u64);
-        let report = if receipts.is_empty() {
-            queue::EnqueueReport::default()
-        } else {
-            self.store
+        let report =
+            if receipts.is_empty() {
+                queue::EnqueueReport::default()
+            } else {
+                self.store
                 .enqueue_with_receipts(receipts, jobs, Utc::now())
                 .await
                 .map_err(|e| {
@@ -149,7 +150,7 @@ impl Service {
                     format!("alerts not accepted, the job store is unavailable; retry later ({e})"),
                 )
             })?
-        };
+            };
         queue::metrics::record_enqueue(&report);
         metrics::counter!(crate::metrics::JOBS_SKIPPED_TOTAL).increment(report.deduplicated as u64);
         if report.inserted > 0 {

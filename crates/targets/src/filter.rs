@@ -371,9 +371,12 @@ mod tests {
         );
     }
 
+    /// (filter, labels, why it does not pass)
+    type Why<'a> = (&'a str, &'a [(&'a str, &'a str)], Option<&'a str>);
+
     #[test]
     fn explaining() {
-        let table: &[(&str, &[(&str, &str)], Option<&str>)] = &[
+        let table: &[Why<'_>] = &[
             ("{}", &[("alertname", "A")], None),
             (
                 r#"{"severity": ["critical"]}"#,

@@ -22,3 +22,13 @@ CREATE INDEX IF NOT EXISTS receipts_alertname ON receipts (alertname, received_a
 CREATE INDEX IF NOT EXISTS receipts_fingerprint ON receipts (fingerprint, received_at, id);
 ALTER TABLE jobs ADD COLUMN IF NOT EXISTS receipt_id BIGINT;
 CREATE INDEX IF NOT EXISTS jobs_receipt ON jobs (receipt_id) WHERE receipt_id IS NOT NULL;
+-- The labels of each alert recorded, written once per alert (its labels make its fingerprint):
+-- a label filter that few alerts match finds their fingerprints here instead of reading every
+-- receipt. Retention deletes an alert's labels with its last receipt.
+CREATE TABLE IF NOT EXISTS alert_labels (
+    name        TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    PRIMARY KEY (name, value, fingerprint)
+);
+CREATE INDEX IF NOT EXISTS alert_labels_fingerprint ON alert_labels (fingerprint);

@@ -16,13 +16,18 @@ use sqlx::{Row, any::AnyRow};
 use super::{CHUNK, Dialect, Enqueue, SqlStore, from_ms, ms, numbered, rows};
 use crate::{
     AlertStory, Attempt, Cursor, DeliveryState, DeliveryStory, EnqueueReport, FilteredTarget,
-    HistoryFilter, HistoryPage, JobState, Notification, NotificationStory, STORY_LIMIT,
-    StoreError, TargetDelivery,
+    HistoryFilter, HistoryPage, JobState, Notification, NotificationStory, STORY_LIMIT, StoreError,
+    TargetDelivery,
 };
 
 /// Retention: receipts older than the cutoff for finished jobs that no job points at any more.
-pub(super) const SWEEP_RECEIPTS: &str = "DELETE FROM receipts WHERE received_at < ? \
-    AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.receipt_id = receipts.id)";
+const SWEEP_RECEIPTS: &str = "DELETE FROM receipts WHERE received_at < ? \
+    AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.receipt_id = receipts.id) RETURNING fingerprint";
+
+/// A label filter matching at most this many alerts is answered through their fingerprints
+/// (`alert_labels`); one matching more walks the receipts newest first, where matches are
+/// frequent enough to fill a page soon.
+const FEW_ALERTS: usize = 500;
 
 const RECEIPT_COLUMNS: &str = "r.id, r.fingerprint, r.alertname, r.status, r.labels, r.annotations, \
     r.received_at, r.source, r.receiver, r.group_key, r.filtered, r.deduplicated";
@@ -171,6 +176,7 @@ impl SqlStore {
             .map(|row| row.try_get::<i64, _>(0))
             .collect::<Result<_, _>>()?,
         };
+        self.write_alert_labels(tx, requests, &all).await?;
         for (chunk, chunk_ids) in all.chunks(CHUNK).zip(assigned.chunks(CHUNK)) {
             let sql = numbered(
                 self.dialect,
@@ -208,6 +214,144 @@ impl SqlStore {
             q.execute(&mut **tx).await?;
         }
         Ok(ids)
+    }
+
+    /// Records the labels of the alerts of `all` that no receipt holds yet (the first
+    /// notification of an alert, or the first since retention took its last one).
+    async fn write_alert_labels(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        requests: &[Enqueue],
+        all: &[(usize, usize, i64)],
+    ) -> Result<(), StoreError> {
+        let mut alerts: HashMap<&str, &BTreeMap<String, String>> = HashMap::new();
+        for &(r, i, _) in all {
+            let receipt = &requests[r].1[i];
+            alerts.insert(receipt.fingerprint.as_str(), &receipt.labels);
+        }
+        let fingerprints: Vec<&str> = alerts.keys().copied().collect();
+        for chunk in fingerprints.chunks(CHUNK) {
+            let known = format!(
+                "SELECT DISTINCT fingerprint FROM receipts WHERE fingerprint IN ({})",
+                rows("?", chunk.len())
+            );
+            let sql = numbered(
+                self.dialect,
+                &match self.dialect {
+                    // one aggregated row (see `SqlStore::enqueue_batch`)
+                    Dialect::Sqlite => {
+                        format!("SELECT json_group_array(fingerprint) FROM ({known})")
+                    }
+                    Dialect::Postgres => known,
+                },
+            );
+            let mut q = sqlx::query(&sql).persistent(false);
+            for fp in chunk {
+                q = q.bind(*fp);
+            }
+            let seen: Vec<String> = match self.dialect {
+                Dialect::Sqlite => {
+                    let list: String = q.fetch_one(&mut **tx).await?.try_get(0)?;
+                    serde_json::from_str(&list).map_err(json_err)?
+                }
+                Dialect::Postgres => q
+                    .fetch_all(&mut **tx)
+                    .await?
+                    .iter()
+                    .map(|row| row.try_get::<String, _>(0))
+                    .collect::<Result<_, _>>()?,
+            };
+            for fp in &seen {
+                alerts.remove(fp.as_str());
+            }
+        }
+        let labels: Vec<(&str, &str, &str)> = alerts
+            .iter()
+            .flat_map(|(fp, labels)| {
+                labels
+                    .iter()
+                    .map(move |(k, v)| (k.as_str(), v.as_str(), *fp))
+            })
+            .collect();
+        for chunk in labels.chunks(CHUNK) {
+            let sql = numbered(
+                self.dialect,
+                &format!(
+                    "INSERT INTO alert_labels (name, value, fingerprint) VALUES {} ON CONFLICT DO NOTHING",
+                    rows("(?, ?, ?)", chunk.len())
+                ),
+            );
+            let mut q = sqlx::query(&sql).persistent(false);
+            for (k, v, fp) in chunk {
+                q = q.bind(*k).bind(*v).bind(*fp);
+            }
+            q.execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Retention: the receipts no job points at any more, received before `before`, and the
+    /// labels of the alerts left without any.
+    pub(super) async fn sweep_receipts(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        before: i64,
+    ) -> Result<(), StoreError> {
+        let gone: Vec<String> = sqlx::query(&numbered(self.dialect, SWEEP_RECEIPTS))
+            .bind(before)
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|row| row.try_get::<String, _>(0))
+            .collect::<Result<_, _>>()?;
+        let mut gone: Vec<&str> = gone.iter().map(String::as_str).collect();
+        gone.sort_unstable();
+        gone.dedup();
+        for chunk in gone.chunks(CHUNK) {
+            let sql = numbered(
+                self.dialect,
+                &format!(
+                    "DELETE FROM alert_labels WHERE fingerprint IN ({}) \
+                     AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.fingerprint = alert_labels.fingerprint)",
+                    rows("?", chunk.len())
+                ),
+            );
+            let mut q = sqlx::query(&sql).persistent(false);
+            for fp in chunk {
+                q = q.bind(*fp);
+            }
+            q.execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    /// The fingerprints of the alerts with every label of `labels`, when there are at most
+    /// [`FEW_ALERTS`]; `None` when there are more.
+    async fn alerts_with_labels(
+        &self,
+        labels: &[(String, String)],
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let mut sql =
+            "SELECT l.fingerprint FROM alert_labels l WHERE l.name = ? AND l.value = ?".to_owned();
+        for _ in &labels[1..] {
+            sql.push_str(
+                " AND EXISTS (SELECT 1 FROM alert_labels m WHERE m.name = ? AND m.value = ? AND m.fingerprint = l.fingerprint)",
+            );
+        }
+        sql.push_str(" LIMIT ?");
+        let sql = numbered(self.dialect, &sql);
+        let mut q = sqlx::query(&sql).persistent(false);
+        for (k, v) in labels {
+            q = q.bind(k.as_str()).bind(v.as_str());
+        }
+        let found: Vec<String> = q
+            .bind(FEW_ALERTS as i64 + 1)
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(|row| row.try_get::<String, _>(0))
+            .collect::<Result<_, _>>()?;
+        Ok((found.len() <= FEW_ALERTS).then_some(found))
     }
 
     /// The jobs of these receipts, oldest first.
@@ -263,13 +407,32 @@ impl SqlStore {
             binds.push(Bind::Int(ms(until)));
         }
         if let Some(c) = filter.cursor {
-            conditions
-                .push("(r.received_at < ? OR (r.received_at = ? AND r.id < ?))".to_owned());
+            conditions.push("(r.received_at < ? OR (r.received_at = ? AND r.id < ?))".to_owned());
             binds.extend([
                 Bind::Int(c.received_at),
                 Bind::Int(c.received_at),
                 Bind::Int(c.id),
             ]);
+        }
+        // Labels few alerts have: those alerts' receipts only.
+        let mut by_fingerprint = filter.fingerprint.is_some();
+        if !filter.labels.is_empty()
+            && filter.fingerprint.is_none()
+            && let Some(fingerprints) = self.alerts_with_labels(&filter.labels).await?
+        {
+            if fingerprints.is_empty() {
+                return Ok(HistoryPage {
+                    alerts: Vec::new(),
+                    next_cursor: None,
+                    limit,
+                });
+            }
+            conditions.push(format!(
+                "r.fingerprint IN ({})",
+                rows("?", fingerprints.len())
+            ));
+            by_fingerprint = true;
+            binds.extend(fingerprints.into_iter().map(Bind::Text));
         }
         for (k, v) in &filter.labels {
             conditions.push(format!("{position}(r.labels, ?) > 0"));
@@ -289,26 +452,35 @@ impl SqlStore {
             },
             state => {
                 // The newest job of a target (a replay's, when the dead letter was replayed).
+                // The state is written as a literal (one of five words), so the planners see
+                // that a partial index of jobs in that state holds the answer.
+                let job_state = state.and_then(DeliveryState::job_state);
+                // Asked per receipt on the way down the newest-first index (a page is found
+                // after a few thousand at most); PostgreSQL would rather hash every job in the
+                // state first (`OFFSET 0` keeps it a per-row probe of `jobs_receipt`).
                 let mut job = "EXISTS (SELECT 1 FROM jobs j WHERE j.receipt_id = r.id".to_owned();
                 let mut job_binds = Vec::new();
                 if let Some(t) = &filter.target {
                     job.push_str(" AND j.target = ?");
                     job_binds.push(Bind::Text(t.clone()));
                 }
-                if let Some(state) = state.and_then(DeliveryState::job_state) {
-                    job.push_str(
-                        " AND j.state = ? AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.receipt_id = r.id \
+                if let Some(state) = job_state {
+                    job.push_str(&format!(
+                        " AND j.state = '{}' AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.receipt_id = j.receipt_id \
                          AND k.target = j.target AND k.id > j.id)",
-                    );
-                    job_binds.push(Bind::Text(state.as_str().to_owned()));
+                        state.as_str()
+                    ));
+                }
+                if self.dialect == Dialect::Postgres {
+                    job.push_str(" OFFSET 0");
                 }
                 job.push(')');
-                if !job_binds.is_empty() {
+                let job_binds_given = job_binds.len() + usize::from(job_state.is_some());
+                if job_binds_given > 0 {
                     match (&quoted_target, state) {
                         (Some(t), None) => {
-                            conditions.push(format!(
-                                "({job} OR {position}(r.deduplicated, ?) > 0)"
-                            ));
+                            conditions
+                                .push(format!("({job} OR {position}(r.deduplicated, ?) > 0)"));
                             binds.extend(job_binds);
                             binds.push(Bind::Text(t.clone()));
                         }
@@ -320,6 +492,13 @@ impl SqlStore {
                 }
             }
         }
+        // SQLite without statistics would rather walk the newest-first index than gather a
+        // few alerts' receipts and sort them.
+        let hint = if by_fingerprint && self.dialect == Dialect::Sqlite {
+            " INDEXED BY receipts_fingerprint"
+        } else {
+            ""
+        };
         let conditions = if conditions.is_empty() {
             String::new()
         } else {
@@ -328,7 +507,7 @@ impl SqlStore {
         let sql = numbered(
             self.dialect,
             &format!(
-                "SELECT {RECEIPT_COLUMNS} FROM receipts r {conditions} \
+                "SELECT {RECEIPT_COLUMNS} FROM receipts r{hint} {conditions} \
                  ORDER BY r.received_at DESC, r.id DESC LIMIT ?"
             ),
         );
@@ -386,10 +565,7 @@ impl SqlStore {
             .bind(STORY_LIMIT as i64)
             .fetch_all(&self.reader)
             .await?;
-        let mut receipts = found
-            .iter()
-            .map(receipt)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut receipts = found.iter().map(receipt).collect::<Result<Vec<_>, _>>()?;
         if receipts.is_empty() {
             return Ok(None);
         }

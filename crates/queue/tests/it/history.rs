@@ -7,8 +7,8 @@ use std::{collections::HashSet, sync::Arc, time::Duration};
 use chrono::{DateTime, Utc};
 use publish::{Alert, AlertStatus, GroupContext, Labels};
 use queue::{
-    Completion, Cursor, DeliveryState, Failure, FilteredTarget, HistoryFilter, JobFilter,
-    JobStore, NewJob, NewReceipt, SqlStore, StoreOptions,
+    Completion, Cursor, DeliveryState, Failure, FilteredTarget, HistoryFilter, JobFilter, JobStore,
+    NewJob, NewReceipt, SqlStore, StoreOptions,
 };
 
 macro_rules! both {
@@ -17,12 +17,10 @@ macro_rules! both {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 let dir = tempfile::tempdir().unwrap();
-                let store = queue::SqlStore::open_sqlite(
-                    &dir.path().join("jobs.db"),
-                    Default::default(),
-                )
-                .await
-                .unwrap();
+                let store =
+                    queue::SqlStore::open_sqlite(&dir.path().join("jobs.db"), Default::default())
+                        .await
+                        .unwrap();
                 super::$name(std::sync::Arc::new(store)).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,8 +85,13 @@ async fn send(
     for (i, a) in alerts.iter().enumerate() {
         for t in targets {
             jobs.push(
-                NewJob::new(*t, a.clone(), GroupContext::default(), Duration::from_secs(3600))
-                    .with_receipt(i),
+                NewJob::new(
+                    *t,
+                    a.clone(),
+                    GroupContext::default(),
+                    Duration::from_secs(3600),
+                )
+                .with_receipt(i),
             );
         }
         receipts.push(receipt(a, filtered));
@@ -162,7 +165,11 @@ async fn receipts_record_routing_dedup_and_outcomes(store: Arc<dyn JobStore>) {
     .await;
     assert_eq!((report.inserted, report.receipts.len()), (4, 2));
     finish(&store, t("10:00:01"), |target| {
-        if target == "pd" { delivered() } else { refused() }
+        if target == "pd" {
+            delivered()
+        } else {
+            refused()
+        }
     })
     .await;
 
@@ -170,18 +177,30 @@ async fn receipts_record_routing_dedup_and_outcomes(store: Arc<dyn JobStore>) {
     assert_eq!(page.alerts.len(), 2);
     assert_eq!(page.next_cursor, None);
     let newest = &page.alerts[0];
-    assert_eq!(newest.alertname, "CpuHigh", "same time: the later receipt first");
+    assert_eq!(
+        newest.alertname, "CpuHigh",
+        "same time: the later receipt first"
+    );
     assert_eq!(newest.fingerprint, b.fingerprint.to_string());
     assert_eq!(newest.labels.get("team").map(String::as_str), Some("db"));
-    assert_eq!((newest.source.as_str(), newest.receiver.as_str()), ("webhook", "team-x"));
+    assert_eq!(
+        (newest.source.as_str(), newest.receiver.as_str()),
+        ("webhook", "team-x")
+    );
     assert_eq!(newest.received_at, t("10:00:00"));
     let states: Vec<(&str, DeliveryState, u32)> = newest
         .targets
         .iter()
         .map(|d| (d.target.as_str(), d.state, d.attempts))
         .collect();
-    assert!(states.contains(&("pd", DeliveryState::Delivered, 1)), "{states:?}");
-    assert!(states.contains(&("hook", DeliveryState::Dead, 1)), "{states:?}");
+    assert!(
+        states.contains(&("pd", DeliveryState::Delivered, 1)),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&("hook", DeliveryState::Dead, 1)),
+        "{states:?}"
+    );
     let dead = newest.targets.iter().find(|d| d.target == "hook").unwrap();
     assert_eq!(dead.last_error.as_deref(), Some("HTTP 400: bad request"));
     assert_eq!(dead.last_error_kind.as_deref(), Some("invalid"));
@@ -190,7 +209,14 @@ async fn receipts_record_routing_dedup_and_outcomes(store: Arc<dyn JobStore>) {
     assert!(newest.deduplicated.is_empty());
 
     // A's unchanged re-send is deduplicated by both targets: recorded, no job.
-    let again = send(&store, &[a.clone()], &["pd", "hook"], &[], t("10:01:00")).await;
+    let again = send(
+        &store,
+        std::slice::from_ref(&a),
+        &["pd", "hook"],
+        &[],
+        t("10:01:00"),
+    )
+    .await;
     assert_eq!((again.inserted, again.deduplicated), (0, 2));
     let page = store.history(&filter()).await.unwrap();
     assert_eq!(page.alerts.len(), 3);
@@ -198,56 +224,205 @@ async fn receipts_record_routing_dedup_and_outcomes(store: Arc<dyn JobStore>) {
     assert!(page.alerts[0].targets.is_empty());
 
     // Filters.
-    let [dedup, cpu, disk] = [page.alerts[0].receipt_id, page.alerts[1].receipt_id, page.alerts[2].receipt_id];
+    let [dedup, cpu, disk] = [
+        page.alerts[0].receipt_id,
+        page.alerts[1].receipt_id,
+        page.alerts[2].receipt_id,
+    ];
     let by = |f: HistoryFilter| ids(&store, f);
-    assert_eq!(by(HistoryFilter { alertname: Some("DiskFull".into()), ..filter() }).await, [dedup, disk]);
-    assert_eq!(by(HistoryFilter { fingerprint: Some(b.fingerprint.to_string()), ..filter() }).await, [cpu]);
-    assert_eq!(by(HistoryFilter { labels: vec![("team".into(), "db".into())], ..filter() }).await, [cpu]);
-    assert_eq!(by(HistoryFilter { labels: vec![("team".into(), "d".into())], ..filter() }).await, Vec::<i64>::new(), "equality, not a prefix");
     assert_eq!(
-        by(HistoryFilter { labels: vec![("team".into(), "sre".into()), ("severity".into(), "critical".into())], ..filter() }).await,
+        by(HistoryFilter {
+            alertname: Some("DiskFull".into()),
+            ..filter()
+        })
+        .await,
         [dedup, disk]
     );
-    assert_eq!(by(HistoryFilter { state: Some(DeliveryState::Deduplicated), ..filter() }).await, [dedup]);
-    assert_eq!(by(HistoryFilter { state: Some(DeliveryState::Dead), ..filter() }).await, [cpu, disk]);
-    assert_eq!(by(HistoryFilter { state: Some(DeliveryState::Pending), ..filter() }).await, Vec::<i64>::new());
-    assert_eq!(by(HistoryFilter { target: Some("hook".into()), ..filter() }).await, [dedup, cpu, disk], "a deduplicating target counts");
-    assert_eq!(by(HistoryFilter { target: Some("slack".into()), ..filter() }).await, Vec::<i64>::new(), "filtered out is not went to");
     assert_eq!(
-        by(HistoryFilter { target: Some("pd".into()), state: Some(DeliveryState::Dead), ..filter() }).await,
+        by(HistoryFilter {
+            fingerprint: Some(b.fingerprint.to_string()),
+            ..filter()
+        })
+        .await,
+        [cpu]
+    );
+    assert_eq!(
+        by(HistoryFilter {
+            labels: vec![("team".into(), "db".into())],
+            ..filter()
+        })
+        .await,
+        [cpu]
+    );
+    assert_eq!(
+        by(HistoryFilter {
+            labels: vec![("team".into(), "d".into())],
+            ..filter()
+        })
+        .await,
+        Vec::<i64>::new(),
+        "equality, not a prefix"
+    );
+    assert_eq!(
+        by(HistoryFilter {
+            labels: vec![
+                ("team".into(), "sre".into()),
+                ("severity".into(), "critical".into())
+            ],
+            ..filter()
+        })
+        .await,
+        [dedup, disk]
+    );
+    assert_eq!(
+        by(HistoryFilter {
+            state: Some(DeliveryState::Deduplicated),
+            ..filter()
+        })
+        .await,
+        [dedup]
+    );
+    assert_eq!(
+        by(HistoryFilter {
+            state: Some(DeliveryState::Dead),
+            ..filter()
+        })
+        .await,
+        [cpu, disk]
+    );
+    assert_eq!(
+        by(HistoryFilter {
+            state: Some(DeliveryState::Pending),
+            ..filter()
+        })
+        .await,
         Vec::<i64>::new()
     );
-    assert_eq!(by(HistoryFilter { since: Some(t("10:00:30")), ..filter() }).await, [dedup]);
-    assert_eq!(by(HistoryFilter { until: Some(t("10:00:30")), ..filter() }).await, [cpu, disk]);
+    assert_eq!(
+        by(HistoryFilter {
+            target: Some("hook".into()),
+            ..filter()
+        })
+        .await,
+        [dedup, cpu, disk],
+        "a deduplicating target counts"
+    );
+    assert_eq!(
+        by(HistoryFilter {
+            target: Some("slack".into()),
+            ..filter()
+        })
+        .await,
+        Vec::<i64>::new(),
+        "filtered out is not went to"
+    );
+    assert_eq!(
+        by(HistoryFilter {
+            target: Some("pd".into()),
+            state: Some(DeliveryState::Dead),
+            ..filter()
+        })
+        .await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        by(HistoryFilter {
+            since: Some(t("10:00:30")),
+            ..filter()
+        })
+        .await,
+        [dedup]
+    );
+    assert_eq!(
+        by(HistoryFilter {
+            until: Some(t("10:00:30")),
+            ..filter()
+        })
+        .await,
+        [cpu, disk]
+    );
 
     // The story of A: newest notification first, the dead letter, its replay, delivered.
-    let dead_job = page.alerts[2].targets.iter().find(|d| d.target == "hook").unwrap().job_id;
+    let dead_job = page.alerts[2]
+        .targets
+        .iter()
+        .find(|d| d.target == "hook")
+        .unwrap()
+        .job_id;
     let replay = store
-        .replay(&JobFilter { ids: Some(vec![dead_job]), ..Default::default() }, t("10:02:00"))
+        .replay(
+            &JobFilter {
+                ids: Some(vec![dead_job]),
+                ..Default::default()
+            },
+            t("10:02:00"),
+        )
         .await
         .unwrap();
     let new_job = replay.replayed[0].1;
-    assert_eq!(finish(&store, t("10:02:01"), |_| delivered()).await, [new_job]);
-    let story = store.story(&a.fingerprint.to_string()).await.unwrap().unwrap();
+    assert_eq!(
+        finish(&store, t("10:02:01"), |_| delivered()).await,
+        [new_job]
+    );
+    let story = store
+        .story(&a.fingerprint.to_string())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(story.alertname, "DiskFull");
-    assert_eq!(story.annotations.get("summary").map(String::as_str), Some("disk full"));
+    assert_eq!(
+        story.annotations.get("summary").map(String::as_str),
+        Some("disk full")
+    );
     assert_eq!(story.notifications.len(), 2);
-    assert_eq!(story.notifications[0].receipt.deduplicated, vec!["hook", "pd"]);
+    assert_eq!(
+        story.notifications[0].receipt.deduplicated,
+        vec!["hook", "pd"]
+    );
     let first = &story.notifications[1];
     assert_eq!(first.receipt.filtered.len(), 1);
-    let hook: Vec<_> = first.deliveries.iter().filter(|d| d.target == "hook").collect();
+    let hook: Vec<_> = first
+        .deliveries
+        .iter()
+        .filter(|d| d.target == "hook")
+        .collect();
     assert_eq!(hook.len(), 2, "the dead letter and its replay");
-    assert_eq!((hook[0].job_id, hook[0].state, hook[0].replayed_as), (dead_job, DeliveryState::Dead, Some(new_job)));
+    assert_eq!(
+        (hook[0].job_id, hook[0].state, hook[0].replayed_as),
+        (dead_job, DeliveryState::Dead, Some(new_job))
+    );
     assert_eq!(hook[0].attempts[0].status_code, Some(400));
     assert_eq!(hook[0].attempts[0].outcome, "dead");
-    assert_eq!(hook[0].attempts[0].error.as_deref(), Some("HTTP 400: bad request"));
-    assert_eq!((hook[1].job_id, hook[1].state, hook[1].replay_of), (new_job, DeliveryState::Delivered, Some(dead_job)));
+    assert_eq!(
+        hook[0].attempts[0].error.as_deref(),
+        Some("HTTP 400: bad request")
+    );
+    assert_eq!(
+        (hook[1].job_id, hook[1].state, hook[1].replay_of),
+        (new_job, DeliveryState::Delivered, Some(dead_job))
+    );
     assert_eq!(hook[1].attempts[0].status_code, Some(202));
     assert_eq!(hook[1].attempts[0].latency_ms, 7);
     // The list shows the newest delivery per target.
-    let summary = first.receipt.targets.iter().find(|d| d.target == "hook").unwrap();
-    assert_eq!((summary.job_id, summary.state), (new_job, DeliveryState::Delivered));
-    assert_eq!(by(HistoryFilter { state: Some(DeliveryState::Dead), ..filter() }).await, [cpu], "replayed and delivered");
+    let summary = first
+        .receipt
+        .targets
+        .iter()
+        .find(|d| d.target == "hook")
+        .unwrap();
+    assert_eq!(
+        (summary.job_id, summary.state),
+        (new_job, DeliveryState::Delivered)
+    );
+    assert_eq!(
+        by(HistoryFilter {
+            state: Some(DeliveryState::Dead),
+            ..filter()
+        })
+        .await,
+        [cpu],
+        "replayed and delivered"
+    );
     assert!(store.story("0000000000000000").await.unwrap().is_none());
 }
 both!(receipts_record_routing_dedup_and_outcomes);
@@ -256,10 +431,23 @@ async fn a_resolve_supersedes_a_waiting_firing_job(store: Arc<dyn JobStore>) {
     let firing = alert("Disk", "sre", AlertStatus::Firing);
     let mut resolved = firing.clone();
     resolved.status = AlertStatus::Resolved;
-    send(&store, &[firing.clone()], &["pd"], &[], t("11:00:00")).await;
+    send(
+        &store,
+        std::slice::from_ref(&firing),
+        &["pd"],
+        &[],
+        t("11:00:00"),
+    )
+    .await;
     send(&store, &[resolved], &["pd"], &[], t("11:00:05")).await;
-    let story = store.story(&firing.fingerprint.to_string()).await.unwrap().unwrap();
-    let [newest, oldest] = &story.notifications[..] else { panic!("{story:?}") };
+    let story = store
+        .story(&firing.fingerprint.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    let [newest, oldest] = &story.notifications[..] else {
+        panic!("{story:?}")
+    };
     assert_eq!(newest.receipt.status, AlertStatus::Resolved);
     let (waiting, replaced) = (&newest.deliveries[0], &oldest.deliveries[0]);
     assert_eq!(waiting.state, DeliveryState::Pending);
@@ -274,22 +462,47 @@ async fn cursor_pages_are_exact_while_alerts_arrive(store: Arc<dyn JobStore>) {
     let at = |i: i64| t("12:00:00") + chrono::Duration::seconds(i / 3);
     // 130 notifications, three to a second (ties broken by id).
     for i in 0..130 {
-        send(&store, &[alert(&format!("A{i}"), "sre", AlertStatus::Firing)], &["pd"], &[], at(i)).await;
+        send(
+            &store,
+            &[alert(&format!("A{i}"), "sre", AlertStatus::Firing)],
+            &["pd"],
+            &[],
+            at(i),
+        )
+        .await;
     }
-    let all = ids(&store, HistoryFilter { limit: Some(500), ..filter() }).await;
+    let all = ids(
+        &store,
+        HistoryFilter {
+            limit: Some(500),
+            ..filter()
+        },
+    )
+    .await;
     assert_eq!(all.len(), 130);
     let mut seen = Vec::new();
     let mut cursor: Option<Cursor> = None;
     let mut extra = 0;
     loop {
         let page = store
-            .history(&HistoryFilter { limit: Some(7), cursor, ..filter() })
+            .history(&HistoryFilter {
+                limit: Some(7),
+                cursor,
+                ..filter()
+            })
             .await
             .unwrap();
         assert!(page.alerts.len() <= 7);
         seen.extend(page.alerts.iter().map(|n| n.receipt_id));
         // New alerts arrive between pages (newer: they sort before the cursor).
-        send(&store, &[alert(&format!("New{extra}"), "sre", AlertStatus::Firing)], &["pd"], &[], at(200 + extra)).await;
+        send(
+            &store,
+            &[alert(&format!("New{extra}"), "sre", AlertStatus::Firing)],
+            &["pd"],
+            &[],
+            at(200 + extra),
+        )
+        .await;
         extra += 1;
         match page.next_cursor {
             Some(c) => cursor = Some(c.parse().unwrap()),
@@ -303,12 +516,36 @@ both!(cursor_pages_are_exact_while_alerts_arrive);
 
 async fn retention_takes_receipts_with_their_jobs(store: Arc<dyn JobStore>) {
     let a = alert("Old", "sre", AlertStatus::Firing);
-    send(&store, &[a.clone()], &["pd"], &[], t("09:00:00")).await;
-    send(&store, &[alert("Unrouted", "sre", AlertStatus::Firing)], &[], &[("pd", "label team")], t("09:00:00")).await;
-    send(&store, &[alert("Waiting", "sre", AlertStatus::Firing)], &["pd"], &[], t("09:00:00")).await;
+    send(
+        &store,
+        std::slice::from_ref(&a),
+        &["pd"],
+        &[],
+        t("09:00:00"),
+    )
+    .await;
+    send(
+        &store,
+        &[alert("Unrouted", "sre", AlertStatus::Firing)],
+        &[],
+        &[("pd", "label team")],
+        t("09:00:00"),
+    )
+    .await;
+    send(
+        &store,
+        &[alert("Waiting", "sre", AlertStatus::Firing)],
+        &["pd"],
+        &[],
+        t("09:00:00"),
+    )
+    .await;
     // Only "Old" is delivered; "Waiting" stays pending (claimed after).
     let jobs = store.claim(1, t("09:00:01"), LEASE).await.unwrap();
-    store.complete(&jobs[0], delivered(), Duration::ZERO, t("09:00:01")).await.unwrap();
+    store
+        .complete(&jobs[0], delivered(), Duration::ZERO, t("09:00:01"))
+        .await
+        .unwrap();
     store.sweep(t("10:00:00"), t("10:00:00")).await.unwrap();
     let left: Vec<String> = store
         .history(&filter())
@@ -318,8 +555,18 @@ async fn retention_takes_receipts_with_their_jobs(store: Arc<dyn JobStore>) {
         .into_iter()
         .map(|n| n.alertname)
         .collect();
-    assert_eq!(left, ["Waiting"], "a receipt goes with its last job, or at once without any");
-    assert!(store.story(&a.fingerprint.to_string()).await.unwrap().is_none());
+    assert_eq!(
+        left,
+        ["Waiting"],
+        "a receipt goes with its last job, or at once without any"
+    );
+    assert!(
+        store
+            .story(&a.fingerprint.to_string())
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 both!(retention_takes_receipts_with_their_jobs);
 
@@ -327,21 +574,92 @@ both!(retention_takes_receipts_with_their_jobs);
 async fn receipts_survive_reopening_and_migrations_apply_to_an_old_store() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("jobs.db");
-    let store: Arc<dyn JobStore> =
-        Arc::new(SqlStore::open_sqlite(&path, StoreOptions::default()).await.unwrap());
+    let store: Arc<dyn JobStore> = Arc::new(
+        SqlStore::open_sqlite(&path, StoreOptions::default())
+            .await
+            .unwrap(),
+    );
     // A job enqueued without a receipt (as acknowledgements are) is not in the history.
     store
         .enqueue(
-            vec![NewJob::new("pd", alert("X", "sre", AlertStatus::Firing), GroupContext::default(), Duration::ZERO)],
+            vec![NewJob::new(
+                "pd",
+                alert("X", "sre", AlertStatus::Firing),
+                GroupContext::default(),
+                Duration::ZERO,
+            )],
             t("08:00:00"),
         )
         .await
         .unwrap();
-    send(&store, &[alert("Y", "sre", AlertStatus::Firing)], &["pd"], &[], t("08:00:01")).await;
+    send(
+        &store,
+        &[alert("Y", "sre", AlertStatus::Firing)],
+        &["pd"],
+        &[],
+        t("08:00:01"),
+    )
+    .await;
     drop(store);
-    let store = SqlStore::open_sqlite(&path, StoreOptions::default()).await.unwrap();
+    let store = SqlStore::open_sqlite(&path, StoreOptions::default())
+        .await
+        .unwrap();
     let page = store.history(&filter()).await.unwrap();
     assert_eq!(page.alerts.len(), 1);
     assert_eq!(page.alerts[0].alertname, "Y");
     assert_eq!(page.alerts[0].targets.len(), 1);
 }
+
+async fn label_filters_common_and_rare_and_after_retention(store: Arc<dyn JobStore>) {
+    // 520 alerts of team sre (more than the store looks up by fingerprint), one of team db.
+    let many: Vec<Alert> = (0..520)
+        .map(|i| alert(&format!("Many{i}"), "sre", AlertStatus::Firing))
+        .collect();
+    send(&store, &many, &["pd"], &[], t("13:00:00")).await;
+    let rare = alert("Rare", "db", AlertStatus::Firing);
+    send(
+        &store,
+        std::slice::from_ref(&rare),
+        &["pd"],
+        &[],
+        t("13:00:01"),
+    )
+    .await;
+    let by_label = |k: &str, v: &str, limit: usize| HistoryFilter {
+        labels: vec![(k.into(), v.into())],
+        limit: Some(limit),
+        ..filter()
+    };
+    let sre = store.history(&by_label("team", "sre", 5)).await.unwrap();
+    let names: Vec<&str> = sre.alerts.iter().map(|n| n.alertname.as_str()).collect();
+    assert_eq!(
+        names,
+        ["Many519", "Many518", "Many517", "Many516", "Many515"]
+    );
+    assert!(sre.next_cursor.is_some());
+    let db = store.history(&by_label("team", "db", 5)).await.unwrap();
+    assert_eq!(db.alerts.len(), 1);
+    assert_eq!(db.alerts[0].alertname, "Rare");
+    assert!(
+        store
+            .history(&by_label("team", "none", 5))
+            .await
+            .unwrap()
+            .alerts
+            .is_empty()
+    );
+
+    // Everything delivered and swept; the rare alert comes back and is found by its label.
+    for _ in 0..6 {
+        finish(&store, t("13:00:02"), |_| delivered()).await;
+    }
+    store.sweep(t("14:00:00"), t("14:00:00")).await.unwrap();
+    assert!(store.history(&filter()).await.unwrap().alerts.is_empty());
+    let mut resolved = rare.clone();
+    resolved.status = AlertStatus::Resolved;
+    send(&store, &[resolved], &["pd"], &[], t("14:00:01")).await;
+    let db = store.history(&by_label("team", "db", 5)).await.unwrap();
+    assert_eq!(db.alerts.len(), 1, "labels recorded again");
+    assert_eq!(db.alerts[0].status, AlertStatus::Resolved);
+}
+both!(label_filters_common_and_rare_and_after_retention);

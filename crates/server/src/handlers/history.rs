@@ -186,9 +186,16 @@ mod tests {
             ("target=a&target=b", "target"),
         ] {
             let err = filter(Some(query)).unwrap_err();
-            assert!(err.message().starts_with(word), "{query}: {}", err.message());
+            assert!(
+                err.message().starts_with(word),
+                "{query}: {}",
+                err.message()
+            );
         }
-        let f = filter(Some("label=team%3Dsre&label=env=prod&limit=7&state=in_flight")).unwrap();
+        let f = filter(Some(
+            "label=team%3Dsre&label=env=prod&limit=7&state=in_flight",
+        ))
+        .unwrap();
         assert_eq!(
             f.labels,
             vec![

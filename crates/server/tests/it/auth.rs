@@ -267,6 +267,8 @@ fn the_access_table_is_the_documented_policy() {
         DELETE /api/v2/publishing/dlq/purge admin
         GET /api/v2/publishing/dlq/{id} viewer
         POST /api/v2/publishing/dlq/{id}/replay operator
+        GET /api/v2/publishing/alerts viewer
+        GET /api/v2/publishing/alerts/{fingerprint} viewer
         POST /api/v2/publishing/alerts/{fingerprint}/acknowledge operator
         POST /api/v2/publishing/parallel operator
         POST /api/v2/publishing/parallel/targets operator

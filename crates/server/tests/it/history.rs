@@ -103,15 +103,20 @@ async fn an_alerts_story_through_filter_dead_letter_replay_and_dedup() {
     let (good, bad, _) = targets(dir.path(), false).await;
     let service = Service::start(dir.path(), "").await;
     let (code, body) = service
-        .post("/webhook", notification("firing", &[("DiskFull", "critical", "sre")]))
+        .post(
+            "/webhook",
+            notification("firing", &[("DiskFull", "critical", "sre")]),
+        )
         .await;
     assert_eq!(code, 200, "{body}");
 
     let list = service
         .wait_json("/api/v2/publishing/alerts", WAIT, |v| {
-            v["alerts"][0]["targets"]
-                .as_array()
-                .is_some_and(|t| t.len() == 2 && t.iter().all(|t| t["state"] != "pending" && t["state"] != "in_flight"))
+            v["alerts"][0]["targets"].as_array().is_some_and(|t| {
+                t.len() == 2
+                    && t.iter()
+                        .all(|t| t["state"] != "pending" && t["state"] != "in_flight")
+            })
         })
         .await;
     assert_eq!(list["limit"], 50);
@@ -143,7 +148,10 @@ async fn an_alerts_story_through_filter_dead_letter_replay_and_dedup() {
         .wait_json(&story_path, WAIT, |s| {
             s["notifications"][0]["deliveries"]
                 .as_array()
-                .is_some_and(|d| d.iter().any(|d| d["replay_of"] == dead_job && d["state"] == "delivered"))
+                .is_some_and(|d| {
+                    d.iter()
+                        .any(|d| d["replay_of"] == dead_job && d["state"] == "delivered")
+                })
         })
         .await;
     assert_eq!(story["alertname"], "DiskFull");
@@ -157,7 +165,10 @@ async fn an_alerts_story_through_filter_dead_letter_replay_and_dedup() {
     assert_eq!(dead["attempts"][0]["status_code"], 400, "{dead}");
     assert_eq!(dead["attempts"][0]["outcome"], "dead");
     let replay_id = dead["replayed_as"].as_i64().unwrap();
-    let replay = deliveries.iter().find(|d| d["job_id"] == replay_id).unwrap();
+    let replay = deliveries
+        .iter()
+        .find(|d| d["job_id"] == replay_id)
+        .unwrap();
     assert_eq!(replay["attempts"][0]["status_code"], 200);
     assert!(replay["attempts"][0]["latency_ms"].is_u64());
     let delivered = deliveries.iter().find(|d| d["target"] == "good").unwrap();
@@ -172,8 +183,14 @@ async fn an_alerts_story_through_filter_dead_letter_replay_and_dedup() {
     assert!(lines[0].starts_with("RECEIVED  "), "{table}");
     assert_eq!(lines.len(), 2, "{table}");
     assert!(lines[1].contains(&fingerprint), "{table}");
-    assert!(lines[1].contains(" bad:delivered,good:delivered "), "{table}");
-    assert!(lines[1].ends_with(r#"picky (severity "critical" not allowed (info))"#), "{table}");
+    assert!(
+        lines[1].contains(" bad:delivered,good:delivered "),
+        "{table}"
+    );
+    assert!(
+        lines[1].ends_with(r#"picky (severity "critical" not allowed (info))"#),
+        "{table}"
+    );
     // columns align: every column of the row starts where its header does
     let header_at = lines[0].find("DELIVERIES").unwrap();
     assert_eq!(lines[1].find("bad:delivered"), Some(header_at), "{table}");
@@ -189,7 +206,10 @@ async fn an_alerts_story_through_filter_dead_letter_replay_and_dedup() {
         &format!("  bad job {replay_id}: delivered, replay of job {dead_job}"),
         ": delivered (HTTP 200) in ",
     ] {
-        assert!(story_text.contains(expected), "{expected:?} missing from:\n{story_text}");
+        assert!(
+            story_text.contains(expected),
+            "{expected:?} missing from:\n{story_text}"
+        );
     }
     let (code, _, err) = cli(&service, &["alerts", "show", "0123456789abcdef"]);
     assert_eq!(code, Some(1));
@@ -197,12 +217,18 @@ async fn an_alerts_story_through_filter_dead_letter_replay_and_dedup() {
 
     // The same notification again: both targets had it within the repeat interval.
     let (code, _) = service
-        .post("/webhook", notification("firing", &[("DiskFull", "critical", "sre")]))
+        .post(
+            "/webhook",
+            notification("firing", &[("DiskFull", "critical", "sre")]),
+        )
         .await;
     assert_eq!(code, 200);
     let story = service.get_json(&story_path).await;
     assert_eq!(story["notifications"].as_array().unwrap().len(), 2);
-    assert_eq!(story["notifications"][0]["receipt"]["deduplicated"], json!(["bad", "good"]));
+    assert_eq!(
+        story["notifications"][0]["receipt"]["deduplicated"],
+        json!(["bad", "good"])
+    );
     assert_eq!(story["notifications"][0]["deliveries"], json!([]));
     let dedup = service
         .get_json("/api/v2/publishing/alerts?state=deduplicated")
@@ -211,11 +237,47 @@ async fn an_alerts_story_through_filter_dead_letter_replay_and_dedup() {
 
     // Filters and errors.
     let count = |v: &Value| v["alerts"].as_array().unwrap().len();
-    assert_eq!(count(&service.get_json("/api/v2/publishing/alerts?alertname=DiskFull&label=team%3Dsre").await), 2);
-    assert_eq!(count(&service.get_json("/api/v2/publishing/alerts?label=team=db").await), 0);
-    assert_eq!(count(&service.get_json("/api/v2/publishing/alerts?target=good&state=delivered").await), 1);
-    assert_eq!(count(&service.get_json("/api/v2/publishing/alerts?state=dead").await), 0, "replayed and delivered");
-    assert_eq!(count(&service.get_json("/api/v2/publishing/alerts?since=2999-01-01T00:00:00Z").await), 0);
+    assert_eq!(
+        count(
+            &service
+                .get_json("/api/v2/publishing/alerts?alertname=DiskFull&label=team%3Dsre")
+                .await
+        ),
+        2
+    );
+    assert_eq!(
+        count(
+            &service
+                .get_json("/api/v2/publishing/alerts?label=team=db")
+                .await
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &service
+                .get_json("/api/v2/publishing/alerts?target=good&state=delivered")
+                .await
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &service
+                .get_json("/api/v2/publishing/alerts?state=dead")
+                .await
+        ),
+        0,
+        "replayed and delivered"
+    );
+    assert_eq!(
+        count(
+            &service
+                .get_json("/api/v2/publishing/alerts?since=2999-01-01T00:00:00Z")
+                .await
+        ),
+        0
+    );
     for (query, word) in [
         ("limit=501", "limit"),
         ("state=done", "state"),
@@ -227,10 +289,16 @@ async fn an_alerts_story_through_filter_dead_letter_replay_and_dedup() {
         let (code, body) = get(&service, &format!("/api/v2/publishing/alerts?{query}")).await;
         assert_eq!(code, 400, "{query}: {body}");
         assert_eq!(body["error"]["code"], "invalid_payload");
-        assert!(body["error"]["message"].as_str().unwrap().starts_with(word), "{body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().starts_with(word),
+            "{body}"
+        );
     }
     let (code, body) = get(&service, "/api/v2/publishing/alerts/0123456789abcdef").await;
-    assert_eq!((code, body["error"]["code"].as_str()), (404, Some("not_found")));
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
 }
 
 #[tokio::test]
@@ -247,23 +315,36 @@ async fn a_resolve_supersedes_the_firing_waiting_for_its_retry() {
     assert_eq!(service.post("/webhook", firing).await.0, 200);
     let list = service
         .wait_json("/api/v2/publishing/alerts?target=slow", WAIT, |v| {
-            v["alerts"][0]["targets"]
-                .as_array()
-                .is_some_and(|t| t.iter().any(|t| t["target"] == "slow" && t["attempts"] == 1 && t["state"] == "pending"))
+            v["alerts"][0]["targets"].as_array().is_some_and(|t| {
+                t.iter()
+                    .any(|t| t["target"] == "slow" && t["attempts"] == 1 && t["state"] == "pending")
+            })
         })
         .await;
-    let fingerprint = list["alerts"][0]["fingerprint"].as_str().unwrap().to_owned();
+    let fingerprint = list["alerts"][0]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let resolved = notification("resolved", &[("Waiting", "warning", "sre")]);
     assert_eq!(service.post("/webhook", resolved).await.0, 200);
     // The resolve goes at once (nothing of the alert waits before it) and waits for its own
     // retry after the 503.
     let story = service
-        .wait_json(&format!("/api/v2/publishing/alerts/{fingerprint}"), WAIT, |s| {
-            s["notifications"][0]["deliveries"].as_array().is_some_and(|d| {
-                d.iter()
-                    .any(|d| d["target"] == "slow" && d["state"] == "pending" && d["attempts"].as_array().is_some_and(|a| a.len() == 1))
-            })
-        })
+        .wait_json(
+            &format!("/api/v2/publishing/alerts/{fingerprint}"),
+            WAIT,
+            |s| {
+                s["notifications"][0]["deliveries"]
+                    .as_array()
+                    .is_some_and(|d| {
+                        d.iter().any(|d| {
+                            d["target"] == "slow"
+                                && d["state"] == "pending"
+                                && d["attempts"].as_array().is_some_and(|a| a.len() == 1)
+                        })
+                    })
+            },
+        )
         .await;
     let [newest, first] = story["notifications"].as_array().unwrap().as_slice() else {
         panic!("{story}")
@@ -298,20 +379,51 @@ async fn pages_are_exact_while_alerts_arrive() {
     let names: Vec<String> = (0..130).map(|i| format!("Page{i}")).collect();
     // In three notifications: ties of received_at are broken by the receipt.
     for chunk in names.chunks(50) {
-        let alerts: Vec<(&str, &str, &str)> = chunk.iter().map(|n| (n.as_str(), "warning", "sre")).collect();
-        assert_eq!(service.post("/webhook", notification("firing", &alerts)).await.0, 200);
+        let alerts: Vec<(&str, &str, &str)> = chunk
+            .iter()
+            .map(|n| (n.as_str(), "warning", "sre"))
+            .collect();
+        assert_eq!(
+            service
+                .post("/webhook", notification("firing", &alerts))
+                .await
+                .0,
+            200
+        );
     }
-    let all = service.get_json("/api/v2/publishing/alerts?limit=500").await;
-    let expected: Vec<i64> = all["alerts"].as_array().unwrap().iter().map(|a| a["receipt_id"].as_i64().unwrap()).collect();
+    let all = service
+        .get_json("/api/v2/publishing/alerts?limit=500")
+        .await;
+    let expected: Vec<i64> = all["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["receipt_id"].as_i64().unwrap())
+        .collect();
     assert_eq!(expected.len(), 130);
     let mut seen = Vec::new();
     let mut path = "/api/v2/publishing/alerts?limit=7".to_owned();
     for extra in 0.. {
         let page = service.get_json(&path).await;
         assert_eq!(page["limit"], 7);
-        seen.extend(page["alerts"].as_array().unwrap().iter().map(|a| a["receipt_id"].as_i64().unwrap()));
+        seen.extend(
+            page["alerts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["receipt_id"].as_i64().unwrap()),
+        );
         let late = format!("Late{extra}");
-        assert_eq!(service.post("/webhook", notification("firing", &[(&late, "warning", "sre")])).await.0, 200);
+        assert_eq!(
+            service
+                .post(
+                    "/webhook",
+                    notification("firing", &[(&late, "warning", "sre")])
+                )
+                .await
+                .0,
+            200
+        );
         match page["next_cursor"].as_str() {
             Some(c) => path = format!("/api/v2/publishing/alerts?limit=7&cursor={c}"),
             None => break,
@@ -321,24 +433,38 @@ async fn pages_are_exact_while_alerts_arrive() {
     assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 130);
 
     // The command line follows the cursor: 20 in pages of 7, and says that more exist.
-    let (code, out, err) = cli(
-        &service,
-        &["alerts", "list", "--alertname-not-a-flag"],
-    );
+    let (code, out, err) = cli(&service, &["alerts", "list", "--alertname-not-a-flag"]);
     assert_eq!(code, Some(2), "{out}{err}");
     let (code, out, err) = cli(
         &service,
-        &["alerts", "list", "--limit", "20", "--page-size", "7", "--label", "team=sre", "-o", "json"],
+        &[
+            "alerts",
+            "list",
+            "--limit",
+            "20",
+            "--page-size",
+            "7",
+            "--label",
+            "team=sre",
+            "-o",
+            "json",
+        ],
     );
     assert_eq!(code, Some(0), "{err}");
     let listed: Value = serde_json::from_str(&out).unwrap();
-    let ids: Vec<i64> = listed["alerts"].as_array().unwrap().iter().map(|a| a["receipt_id"].as_i64().unwrap()).collect();
-    let newest_first: Vec<i64> = service.get_json("/api/v2/publishing/alerts?limit=20").await["alerts"]
+    let ids: Vec<i64> = listed["alerts"]
         .as_array()
         .unwrap()
         .iter()
         .map(|a| a["receipt_id"].as_i64().unwrap())
         .collect();
+    let newest_first: Vec<i64> =
+        service.get_json("/api/v2/publishing/alerts?limit=20").await["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["receipt_id"].as_i64().unwrap())
+            .collect();
     assert_eq!(ids, newest_first);
     assert!(err.contains("more exist"), "{err}");
 }
