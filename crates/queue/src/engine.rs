@@ -227,6 +227,9 @@ impl Engine {
         let semaphore = Arc::new(Semaphore::new(self.shared.concurrency));
         let (commits, commit_rx) = mpsc::channel::<Commit>(self.shared.concurrency * 2);
         let committer = tokio::spawn(committer(self.store.clone(), commit_rx));
+        // The helper tasks end with this future, also when it is dropped rather than shut down
+        // (an aborted engine task behaves like a crash: nothing more is claimed or written).
+        let _committer_guard = AbortOnDrop(committer.abort_handle());
         let mut tasks: JoinSet<()> = JoinSet::new();
         if let Some(handoff) = &self.handoff {
             self.store.attach_handoff(handoff.clone());
@@ -244,11 +247,13 @@ impl Engine {
             self.shared.clone(),
             self.wake.clone(),
         ));
+        let _keeper_guard = AbortOnDrop(keeper.abort_handle());
         let mut last_reap = Instant::now();
         // Ask the store even if nothing said it holds claimable jobs (a retry came due).
         let mut force_claim = true;
         let mut store_due: Option<chrono::DateTime<Utc>> = None;
         let mut reading: Option<tokio::task::JoinHandle<Result<ReadAhead, StoreError>>> = None;
+        let mut _reading_guard: Option<AbortOnDrop> = None;
         tokio::pin!(shutdown);
         info!(
             concurrency = self.shared.concurrency,
@@ -318,7 +323,7 @@ impl Engine {
                     .then_some((free, 0, head))
                 };
                 if let Some((limit, reserved, before)) = claim {
-                    reading = Some(tokio::spawn(read_ahead(
+                    let read = tokio::spawn(read_ahead(
                         self.store.clone(),
                         handoff.clone(),
                         Claim {
@@ -328,7 +333,9 @@ impl Engine {
                             lease: self.config.lease,
                         },
                         self.wake.clone(),
-                    )));
+                    ));
+                    _reading_guard = Some(AbortOnDrop(read.abort_handle()));
+                    reading = Some(read);
                 }
             }
             // Without one, the store is asked for the free workers directly.
@@ -830,6 +837,16 @@ impl Limiters {
 struct DetachOnDrop {
     store: Arc<dyn JobStore>,
     handoff: Arc<Handoff>,
+}
+
+/// Aborts a task when dropped.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Drop for DetachOnDrop {
