@@ -30,3 +30,4 @@ mod startup;
 mod stats;
 mod targets_discovery;
 mod templates;
+mod ui;
