@@ -283,7 +283,7 @@ function lineChart(title, points, unit, opts) {
   box.setAttribute('aria-label', `${title}: ${drawn.length} points, latest ${last === null ? 'none' : num(last, 1) + ' ' + unit}`);
   box.append(svg('line', { class: 'axis', x1: 0, y1: H - pad, x2: W, y2: H - pad }));
   if (drawn.length) {
-    const t0 = o.from || Math.min(...drawn.map((p) => p.t));
+    const t0 = Math.min(...drawn.map((p) => p.t));
     const t1 = Math.max(o.to || 0, ...drawn.map((p) => p.t));
     const lo = o.min !== undefined ? Math.min(o.min, ...values) : Math.min(...values);
     let hi = o.max !== undefined ? Math.max(o.max, ...values) : Math.max(...values);
@@ -303,7 +303,10 @@ function lineChart(title, points, unit, opts) {
     if (drawn.length === 1) d += 'l-4,0 l8,0';
     box.append(svg('path', { class: 'line', d: d.trim() }));
   }
-  append(figure, [label, box, h('div', { class: 'legend' },
+  const span = drawn.length ? h('div', { class: 'legend' },
+    h('span', null, new Date(drawn[0].t).toLocaleTimeString()),
+    h('span', null, new Date(Math.max(o.to || 0, drawn[drawn.length - 1].t)).toLocaleTimeString())) : null;
+  append(figure, [label, box, span, h('div', { class: 'legend' },
     h('span', null, drawn.length ? 'min ' + num(Math.min(...values), 1) + ' · max ' + num(Math.max(...values), 1) + ' ' + unit : 'no data yet'),
     h('span', null, 'latest ' + (last === null ? '–' : num(last, 1) + ' ' + unit)))]);
   return figure;
@@ -364,14 +367,13 @@ PAGES.overview = (view) => {
     const pts = tr.history || [];
     const step = tr.interval_seconds || 10;
     const to = Date.now();
-    const from = to - (state.range === '24h' ? 86400e3 : 3600e3);
     const series = (f) => pts.map((p) => ({ t: Date.parse(p.at), v: f(p) }));
     replace(charts,
-      lineChart('Delivery rate', series((p) => (p.delivered || 0) * 60 / step), 'per min', { id: 'delivery-rate', min: 0, from, to }),
-      lineChart('Error rate', series((p) => 100 - p.success_rate), '%', { id: 'error-rate', min: 0, max: 100, from, to }),
-      lineChart('Failed attempts', series((p) => p.errors), 'per sample', { id: 'errors', min: 0, from, to }),
-      lineChart('Mean latency', series((p) => p.latency_ms), 'ms', { id: 'latency', min: 0, from, to }),
-      lineChart('Queue size', series((p) => p.queue_size), 'jobs', { id: 'queue-size', min: 0, from, to }));
+      lineChart('Delivery rate', series((p) => (p.delivered || 0) * 60 / step), 'per min', { id: 'delivery-rate', min: 0, to }),
+      lineChart('Error rate', series((p) => 100 - p.success_rate), '%', { id: 'error-rate', min: 0, max: 100, to }),
+      lineChart('Failed attempts', series((p) => p.errors), 'per sample', { id: 'errors', min: 0, to }),
+      lineChart('Mean latency', series((p) => p.latency_ms), 'ms', { id: 'latency', min: 0, to }),
+      lineChart('Queue size', series((p) => p.queue_size), 'jobs', { id: 'queue-size', min: 0, to }));
   }, problem);
   rangeSelect.addEventListener('change', () => {
     state.range = rangeSelect.value;

@@ -451,7 +451,8 @@ impl Page {
         .expect("emulate the color scheme");
     }
 
-    /// A PNG of the whole page (beyond the viewport when it is taller), written to `path`.
+    /// A PNG of the page from its top, beyond the viewport when it is taller (up to 1600 px),
+    /// written to `path`.
     pub async fn screenshot(&self, path: &Path) {
         let height = self
             .eval("Math.ceil(document.documentElement.scrollHeight)")
@@ -469,7 +470,7 @@ impl Page {
             .call(
                 "Page.captureScreenshot",
                 json!({"format": "png", "captureBeyondViewport": true,
-                       "clip": {"x": 0, "y": 0, "width": width, "height": height.min(4000.0), "scale": 1}}),
+                       "clip": {"x": 0, "y": 0, "width": width, "height": height.min(1600.0), "scale": 1}}),
             )
             .await
             .expect("capture a screenshot");
