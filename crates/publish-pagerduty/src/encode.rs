@@ -394,21 +394,19 @@ struct Custom {
 
 impl Custom {
     fn render(templates: &Templates, alert: &Alert, context: &GroupContext) -> Custom {
-        if templates.is_empty() {
+        let Some(r) = templates.for_delivery(context, alert) else {
             return Custom::default();
-        }
-        let data = publish::templates::data(context, alert);
-        let r = |field: &str| templates.render(field, &data);
+        };
         Custom {
             // PagerDuty requires a summary and a source: an empty rendering is the default.
-            summary: r("summary").filter(|s| !s.trim().is_empty()),
-            source: r("source").filter(|s| !s.trim().is_empty()),
-            component: r("component"),
-            group: r("group"),
-            class: r("class"),
-            client: r("client"),
-            client_url: r("client_url"),
-            details: templates.render_map("details", &data),
+            summary: r.non_empty("summary"),
+            source: r.non_empty("source"),
+            component: r.field("component"),
+            group: r.field("group"),
+            class: r.field("class"),
+            client: r.field("client"),
+            client_url: r.field("client_url"),
+            details: r.map("details"),
         }
     }
 }

@@ -280,16 +280,9 @@ pub fn encode_alert_with(
     templates: &Templates,
 ) -> Vec<u8> {
     let mapping = &options.label_mapping;
-    let (custom_summary, custom_description) = if templates.is_empty() {
-        (None, None)
-    } else {
-        let data = publish::templates::data(context, alert);
-        let r = |field: &str| {
-            templates
-                .render(field, &data)
-                .filter(|t| !t.trim().is_empty())
-        };
-        (r("summary"), r("description"))
+    let (custom_summary, custom_description) = match templates.for_delivery(context, alert) {
+        Some(r) => (r.non_empty("summary"), r.non_empty("description")),
+        None => (None, None),
     };
     let classification =
         Classification::of(alert).map(|c| (c.severity.as_str(), format!("{:.2}", c.confidence)));

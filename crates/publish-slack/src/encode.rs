@@ -134,22 +134,19 @@ struct Custom {
 
 impl Custom {
     fn render(templates: &Templates, alert: &Alert, context: &GroupContext) -> Custom {
-        if templates.is_empty() {
+        let Some(r) = templates.for_delivery(context, alert) else {
             return Custom::default();
-        }
-        let data = publish::templates::data(context, alert);
-        let r = |field: &str| templates.render(field, &data);
+        };
         // Slack refuses empty texts: an empty rendering falls back to the default too.
-        let non_empty = |field: &str| r(field).filter(|t| !t.trim().is_empty());
         Custom {
-            title: non_empty("title"),
-            title_link: non_empty("title_link").map(|l| l.trim().to_owned()),
+            title: r.non_empty("title"),
+            title_link: r.non_empty("title_link").map(|l| l.trim().to_owned()),
             // An empty text leaves the message without a lead: the user's choice.
-            text: r("text"),
-            pretext: non_empty("pretext"),
-            fallback: non_empty("fallback"),
-            color: non_empty("color").map(|c| c.trim().to_owned()),
-            footer: non_empty("footer"),
+            text: r.field("text"),
+            pretext: r.non_empty("pretext"),
+            fallback: r.non_empty("fallback"),
+            color: r.non_empty("color").map(|c| c.trim().to_owned()),
+            footer: r.non_empty("footer"),
         }
     }
 }

@@ -139,12 +139,12 @@ pub fn encode_templated(
     target: &str,
     templates: &Templates,
 ) -> (Vec<u8>, bool) {
-    if templates.has("body") {
-        let data = publish::templates::data(&delivery.context, &delivery.alert);
-        if let Some(body) = templates.render("body", &data) {
-            let json = serde_json::from_str::<serde::de::IgnoredAny>(&body).is_ok();
-            return (body.into_bytes(), json);
-        }
+    if let Some(body) = templates
+        .for_delivery(&delivery.context, &delivery.alert)
+        .and_then(|r| r.field("body"))
+    {
+        let json = serde_json::from_str::<serde::de::IgnoredAny>(&body).is_ok();
+        return (body.into_bytes(), json);
     }
     (encode(format, delivery, target), true)
 }

@@ -164,6 +164,15 @@ impl Templates {
         }
     }
 
+    /// The renderer of one delivery's fields (its data built once), or `None` when the target
+    /// has no templates.
+    pub fn for_delivery(&self, context: &GroupContext, alert: &Alert) -> Option<Rendering<'_>> {
+        (!self.is_empty()).then(|| Rendering {
+            templates: self,
+            data: data(context, alert),
+        })
+    }
+
     /// Renders every key of a map field (`details`), skipping keys whose rendering failed.
     pub fn render_map(&self, map: &str, data: &Data) -> Vec<(String, String)> {
         let prefix = format!("{map}.");
@@ -197,6 +206,36 @@ impl Templates {
                 "template failed to render; the default rendering was sent (logged once per field)"
             );
         }
+    }
+}
+
+/// One delivery's templated fields: each rendered on demand against the delivery's data.
+#[derive(Debug)]
+pub struct Rendering<'a> {
+    templates: &'a Templates,
+    data: Data,
+}
+
+impl Rendering<'_> {
+    /// The field's rendering; `None` when not templated or failed (see [`Templates::render`]).
+    pub fn field(&self, field: &str) -> Option<String> {
+        self.templates.render(field, &self.data)
+    }
+
+    /// Like [`Rendering::field`], with an empty (all-blank) rendering as `None` too: for fields
+    /// a vendor requires.
+    pub fn non_empty(&self, field: &str) -> Option<String> {
+        self.field(field).filter(|t| !t.trim().is_empty())
+    }
+
+    /// Every key of a map field (see [`Templates::render_map`]).
+    pub fn map(&self, field: &str) -> Vec<(String, String)> {
+        self.templates.render_map(field, &self.data)
+    }
+
+    /// The data the fields are rendered with.
+    pub fn data(&self) -> &Data {
+        &self.data
     }
 }
 
