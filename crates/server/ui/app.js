@@ -514,7 +514,7 @@ PAGES.alerts = (view, fingerprint) => {
       h('td', null, (a.targets || []).map((t) => h('div', null, t.target, ' ', badge(t.state))),
         (a.filtered || []).map((f) => h('div', { class: 'muted' }, f.target + ' filtered: ' + f.reason)),
         (a.deduplicated || []).map((t) => h('div', { class: 'muted' }, t + ' deduplicated')))));
-    const table = h('div', { class: 'table-wrap' }, h('table', null,
+    const table = h('div', { class: 'table-wrap' }, h('table', { class: 'stack' },
       h('thead', null, h('tr', null, ['Received', 'Alert', 'Status', 'Labels', 'Targets'].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', null, rows)));
     if (!cursor) replace(results);
@@ -660,7 +660,7 @@ PAGES.dlq = (view, id) => {
       reportReplay(res);
       await load();
     }, outcome);
-    replace(list, h('div', { class: 'table-wrap' }, h('table', null,
+    replace(list, h('div', { class: 'table-wrap' }, h('table', { class: 'stack' },
       h('thead', null, h('tr', null,
         can('operator') ? h('th', { scope: 'col' }, h('span', { class: 'hide-narrow' }, 'Select')) : null,
         ['Id', 'Died', 'Target', 'Alert', 'Error'].map((c) => h('th', { scope: 'col' }, c)),
