@@ -32,6 +32,8 @@ commands:
   bench   the load harness (release build): throughput vs Alertmanager, latency, stats API,
           memory, storm, parallel publishing, priority; `--quick` runs small sizes (under a
           minute); `--only parallel,...` some of them; table in target/bench/;
+          `--only history`: the alert history's queries at 1,000,000 jobs and its write
+          cost, SQLite and PostgreSQL (target/bench/history.md);
           `--repeat N` runs the paired comparison with Alertmanager N times and reports the
           median and range of each ratio (target/bench/repeat.md)
   chaos   the resilience suite (SIGKILL storms, flapping target, PostgreSQL restart, disk
@@ -174,6 +176,24 @@ fn ci() -> anyhow::Result<()> {
 
 fn bench(args: &[String]) -> anyhow::Result<()> {
     check_tools()?;
+    // The notification history at 1,000,000 jobs is a bench of the store alone (no service):
+    // `--only history [--jobs N] [--runs N]`, report in target/bench/history.md.
+    if let Some(i) = args.iter().position(|a| a == "--only")
+        && args.get(i + 1).map(String::as_str) == Some("history")
+    {
+        let rest: Vec<&String> = args
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i && *j != i + 1)
+            .map(|(_, a)| a)
+            .collect();
+        return step(
+            "history bench",
+            cargo()
+                .args(["bench", "-p", "queue", "--bench", "history", "--"])
+                .args(rest),
+        );
+    }
     let (repeat, args) = repeat_of(args)?;
     let bin = build_service_and("ap-bench")?;
     let harness = |out: PathBuf, args: &[String]| {

@@ -12,6 +12,10 @@
 //! supersedes an older one still waiting. Notification state per (target, fingerprint) turns an
 //! unchanged re-sent alert into a no-op until the repeat interval passes.
 //!
+//! With its jobs, enqueue may record a receipt per alert ([`NewReceipt`]: where it came from,
+//! which targets filtered it out and why, which deduplicated it); [`JobStore::history`] lists
+//! notifications newest first and [`JobStore::story`] tells one alert's whole story.
+//!
 //! The store also keeps small time series for the service (the stats service's trend history,
 //! [`JobStore::append_sample`] and [`JobStore::samples`]), so they survive restarts.
 //!
@@ -23,6 +27,7 @@
 mod breaker;
 mod engine;
 mod handoff;
+mod history;
 pub mod metrics;
 mod model;
 mod policy;
@@ -33,6 +38,11 @@ mod store;
 pub use breaker::{BreakerConfig, BreakerState};
 pub use engine::{DeliveryObserver, Engine, EngineConfig, EngineHandle, Observation, Publishers};
 pub use handoff::{Handoff, Ready};
+pub use history::{
+    AlertStory, Cursor, DEFAULT_LIMIT, DeliveryState, DeliveryStory, FilteredTarget,
+    HistoryFilter, HistoryPage, MAX_LIMIT, NewReceipt, Notification, NotificationStory,
+    STORY_LIMIT, TargetDelivery,
+};
 pub use model::{
     Aging, Attempt, Completion, EnqueueReport, Failure, Finished, Job, JobFilter, JobPayload,
     JobRecord, JobState, NewJob, Priority, QueueStats, ReplayReport, StoredSample, Submission,

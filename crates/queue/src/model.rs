@@ -174,6 +174,9 @@ pub struct NewJob {
     pub priority: Priority,
     /// An unchanged firing alert is not sent again to this target before this much time.
     pub repeat_interval: Duration,
+    /// Which receipt (an index into the receipts enqueued with it) records the notification
+    /// this job delivers; `None`: not recorded in the history.
+    pub receipt: Option<usize>,
 }
 
 impl NewJob {
@@ -194,6 +197,7 @@ impl NewJob {
             },
             priority,
             repeat_interval,
+            receipt: None,
         }
     }
 
@@ -210,7 +214,14 @@ impl NewJob {
             },
             priority: Priority::High,
             repeat_interval: Duration::ZERO,
+            receipt: None,
         }
+    }
+
+    /// The same job, recorded by receipt `index` of those enqueued with it.
+    pub fn with_receipt(mut self, index: usize) -> Self {
+        self.receipt = Some(index);
+        self
     }
 
     /// Whether it notifies (not an acknowledgement).
@@ -231,6 +242,9 @@ pub struct EnqueueReport {
     /// Ids of the jobs added.
     #[serde(skip)]
     pub ids: Vec<i64>,
+    /// Ids of the receipts recorded, in the order given.
+    #[serde(skip)]
+    pub receipts: Vec<i64>,
     /// The three counts by priority of the job submitted (for superseded: of the job that
     /// replaced them): `[priority as usize][inserted, deduplicated, superseded]`.
     #[serde(skip)]
@@ -363,7 +377,7 @@ pub struct Finished {
 }
 
 /// One recorded attempt.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Attempt {
     /// 1-based attempt number.
     pub attempt: u32,

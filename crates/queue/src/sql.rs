@@ -19,12 +19,13 @@ use sqlx::{
 use tokio::sync::oneshot;
 use tracing::warn;
 
+mod history;
 mod samples;
 
 use crate::{
-    Aging, Attempt, Completion, EnqueueReport, Finished, Handoff, Job, JobFilter, JobPayload,
-    JobRecord, JobState, JobStore, NewJob, Priority, QueueStats, Ready, ReplayReport, StoreError,
-    StoredSample, Submission,
+    AlertStory, Aging, Attempt, Completion, EnqueueReport, Finished, Handoff, HistoryFilter,
+    HistoryPage, Job, JobFilter, JobPayload, JobRecord, JobState, JobStore, NewJob, NewReceipt,
+    Priority, QueueStats, Ready, ReplayReport, StoreError, StoredSample, Submission,
 };
 
 /// Which SQL database a [`SqlStore`] talks to.
@@ -274,9 +275,11 @@ impl Sql {
                  AND d.state = 'dead' AND d.replayed_at IS NULL ORDER BY d.id",
                 dead_by_alert_hint(dialect)
             )),
+            // A replay belongs to the notification of the dead letter it replays.
             replay_insert: number(
                 "INSERT INTO jobs (delivery_key, target, fingerprint, status, priority, state, attempts, sort_key, \
-                 created_at, updated_at, next_run_at, payload) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?) RETURNING id",
+                 created_at, updated_at, next_run_at, payload, receipt_id) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, \
+                 (SELECT o.receipt_id FROM jobs o WHERE o.id = ?)) RETURNING id",
             ),
             replay_mark: number(
                 "UPDATE jobs SET replayed_at = ?, replayed_as = ?, updated_at = updated_at WHERE id = ?",
@@ -683,8 +686,11 @@ fn abandoned_transaction() -> StoreError {
 /// An item waiting for the next group commit, and who waits for its result.
 type Waiting<T, R> = (T, oneshot::Sender<Result<R, StoreError>>);
 
-/// One caller's jobs for the next enqueue transaction, and when they arrived.
-type Enqueue = (Vec<NewJob>, DateTime<Utc>);
+/// One caller's jobs and receipts for the next enqueue transaction, and when they arrived.
+type Enqueue = (Vec<NewJob>, Vec<NewReceipt>, DateTime<Utc>);
+
+/// Targets whose job was deduplicated, by (request, receipt index).
+type Deduplicated<'a> = HashMap<(usize, usize), Vec<&'a str>>;
 
 /// What the notification state says of one (target, fingerprint): target, fingerprint, last
 /// status enqueued, when, vendor state.
@@ -730,7 +736,7 @@ impl SqlStore {
     /// Applies several callers' enqueues in one transaction; one report per caller.
     async fn enqueue_batch(
         &self,
-        requests: &[(Vec<NewJob>, DateTime<Utc>)],
+        requests: &[Enqueue],
     ) -> Result<Vec<EnqueueReport>, StoreError> {
         let mut reports = vec![EnqueueReport::default(); requests.len()];
         // One lock order for every transaction (PostgreSQL row locks); the sort is stable, so
@@ -738,7 +744,7 @@ impl SqlStore {
         let mut jobs: Vec<(usize, i64, &NewJob)> = requests
             .iter()
             .enumerate()
-            .flat_map(|(i, (jobs, now))| jobs.iter().map(move |j| (i, ms(*now), j)))
+            .flat_map(|(i, (jobs, _, now))| jobs.iter().map(move |j| (i, ms(*now), j)))
             .collect();
         jobs.sort_by(|a, b| pair_of(a.2).cmp(&pair_of(b.2)));
         let mut pairs: Vec<(&str, &str)> = jobs.iter().map(|(_, _, j)| pair_of(j)).collect();
@@ -832,6 +838,7 @@ impl SqlStore {
         }
 
         let mut inserts: Vec<Insert<'_>> = Vec::with_capacity(jobs.len());
+        let mut deduplicated: Deduplicated<'_> = HashMap::new();
         for (request, now_ms, job) in &jobs {
             let status = job.payload.alert.status.as_str();
             let state = known.entry(pair_of(job)).or_insert_with(|| PairState {
@@ -848,6 +855,12 @@ impl SqlStore {
                 let within_repeat = now_ms - state.at < dur_ms(job.repeat_interval);
                 if state.status == status && (status == "resolved" || within_repeat) {
                     reports[*request].count(job.priority, Submission::Deduplicated, 1);
+                    if let Some(receipt) = job.receipt {
+                        deduplicated
+                            .entry((*request, receipt))
+                            .or_default()
+                            .push(job.target.as_str());
+                    }
                     continue;
                 }
                 status.clone_into(&mut state.status);
@@ -883,7 +896,14 @@ impl SqlStore {
         // From here on the granted places are given back whatever happens.
         let lease = handoff.as_ref().map(|h| dur_ms(h.lease()));
         let written = self
-            .write_enqueue(tx, &known, &inserts, lease, &mut reports)
+            .write_enqueue(
+                tx,
+                &known,
+                &inserts,
+                (requests, &deduplicated),
+                lease,
+                &mut reports,
+            )
             .await;
         if let Some(handoff) = &handoff {
             let ready = match &written {
@@ -982,9 +1002,13 @@ impl SqlStore {
         mut tx: sqlx::Transaction<'_, sqlx::Any>,
         known: &HashMap<(&str, &str), PairState>,
         inserts: &[Insert<'_>],
+        (requests, deduplicated): (&[Enqueue], &Deduplicated<'_>),
         lease: Option<i64>,
         reports: &mut [EnqueueReport],
     ) -> Result<HashMap<String, i64>, StoreError> {
+        let receipts = self
+            .write_receipts(&mut tx, requests, deduplicated, reports)
+            .await?;
         // The jobs, in arrival order per key: ids grow in VALUES order.
         let mut ids: HashMap<String, i64> = HashMap::with_capacity(inserts.len());
         // SQLite's driver passes result rows between threads one at a time: its ids come back
@@ -1004,8 +1028,8 @@ impl SqlStore {
                 self.dialect,
                 &format!(
                     "INSERT INTO jobs (delivery_key, target, fingerprint, status, priority, state, attempts, sort_key, \
-                 created_at, updated_at, next_run_at, payload, lease_until, lease_owner) VALUES {}{}",
-                    rows("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", chunk.len()),
+                 created_at, updated_at, next_run_at, payload, lease_until, lease_owner, receipt_id) VALUES {}{}",
+                    rows("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", chunk.len()),
                     if sqlite {
                         ""
                     } else {
@@ -1039,7 +1063,12 @@ impl SqlStore {
                     .bind(ins.now)
                     .bind(ins.payload.as_str())
                     .bind(lease_until)
-                    .bind(owner);
+                    .bind(owner)
+                    .bind(
+                        ins.job
+                            .receipt
+                            .and_then(|r| receipts.get(&(ins.request, r)).copied()),
+                    );
             }
             if sqlite {
                 q.execute(&mut *tx).await?;
@@ -1536,7 +1565,7 @@ impl SqlStore {
 /// pending jobs for a handful and sorts all of them on every claim instead of walking the
 /// claim-order index; autovacuum alone lags behind a queue that fills in seconds.
 async fn analyze(pool: &AnyPool) {
-    if let Err(e) = pool.execute("ANALYZE jobs, notification_state").await {
+    if let Err(e) = pool.execute("ANALYZE jobs, notification_state, receipts").await {
         warn!(error = %e, "refreshing the queue tables' statistics failed");
     }
 }
@@ -1815,9 +1844,18 @@ impl JobStore for SqlStore {
         jobs: Vec<NewJob>,
         now: DateTime<Utc>,
     ) -> Result<EnqueueReport, StoreError> {
+        self.enqueue_with_receipts(Vec::new(), jobs, now).await
+    }
+
+    async fn enqueue_with_receipts(
+        &self,
+        receipts: Vec<NewReceipt>,
+        jobs: Vec<NewJob>,
+        now: DateTime<Utc>,
+    ) -> Result<EnqueueReport, StoreError> {
         let store = self.clone();
         self.ingest
-            .submit((jobs, now), move |requests| async move {
+            .submit((jobs, receipts, now), move |requests| async move {
                 metrics::histogram!(crate::metrics::ENQUEUE_BATCH_REQUESTS)
                     .record(requests.len() as f64);
                 store.enqueue_batch(&requests).await
@@ -2140,6 +2178,7 @@ impl JobStore for SqlStore {
                 .bind(now_ms)
                 .bind(now_ms)
                 .bind(c.payload.as_str())
+                .bind(c.id)
                 .fetch_one(&mut *tx)
                 .await?
                 .try_get(0)?;
@@ -2228,11 +2267,24 @@ impl JobStore for SqlStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        // Receipts whose jobs are all gone (or that had none: filtered out, deduplicated).
+        sqlx::query(&numbered(self.dialect, history::SWEEP_RECEIPTS))
+            .bind(ms(finished_before))
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         if self.dialect == Dialect::Postgres {
             analyze(&self.writer).await;
         }
         Ok(n)
+    }
+
+    async fn history(&self, filter: &HistoryFilter) -> Result<HistoryPage, StoreError> {
+        self.history_page(filter).await
+    }
+
+    async fn story(&self, fingerprint: &str) -> Result<Option<AlertStory>, StoreError> {
+        self.alert_story(fingerprint).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

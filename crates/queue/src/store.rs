@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    Completion, EnqueueReport, Finished, Job, JobFilter, JobRecord, NewJob, QueueStats,
-    ReplayReport, StoredSample,
+    AlertStory, Completion, EnqueueReport, Finished, HistoryFilter, HistoryPage, Job, JobFilter,
+    JobRecord, NewJob, NewReceipt, QueueStats, ReplayReport, StoredSample,
 };
 
 /// The store could not do what was asked. Ingest answers 503 on this, so the sender retries.
@@ -41,6 +41,27 @@ pub trait JobStore: Send + Sync + std::fmt::Debug {
         jobs: Vec<NewJob>,
         now: DateTime<Utc>,
     ) -> Result<EnqueueReport, StoreError>;
+
+    /// [`JobStore::enqueue`], recording `receipts` (one per alert received) in the same
+    /// transaction: each job names its receipt by index ([`NewJob::receipt`]), and a receipt
+    /// lists the targets whose job was deduplicated. The report's `receipts` holds their ids.
+    /// A store without a history ignores the receipts.
+    async fn enqueue_with_receipts(
+        &self,
+        receipts: Vec<NewReceipt>,
+        jobs: Vec<NewJob>,
+        now: DateTime<Utc>,
+    ) -> Result<EnqueueReport, StoreError> {
+        let _ = receipts;
+        self.enqueue(jobs, now).await
+    }
+
+    /// Notifications matching `filter`, newest first, one page.
+    async fn history(&self, filter: &HistoryFilter) -> Result<HistoryPage, StoreError>;
+
+    /// Everything recorded of the alert `fingerprint`: its newest notifications with every
+    /// delivery and attempt. `None` when nothing is.
+    async fn story(&self, fingerprint: &str) -> Result<Option<AlertStory>, StoreError>;
 
     /// Claims up to `limit` due jobs under a lease, highest priority (with ageing) first, never
     /// a job that has an earlier pending or in-flight job for the same (target, fingerprint).

@@ -80,6 +80,8 @@ pub const ACCESS: &[(&str, &str, Access)] = &[
     ("DELETE", "/api/v2/publishing/dlq/purge", ADMIN),
     ("GET", "/api/v2/publishing/dlq/{id}", VIEWER),
     ("POST", "/api/v2/publishing/dlq/{id}/replay", OPERATOR),
+    ("GET", "/api/v2/publishing/alerts", VIEWER),
+    ("GET", "/api/v2/publishing/alerts/{fingerprint}", VIEWER),
     (
         "POST",
         "/api/v2/publishing/alerts/{fingerprint}/acknowledge",

@@ -103,6 +103,42 @@ pub struct PurgeArgs {
     pub yes: bool,
 }
 
+/// Which notifications `alerts list` shows.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct HistoryArgs {
+    /// Only alerts with this `alertname`.
+    #[arg(long)]
+    pub alertname: Option<String>,
+    /// Only this alert.
+    #[arg(long)]
+    pub fingerprint: Option<String>,
+    /// Only notifications that went to this target (or that it deduplicated).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Only notifications with a delivery (at --target, when given) in this state.
+    #[arg(long, value_parser = ["delivered", "dead", "superseded", "pending", "in_flight", "deduplicated"])]
+    pub state: Option<String>,
+    /// Only notifications received at or after this: an RFC 3339 time, or a duration ago
+    /// (`1h`, `2d`).
+    #[arg(long, value_parser = parse_since)]
+    pub since: Option<DateTime<Utc>>,
+    /// Only notifications received before this: an RFC 3339 time, or a duration ago.
+    #[arg(long, value_parser = parse_since)]
+    pub until: Option<DateTime<Utc>>,
+    /// `name=value`: only alerts with this label (repeat for several; all must hold).
+    #[arg(long = "label", value_name = "NAME=VALUE", value_parser = parse_label)]
+    pub labels: Vec<String>,
+    /// Show at most this many, newest first (a line on standard error says when more exist).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
+    /// Fetch the list in requests of this many.
+    #[arg(long, default_value_t = HISTORY_PAGE_MAX, value_parser = clap::value_parser!(u32).range(1..=i64::from(HISTORY_PAGE_MAX)))]
+    pub page_size: u32,
+}
+
+/// The largest page of the history endpoint.
+const HISTORY_PAGE_MAX: u32 = 500;
+
 /// The command line cannot be run as given (exit 2, like clap's own errors).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -556,6 +592,205 @@ impl ApiClient {
         }))
     }
 
+    /// `alerts list`: notifications newest first, one row each, following the cursor from
+    /// page to page.
+    pub async fn alerts_list(&self, args: &HistoryArgs) -> anyhow::Result<Report> {
+        let mut query = Query::new();
+        for (key, value) in [
+            ("alertname", &args.alertname),
+            ("fingerprint", &args.fingerprint),
+            ("target", &args.target),
+            ("state", &args.state),
+        ] {
+            if let Some(value) = value {
+                query.push((key, value.clone()));
+            }
+        }
+        for (key, time) in [("since", args.since), ("until", args.until)] {
+            if let Some(time) = time {
+                query.push((key, time.to_rfc3339_opts(SecondsFormat::Millis, true)));
+            }
+        }
+        for label in &args.labels {
+            query.push(("label", label.clone()));
+        }
+        // One more than the limit tells whether more exist.
+        let wanted = args.limit as usize + 1;
+        let mut found: Vec<Value> = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut page_query = query.clone();
+            page_query.push((
+                "limit",
+                (wanted - found.len())
+                    .min(args.page_size as usize)
+                    .to_string(),
+            ));
+            if let Some(cursor) = &cursor {
+                page_query.push(("cursor", cursor.clone()));
+            }
+            let path = "/api/v2/publishing/alerts";
+            let mut answer = self
+                .call(reqwest::Method::GET, path, &page_query, None)
+                .await?;
+            match answer.get_mut("alerts").map(Value::take) {
+                Some(Value::Array(page)) => found.extend(page),
+                _ => anyhow::bail!("GET {path}: the answer has no \"alerts\" list"),
+            }
+            cursor = answer["next_cursor"].as_str().map(str::to_owned);
+            if cursor.is_none() || found.len() >= wanted {
+                break;
+            }
+        }
+        let more = found.len() >= wanted;
+        found.truncate(args.limit as usize);
+        let v = serde_json::json!({"count": found.len(), "alerts": found});
+        let mut report = Report::show(self.output, &v, |v| {
+            let mut table = Table::new(&[
+                "RECEIVED",
+                "FINGERPRINT",
+                "ALERT",
+                "STATUS",
+                "SOURCE",
+                "DELIVERIES",
+                "DEDUPLICATED",
+                "FILTERED",
+            ]);
+            for n in items(v, "alerts") {
+                let deliveries: Vec<String> = items(n, "targets")
+                    .map(|t| format!("{}:{}", text(&t["target"]), text(&t["state"])))
+                    .collect();
+                let dedup: Vec<String> = items(n, "deduplicated").map(text).collect();
+                let filtered: Vec<String> = items(n, "filtered")
+                    .map(|f| format!("{} ({})", text(&f["target"]), text(&f["reason"])))
+                    .collect();
+                table.row([
+                    time(&n["received_at"]),
+                    text(&n["fingerprint"]),
+                    text(&n["alertname"]),
+                    text(&n["status"]),
+                    text(&n["source"]),
+                    deliveries.join(","),
+                    dedup.join(","),
+                    filtered.join("; "),
+                ]);
+            }
+            table.render()
+        });
+        if more {
+            report.notes.push(format!(
+                "showing the newest {} notifications; more exist (raise --limit or narrow the filter)",
+                args.limit
+            ));
+        }
+        Ok(report)
+    }
+
+    /// `alerts show FINGERPRINT`: the alert's story as a timeline, newest notification first.
+    pub async fn alerts_show(&self, fingerprint: &str) -> anyhow::Result<Report> {
+        let v = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v2/publishing/alerts/{fingerprint}"),
+                &[],
+                None,
+            )
+            .await?;
+        Ok(Report::show(self.output, &v, |v| {
+            let labels: Vec<String> = v["labels"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, l)| format!("{k}={:?}", text(l)))
+                .collect();
+            let mut out = format!(
+                "alert {} {} {{{}}}\n",
+                text(&v["alertname"]),
+                text(&v["fingerprint"]),
+                labels.join(", ")
+            );
+            for (k, a) in v["annotations"].as_object().into_iter().flatten() {
+                out.push_str(&format!("  {k}: {}\n", one_line(&text(a))));
+            }
+            for n in items(v, "notifications") {
+                let r = &n["receipt"];
+                out.push_str(&format!(
+                    "\n{} received {} via {} (receiver {}), notification {}\n",
+                    time(&r["received_at"]),
+                    text(&r["status"]),
+                    text(&r["source"]),
+                    text(&r["receiver"]),
+                    text(&r["receipt_id"]),
+                ));
+                let routed: HashSet<String> = items(n, "deliveries")
+                    .map(|d| text(&d["target"]))
+                    .collect();
+                let mut routed: Vec<String> = routed.into_iter().collect();
+                routed.sort();
+                if !routed.is_empty() {
+                    out.push_str(&format!("  routed to {}\n", routed.join(", ")));
+                }
+                for f in items(r, "filtered") {
+                    out.push_str(&format!(
+                        "  filtered out by {}: {}\n",
+                        text(&f["target"]),
+                        one_line(&text(&f["reason"]))
+                    ));
+                }
+                for t in items(r, "deduplicated") {
+                    out.push_str(&format!(
+                        "  deduplicated by {} (sent within its repeat interval)\n",
+                        text(t)
+                    ));
+                }
+                for d in items(n, "deliveries") {
+                    let mut line = format!(
+                        "  {} job {}: {}",
+                        text(&d["target"]),
+                        text(&d["job_id"]),
+                        text(&d["state"])
+                    );
+                    for (key, words) in [
+                        ("superseded_by", "superseded by job"),
+                        ("replayed_as", "replayed as job"),
+                        ("replay_of", "replay of job"),
+                    ] {
+                        if !d[key].is_null() {
+                            line.push_str(&format!(", {words} {}", text(&d[key])));
+                        }
+                    }
+                    if !d["retry_at"].is_null() {
+                        line.push_str(&format!(", next try {}", time(&d["retry_at"])));
+                    }
+                    out.push_str(&line);
+                    out.push('\n');
+                    for a in items(d, "attempts") {
+                        let mut line = format!(
+                            "    {} attempt {}: {}",
+                            time(&a["at"]),
+                            text(&a["attempt"]),
+                            text(&a["outcome"])
+                        );
+                        if !a["status_code"].is_null() {
+                            line.push_str(&format!(" (HTTP {})", text(&a["status_code"])));
+                        }
+                        line.push_str(&format!(" in {} ms", text(&a["latency_ms"])));
+                        if !a["error"].is_null() {
+                            line.push_str(&format!(
+                                ": {}: {}",
+                                text(&a["error_kind"]),
+                                one_line(&text(&a["error"]))
+                            ));
+                        }
+                        out.push_str(&line);
+                        out.push('\n');
+                    }
+                }
+            }
+            out
+        }))
+    }
+
     /// `alerts ack`: queues `acknowledge` for the alert at its PagerDuty targets; one line per
     /// target.
     pub async fn alerts_ack(&self, fingerprint: &str) -> anyhow::Result<Report> {
@@ -708,6 +943,14 @@ fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
         .ok()
         .and_then(|ago| Utc::now().checked_sub_signed(ago))
         .ok_or_else(|| format!("{s:?} is too long ago"))
+}
+
+/// `--label`: `name=value`, sent as written.
+fn parse_label(s: &str) -> Result<String, String> {
+    match s.split_once('=') {
+        Some((name, _)) if !name.is_empty() => Ok(s.to_owned()),
+        _ => Err(format!("{s:?} is not name=value")),
+    }
 }
 
 /// `--older-than`: a duration, checked here and sent as written.

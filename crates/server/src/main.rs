@@ -6,7 +6,7 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 use clap::{Parser, Subcommand};
 use server::{
     cli::{
-        ApiClient, ClientOpts, DLQ_FILTER_ARGS, DlqFilter, ListOpts, PurgeArgs, Report, UsageError,
+        ApiClient, ClientOpts, DLQ_FILTER_ARGS, DlqFilter, HistoryArgs, ListOpts, PurgeArgs, Report, UsageError,
     },
     config::{Config, LogFormat},
 };
@@ -159,6 +159,14 @@ enum ClientCommand {
 
 #[derive(Debug, Subcommand)]
 enum AlertsCommand {
+    /// List notifications newest first: where each alert went, what was filtered out or
+    /// deduplicated, and the state of each delivery.
+    List(HistoryArgs),
+    /// Show one alert's story: every notification, delivery and attempt.
+    Show {
+        /// The alert's fingerprint (16 hex digits).
+        fingerprint: String,
+    },
     /// Acknowledge an alert at its PagerDuty targets (queued after its trigger).
     Ack {
         /// The alert's fingerprint (16 hex digits).
@@ -238,6 +246,8 @@ async fn client_command(command: ClientCommand) -> anyhow::Result<Report> {
             let client = ApiClient::new(&client)?;
             match command {
                 AlertsCommand::Ack { fingerprint } => client.alerts_ack(&fingerprint).await,
+                AlertsCommand::List(args) => client.alerts_list(&args).await,
+                AlertsCommand::Show { fingerprint } => client.alerts_show(&fingerprint).await,
             }
         }
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use publish::{Alert, GroupContext};
-use queue::{JobFilter, NewJob, Publishers};
+use queue::{FilteredTarget, JobFilter, NewJob, NewReceipt, Publishers};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
@@ -28,6 +28,26 @@ impl Source {
             Source::Webhook => "webhook",
             Source::Api => "api",
         }
+    }
+}
+
+/// The history's record of `alert` received from `source` in `context`.
+fn receipt(
+    alert: &Alert,
+    source: &str,
+    context: &GroupContext,
+    filtered: Vec<FilteredTarget>,
+) -> NewReceipt {
+    NewReceipt {
+        fingerprint: alert.fingerprint.to_string(),
+        alertname: alert.name().to_owned(),
+        status: alert.status,
+        labels: alert.labels.clone(),
+        annotations: alert.annotations.clone(),
+        source: source.to_owned(),
+        receiver: context.receiver.clone(),
+        group_key: context.group_key.clone(),
+        filtered,
     }
 }
 
@@ -79,31 +99,47 @@ impl Service {
             .increment(alerts.len() as u64);
         let specs = self.registry.specs();
         let mut jobs = Vec::new();
+        let mut receipts = Vec::with_capacity(alerts.len());
         let mut unrouted = 0;
         let count = alerts.len();
         for alert in alerts {
             let before = jobs.len();
-            for spec in targets::route(&specs, &alert) {
+            let mut filtered = Vec::new();
+            for spec in specs.iter() {
+                if let Some(reason) = targets::explain(spec, &alert) {
+                    filtered.push(FilteredTarget {
+                        target: spec.target.name.to_string(),
+                        reason,
+                    });
+                    continue;
+                }
                 let repeat = self
                     .registry
                     .policy(spec.target.name.as_str())
                     .repeat_interval;
-                jobs.push(NewJob::new(
-                    spec.target.name.as_str(),
-                    alert.clone(),
-                    context.clone(),
-                    repeat,
-                ));
+                jobs.push(
+                    NewJob::new(
+                        spec.target.name.as_str(),
+                        alert.clone(),
+                        context.clone(),
+                        repeat,
+                    )
+                    .with_receipt(receipts.len()),
+                );
             }
             if jobs.len() == before {
                 unrouted += 1;
             }
+            receipts.push(receipt(&alert, source, &context, filtered));
         }
         metrics::counter!(crate::metrics::ALERTS_UNROUTED_TOTAL).increment(unrouted as u64);
-        let report = if jobs.is_empty() {
+        let report = if receipts.is_empty() {
             queue::EnqueueReport::default()
         } else {
-            self.store.enqueue(jobs, Utc::now()).await.map_err(|e| {
+            self.store
+                .enqueue_with_receipts(receipts, jobs, Utc::now())
+                .await
+                .map_err(|e| {
                 warn!(error = %e, "cannot store jobs; answering 503 so the sender retries");
                 metrics::counter!(crate::metrics::INGEST_FAILURES_TOTAL, "reason" => "store")
                     .increment(1);
@@ -177,6 +213,21 @@ impl Service {
                 .map(|s| s.target.name.to_string())
                 .collect(),
         };
+        // Filtered out: the targets not named, or those the routing filters turned away.
+        let filtered: Vec<FilteredTarget> = match targets {
+            Some(_) => Vec::new(),
+            None => self
+                .registry
+                .specs()
+                .iter()
+                .filter_map(|spec| {
+                    targets::explain(spec, &alert).map(|reason| FilteredTarget {
+                        target: spec.target.name.to_string(),
+                        reason,
+                    })
+                })
+                .collect(),
+        };
         if names.is_empty() {
             return Err(Error::new(
                 ErrorKind::NoMatchingTarget,
@@ -190,9 +241,13 @@ impl Service {
         // An explicit submission is always sent: no repeat-interval suppression.
         let jobs = names
             .iter()
-            .map(|n| NewJob::new(n.as_str(), alert.clone(), context.clone(), Duration::ZERO))
+            .map(|n| {
+                NewJob::new(n.as_str(), alert.clone(), context.clone(), Duration::ZERO)
+                    .with_receipt(0)
+            })
             .collect();
-        let report = self.enqueue_now(jobs).await?;
+        let receipts = vec![receipt(&alert, "submit", &context, filtered)];
+        let report = self.enqueue_recorded(receipts, jobs).await?;
         Ok(SubmitReport {
             success: true,
             message: format!("Alert submitted to {} target(s)", names.len()),
@@ -208,9 +263,18 @@ impl Service {
 
     /// Stores jobs asked for explicitly (submit, acknowledge), counts them and wakes the engine.
     pub(crate) async fn enqueue_now(&self, jobs: Vec<NewJob>) -> Result<queue::EnqueueReport> {
+        self.enqueue_recorded(Vec::new(), jobs).await
+    }
+
+    /// [`Service::enqueue_now`], recording `receipts` in the history with the jobs.
+    async fn enqueue_recorded(
+        &self,
+        receipts: Vec<NewReceipt>,
+        jobs: Vec<NewJob>,
+    ) -> Result<queue::EnqueueReport> {
         let report = self
             .store
-            .enqueue(jobs, Utc::now())
+            .enqueue_with_receipts(receipts, jobs, Utc::now())
             .await
             .map_err(|e| Error::store(&e))?;
         queue::metrics::record_enqueue(&report);

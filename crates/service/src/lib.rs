@@ -15,6 +15,7 @@ pub mod config;
 pub mod discovery;
 mod error;
 mod feedback;
+mod history;
 mod ingest;
 pub mod metrics;
 mod publishing;

@@ -275,50 +275,67 @@ fn classification(alert: &Alert, key: &str) -> Option<String> {
 impl Filter {
     /// Whether `alert` passes.
     pub fn matches(&self, alert: &Alert) -> bool {
+        self.explain(alert).is_none()
+    }
+
+    /// Why `alert` does not pass (the first condition it fails, in the order the filter
+    /// checks them), or `None` when it passes: `severity "info" not allowed (critical,
+    /// warning)`, `matcher env!="dev" failed`, `namespace "sandbox" excluded`, …
+    pub fn explain(&self, alert: &Alert) -> Option<String> {
         if !self.send_resolved && alert.status == AlertStatus::Resolved {
-            return false;
+            return Some("send_resolved is false".to_owned());
         }
         if !self.severity.is_empty() {
+            let allowed = self.severity.join(", ");
             let Some(sev) = alert.severity() else {
-                return false;
+                return Some(format!("no severity label (allowed: {allowed})"));
             };
             if !self.severity.iter().any(|s| s.eq_ignore_ascii_case(&sev)) {
-                return false;
+                return Some(format!("severity {sev:?} not allowed ({allowed})"));
             }
         }
-        if !self
+        if let Some((k, v)) = self
             .labels
             .iter()
-            .all(|(k, v)| alert.labels.get(k) == Some(v))
+            .find(|(k, v)| alert.labels.get(*k) != Some(*v))
         {
-            return false;
+            return Some(match alert.labels.get(k) {
+                Some(got) => format!("label {k} is {got:?}, not {v:?}"),
+                None => format!("label {k} missing (wanted {v:?})"),
+            });
         }
-        if !self.matchers.iter().all(|m| m.matches(&alert.labels)) {
-            return false;
+        if let Some(m) = self.matchers.iter().find(|m| !m.matches(&alert.labels)) {
+            return Some(format!("matcher {m} failed"));
         }
         let ns = alert.labels.get("namespace");
         if !self.namespaces.include.is_empty()
             && !ns.is_some_and(|ns| self.namespaces.include.contains(ns))
         {
-            return false;
+            return Some(match ns {
+                Some(ns) => format!("namespace {ns:?} not included"),
+                None => "no namespace label (namespaces.include is set)".to_owned(),
+            });
         }
-        if ns.is_some_and(|ns| self.namespaces.exclude.contains(ns)) {
-            return false;
+        if let Some(ns) = ns.filter(|ns| self.namespaces.exclude.contains(ns)) {
+            return Some(format!("namespace {ns:?} excluded"));
         }
         if let Some(min) = self.classification.min_confidence
             && let Some(c) = classification(alert, "classification_confidence")
             && c.trim().parse::<f64>().is_ok_and(|c| c < min)
         {
-            return false;
+            return Some(format!(
+                "classification confidence {} below {min}",
+                c.trim()
+            ));
         }
         if self.classification.exclude_noise
             && ["classification_category", "classification_severity"]
                 .into_iter()
                 .any(|k| classification(alert, k).is_some_and(|c| c.eq_ignore_ascii_case("noise")))
         {
-            return false;
+            return Some("classified as noise".to_owned());
         }
-        true
+        None
     }
 }
 
@@ -352,6 +369,41 @@ mod tests {
             expected,
             "{filter} on {labels:?}"
         );
+    }
+
+    #[test]
+    fn explaining() {
+        let table: &[(&str, &[(&str, &str)], Option<&str>)] = &[
+            ("{}", &[("alertname", "A")], None),
+            (
+                r#"{"severity": ["critical"]}"#,
+                &[("severity", "info")],
+                Some(r#"severity "info" not allowed (critical)"#),
+            ),
+            (
+                r#"{"labels": {"team": "sre"}}"#,
+                &[("team", "db")],
+                Some(r#"label team is "db", not "sre""#),
+            ),
+            (
+                r#"{"matchers": ["env!=\"dev\""]}"#,
+                &[("env", "dev")],
+                Some(r#"matcher env!="dev" failed"#),
+            ),
+            (
+                r#"{"namespaces": {"exclude": ["sandbox"]}}"#,
+                &[("namespace", "sandbox")],
+                Some(r#"namespace "sandbox" excluded"#),
+            ),
+        ];
+        for (filter, labels, expected) in table {
+            let f: Filter = serde_json::from_str(filter).unwrap();
+            assert_eq!(
+                f.explain(&alert(labels)).as_deref(),
+                *expected,
+                "{filter} on {labels:?}"
+            );
+        }
     }
 
     #[test]

@@ -36,3 +36,12 @@ pub fn route<'a>(
         .iter()
         .filter(move |s| s.target.enabled && s.filter.matches(alert))
 }
+
+/// Why `spec` does not take `alert` (`disabled`, or what its filter says), or `None` when it
+/// does: the reason a notification's history shows for a target filtered out.
+pub fn explain(spec: &TargetSpec, alert: &publish::Alert) -> Option<String> {
+    if !spec.target.enabled {
+        return Some("target disabled".to_owned());
+    }
+    spec.filter.explain(alert)
+}

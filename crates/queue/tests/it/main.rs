@@ -2,6 +2,7 @@
 
 mod conformance;
 mod handoff;
+mod history;
 mod ordering;
 mod replay_story;
 

@@ -8,6 +8,7 @@ use axum::{
 
 use crate::state::AppState;
 
+pub(crate) mod history;
 pub(crate) mod ingest;
 pub(crate) mod ops;
 pub(crate) mod publishing;
@@ -25,6 +26,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::prometheus))
         .route("/api/v2/publishing/session", get(session::session))
+        .merge(history::routes())
         .merge(publishing::routes())
         .merge(targets::routes())
         .merge(stats::routes())

@@ -13,6 +13,7 @@ mod durability;
 mod e2e_webhook;
 mod engine;
 mod health;
+mod history;
 mod ingest;
 mod leaks;
 mod logs;
