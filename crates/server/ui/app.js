@@ -44,7 +44,7 @@ function h(tag, attrs, ...children) {
 }
 
 function append(el, children) {
-  for (const c of children.flat()) {
+  for (const c of [children].flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -155,6 +155,8 @@ function guarded(fn, where) {
       await fn(...args);
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) return;
+      // Not an answer of the API: a fault of this page, reported as one.
+      if (!(e instanceof ApiError)) console.error(e);
       const text = e instanceof ApiError ? e.message + ' (' + e.status + ')' : String(e);
       if (where) replace(where, h('p', { class: 'error', role: 'alert' }, text));
       else toast(text);
@@ -487,9 +489,9 @@ PAGES.alerts = (view, fingerprint) => {
   const results = h('div', { id: 'alert-results' });
   const form = h('form', { class: 'toolbar', role: 'search', 'aria-label': 'Search alerts' },
     field('alertname', 'Alert name', h('input', { type: 'text' })),
-    field('label', 'Label (k=v)', h('input', { type: 'text', placeholder: 'severity=critical' })),
+    field('label', 'Labels (k=v, …)', h('input', { type: 'text', placeholder: 'severity=critical' })),
     field('target', 'Target', h('input', { type: 'text' })),
-    field('state', 'Delivery state', h('select', null, ['', 'pending', 'in_flight', 'done', 'dead', 'superseded'].map((s) => h('option', { value: s }, s || 'any')))),
+    field('state', 'Delivery state', h('select', null, ['', 'pending', 'in_flight', 'delivered', 'dead', 'superseded', 'deduplicated'].map((s) => h('option', { value: s }, s || 'any')))),
     field('since', 'Since', h('input', { type: 'datetime-local' })),
     field('until', 'Until', h('input', { type: 'datetime-local' })),
     h('button', { type: 'submit' }, 'Search'));
@@ -497,7 +499,7 @@ PAGES.alerts = (view, fingerprint) => {
   const search = guarded(async (cursor) => {
     const params = {
       alertname: alertForm.alertname.trim(),
-      label: alertForm.label.trim(),
+      label: alertForm.label.split(',').map((l) => l.trim()).filter(Boolean),
       target: alertForm.target.trim(),
       state: alertForm.state,
       since: isoFromLocal(alertForm.since),

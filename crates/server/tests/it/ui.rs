@@ -16,11 +16,16 @@ const ADMIN_TOKEN: &str = "admin-token-0123456789ab";
 
 /// One firing alert `name` with `severity: critical`, as Alertmanager posts it.
 fn notification(name: &str) -> Vec<u8> {
+    notification_with(name, "critical")
+}
+
+/// One firing alert `name` with that `severity`.
+fn notification_with(name: &str, severity: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "version": "4", "status": "firing", "receiver": "team", "groupKey": format!("{{}}:{{alertname=\"{name}\"}}"),
         "groupLabels": {"alertname": name}, "commonLabels": {}, "commonAnnotations": {},
         "externalURL": "http://am", "truncatedAlerts": 0,
-        "alerts": [{"status": "firing", "labels": {"alertname": name, "severity": "critical", "service": "db"},
+        "alerts": [{"status": "firing", "labels": {"alertname": name, "severity": severity, "service": "db"},
                     "annotations": {"summary": "the database is down"}, "startsAt": "2026-12-07T07:00:00Z",
                     "endsAt": "0001-01-01T00:00:00Z", "generatorURL": ""}]
     }))
@@ -219,6 +224,10 @@ async fn targets_show_health_apart_and_check_and_test_send_report_their_result()
         .filter(|r| r.text().contains("AlertPublisherTest"))
         .collect();
     assert_eq!(tests.len(), 1, "the sink received the test alert");
+    // The result stays through the page's next refresh (every 5 s).
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    let result = texts(&page, "[data-result=good-hook]").await.join("");
+    assert!(result.contains("Test send: delivered"), "{result}");
 
     page.click("[data-target=bad-hook] button[aria-label^='Test send']")
         .await;
@@ -487,4 +496,101 @@ async fn the_browser_reports_every_javascript_error() {
         assert!(errors.contains(e), "{e} not reported: {errors}");
     }
     assert!(!errors.contains("fine"), "{errors}");
+}
+
+#[tokio::test]
+async fn alerts_are_searched_and_one_alert_tells_its_story() {
+    let dir = tempfile::tempdir().unwrap();
+    let pager = WebhookSink::start().await;
+    let chat = WebhookSink::start().await;
+    write_targets(
+        dir.path(),
+        &format!(
+            "- name: pager-hook\n  type: webhook\n  url: {}\n  filter: {{severity: [critical]}}\n\
+             - name: chat-hook\n  type: webhook\n  url: {}\n  filter: {{severity: [warning]}}\n",
+            pager.url("/hook"),
+            chat.url("/hook")
+        ),
+    );
+    let service = Service::start(dir.path(), "").await;
+    for (name, severity) in [("DiskFull", "critical"), ("HighLatency", "warning")] {
+        let (code, body) = service
+            .post("/webhook", notification_with(name, severity))
+            .await;
+        assert_eq!(code, 200, "{body}");
+    }
+    pager.wait_for_delivered(1, WAIT).await;
+    chat.wait_for_delivered(1, WAIT).await;
+    let browser = Browser::launch().await;
+    let page = open(&browser, &service, "alerts").await;
+    // Unfiltered: both, newest first.
+    page.wait_for(
+        "document.querySelectorAll('#alert-results tr[data-fingerprint]').length === 2",
+        WAIT,
+    )
+    .await;
+    let rows = texts(&page, "#alert-results tr[data-fingerprint]").await;
+    assert!(rows[0].contains("HighLatency") && rows[1].contains("DiskFull"), "{rows:?}");
+    // By label.
+    page.fill("#alerts-label", "severity=critical").await;
+    page.click("form[role=search] button[type=submit]").await;
+    page.wait_for(
+        "(() => { const r = [...document.querySelectorAll('#alert-results tr[data-fingerprint]')]; \
+         return r.length === 1 && r[0].innerText.includes('DiskFull'); })()",
+        WAIT,
+    )
+    .await;
+    let row = texts(&page, "#alert-results tr[data-fingerprint]").await.join("");
+    assert!(row.contains("pager-hook") && row.contains("delivered"), "{row}");
+    assert!(row.contains("chat-hook filtered"), "{row}");
+    // By target and state, then by name with nothing matching.
+    page.fill("#alerts-label", "").await;
+    page.fill("#alerts-target", "chat-hook").await;
+    page.fill("#alerts-state", "delivered").await;
+    page.click("form[role=search] button[type=submit]").await;
+    page.wait_for(
+        "(() => { const r = [...document.querySelectorAll('#alert-results tr[data-fingerprint]')]; \
+         return r.length === 1 && r[0].innerText.includes('HighLatency'); })()",
+        WAIT,
+    )
+    .await;
+    page.fill("#alerts-alertname", "NoSuchAlert").await;
+    page.click("form[role=search] button[type=submit]").await;
+    page.wait_for(
+        "document.querySelector('#alert-results').innerText.includes('No alerts match')",
+        WAIT,
+    )
+    .await;
+    // The timeline of DiskFull: received, filtered at chat-hook, delivered at pager-hook.
+    page.fill("#alerts-alertname", "DiskFull").await;
+    page.fill("#alerts-target", "").await;
+    page.fill("#alerts-state", "").await;
+    page.click("form[role=search] button[type=submit]").await;
+    page.click("#alert-results tr[data-fingerprint] a").await;
+    page.wait_for(
+        "!!document.querySelector('ol.timeline li') && document.querySelector('h1').innerText === 'DiskFull'",
+        WAIT,
+    )
+    .await;
+    let story = texts(&page, "ol.timeline li").await;
+    assert!(story[0].contains("Received") && story[0].contains("firing"), "{story:?}");
+    assert!(
+        story.iter().any(|l| l.contains("chat-hook: filtered")),
+        "{story:?}"
+    );
+    assert!(
+        story
+            .iter()
+            .any(|l| l.contains("pager-hook attempt 1: delivered") && l.contains("HTTP 200")),
+        "{story:?}"
+    );
+    assert!(
+        story
+            .iter()
+            .any(|l| l.contains("pager-hook job") && l.contains("delivered")),
+        "{story:?}"
+    );
+    let summary = texts(&page, "#timeline section").await.join("");
+    assert!(summary.contains("severity=critical") && summary.contains("the database is down"), "{summary}");
+    page.assert_no_errors();
 }
