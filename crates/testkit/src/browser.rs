@@ -56,7 +56,12 @@ struct Connection {
 }
 
 impl Connection {
-    async fn call(&self, session: Option<&str>, method: &str, params: Value) -> Result<Value, String> {
+    async fn call(
+        &self,
+        session: Option<&str>,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, String> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut msg = json!({"id": id, "method": method, "params": params});
         if let Some(s) = session {
@@ -125,9 +130,14 @@ fn page_error(method: &str, params: &Value) -> Option<String> {
                 .as_str()
                 .or_else(|| d["text"].as_str())
                 .unwrap_or("exception");
-            Some(format!("uncaught: {text} ({}:{})", d["url"], d["lineNumber"]))
+            Some(format!(
+                "uncaught: {text} ({}:{})",
+                d["url"], d["lineNumber"]
+            ))
         }
-        "Runtime.consoleAPICalled" if matches!(params["type"].as_str(), Some("error" | "assert")) => {
+        "Runtime.consoleAPICalled"
+            if matches!(params["type"].as_str(), Some("error" | "assert")) =>
+        {
             let args: Vec<String> = params["args"]
                 .as_array()
                 .into_iter()
@@ -140,13 +150,17 @@ fn page_error(method: &str, params: &Value) -> Option<String> {
                         .unwrap_or_else(|| a["value"].to_string())
                 })
                 .collect();
-            Some(format!("console.{}: {}", params["type"].as_str().unwrap_or("error"), args.join(" ")))
+            Some(format!(
+                "console.{}: {}",
+                params["type"].as_str().unwrap_or("error"),
+                args.join(" ")
+            ))
         }
         "Log.entryAdded" => {
             let e = &params["entry"];
             let text = e["text"].as_str().unwrap_or_default();
-            let handled_status = e["source"] == "network"
-                && text.contains("the server responded with a status of");
+            let handled_status =
+                e["source"] == "network" && text.contains("the server responded with a status of");
             (e["level"] == "error" && !handled_status)
                 .then(|| format!("log ({}): {text} {}", e["source"], e["url"]))
         }
@@ -350,7 +364,10 @@ impl Page {
             r["errorText"]
         );
         self.wait_for(
-            &format!("document.readyState === 'complete' && location.href === {}", json!(url)),
+            &format!(
+                "document.readyState === 'complete' && location.href === {}",
+                json!(url)
+            ),
             Duration::from_secs(20),
         )
         .await;
@@ -419,8 +436,11 @@ impl Page {
     /// change events).
     pub async fn fill(&self, selector: &str, value: &str) {
         let (sel, value) = (json!(selector), json!(value));
-        self.wait_for(&format!("!!document.querySelector({sel})"), Duration::from_secs(10))
-            .await;
+        self.wait_for(
+            &format!("!!document.querySelector({sel})"),
+            Duration::from_secs(10),
+        )
+        .await;
         self.eval(&format!(
             "(() => {{ const e = document.querySelector({sel}); e.value = {value}; \
              e.dispatchEvent(new Event('input', {{bubbles: true}})); \
@@ -496,7 +516,10 @@ impl Page {
     /// When the page reported any JavaScript error.
     pub fn assert_no_errors(&self) {
         let errors = self.errors();
-        assert!(errors.is_empty(), "javascript errors on the page: {errors:#?}");
+        assert!(
+            errors.is_empty(),
+            "javascript errors on the page: {errors:#?}"
+        );
     }
 }
 

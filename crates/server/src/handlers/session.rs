@@ -43,7 +43,10 @@ pub(crate) async fn session(
         Some((name, role)) => (Some(name), role),
         None => (None, Role::Admin),
     };
-    debug_assert!(!keys_enabled || key.is_some(), "the guard checks the key first");
+    debug_assert!(
+        !keys_enabled || key.is_some(),
+        "the guard checks the key first"
+    );
     Json(Session {
         keys_enabled,
         key,

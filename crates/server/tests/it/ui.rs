@@ -86,7 +86,10 @@ async fn the_console_is_served_with_its_types_and_a_strict_policy() {
         assert_eq!(h["content-type"], kind, "{path}");
         assert_eq!(h["cache-control"], "no-cache", "{path}");
         let csp = h["content-security-policy"].to_str().unwrap();
-        assert!(csp.starts_with("default-src 'none'; script-src 'self';"), "{csp}");
+        assert!(
+            csp.starts_with("default-src 'none'; script-src 'self';"),
+            "{csp}"
+        );
         assert!(csp.contains("connect-src 'self'"), "{csp}");
         assert!(!csp.contains("unsafe"), "{csp}");
         let etag = h["etag"].clone();
@@ -98,7 +101,11 @@ async fn the_console_is_served_with_its_types_and_a_strict_policy() {
             .unwrap();
         assert_eq!(again.status(), 304, "{path}");
     }
-    let resp = client.get(service.url("/ui/nothing.js")).send().await.unwrap();
+    let resp = client
+        .get(service.url("/ui/nothing.js"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 404);
     // Keys off: the API is open, so the caller may do everything.
     let session = get_with(&service, "/api/v2/publishing/session", "ignored").await;
@@ -256,7 +263,10 @@ async fn one_dead_letter(
     sink.set_default(Behaviour::Status(400));
     write_targets(
         dir,
-        &format!("- name: hook\n  type: webhook\n  url: {}\n", sink.url("/hook")),
+        &format!(
+            "- name: hook\n  type: webhook\n  url: {}\n",
+            sink.url("/hook")
+        ),
     );
     let service = Service::start(dir, extra).await;
     let (code, body) = service.post("/webhook", notification("DiskFull")).await;
@@ -283,7 +293,9 @@ async fn a_dead_letter_replayed_from_the_console_is_delivered() {
         WAIT,
     )
     .await;
-    let row = texts(&page, &format!("tr[data-id=\"{id}\"]")).await.join("");
+    let row = texts(&page, &format!("tr[data-id=\"{id}\"]"))
+        .await
+        .join("");
     assert!(row.contains("hook") && row.contains("DiskFull"), "{row}");
     assert!(row.contains("scripted 400"), "{row}");
     // Its detail: the attempt that killed it.
@@ -330,7 +342,9 @@ async fn a_selection_is_replayed_and_purge_asks_first() {
     sink.set_default(Behaviour::Ok);
     page.click("#replay-selected").await;
     page.wait_for(
-        &format!("document.querySelector('#dlq-outcome').innerText.includes('dead letter {id} → job')"),
+        &format!(
+            "document.querySelector('#dlq-outcome').innerText.includes('dead letter {id} → job')"
+        ),
         WAIT,
     )
     .await;
@@ -403,8 +417,11 @@ async fn a_viewer_key_sees_no_actions_and_the_api_refuses_them() {
         .unwrap();
     assert_eq!(status, 403);
     page.goto(&service.url("/ui/#/targets")).await;
-    page.wait_for("document.querySelectorAll('[data-target=hook]').length === 1", WAIT)
-        .await;
+    page.wait_for(
+        "document.querySelectorAll('[data-target=hook]').length === 1",
+        WAIT,
+    )
+    .await;
     assert_eq!(texts(&page, "main button").await, Vec::<String>::new());
 
     // An admin key (after signing out) gets the actions.
@@ -417,7 +434,8 @@ async fn a_viewer_key_sees_no_actions_and_the_api_refuses_them() {
     )
     .await;
     page.goto(&service.url("/ui/#/dlq")).await;
-    page.wait_for("!!document.querySelector('#purge')", WAIT).await;
+    page.wait_for("!!document.querySelector('#purge')", WAIT)
+        .await;
     page.wait_for(
         &format!("!!document.querySelector(\"button[aria-label='Replay dead letter {id}']\")"),
         WAIT,
@@ -530,7 +548,10 @@ async fn alerts_are_searched_and_one_alert_tells_its_story() {
     )
     .await;
     let rows = texts(&page, "#alert-results tr[data-fingerprint]").await;
-    assert!(rows[0].contains("HighLatency") && rows[1].contains("DiskFull"), "{rows:?}");
+    assert!(
+        rows[0].contains("HighLatency") && rows[1].contains("DiskFull"),
+        "{rows:?}"
+    );
     // By label.
     page.fill("#alerts-label", "severity=critical").await;
     page.click("form[role=search] button[type=submit]").await;
@@ -540,8 +561,13 @@ async fn alerts_are_searched_and_one_alert_tells_its_story() {
         WAIT,
     )
     .await;
-    let row = texts(&page, "#alert-results tr[data-fingerprint]").await.join("");
-    assert!(row.contains("pager-hook") && row.contains("delivered"), "{row}");
+    let row = texts(&page, "#alert-results tr[data-fingerprint]")
+        .await
+        .join("");
+    assert!(
+        row.contains("pager-hook") && row.contains("delivered"),
+        "{row}"
+    );
     assert!(row.contains("chat-hook filtered"), "{row}");
     // By target and state, then by name with nothing matching.
     page.fill("#alerts-label", "").await;
@@ -573,7 +599,10 @@ async fn alerts_are_searched_and_one_alert_tells_its_story() {
     )
     .await;
     let story = texts(&page, "ol.timeline li").await;
-    assert!(story[0].contains("Received") && story[0].contains("firing"), "{story:?}");
+    assert!(
+        story[0].contains("Received") && story[0].contains("firing"),
+        "{story:?}"
+    );
     assert!(
         story.iter().any(|l| l.contains("chat-hook: filtered")),
         "{story:?}"
@@ -591,6 +620,9 @@ async fn alerts_are_searched_and_one_alert_tells_its_story() {
         "{story:?}"
     );
     let summary = texts(&page, "#timeline section").await.join("");
-    assert!(summary.contains("severity=critical") && summary.contains("the database is down"), "{summary}");
+    assert!(
+        summary.contains("severity=critical") && summary.contains("the database is down"),
+        "{summary}"
+    );
     page.assert_no_errors();
 }

@@ -78,11 +78,25 @@ async fn run(opts: DemoOptions, out: &std::path::Path, warmup: u64) -> Result<()
     let browser = Browser::launch().await;
     let page = browser.new_page().await;
     let shots: [(&str, &str, u32, u32, bool, &str); 6] = [
-        ("overview", "overview", 1280, 900, false, "[data-chart=queue-size]"),
+        (
+            "overview",
+            "overview",
+            1280,
+            900,
+            false,
+            "[data-chart=queue-size]",
+        ),
         ("targets", "targets", 1280, 900, false, "[data-target]"),
         ("alerts", "alerts", 1280, 900, false, "#alert-results"),
         ("dlq", "dlq", 1280, 900, false, "#dlq-list table"),
-        ("overview-dark", "overview", 1280, 900, true, "[data-chart=queue-size]"),
+        (
+            "overview-dark",
+            "overview",
+            1280,
+            900,
+            true,
+            "[data-chart=queue-size]",
+        ),
         ("dlq-phone", "dlq", 375, 740, false, "#dlq-list table"),
     ];
     for (file, route, width, height, dark, ready) in shots {
