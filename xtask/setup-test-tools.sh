@@ -12,6 +12,8 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 # The scaled-out store tests start a throwaway PostgreSQL cluster.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v runuser >/dev/null 2>&1 || need+=(util-linux)
+# The web console's tests (and `cargo xtask screenshots`) drive a real headless Chromium.
+command -v chromium >/dev/null 2>&1 || [ -n "${CHROMIUM_BIN:-}" ] || need+=(chromium)
 # The API fuzz run and the chart tests install their Python tools into venvs.
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 if [ "${#need[@]}" -gt 0 ]; then

@@ -12,6 +12,7 @@ use std::{
 use anyhow::{Context, bail};
 
 mod deploy;
+mod screenshots;
 mod tidy;
 mod walls;
 
@@ -41,6 +42,11 @@ commands:
   fuzz    every fuzz target for `--time SECONDS` each (default 60); installs cargo-fuzz if
           missing, builds on stable with RUSTC_BOOTSTRAP=1; fails on a crash and names the
           reproducer (fuzz/artifacts/<target>/)
+  screenshots
+          pictures of the web console (docs/screenshots/*.png) in a real headless Chromium
+          from the demo setup: every page light, the overview dark, dead letters at phone
+          width; debug build (`--release` for the release one), `--warmup SECONDS` of traffic
+          first (default 60)
   help    this text";
 
 fn main() -> std::process::ExitCode {
@@ -66,6 +72,7 @@ fn run() -> anyhow::Result<()> {
         Some("demo") => demo(&args[1..]),
         Some("chaos") => chaos(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
+        Some("screenshots") => screenshots::screenshots(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             eprintln!("{USAGE}");
             Ok(())

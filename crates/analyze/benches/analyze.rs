@@ -15,6 +15,7 @@ fn bench(c: &mut Criterion) {
             success_rate: 95.0 + (i % 7) as f64 * 0.5,
             latency_ms: Some(100.0 + (i % 11) as f64),
             errors: (i % 5) as f64,
+            delivered: 10.0,
             queue_size: (i % 13) as f64,
         });
     }

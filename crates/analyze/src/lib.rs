@@ -48,8 +48,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// One sample of the system: its window (see the crate docs) and the queue at its end.
-/// Serialized as JSON to keep the history across restarts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Serialized as JSON to keep the history across restarts (and answered by the trends API).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Point {
     /// When.
     pub at: DateTime<Utc>,
@@ -59,6 +59,10 @@ pub struct Point {
     pub latency_ms: Option<f64>,
     /// Failed attempts in the window.
     pub errors: f64,
+    /// Deliveries (successful attempts) in the window; 0 in samples stored before it was
+    /// recorded.
+    #[serde(default)]
+    pub delivered: f64,
     /// Pending jobs.
     pub queue_size: f64,
 }
@@ -236,6 +240,7 @@ impl Sampler {
             latency_ms: (timed > 0)
                 .then(|| ((now.latency_sum_ms - prev.latency_sum_ms) / timed as f64).max(0.0)),
             errors: now.failed.saturating_sub(prev.failed) as f64,
+            delivered: delivered as f64,
             queue_size: stats.system.queue.size as f64,
         }
     }

@@ -22,6 +22,7 @@ fn history(success: &[f64], latency: &[f64], errors: &[f64], queue: &[f64]) -> H
             success_rate: success.get(i).copied().unwrap_or(100.0),
             latency_ms: latency.get(i).copied(),
             errors: errors.get(i).copied().unwrap_or(0.0),
+            delivered: 0.0,
             queue_size: queue.get(i).copied().unwrap_or(0.0),
         });
     }
@@ -165,6 +166,7 @@ fn history_is_bounded() {
             success_rate: f64::from(i),
             latency_ms: None,
             errors: 0.0,
+            delivered: 0.0,
             queue_size: 0.0,
         });
     }

@@ -106,6 +106,11 @@ pub const ACCESS: &[(&str, &str, Access)] = &[
     ("GET", "/api/v2/publishing/health", VIEWER),
     ("GET", "/api/v2/publishing/trends", VIEWER),
     ("POST", "/api/v2/publishing/templates/render", VIEWER),
+    ("GET", "/api/v2/publishing/session", VIEWER),
+    // The web console: static files; the API calls it makes carry the key.
+    ("GET", "/ui", Public),
+    ("GET", "/ui/", Public),
+    ("GET", "/ui/{asset}", Public),
 ];
 
 /// What `method` on the matched `route` needs. A route that is not in [`ACCESS`] needs admin;

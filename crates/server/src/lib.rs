@@ -19,6 +19,7 @@ pub mod openapi;
 pub mod ratelimit;
 pub mod router;
 mod state;
+pub mod ui;
 
 use std::sync::Arc;
 

@@ -76,6 +76,7 @@ pub const DOCUMENT_PATH: &str = "/api/v2/openapi.json";
         crate::handlers::stats::health,
         crate::handlers::stats::trends,
         crate::handlers::templates::render,
+        crate::handlers::session::session,
     ),
     modifiers(&Access),
     tags(
@@ -88,6 +89,7 @@ pub const DOCUMENT_PATH: &str = "/api/v2/openapi.json";
         (name = "targets", description = "Target definitions, discovery, health, probes and test deliveries"),
         (name = "stats", description = "Publishing statistics, health score and trends"),
         (name = "templates", description = "Alertmanager templates: render one before it goes live"),
+        (name = "console", description = "What the web console at `/ui/` asks: the caller's key and role"),
     )
 )]
 struct ApiDoc;

@@ -44,6 +44,8 @@ pub fn app_with_guard(state: AppState, guard: Arc<Guard>) -> Router {
                 get(crate::openapi::openapi_json),
             )
             .merge(handlers::routes())
+            // The web console (static files; not part of the API document).
+            .merge(crate::ui::routes())
             .fallback(crate::extract::not_found)
             // Innermost, so that it sees the matched route.
             .layer(middleware::from_fn_with_state(

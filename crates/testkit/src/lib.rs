@@ -6,9 +6,12 @@
 //! * [`Alertmanager`] — a real Prometheus Alertmanager process on loopback
 //!   for end-to-end tests (needs the Debian package
 //!   `prometheus-alertmanager`, or `ALERTMANAGER_BIN`).
+//! * [`Browser`] — a real headless Chromium over the DevTools protocol for the web
+//!   console's tests and screenshots (needs the Debian package `chromium`).
 //! * [`Demo`] — the newcomer's tour behind `cargo xtask demo` (`ap-demo`).
 
 mod alertmanager;
+mod browser;
 mod demo;
 mod http;
 mod pagerduty;
@@ -21,6 +24,7 @@ pub use alertmanager::{
     ALERTMANAGER_BIN_ENV, Alertmanager, AlertmanagerConfig, alertmanager_binary, cpu_secs,
     free_port,
 };
+pub use browser::{Browser, CHROMIUM_BIN_ENV, Page, chromium_binary};
 pub use demo::{Demo, DemoOptions};
 pub use pagerduty::{
     PD_MAX_EVENT_BYTES, PagerDutySim, PagerDutySimConfig, PdAlert, PdAlertStatus, PdChangeEvent,

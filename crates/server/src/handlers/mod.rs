@@ -12,6 +12,7 @@ pub(crate) mod history;
 pub(crate) mod ingest;
 pub(crate) mod ops;
 pub(crate) mod publishing;
+pub(crate) mod session;
 pub(crate) mod stats;
 pub(crate) mod targets;
 pub(crate) mod templates;
@@ -24,6 +25,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::prometheus))
+        .route("/api/v2/publishing/session", get(session::session))
         .merge(history::routes())
         .merge(publishing::routes())
         .merge(targets::routes())

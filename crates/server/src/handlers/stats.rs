@@ -11,20 +11,20 @@ use aggregate::{
     HealthScore, Jobs, Latency, PublishingStats, Status, SystemStats, TargetHealthStats,
     TargetStats,
 };
-use analyze::{Analysis, TrendConfig, Trends};
+use analyze::{Analysis, Point, TrendConfig, Trends};
 use axum::{
     Router,
-    extract::State,
+    extract::{Query, State, rejection::QueryRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
 use chrono::{DateTime, Utc};
 use collect::MetricsSnapshot;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use service::stats::{Stats, View};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     error::{ApiError, ErrorBody, ErrorDetail},
@@ -527,6 +527,21 @@ pub(crate) struct TrendsBody {
     trends: Trends,
     summary: String,
     thresholds: TrendConfig,
+    /// With `?history=`: the samples of that last stretch of time, oldest first (each a
+    /// window of the attempts finished since the previous one; see the `samples` above).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    history: Option<Vec<Point>>,
+}
+
+/// What the trends answer adds.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct TrendsQuery {
+    /// Also answer the stored samples of this last stretch of time (`1h`, `24h`), oldest
+    /// first, as `history`.
+    #[param(pattern = "^([0-9]+(\\.[0-9]+)?(y|w|d|h|m|s|ms))+$|^[0-9]+(\\.[0-9]+)?$")]
+    history: Option<String>,
 }
 
 /// Trends of success rate, latency, errors and queue growth
@@ -534,13 +549,33 @@ pub(crate) struct TrendsBody {
     get,
     path = "/api/v2/publishing/trends",
     tag = "stats",
+    params(TrendsQuery),
     responses(
         (status = 200, description = "Trends", body = TrendsBody),
+        (status = 400, description = "`invalid_payload`: `history` is not a duration, or a parameter is unknown", body = ErrorBody),
         (status = 304, description = "Not modified: `If-None-Match` matches the `ETag`"),
         (status = 503, description = "`stats_unavailable`: the stats service is not running", body = ErrorBody),
     )
 )]
-pub(crate) async fn trends(svc: Svc, headers: HeaderMap) -> Result<Response, ApiError> {
+pub(crate) async fn trends(
+    svc: Svc,
+    query: Result<Query<TrendsQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let since = match q.history {
+        None => None,
+        Some(text) => {
+            let span = publish::parse_duration(&text)
+                .map_err(|e| ApiError::invalid(format!("history: {e}")))?;
+            Some(
+                chrono::Duration::from_std(span)
+                    .ok()
+                    .and_then(|span| Utc::now().checked_sub_signed(span))
+                    .unwrap_or(DateTime::<Utc>::MIN_UTC),
+            )
+        }
+    };
     let svc = service(svc)?;
     let Analysis {
         timestamp,
@@ -555,6 +590,7 @@ pub(crate) async fn trends(svc: Svc, headers: HeaderMap) -> Result<Response, Api
         trends,
         summary,
         thresholds: svc.settings().trends.clone(),
+        history: since.map(|since| svc.history(since)),
     };
     Ok(answer(StatusCode::OK, &headers, &body, &[]))
 }

@@ -31,3 +31,4 @@ mod startup;
 mod stats;
 mod targets_discovery;
 mod templates;
+mod ui;

@@ -221,6 +221,17 @@ impl Stats {
         analyze::analyze(&history, &self.settings.trends, chrono::Utc::now())
     }
 
+    /// The history's points taken at or after `since`, oldest first.
+    pub fn history(&self, since: chrono::DateTime<chrono::Utc>) -> Vec<Point> {
+        self.history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .points()
+            .filter(|p| p.at >= since)
+            .cloned()
+            .collect()
+    }
+
     /// Loads the stored trend history (the samples within `retention`), so trends carry on
     /// across restarts. Returns how many samples were loaded; a store error or a sample that
     /// does not parse is logged and skipped.
