@@ -162,6 +162,10 @@ pub struct Latency {
     /// 99th percentile.
     #[schema(required)]
     pub p99_ms: Option<f64>,
+    /// The histogram the percentiles come from (counts per bucket of [`BUCKETS`], the last
+    /// one the overflow), so that percentiles of a window can be taken from two snapshots.
+    #[serde(skip)]
+    pub buckets: Vec<u64>,
 }
 
 /// Histogram counts per bucket (last one is the overflow).
@@ -197,6 +201,7 @@ fn latency(buckets: &Buckets, count: u64, sum: f64) -> Latency {
         p50_ms: ms(0.5),
         p95_ms: ms(0.95),
         p99_ms: ms(0.99),
+        buckets: buckets.to_vec(),
     }
 }
 

@@ -57,6 +57,17 @@ pub struct Point {
     pub success_rate: f64,
     /// Mean latency in ms of the deliveries that finished in the window; `None` without any.
     pub latency_ms: Option<f64>,
+    /// Latency percentiles in ms of the deliveries that finished in the window (from the
+    /// latency histogram's growth over the window); `None` without any, and in samples stored
+    /// before they were recorded.
+    #[serde(default)]
+    pub p50_ms: Option<f64>,
+    /// 95th percentile, likewise.
+    #[serde(default)]
+    pub p95_ms: Option<f64>,
+    /// 99th percentile, likewise.
+    #[serde(default)]
+    pub p99_ms: Option<f64>,
     /// Failed attempts in the window.
     pub errors: f64,
     /// Deliveries (successful attempts) in the window; 0 in samples stored before it was
@@ -195,6 +206,8 @@ impl TrendConfig {
 #[derive(Debug, Default)]
 pub struct Sampler {
     last: Option<Counters>,
+    /// The latency histogram at the previous point.
+    last_buckets: Vec<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -227,6 +240,14 @@ impl Sampler {
             latency_sum_ms: latency.mean_ms.unwrap_or(0.0) * latency.count as f64,
         };
         let prev = self.last.replace(now).unwrap_or_default();
+        let window: Vec<u64> = latency
+            .buckets
+            .iter()
+            .enumerate()
+            .map(|(i, n)| n.saturating_sub(self.last_buckets.get(i).copied().unwrap_or(0)))
+            .collect();
+        self.last_buckets.clone_from(&latency.buckets);
+        let quantile_ms = |q| aggregate::quantile(&window, q).map(|s| s * 1000.0);
         let processed = now.processed.saturating_sub(prev.processed);
         let delivered = now.delivered.saturating_sub(prev.delivered);
         let timed = now.timed.saturating_sub(prev.timed);
@@ -239,6 +260,9 @@ impl Sampler {
             },
             latency_ms: (timed > 0)
                 .then(|| ((now.latency_sum_ms - prev.latency_sum_ms) / timed as f64).max(0.0)),
+            p50_ms: quantile_ms(0.5),
+            p95_ms: quantile_ms(0.95),
+            p99_ms: quantile_ms(0.99),
             errors: now.failed.saturating_sub(prev.failed) as f64,
             delivered: delivered as f64,
             queue_size: stats.system.queue.size as f64,

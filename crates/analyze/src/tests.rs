@@ -21,6 +21,9 @@ fn history(success: &[f64], latency: &[f64], errors: &[f64], queue: &[f64]) -> H
             at: t0() + chrono::Duration::minutes(i as i64),
             success_rate: success.get(i).copied().unwrap_or(100.0),
             latency_ms: latency.get(i).copied(),
+            p50_ms: None,
+            p95_ms: None,
+            p99_ms: None,
             errors: errors.get(i).copied().unwrap_or(0.0),
             delivered: 0.0,
             queue_size: queue.get(i).copied().unwrap_or(0.0),
@@ -165,6 +168,9 @@ fn history_is_bounded() {
             at: t0(),
             success_rate: f64::from(i),
             latency_ms: None,
+            p50_ms: None,
+            p95_ms: None,
+            p99_ms: None,
             errors: 0.0,
             delivered: 0.0,
             queue_size: 0.0,
@@ -329,4 +335,37 @@ fn trend_config_keys_defaults_and_checks() {
         ..TrendConfig::default()
     };
     assert_eq!(nan.validate().unwrap_err().field, "alpha");
+}
+
+/// Percentiles of a window come from the histogram's growth over it, not from everything
+/// since the start: a fast first minute, then a slow second one.
+#[test]
+fn window_percentiles_come_from_the_histograms_growth() {
+    let mut sampler = Sampler::new();
+    let with_buckets = |count: u64, buckets: Vec<u64>| {
+        let mut s = stats(count, count, 0, (count, 1.0), 0);
+        s.system.latency.buckets = buckets;
+        s
+    };
+    // 100 deliveries in the first bucket.
+    let mut b = vec![0u64; collect::BUCKETS.len() + 1];
+    b[0] = 100;
+    let p = sampler.point(&with_buckets(100, b.clone()), t0());
+    let first = p.p99_ms.expect("a p99");
+    assert!(first <= collect::BUCKETS[0] * 1000.0, "{p:?}");
+    // Then 100 more, all in the eighth bucket: the window's median is there, although half of
+    // everything since the start is in the first.
+    b[7] = 100;
+    let p = sampler.point(
+        &with_buckets(200, b.clone()),
+        t0() + chrono::Duration::minutes(1),
+    );
+    let (lo, hi) = (collect::BUCKETS[6] * 1000.0, collect::BUCKETS[7] * 1000.0);
+    for q in [p.p50_ms, p.p95_ms, p.p99_ms] {
+        let q = q.expect("percentiles");
+        assert!(q > lo && q <= hi, "{q} not in ({lo}, {hi}]: {p:?}");
+    }
+    // A window without deliveries has none.
+    let p = sampler.point(&with_buckets(200, b), t0() + chrono::Duration::minutes(2));
+    assert_eq!((p.p50_ms, p.p99_ms), (None, None));
 }

@@ -273,44 +273,57 @@ function route() {
 
 function lineChart(title, points, unit, opts) {
   const o = opts || {};
+  // One series (an array of points) or several, by name ({p50: [...], p95: [...]}).
+  const series = Array.isArray(points) ? [{ name: null, points }]
+    : Object.entries(points).map(([name, pts]) => ({ name, points: pts }));
+  const finite = (p) => p.v !== null && p.v !== undefined && Number.isFinite(p.v);
   const W = 600;
   const H = 140;
   const pad = 4;
-  const drawn = points.filter((p) => p.v !== null && p.v !== undefined && Number.isFinite(p.v));
+  const drawn = series.flatMap((s) => s.points.filter(finite));
+  const lastOf = (s) => { const d = s.points.filter(finite); return d.length ? d[d.length - 1].v : null; };
   const figure = h('figure', { class: 'card chart', 'data-chart': o.id || title, 'data-points': drawn.length });
   const label = h('figcaption', null, h('h2', null, title));
   const box = svg('svg', { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', role: 'img' });
   const values = drawn.map((p) => p.v);
-  const last = drawn.length ? drawn[drawn.length - 1].v : null;
-  box.setAttribute('aria-label', `${title}: ${drawn.length} points, latest ${last === null ? 'none' : num(last, 1) + ' ' + unit}`);
+  const last = lastOf(series[series.length - 1]);
+  box.setAttribute('aria-label', `${title}: ${drawn.length} points, latest ${series.map((s) => (s.name ? s.name + ' ' : '') + (lastOf(s) === null ? 'none' : num(lastOf(s), 1) + ' ' + unit)).join(', ')}`);
   box.append(svg('line', { class: 'axis', x1: 0, y1: H - pad, x2: W, y2: H - pad }));
+  const times = drawn.map((p) => p.t);
   if (drawn.length) {
-    const t0 = Math.min(...drawn.map((p) => p.t));
-    const t1 = Math.max(o.to || 0, ...drawn.map((p) => p.t));
+    const t0 = Math.min(...times);
+    const t1 = Math.max(o.to || 0, ...times);
     const lo = o.min !== undefined ? Math.min(o.min, ...values) : Math.min(...values);
     let hi = o.max !== undefined ? Math.max(o.max, ...values) : Math.max(...values);
     if (hi === lo) hi = lo + 1;
     const x = (t) => (t1 === t0 ? W : ((t - t0) / (t1 - t0)) * W);
     const y = (v) => H - pad - ((v - lo) / (hi - lo)) * (H - 2 * pad);
-    let d = '';
-    let prev = null;
-    for (const p of points) {
-      if (p.v === null || p.v === undefined || !Number.isFinite(p.v)) {
-        prev = null;
-        continue;
+    series.forEach((s, i) => {
+      let d = '';
+      let prev = null;
+      let n = 0;
+      for (const p of s.points) {
+        if (!finite(p)) {
+          prev = null;
+          continue;
+        }
+        d += (prev === null ? 'M' : 'L') + x(p.t).toFixed(1) + ',' + y(p.v).toFixed(1) + ' ';
+        prev = p;
+        n += 1;
       }
-      d += (prev === null ? 'M' : 'L') + x(p.t).toFixed(1) + ',' + y(p.v).toFixed(1) + ' ';
-      prev = p;
-    }
-    if (drawn.length === 1) d += 'l-4,0 l8,0';
-    box.append(svg('path', { class: 'line', d: d.trim() }));
+      if (n === 1) d += 'l-4,0 l8,0';
+      if (n) box.append(svg('path', { class: 'line line-' + i, d: d.trim(), 'data-series': s.name || '' }));
+    });
   }
   const span = drawn.length ? h('div', { class: 'legend' },
-    h('span', null, new Date(drawn[0].t).toLocaleTimeString()),
-    h('span', null, new Date(Math.max(o.to || 0, drawn[drawn.length - 1].t)).toLocaleTimeString())) : null;
+    h('span', null, new Date(Math.min(...times)).toLocaleTimeString()),
+    h('span', null, new Date(Math.max(o.to || 0, ...times)).toLocaleTimeString())) : null;
+  const latest = series.length > 1
+    ? series.map((s, i) => h('span', { class: 'key key-' + i }, s.name + ' ' + (lastOf(s) === null ? '–' : num(lastOf(s), 1) + ' ' + unit)))
+    : [h('span', null, 'latest ' + (last === null ? '–' : num(last, 1) + ' ' + unit))];
   append(figure, [label, box, span, h('div', { class: 'legend' },
     h('span', null, drawn.length ? 'min ' + num(Math.min(...values), 1) + ' · max ' + num(Math.max(...values), 1) + ' ' + unit : 'no data yet'),
-    h('span', null, 'latest ' + (last === null ? '–' : num(last, 1) + ' ' + unit)))]);
+    ...latest)]);
   return figure;
 }
 
@@ -374,7 +387,10 @@ PAGES.overview = (view) => {
       lineChart('Delivery rate', series((p) => (p.delivered || 0) * 60 / step), 'per min', { id: 'delivery-rate', min: 0, to }),
       lineChart('Error rate', series((p) => 100 - p.success_rate), '%', { id: 'error-rate', min: 0, max: 100, to }),
       lineChart('Failed attempts', series((p) => p.errors), 'per sample', { id: 'errors', min: 0, to }),
-      lineChart('Mean latency', series((p) => p.latency_ms), 'ms', { id: 'latency', min: 0, to }),
+      lineChart('Latency percentiles', {
+        p50: series((p) => p.p50_ms), p95: series((p) => p.p95_ms), p99: series((p) => p.p99_ms),
+      }, 'ms', { id: 'latency', min: 0, to }),
+      lineChart('Mean latency', series((p) => p.latency_ms), 'ms', { id: 'mean-latency', min: 0, to }),
       lineChart('Queue size', series((p) => p.queue_size), 'jobs', { id: 'queue-size', min: 0, to }));
   }, problem);
   rangeSelect.addEventListener('change', () => {

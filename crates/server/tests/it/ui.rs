@@ -159,7 +159,22 @@ async fn overview_shows_health_queue_and_trend_charts_drawn_from_the_history() {
         .await;
     let d = d.as_str().unwrap();
     assert!(d.starts_with('M') && d.matches('L').count() >= 2, "{d}");
-    for chart in ["error-rate", "errors", "latency", "queue-size"] {
+    // The latency percentiles of each window are drawn, one line each.
+    let lines = page
+        .wait_for(
+            "(() => { const l = [...document.querySelectorAll('[data-chart=latency] path.line')]; \
+             return l.length === 3 && l.map((p) => p.dataset.series).join(','); })()",
+            WAIT,
+        )
+        .await;
+    assert_eq!(lines.as_str(), Some("p50,p95,p99"));
+    for chart in [
+        "error-rate",
+        "errors",
+        "latency",
+        "mean-latency",
+        "queue-size",
+    ] {
         let n = page
             .eval(&format!(
                 "Number(document.querySelector('[data-chart={chart}]').dataset.points)"
