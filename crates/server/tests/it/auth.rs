@@ -290,8 +290,6 @@ fn the_access_table_is_the_documented_policy() {
         GET /api/v2/publishing/trends viewer
         POST /api/v2/publishing/templates/render viewer
         GET /api/v2/publishing/session viewer
-        GET /api/v2/publishing/alerts viewer
-        GET /api/v2/publishing/alerts/{fingerprint} viewer
         GET /ui public
         GET /ui/ public
         GET /ui/{asset} public";
