@@ -146,11 +146,6 @@ impl Templates {
         self.fields.is_empty()
     }
 
-    /// Whether `field` has a template.
-    pub fn has(&self, field: &str) -> bool {
-        self.fields.contains_key(field)
-    }
-
     /// Renders `field`; `None` when it has no template or the rendering failed (then the
     /// caller sends its default: the failure is counted and logged once per field).
     pub fn render(&self, field: &str, data: &Data) -> Option<String> {
@@ -231,11 +226,6 @@ impl Rendering<'_> {
     /// Every key of a map field (see [`Templates::render_map`]).
     pub fn map(&self, field: &str) -> Vec<(String, String)> {
         self.templates.render_map(field, &self.data)
-    }
-
-    /// The data the fields are rendered with.
-    pub fn data(&self) -> &Data {
-        &self.data
     }
 }
 
