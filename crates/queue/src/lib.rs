@@ -25,6 +25,7 @@
 //! **Invariant:** talks to publishers only through the `Publisher` trait; knows no HTTP API.
 
 mod breaker;
+mod counts;
 mod engine;
 mod handoff;
 mod history;

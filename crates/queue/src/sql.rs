@@ -22,6 +22,7 @@ use tracing::warn;
 mod history;
 mod samples;
 
+use crate::counts::{Counters, Tally};
 use crate::{
     Aging, AlertStory, Attempt, Completion, EnqueueReport, Finished, Handoff, HistoryFilter,
     HistoryPage, Job, JobFilter, JobPayload, JobRecord, JobState, JobStore, NewJob, NewReceipt,
@@ -51,7 +52,16 @@ pub struct StoreOptions {
     pub instance: String,
     /// How priority orders jobs (the claim order of each new job).
     pub aging: Aging,
+    /// How old the in-memory job counts may get before a status request has them recounted
+    /// from the store: what other replicas did shows within this (default: 5 s on PostgreSQL;
+    /// 60 s on SQLite, where this process makes every change and the recount is a safety net).
+    pub recount_every: Option<Duration>,
 }
+
+/// [`StoreOptions::recount_every`] on SQLite.
+const RECOUNT_SQLITE: Duration = Duration::from_secs(60);
+/// [`StoreOptions::recount_every`] on PostgreSQL.
+const RECOUNT_POSTGRES: Duration = Duration::from_secs(5);
 
 impl Default for StoreOptions {
     fn default() -> Self {
@@ -61,6 +71,7 @@ impl Default for StoreOptions {
             busy_timeout: Duration::from_secs(5),
             instance: format!("{}-{:08x}", std::process::id(), fastrand::u32(..)),
             aging: Aging::default(),
+            recount_every: None,
         }
     }
 }
@@ -187,7 +198,8 @@ impl Sql {
         Self {
             supersede: number(
                 "UPDATE jobs SET state = 'superseded', superseded_by = ?, updated_at = ? \
-                 WHERE target = ? AND fingerprint = ? AND state IN ('pending', 'in_flight') AND state = 'pending' AND id < ?",
+                 WHERE target = ? AND fingerprint = ? AND state IN ('pending', 'in_flight') AND state = 'pending' AND id < ? \
+                 RETURNING priority",
             ),
             claim: number(&claim),
             claim_pick: format!(
@@ -315,8 +327,8 @@ pub struct SqlStore {
     claims_unsynced: bool,
     /// Dropped with the last handle: background tasks of this store stop.
     alive: Arc<()>,
-    /// The last count of jobs by state and when it started (see `stats`).
-    last_stats: Arc<tokio::sync::Mutex<Option<(std::time::Instant, QueueStats)>>>,
+    /// Jobs by state, kept as counters (see [`crate::counts`]).
+    counters: Arc<Counters>,
     /// Where enqueue hands jobs that may go at once (see [`Handoff`]), once an engine runs.
     handoff: Arc<std::sync::Mutex<Option<Arc<Handoff>>>>,
     /// How priority orders jobs.
@@ -485,6 +497,7 @@ impl SqlStore {
             .await?;
         let store = Self::new(writer, reader, Dialect::Sqlite, &options);
         checkpointer(path, Arc::downgrade(&store.alive));
+        store.recount().await?;
         Ok(store)
     }
 
@@ -499,7 +512,9 @@ impl SqlStore {
         // Replicas starting together must not race on migrations.
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         analyze(&pool).await;
-        Ok(Self::new(pool.clone(), pool, Dialect::Postgres, &options))
+        let store = Self::new(pool.clone(), pool, Dialect::Postgres, &options);
+        store.recount().await?;
+        Ok(store)
     }
 
     fn new(writer: AnyPool, reader: AnyPool, dialect: Dialect, options: &StoreOptions) -> Self {
@@ -514,7 +529,10 @@ impl SqlStore {
             claims_unsynced: dialect == Dialect::Sqlite && options.synchronous_full,
             handoff: Arc::default(),
             alive: Arc::default(),
-            last_stats: Arc::default(),
+            counters: Arc::new(Counters::new(options.recount_every.unwrap_or(match dialect {
+                Dialect::Sqlite => RECOUNT_SQLITE,
+                Dialect::Postgres => RECOUNT_POSTGRES,
+            }))),
             aging: options.aging,
         }
     }
@@ -540,6 +558,25 @@ impl SqlStore {
         match self.dialect {
             Dialect::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
             Dialect::Postgres => self.writer.begin().await,
+        }
+    }
+
+    /// Commits a transaction whose changes of job state `tally` counts (see [`crate::counts`]).
+    async fn commit_counted(
+        &self,
+        tx: sqlx::Transaction<'static, sqlx::Any>,
+        tally: &Tally,
+    ) -> Result<(), sqlx::Error> {
+        let held = self.counters.hold().await;
+        match tx.commit().await {
+            Ok(()) => {
+                held.apply(tally);
+                Ok(())
+            }
+            Err(e) => {
+                held.unsure();
+                Err(e)
+            }
         }
     }
 
@@ -696,8 +733,8 @@ type Deduplicated<'a> = HashMap<(usize, usize), Vec<&'a str>>;
 /// status enqueued, when, vendor state.
 type KnownPair = (String, String, String, i64, Option<String>);
 
-/// A job handed back to the store until its rate-limit slot: (id, wake-up ms, now ms).
-type Deferral = (i64, i64, i64);
+/// A job handed back to the store until its rate-limit slot: (id, wake-up ms, now ms, priority).
+type Deferral = (i64, i64, i64, Priority);
 
 /// What the store knows about one (target, fingerprint) while an enqueue batch is applied.
 #[derive(Debug)]
@@ -919,16 +956,22 @@ impl SqlStore {
     /// Writes deferrals in one transaction.
     async fn defer_batch(&self, items: &[Deferral]) -> Result<Vec<()>, StoreError> {
         let mut tx = self.begin_write().await?;
-        for &(id, at_ms, now_ms) in items {
-            sqlx::query(&self.sql.defer)
+        let mut tally = Tally::default();
+        for &(id, at_ms, now_ms, priority) in items {
+            let deferred = sqlx::query(&self.sql.defer)
                 .bind(now_ms)
                 .bind(at_ms)
                 .bind(id)
                 .bind(&*self.instance)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+            if deferred > 0 {
+                tally.in_flight(-1);
+                tally.pending(priority, 1);
+            }
         }
-        tx.commit().await?;
+        self.commit_counted(tx, &tally).await?;
         self.store_dirty();
         Ok(vec![(); items.len()])
     }
@@ -996,7 +1039,7 @@ impl SqlStore {
     /// commits. Returns the id of each inserted job by delivery key.
     async fn write_enqueue(
         &self,
-        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
         known: &HashMap<(&str, &str), PairState>,
         inserts: &[Insert<'_>],
         (requests, deduplicated): (&[Enqueue], &Deduplicated<'_>),
@@ -1095,7 +1138,13 @@ impl SqlStore {
             }
         }
         let mut newest: HashMap<(&str, &str), i64> = HashMap::new();
+        let mut tally = Tally::default();
         for ins in inserts {
+            if lease.is_some() && ins.handed_off {
+                tally.in_flight(1);
+            } else {
+                tally.pending(ins.job.priority, 1);
+            }
             let id = *ids.get(&ins.delivery_key).ok_or_else(|| {
                 StoreError::Database(sqlx::Error::Protocol(
                     "an inserted job was not returned".to_owned(),
@@ -1123,13 +1172,16 @@ impl SqlStore {
                 .bind(pair.0)
                 .bind(pair.1)
                 .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                .fetch_all(&mut *tx)
+                .await?;
+            for row in &superseded {
+                tally.pending(Priority::from_i64(row.try_get(0)?), -1);
+            }
+            tally.superseded(superseded.len() as i64);
             reports[state.request].count(
                 state.priority,
                 Submission::Superseded,
-                superseded as usize,
+                superseded.len(),
             );
         }
 
@@ -1151,7 +1203,7 @@ impl SqlStore {
             }
             q.execute(&mut *tx).await?;
         }
-        tx.commit().await?;
+        self.commit_counted(tx, &tally).await?;
         Ok(ids)
     }
 
@@ -1365,7 +1417,16 @@ impl SqlStore {
         if !claimable && self.handoff().is_some() {
             claimable = self.any_waiting(&mut tx, items).await?;
         }
-        tx.commit().await?;
+        let mut tally = Tally::default();
+        for (f, _) in items.iter().zip(&recorded).filter(|(_, r)| **r) {
+            tally.in_flight(-1);
+            match &f.completion {
+                Completion::Delivered { .. } => tally.done(1),
+                Completion::Retry { .. } => tally.pending(f.job.priority, 1),
+                Completion::Dead { .. } => tally.dead(&f.job.target, 1),
+            }
+        }
+        self.commit_counted(tx, &tally).await?;
         if claimable {
             self.store_dirty();
         }
@@ -1455,6 +1516,7 @@ impl SqlStore {
         }
         conn.execute("BEGIN IMMEDIATE").await?;
         let claimed = self.claim_steps(conn, limit, now, lease, before).await;
+        let held = self.counters.hold().await;
         let ended = conn
             .execute(if claimed.is_ok() {
                 "COMMIT"
@@ -1462,6 +1524,11 @@ impl SqlStore {
                 "ROLLBACK"
             })
             .await;
+        match (&claimed, &ended) {
+            (Ok(jobs), Ok(_)) => held.apply(&claimed_tally(jobs)),
+            (Ok(_), Err(_)) => held.unsure(),
+            (Err(_), _) => drop(held),
+        }
         let restored = if self.claims_unsynced {
             conn.execute("PRAGMA synchronous = FULL").await.map(|_| ())
         } else {
@@ -1556,6 +1623,16 @@ impl SqlStore {
             .collect::<Result<Vec<_>, sqlx::Error>>()
             .map_err(StoreError::from)
     }
+}
+
+/// What claiming `jobs` changed: pending to in flight.
+fn claimed_tally(jobs: &[Job]) -> Tally {
+    let mut tally = Tally::default();
+    for job in jobs {
+        tally.pending(job.priority, -1);
+    }
+    tally.in_flight(jobs.len() as i64);
+    tally
 }
 
 /// Refreshes PostgreSQL's statistics of the queue tables. Without them the planner takes the
@@ -1704,33 +1781,93 @@ fn ready_jobs(
 
 impl SqlStore {
     /// Jobs by state (and pending ones by priority), counted.
-    async fn count(&self) -> Result<QueueStats, StoreError> {
-        let rows = sqlx::query(&self.sql.stats).fetch_all(&self.reader).await?;
-        let mut stats = QueueStats::default();
+    /// Takes the job counts from the store (see [`crate::counts`]): a snapshot taken while no
+    /// counted commit is in progress, counted while commits go on.
+    async fn recount(&self) -> Result<QueueStats, StoreError> {
+        let _one = self.counters.recounting().await;
+        let mut tx = self.reader.begin().await?;
+        let snapshot = {
+            let _gate = self.counters.exclusive().await;
+            let taken = self.take_snapshot(&mut tx).await;
+            if taken.is_ok() {
+                self.counters.snapshot_taken();
+            }
+            taken
+        };
+        let counted = match snapshot {
+            Ok(()) => self.count_in(&mut tx).await,
+            Err(e) => Err(e),
+        };
+        let _ = tx.rollback().await;
+        match counted {
+            Ok(tally) => Ok(self.counters.counted(Some(tally)).unwrap_or_default()),
+            Err(e) => {
+                self.counters.counted(None);
+                Err(e)
+            }
+        }
+    }
+
+    /// Fixes what the transaction reads from here on (its first read).
+    async fn take_snapshot(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    ) -> Result<(), StoreError> {
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                .execute(&mut **tx)
+                .await?;
+        }
+        sqlx::query("SELECT 1 FROM jobs LIMIT 1")
+            .fetch_optional(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Counts the jobs by state (reads every job).
+    async fn count_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    ) -> Result<Tally, StoreError> {
+        let rows = sqlx::query(&self.sql.stats).fetch_all(&mut **tx).await?;
+        let mut tally = Tally::default();
         for row in rows {
             let state: String = row.try_get("state")?;
             let priority = Priority::from_i64(row.try_get("priority")?);
-            let n = row.try_get::<i64, _>("n")? as u64;
+            let n = row.try_get::<i64, _>("n")?;
             match state.parse::<JobState>() {
-                Ok(JobState::Pending) => {
-                    stats.pending += n;
-                    *stats
-                        .pending_by_priority
-                        .entry(priority.as_str().to_owned())
-                        .or_default() += n;
-                }
-                Ok(JobState::InFlight) => stats.in_flight += n,
-                Ok(JobState::Done) => stats.done += n,
-                Ok(JobState::Dead) => {
-                    stats.dead += n;
-                    let target: String = row.try_get("target")?;
-                    *stats.dead_by_target.entry(target).or_default() += n;
-                }
-                Ok(JobState::Superseded) => stats.superseded += n,
+                Ok(JobState::Pending) => tally.pending(priority, n),
+                Ok(JobState::InFlight) => tally.in_flight(n),
+                Ok(JobState::Done) => tally.done(n),
+                Ok(JobState::Dead) => tally.dead(&row.try_get::<String, _>("target")?, n),
+                Ok(JobState::Superseded) => tally.superseded(n),
                 Err(_) => {}
             }
         }
-        Ok(stats)
+        Ok(tally)
+    }
+
+    /// Recounts in the background (at most one waiting), for a status answer that found the
+    /// counts older than the recount period.
+    fn recount_soon(&self) {
+        if !self.counters.schedule() {
+            return;
+        }
+        let store = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.recount().await {
+                warn!(error = %e, "cannot recount the jobs by state; the counts shown may be stale");
+            }
+            store.counters.scheduled_done();
+        });
+    }
+
+    /// After an operation that moved many jobs without a tally: the counts are taken again
+    /// before it returns. A failed recount is retried by the next status request.
+    async fn recount_after(&self) {
+        if let Err(e) = self.recount().await {
+            warn!(error = %e, "cannot recount the jobs by state; the counts shown may be stale");
+        }
     }
 }
 
@@ -1884,9 +2021,19 @@ impl JobStore for SqlStore {
         let mut jobs = if self.dialect == Dialect::Sqlite {
             self.claim_sqlite(limit, now, lease, before).await?
         } else {
-            self.claim_query(limit, now, lease, before)
+            // One statement, committed on its own: counted as it returns.
+            let held = self.counters.hold().await;
+            let rows = match self.claim_query(limit, now, lease, before)
                 .fetch_all(&self.writer)
-                .await?
+                .await
+            {
+                Ok(rows) => rows,
+                Err(e) => {
+                    held.unsure();
+                    return Err(e.into());
+                }
+            };
+            let jobs = rows
                 .iter()
                 .map(|row| {
                     let status: String = row.try_get("status")?;
@@ -1904,7 +2051,17 @@ impl JobStore for SqlStore {
                         vendor_state: None,
                     })
                 })
-                .collect::<Result<Vec<_>, sqlx::Error>>()?
+                .collect::<Result<Vec<_>, sqlx::Error>>();
+            match jobs {
+                Ok(jobs) => {
+                    held.apply(&claimed_tally(&jobs));
+                    jobs
+                }
+                Err(e) => {
+                    held.unsure();
+                    return Err(e.into());
+                }
+            }
         };
         jobs.sort_by_key(|job| (job.sort_key, job.id));
         // What each target was told before (message ids and the like), for the claimed jobs.
@@ -1978,7 +2135,7 @@ impl JobStore for SqlStore {
         // bring them back at their slots do not queue behind one disk sync per job.
         let store = self.clone();
         self.deferrals
-            .submit((job.id, at_ms, ms(now)), move |items| async move {
+            .submit((job.id, at_ms, ms(now), job.priority), move |items| async move {
                 store.defer_batch(&items).await
             })
             .await
@@ -2000,6 +2157,7 @@ impl JobStore for SqlStore {
         };
         let n = q.execute(&self.writer).await?.rows_affected();
         if n > 0 {
+            self.recount_after().await;
             self.store_dirty();
         }
         Ok(n)
@@ -2022,19 +2180,15 @@ impl JobStore for SqlStore {
     }
 
     async fn stats(&self) -> Result<QueueStats, StoreError> {
-        // Counting reads every job. Callers that arrive together share one count, but only one
-        // that started after they arrived: an answer never predates its request.
-        let arrived = std::time::Instant::now();
-        let mut last = self.last_stats.lock().await;
-        if let Some((started, stats)) = last.as_ref()
-            && *started >= arrived
-        {
-            return Ok(stats.clone());
+        // Counters, never a count of the jobs (see `crate::counts`).
+        match self.counters.read() {
+            Some((stats, false)) => Ok(stats),
+            Some((stats, true)) => {
+                self.recount_soon();
+                Ok(stats)
+            }
+            None => self.recount().await,
         }
-        let started = std::time::Instant::now();
-        let stats = self.count().await?;
-        *last = Some((started, stats.clone()));
-        Ok(stats)
     }
 
     async fn list(&self, filter: &JobFilter) -> Result<Vec<JobRecord>, StoreError> {
@@ -2224,6 +2378,7 @@ impl JobStore for SqlStore {
         report.skipped.sort_by_key(|(id, _)| *id);
         tx.commit().await?;
         if !report.replayed.is_empty() {
+            self.recount_after().await;
             self.store_dirty();
         }
         Ok(report)
@@ -2244,6 +2399,9 @@ impl JobStore for SqlStore {
             .await?
             .rows_affected();
         tx.commit().await?;
+        if n > 0 {
+            self.recount_after().await;
+        }
         Ok(n)
     }
 
@@ -2270,6 +2428,9 @@ impl JobStore for SqlStore {
         // Receipts whose jobs are all gone (or that had none: filtered out, deduplicated).
         self.sweep_receipts(&mut tx, ms(finished_before)).await?;
         tx.commit().await?;
+        if n > 0 {
+            self.recount_after().await;
+        }
         if self.dialect == Dialect::Postgres {
             analyze(&self.writer).await;
         }

@@ -39,9 +39,9 @@ pub(crate) async fn postgres_store(instance: &str) -> (Arc<dyn JobStore>, String
     (Arc::new(store), url)
 }
 
-async fn sqlite_store(dir: &tempfile::TempDir, instance: &str) -> Arc<dyn JobStore> {
+async fn sqlite_store(dir: &std::path::Path, instance: &str) -> Arc<dyn JobStore> {
     let store = SqlStore::open_sqlite(
-        &dir.path().join("jobs.db"),
+        &dir.join("jobs.db"),
         StoreOptions {
             instance: instance.to_owned(),
             ..Default::default()
@@ -53,43 +53,72 @@ async fn sqlite_store(dir: &tempfile::TempDir, instance: &str) -> Arc<dyn JobSto
 }
 
 /// A second handle on the same database, as another replica would have.
+#[derive(Clone)]
 enum Db {
-    Sqlite(tempfile::TempDir),
+    Sqlite(std::path::PathBuf),
     Postgres(String),
 }
 
 impl Db {
     async fn other_instance(&self, instance: &str) -> Arc<dyn JobStore> {
+        self.other_with(StoreOptions {
+            instance: instance.to_owned(),
+            ..Default::default()
+        })
+        .await
+    }
+
+    async fn other_with(&self, options: StoreOptions) -> Arc<dyn JobStore> {
         match self {
-            Db::Sqlite(dir) => sqlite_store(dir, instance).await,
-            Db::Postgres(url) => Arc::new(
-                SqlStore::connect_postgres(
-                    url,
-                    StoreOptions {
-                        instance: instance.to_owned(),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .unwrap(),
+            Db::Sqlite(dir) => Arc::new(
+                SqlStore::open_sqlite(&dir.join("jobs.db"), options)
+                    .await
+                    .unwrap(),
             ),
+            Db::Postgres(url) => Arc::new(SqlStore::connect_postgres(url, options).await.unwrap()),
         }
     }
 }
 
+/// After every test: the counts a store keeps as it goes (`stats`) are those a count of the
+/// jobs gives (a new handle counts when it opens).
+async fn counts_agree(store: &Arc<dyn JobStore>, db: &Db) {
+    let kept = store.stats().await.unwrap();
+    let counted = db.other_instance("count").await.stats().await.unwrap();
+    assert_eq!(kept, counted, "the kept counts differ from a count of the jobs");
+}
+
+/// `both!(test)` runs `test` on both dialects and then checks that the store's kept counts
+/// are a count of its jobs; `both!(test, replicas)` skips that check for a test in which other
+/// handles change jobs too (a handle counts its own changes at once and other replicas' within
+/// its recount period: `counts_follow_other_replicas`).
 macro_rules! both {
     ($name:ident) => {
+        both!($name, check_counts = true);
+    };
+    ($name:ident, replicas) => {
+        both!($name, check_counts = false);
+    };
+    ($name:ident, check_counts = $check:expr) => {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 let dir = tempfile::tempdir().unwrap();
-                let store = super::sqlite_store(&dir, "a").await;
-                super::$name(store, super::Db::Sqlite(dir)).await;
+                let store = super::sqlite_store(dir.path(), "a").await;
+                let db = super::Db::Sqlite(dir.path().to_owned());
+                super::$name(store.clone(), db.clone()).await;
+                if $check {
+                    super::counts_agree(&store, &db).await;
+                }
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 let (store, url) = super::postgres_store("a").await;
-                super::$name(store, super::Db::Postgres(url)).await;
+                let db = super::Db::Postgres(url);
+                super::$name(store.clone(), db.clone()).await;
+                if $check {
+                    super::counts_agree(&store, &db).await;
+                }
             }
         }
     };
@@ -459,9 +488,12 @@ async fn concurrent_claims_never_hand_out_a_job_twice(store: Arc<dyn JobStore>, 
         total += w.await.unwrap();
     }
     assert_eq!(total, 400);
-    assert_eq!(store.stats().await.unwrap().done, 400);
+    // Counted afresh: the workers were other handles (another replica's changes show in this
+    // one's counts within its recount period).
+    let counted = db.other_instance("count").await.stats().await.unwrap();
+    assert_eq!(counted.done, 400);
 }
-both!(concurrent_claims_never_hand_out_a_job_twice);
+both!(concurrent_claims_never_hand_out_a_job_twice, replicas);
 
 async fn expired_leases_are_taken_over(store: Arc<dyn JobStore>, db: Db) {
     store
@@ -512,7 +544,7 @@ async fn expired_leases_are_taken_over(store: Arc<dyn JobStore>, db: Db) {
     let outcomes: Vec<_> = history.iter().map(|a| a.outcome.as_str()).collect();
     assert_eq!(outcomes, ["lease_lost", "delivered"]);
 }
-both!(expired_leases_are_taken_over);
+both!(expired_leases_are_taken_over, replicas);
 
 /// Many jobs deferred at once (a storm against a rate limit) are all written, and each comes
 /// back at its own time with its attempt not counted.
@@ -690,7 +722,7 @@ async fn a_retry_keeps_the_progress_its_attempt_made(store: Arc<dyn JobStore>, d
         "the stale write was not kept"
     );
 }
-both!(a_retry_keeps_the_progress_its_attempt_made);
+both!(a_retry_keeps_the_progress_its_attempt_made, replicas);
 
 async fn dead_letters_replay_and_purge(store: Arc<dyn JobStore>, _db: Db) {
     let t0 = now();
@@ -1382,3 +1414,46 @@ async fn time_series_samples_survive_and_stay_bounded(store: Arc<dyn JobStore>, 
     assert_eq!(last, [precise]);
 }
 both!(time_series_samples_survive_and_stay_bounded);
+
+/// The counts another replica keeps show this one's changes within its recount period.
+async fn counts_follow_other_replicas(store: Arc<dyn JobStore>, db: Db) {
+    let other = db
+        .other_with(StoreOptions {
+            instance: "b".to_owned(),
+            recount_every: Some(Duration::from_millis(200)),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(other.stats().await.unwrap().pending, 0);
+    store
+        .enqueue(
+            vec![
+                job("t", "A", AlertStatus::Firing, "critical"),
+                job("t", "B", AlertStatus::Firing, "warning"),
+            ],
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.stats().await.unwrap().pending,
+        2,
+        "a replica counts its own changes at once"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let seen = other.stats().await.unwrap();
+        if seen.pending == 2 {
+            assert_eq!(seen.pending_by_priority.get("high"), Some(&1));
+            assert_eq!(seen.pending_by_priority.get("medium"), Some(&1));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other replica still counts {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+both!(counts_follow_other_replicas, replicas);
