@@ -12,6 +12,7 @@ use std::{
 use anyhow::{Context, bail};
 
 mod deploy;
+mod one_build;
 mod screenshots;
 mod tidy;
 mod walls;
@@ -20,8 +21,13 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   ci      everything CI checks: tools present, fmt, dependency walls, clippy (deny warnings),
-          all tests (unit, integration, end-to-end with a real Alertmanager), repository rules
+          all tests (unit, integration, end-to-end with a real Alertmanager), repository rules,
+          schemathesis, one release build for every command (`one-build`)
   e2e     only the end-to-end tests of the service
+  one-build
+          after `cargo build --release --workspace`, the README's run command and the
+          release builds of `demo` and `bench` compile nothing, and each binary's `--help`
+          only prints help; part of `ci`
   demo    a newcomer's tour (release build): the service with simulated PagerDuty, Slack, Rootly and webhook
           targets, sample alerts (through Alertmanager if installed), what each target received
           and where to look next; runs until Ctrl-C, `--once` exits after printing
@@ -66,6 +72,7 @@ fn run() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("e2e") => e2e(),
+        Some("one-build") => one_build::one_build(),
         Some("openapi") => openapi(),
         Some("schemathesis") => schemathesis(),
         Some("bench") => bench(&args[1..]),
@@ -167,6 +174,7 @@ fn ci() -> anyhow::Result<()> {
             .env("CI", "true"),
     )?;
     schemathesis()?;
+    one_build::one_build()?;
     eprintln!(
         "==> ci: all checks passed in {:.0}s",
         started.elapsed().as_secs_f64()

@@ -529,10 +529,12 @@ impl SqlStore {
             claims_unsynced: dialect == Dialect::Sqlite && options.synchronous_full,
             handoff: Arc::default(),
             alive: Arc::default(),
-            counters: Arc::new(Counters::new(options.recount_every.unwrap_or(match dialect {
-                Dialect::Sqlite => RECOUNT_SQLITE,
-                Dialect::Postgres => RECOUNT_POSTGRES,
-            }))),
+            counters: Arc::new(Counters::new(options.recount_every.unwrap_or(
+                match dialect {
+                    Dialect::Sqlite => RECOUNT_SQLITE,
+                    Dialect::Postgres => RECOUNT_POSTGRES,
+                },
+            ))),
             aging: options.aging,
         }
     }
@@ -1178,11 +1180,7 @@ impl SqlStore {
                 tally.pending(Priority::from_i64(row.try_get(0)?), -1);
             }
             tally.superseded(superseded.len() as i64);
-            reports[state.request].count(
-                state.priority,
-                Submission::Superseded,
-                superseded.len(),
-            );
+            reports[state.request].count(state.priority, Submission::Superseded, superseded.len());
         }
 
         let changed: Vec<(&(&str, &str), &PairState)> =
@@ -2023,7 +2021,8 @@ impl JobStore for SqlStore {
         } else {
             // One statement, committed on its own: counted as it returns.
             let held = self.counters.hold().await;
-            let rows = match self.claim_query(limit, now, lease, before)
+            let rows = match self
+                .claim_query(limit, now, lease, before)
                 .fetch_all(&self.writer)
                 .await
             {
@@ -2135,9 +2134,10 @@ impl JobStore for SqlStore {
         // bring them back at their slots do not queue behind one disk sync per job.
         let store = self.clone();
         self.deferrals
-            .submit((job.id, at_ms, ms(now), job.priority), move |items| async move {
-                store.defer_batch(&items).await
-            })
+            .submit(
+                (job.id, at_ms, ms(now), job.priority),
+                move |items| async move { store.defer_batch(&items).await },
+            )
             .await
     }
 

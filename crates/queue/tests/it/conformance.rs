@@ -85,7 +85,10 @@ impl Db {
 async fn counts_agree(store: &Arc<dyn JobStore>, db: &Db) {
     let kept = store.stats().await.unwrap();
     let counted = db.other_instance("count").await.stats().await.unwrap();
-    assert_eq!(kept, counted, "the kept counts differ from a count of the jobs");
+    assert_eq!(
+        kept, counted,
+        "the kept counts differ from a count of the jobs"
+    );
 }
 
 /// `both!(test)` runs `test` on both dialects and then checks that the store's kept counts

@@ -450,8 +450,9 @@ async fn latency(opts: &Opts) -> (f64, f64, usize, f64) {
 }
 
 /// 10,000 alerts in one webhook to a simulated PagerDuty limited per routing key; the
-/// publisher's proactive limit matches it. Zero 429s, zero loss, critical first.
-async fn storm(opts: &Opts) -> (usize, usize, usize, String, f64) {
+/// publisher's proactive limit matches it. Zero 429s, zero loss, critical first. Also the
+/// service's RSS before the storm and its peak (VmHWM) once every alert was delivered, in MiB.
+async fn storm(opts: &Opts) -> (usize, usize, usize, String, f64, (f64, f64)) {
     // 100 deliveries a second: slots 10 ms apart, wider than the scheduling jitter of a busy
     // 2-core machine, so the order the simulator sees is the order the engine chose.
     let per_minute = 6_000u32;
@@ -479,6 +480,7 @@ async fn storm(opts: &Opts) -> (usize, usize, usize, String, f64) {
     let alerts: Vec<Value> = (0..opts.storm)
         .map(|n| alert(n, if n % 10 == 0 { "critical" } else { "warning" }))
         .collect();
+    let idle = svc.rss_mib().0;
     let started = Instant::now();
     let r = reqwest::Client::new()
         .post(svc.url("/webhook"))
@@ -496,6 +498,7 @@ async fn storm(opts: &Opts) -> (usize, usize, usize, String, f64) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let secs = started.elapsed().as_secs_f64();
+    let peak = svc.rss_mib().1;
     let requests = sim.requests();
     let accepted: Vec<String> = requests
         .iter()
@@ -522,6 +525,7 @@ async fn storm(opts: &Opts) -> (usize, usize, usize, String, f64) {
             format!("false ({overtaken} others before the last critical)")
         },
         secs,
+        (idle, peak),
     )
 }
 
@@ -1068,9 +1072,13 @@ async fn main() {
         }
     }
     if opts.wants("storm") {
-        let (throttled, delivered, sent, critical_first, storm_secs) = storm(&opts).await;
+        let (throttled, delivered, sent, critical_first, storm_secs, (idle, peak)) =
+            storm(&opts).await;
         line(format!(
             "| storm: {sent} alerts in one webhook to a simulated PagerDuty (proactive rate + burst = its limit per sliding minute) | {throttled} × 429, {delivered}/{sent} delivered, critical first: {critical_first}, {storm_secs:.1} s |"
+        ));
+        line(format!(
+            "| service RSS before the storm / peak once all {sent} were delivered | {idle:.1} MiB / {peak:.1} MiB |"
         ));
     }
     if opts.wants("priority") {
