@@ -519,10 +519,17 @@ async fn stats_refresh_section_follows_the_refreshes() {
     assert_eq!(r["state"], "idle", "{r}");
     assert_eq!(after["discovery"]["last_discovery"], r["last_refresh"]);
     assert_eq!(after["discovery"]["latency_ms"], r["last_duration_ms"]);
-    let snapshot = service.get_json("/api/v2/publishing/metrics").await;
+    // The metrics come from a collection cached for `cache_ttl` (10 ms), which may predate the
+    // refresh the section above read live: they follow within it.
+    let expected = last(r).timestamp_millis() as f64 / 1000.0;
+    let snapshot = service
+        .wait_json("/api/v2/publishing/metrics", Duration::from_secs(5), |s| {
+            s["metrics"]["refresh_last_refresh_timestamp"].as_f64() == Some(expected)
+        })
+        .await;
     assert_eq!(
         snapshot["metrics"]["refresh_last_refresh_timestamp"].as_f64(),
-        Some(last(r).timestamp_millis() as f64 / 1000.0)
+        Some(expected)
     );
     assert_eq!(snapshot["metrics"]["refresh_in_progress"], 0.0);
 
