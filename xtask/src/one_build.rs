@@ -162,6 +162,34 @@ mod tests {
         assert_eq!(fresh, 1);
     }
 
+    /// What `cargo run -p xtask` (and `cargo test`) set for the package is not passed on: a
+    /// build from xtask fingerprints like one from a shell.
+    #[test]
+    fn nested_cargo_gets_a_shell_environment() {
+        assert!(
+            std::env::var_os("CARGO_PKG_NAME").is_some(),
+            "cargo sets it for tests"
+        );
+        let cmd = crate::cargo();
+        let removed: Vec<String> = cmd
+            .get_envs()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
+        for name in [
+            "CARGO_PKG_NAME",
+            "CARGO_MANIFEST_DIR",
+            "CARGO_PKG_VERSION_MAJOR",
+        ] {
+            assert!(
+                removed.iter().any(|r| r == name),
+                "{name} kept: {removed:?}"
+            );
+        }
+        assert!(!crate::set_by_cargo_run("CARGO_TARGET_DIR"));
+        assert!(!crate::set_by_cargo_run("CARGO_HOME"));
+    }
+
     #[test]
     fn the_readme_run_command_is_read() {
         let args = super::readme_run(&crate::project_root()).unwrap();
