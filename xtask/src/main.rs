@@ -97,7 +97,11 @@ fn project_root() -> PathBuf {
 
 fn step(name: &str, cmd: &mut Command) -> anyhow::Result<()> {
     let started = Instant::now();
-    eprintln!("==> {name}: {cmd:?}");
+    let shown: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    eprintln!("==> {name}: {}", shown.join(" "));
     let status = cmd
         .status()
         .with_context(|| format!("{name}: cannot run {cmd:?}"))?;

@@ -96,24 +96,18 @@ pub(crate) fn one_build() -> anyhow::Result<()> {
     let mut run = readme_run(Path::new("."))?;
     let readme = format!("the README's `cargo {}`", run.join(" "));
     run.extend([json.to_owned(), "--".to_owned(), "--help".to_owned()]);
+    let xtask_build = |command: &str, harness: &str| {
+        let args: Vec<String> = release_build(harness)
+            .iter()
+            .chain(&[json])
+            .map(|a| (*a).to_owned())
+            .collect();
+        (format!("the build of `cargo xtask {command}`"), args)
+    };
     let builds = [
         (readme, run),
-        (
-            "the build of `cargo xtask demo`".to_owned(),
-            release_build("ap-demo")
-                .iter()
-                .map(|a| (*a).to_owned())
-                .chain([json.to_owned()])
-                .collect(),
-        ),
-        (
-            "the build of `cargo xtask bench`".to_owned(),
-            release_build("ap-bench")
-                .iter()
-                .map(|a| (*a).to_owned())
-                .chain([json.to_owned()])
-                .collect(),
-        ),
+        xtask_build("demo", "ap-demo"),
+        xtask_build("bench", "ap-bench"),
     ];
     for (what, args) in builds {
         let out = cargo()
