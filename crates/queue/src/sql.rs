@@ -329,6 +329,8 @@ pub struct SqlStore {
     alive: Arc<()>,
     /// Jobs by state, kept as counters (see [`crate::counts`]).
     counters: Arc<Counters>,
+    /// PostgreSQL: how the jobs grew since their statistics were last refreshed.
+    growth: Arc<Growth>,
     /// Where enqueue hands jobs that may go at once (see [`Handoff`]), once an engine runs.
     handoff: Arc<std::sync::Mutex<Option<Arc<Handoff>>>>,
     /// How priority orders jobs.
@@ -513,7 +515,13 @@ impl SqlStore {
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         analyze(&pool).await;
         let store = Self::new(pool.clone(), pool, Dialect::Postgres, &options);
-        store.recount().await?;
+        let counted = store.recount().await?;
+        let jobs =
+            counted.pending + counted.in_flight + counted.done + counted.dead + counted.superseded;
+        store
+            .growth
+            .analyzed
+            .store(jobs, std::sync::atomic::Ordering::Relaxed);
         Ok(store)
     }
 
@@ -529,6 +537,7 @@ impl SqlStore {
             claims_unsynced: dialect == Dialect::Sqlite && options.synchronous_full,
             handoff: Arc::default(),
             alive: Arc::default(),
+            growth: Arc::default(),
             counters: Arc::new(Counters::new(options.recount_every.unwrap_or(
                 match dialect {
                     Dialect::Sqlite => RECOUNT_SQLITE,
@@ -929,6 +938,7 @@ impl SqlStore {
         // The first claim order among the jobs written pending: the engine need not ask the
         // store while what it holds in memory goes ahead of them.
         let pending_from = inserts.iter().filter(|i| !i.handed_off).map(sort_key).min();
+        let inserted = inserts.len();
         // From here on the granted places are given back whatever happens.
         let lease = handoff.as_ref().map(|h| dur_ms(h.lease()));
         let written = self
@@ -949,6 +959,7 @@ impl SqlStore {
             handoff.fill(granted, ready);
         }
         written?;
+        self.note_growth(inserted);
         if let Some(key) = pending_from {
             self.store_dirty_from(key);
         }
@@ -1631,6 +1642,48 @@ fn claimed_tally(jobs: &[Job]) -> Tally {
     }
     tally.in_flight(jobs.len() as i64);
     tally
+}
+
+/// How the jobs grew since PostgreSQL's statistics of them were refreshed.
+#[derive(Debug, Default)]
+struct Growth {
+    /// Jobs inserted since.
+    since: std::sync::atomic::AtomicU64,
+    /// Jobs there were then.
+    analyzed: std::sync::atomic::AtomicU64,
+    /// A refresh runs.
+    running: std::sync::atomic::AtomicBool,
+}
+
+/// Jobs inserted before the statistics are refreshed, at least (and at least half as many as
+/// there were at the last refresh).
+const ANALYZE_AFTER: u64 = 1_000;
+
+impl SqlStore {
+    /// PostgreSQL: counts `inserted` jobs and refreshes the statistics in the background once
+    /// the jobs have grown by half since the last refresh (and by at least [`ANALYZE_AFTER`]).
+    /// With the statistics of a near-empty table the planner checks each pending job's
+    /// predecessors by scanning: a claim among 8,000 pending jobs took seconds, and the
+    /// engine waited for autovacuum (up to a minute) to notice the table had grown.
+    fn note_growth(&self, inserted: usize) {
+        use std::sync::atomic::Ordering;
+        if self.dialect != Dialect::Postgres || inserted == 0 {
+            return;
+        }
+        let growth = &self.growth;
+        let since = growth.since.fetch_add(inserted as u64, Ordering::AcqRel) + inserted as u64;
+        let analyzed = growth.analyzed.load(Ordering::Acquire);
+        if since < ANALYZE_AFTER.max(analyzed / 2) || growth.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        growth.since.fetch_sub(since, Ordering::AcqRel);
+        growth.analyzed.store(analyzed + since, Ordering::Release);
+        let store = self.clone();
+        tokio::spawn(async move {
+            analyze(&store.writer).await;
+            store.growth.running.store(false, Ordering::Release);
+        });
+    }
 }
 
 /// Refreshes PostgreSQL's statistics of the queue tables. Without them the planner takes the

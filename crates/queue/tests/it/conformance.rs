@@ -1460,3 +1460,41 @@ async fn counts_follow_other_replicas(store: Arc<dyn JobStore>, db: Db) {
 }
 
 both!(counts_follow_other_replicas, replicas);
+
+/// PostgreSQL's statistics of the jobs follow their growth: with those of a near-empty table
+/// the planner checks each pending job's predecessors by scanning, and a claim among thousands
+/// of pending jobs took seconds until autovacuum noticed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_statistics_follow_the_jobs_growth() {
+    let (store, url) = postgres_store("a").await;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let analyzed = || async {
+        use sqlx::Row;
+        sqlx::query(
+            "SELECT analyze_count + autoanalyze_count FROM pg_stat_user_tables WHERE relname = 'jobs'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .try_get::<i64, _>(0)
+        .unwrap()
+    };
+    let before = analyzed().await;
+    let jobs: Vec<NewJob> = (0..1_200)
+        .map(|i| job("t", &format!("G{i}"), AlertStatus::Firing, "warning"))
+        .collect();
+    store.enqueue(jobs, now()).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let now_analyzed = analyzed().await;
+        if now_analyzed > before {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the jobs' statistics were not refreshed after 1,200 inserts ({before} analyses)"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
