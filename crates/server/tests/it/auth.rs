@@ -455,14 +455,7 @@ async fn large_json_is_gzipped_and_cors_is_off_by_default() {
 }
 
 async fn status_with(service: &Service, path: &str, token: &str) -> u16 {
-    reqwest::Client::new()
-        .get(service.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    service.get_as(path, token).await.status().as_u16()
 }
 
 async fn wait_status(service: &Service, token: &str, want: u16, timeout: Duration) {

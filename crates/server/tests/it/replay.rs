@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use testkit::{Behaviour, WebhookSink};
 
-use crate::support::{Service, write_targets};
+use crate::support::{Service, one_webhook_target};
 
 /// An Alertmanager notification of the alert `ReplayStory` in `status`.
 fn notification(status: &str) -> Vec<u8> {
@@ -29,15 +29,7 @@ fn notification(status: &str) -> Vec<u8> {
 /// A webhook target refusing every request for good, the alert's firing and then its resolve
 /// both dead letters. Returns the service, the sink, and the ids of the firing and the resolve.
 async fn firing_then_resolved_dead(dir: &std::path::Path) -> (Service, WebhookSink, i64, i64) {
-    let sink = WebhookSink::start().await;
-    sink.set_default(Behaviour::Status(400));
-    write_targets(
-        dir,
-        &format!(
-            "- name: hook\n  type: webhook\n  url: {}\n",
-            sink.url("/hook")
-        ),
-    );
+    let sink = one_webhook_target(dir, "hook", Behaviour::Status(400), "").await;
     let service = Service::start(dir, "").await;
     let mut ids = Vec::new();
     for (status, dead) in [("firing", 1), ("resolved", 2)] {

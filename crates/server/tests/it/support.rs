@@ -241,6 +241,16 @@ impl Service {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {text}"))
     }
 
+    /// `GET path` with a bearer token.
+    pub(crate) async fn get_as(&self, path: &str, token: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
     /// Waits until `check` holds for the JSON at `path`, returning it.
     pub(crate) async fn wait_json(
         &self,

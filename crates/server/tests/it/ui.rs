@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use testkit::{Behaviour, Browser, Page, WebhookSink};
 
-use crate::support::{Service, write_targets};
+use crate::support::{Service, one_webhook_target, write_targets};
 
 const WAIT: Duration = Duration::from_secs(20);
 const VIEWER_TOKEN: &str = "viewer-token-0123456789";
@@ -32,17 +32,9 @@ fn notification_with(name: &str, severity: &str) -> Vec<u8> {
     .unwrap()
 }
 
-/// `GET path` with a bearer token.
+/// `GET path` with a bearer token, as JSON.
 async fn get_with(service: &Service, path: &str, token: &str) -> Value {
-    reqwest::Client::new()
-        .get(service.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    service.get_as(path, token).await.json().await.unwrap()
 }
 
 /// Opens the console at `#/page` (`/ui/#/page`) in a new tab.
@@ -274,15 +266,7 @@ async fn one_dead_letter(
     extra: &str,
     token: Option<&str>,
 ) -> (Service, WebhookSink, i64) {
-    let sink = WebhookSink::start().await;
-    sink.set_default(Behaviour::Status(400));
-    write_targets(
-        dir,
-        &format!(
-            "- name: hook\n  type: webhook\n  url: {}\n",
-            sink.url("/hook")
-        ),
-    );
+    let sink = one_webhook_target(dir, "hook", Behaviour::Status(400), "").await;
     let service = Service::start(dir, extra).await;
     let (code, body) = service.post("/webhook", notification("DiskFull")).await;
     assert_eq!(code, 200, "{body}");
