@@ -4,8 +4,9 @@
 //! supersede, claim, outcome, deferral) applies its [`Tally`] of changes right after its
 //! commit. The counts are taken from the store at start-up, after the rare operations that
 //! move many jobs at once (requeue, replay, purge, retention sweep), and again whenever they are
-//! older than the store's recount period: that recount brings in what other replicas sharing a
-//! PostgreSQL store did, so their changes show within that period.
+//! older than the store's recount period (or fifty times the last recount's duration, when that
+//! is longer): that recount brings in what other replicas sharing a PostgreSQL store did, so
+//! their changes show within that period.
 //!
 //! A recount is exact against this process's own commits: it takes its snapshot while no
 //! counted commit is between its commit and its tally (the [`Counters::hold`] gate), and the
@@ -117,7 +118,13 @@ struct State {
     since_snapshot: Option<Tally>,
     /// When the current counts were last taken from the store.
     recounted: Option<Instant>,
+    /// How long the last recount took.
+    took: Duration,
 }
+
+/// A recount (which reads every job) runs at most once per this many times its own duration:
+/// its share of the database's time stays under 2 % however many jobs are kept.
+const RECOUNT_SHARE: u32 = 50;
 
 /// A counted commit in progress (see [`Counters::hold`]).
 pub(crate) struct Held<'a> {
@@ -170,7 +177,8 @@ impl Counters {
     pub(crate) fn read(&self) -> Option<(QueueStats, bool)> {
         let state = self.lock();
         let current = state.current.as_ref()?;
-        let stale = state.recounted.is_none_or(|at| at.elapsed() >= self.every);
+        let period = self.every.max(state.took * RECOUNT_SHARE);
+        let stale = state.recounted.is_none_or(|at| at.elapsed() >= period);
         Some((current.stats(), stale))
     }
 
@@ -201,9 +209,10 @@ impl Counters {
         self.lock().since_snapshot = Some(Tally::default());
     }
 
-    /// The recount's result (`None` when it failed): the counts from now on.
-    pub(crate) fn counted(&self, counted: Option<Tally>) -> Option<QueueStats> {
+    /// The recount's result (`None` when it failed), which took `took`: the counts from now on.
+    pub(crate) fn counted(&self, counted: Option<Tally>, took: Duration) -> Option<QueueStats> {
         let mut state = self.lock();
+        state.took = took;
         let since = state.since_snapshot.take().unwrap_or_default();
         let mut counted = counted?;
         counted.add(&since);
@@ -217,6 +226,22 @@ impl Counters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_slow_recount_runs_less_often() {
+        let counters = Counters::new(Duration::from_millis(1));
+        assert!(
+            counters.read().is_none(),
+            "no counts before the first recount"
+        );
+        counters.counted(Some(Tally::default()), Duration::ZERO);
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(counters.read().map(|(_, stale)| stale), Some(true));
+        // A recount that took 100 ms waits 5 s before the next one, not 1 ms.
+        counters.counted(Some(Tally::default()), Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(counters.read().map(|(_, stale)| stale), Some(false));
+    }
 
     #[test]
     fn a_tally_adds_up_and_leaves_empty_states_out() {
