@@ -137,6 +137,35 @@ fn numbered(dialect: Dialect, sql: &str) -> String {
 /// limits.
 const CHUNK: usize = 200;
 
+/// A query of the `Any` driver.
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+impl SqlStore {
+    /// Runs `template` once per [`CHUNK`] of `items`, its `{rows}` replaced by as many `row`s
+    /// (`(?, ?)`, or `?` in an `IN` list), each bound by `bind`.
+    async fn execute_chunked<T>(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        template: &str,
+        row: &str,
+        items: &[T],
+        bind: impl for<'q> Fn(AnyQuery<'q>, &'q T) -> AnyQuery<'q>,
+    ) -> Result<(), sqlx::Error> {
+        for chunk in items.chunks(CHUNK) {
+            let sql = numbered(
+                self.dialect,
+                &template.replace("{rows}", &rows(row, chunk.len())),
+            );
+            let mut q = sqlx::query(&sql).persistent(false);
+            for item in chunk {
+                q = bind(q, item);
+            }
+            q.execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+}
+
 /// `n` row tuples of `row` (e.g. `(?, ?)`), comma separated.
 fn rows(row: &str, n: usize) -> String {
     let mut out = String::with_capacity((row.len() + 2) * n);
@@ -1198,22 +1227,16 @@ impl SqlStore {
 
         let changed: Vec<(&(&str, &str), &PairState)> =
             known.iter().filter(|(_, s)| s.added > 0).collect();
-        for chunk in changed.chunks(CHUNK) {
-            let sql = numbered(
-                self.dialect,
-                &format!(
-                    "INSERT INTO notification_state (target, fingerprint, last_status, last_enqueued_at) VALUES {} \
-                 ON CONFLICT (target, fingerprint) DO UPDATE SET last_status = excluded.last_status, \
-                 last_enqueued_at = excluded.last_enqueued_at",
-                    rows("(?, ?, ?, ?)", chunk.len())
-                ),
-            );
-            let mut q = sqlx::query(&sql).persistent(false);
-            for ((t, f), s) in chunk {
-                q = q.bind(*t).bind(*f).bind(s.status.as_str()).bind(s.at);
-            }
-            q.execute(&mut *tx).await?;
-        }
+        self.execute_chunked(
+            &mut tx,
+            "INSERT INTO notification_state (target, fingerprint, last_status, last_enqueued_at) VALUES {rows} \
+             ON CONFLICT (target, fingerprint) DO UPDATE SET last_status = excluded.last_status, \
+             last_enqueued_at = excluded.last_enqueued_at",
+            "(?, ?, ?, ?)",
+            &changed,
+            |q, ((t, f), s)| q.bind(*t).bind(*f).bind(s.status.as_str()).bind(s.at),
+        )
+        .await?;
         self.commit_counted(tx, &tally).await?;
         Ok(ids)
     }
@@ -1381,18 +1404,13 @@ impl SqlStore {
             }
         }
         // The audit trail: every attempt, also those whose lease was lost.
-        let indices: Vec<usize> = (0..items.len()).collect();
-        for chunk in indices.chunks(CHUNK) {
-            let sql = numbered(
-                self.dialect,
-                &format!(
-                    "INSERT INTO attempts (job_id, attempt, at, outcome, status_code, latency_ms, error_kind, error) VALUES {}",
-                    rows("(?, ?, ?, ?, ?, ?, ?, ?)", chunk.len())
-                ),
-            );
-            let mut q = sqlx::query(&sql).persistent(false);
-            for &i in chunk {
-                let f = &items[i];
+        let attempts: Vec<(&Finished, bool)> = items.iter().zip(recorded.iter().copied()).collect();
+        self.execute_chunked(
+            &mut tx,
+            "INSERT INTO attempts (job_id, attempt, at, outcome, status_code, latency_ms, error_kind, error) VALUES {rows}",
+            "(?, ?, ?, ?, ?, ?, ?, ?)",
+            &attempts,
+            |q, (f, recorded)| {
                 let (outcome, code, kind, reason) = match &f.completion {
                     Completion::Delivered { status_code, .. } => {
                         ("delivered", status_code.map(i64::from), None, None)
@@ -1410,18 +1428,17 @@ impl SqlStore {
                         Some(failure.reason.as_str()),
                     ),
                 };
-                q = q
-                    .bind(f.job.id)
+                q.bind(f.job.id)
                     .bind(i64::from(f.job.attempt))
                     .bind(now_ms)
-                    .bind(if recorded[i] { outcome } else { "lease_lost" })
+                    .bind(if *recorded { outcome } else { "lease_lost" })
                     .bind(code)
                     .bind(dur_ms(f.latency))
                     .bind(kind)
-                    .bind(reason);
-            }
-            q.execute(&mut *tx).await?;
-        }
+                    .bind(reason)
+            },
+        )
+        .await?;
         // Retries wait in the store, and a finished job may have held back a later one of the
         // same alert: tell the engine to look when either happened.
         let mut claimable = !failed.is_empty();

@@ -273,20 +273,14 @@ impl SqlStore {
                     .map(move |(k, v)| (k.as_str(), v.as_str(), *fp))
             })
             .collect();
-        for chunk in labels.chunks(CHUNK) {
-            let sql = numbered(
-                self.dialect,
-                &format!(
-                    "INSERT INTO alert_labels (name, value, fingerprint) VALUES {} ON CONFLICT DO NOTHING",
-                    rows("(?, ?, ?)", chunk.len())
-                ),
-            );
-            let mut q = sqlx::query(&sql).persistent(false);
-            for (k, v, fp) in chunk {
-                q = q.bind(*k).bind(*v).bind(*fp);
-            }
-            q.execute(&mut **tx).await?;
-        }
+        self.execute_chunked(
+            tx,
+            "INSERT INTO alert_labels (name, value, fingerprint) VALUES {rows} ON CONFLICT DO NOTHING",
+            "(?, ?, ?)",
+            &labels,
+            |q, (k, v, fp)| q.bind(*k).bind(*v).bind(*fp),
+        )
+        .await?;
         Ok(())
     }
 
@@ -307,21 +301,15 @@ impl SqlStore {
         let mut gone: Vec<&str> = gone.iter().map(String::as_str).collect();
         gone.sort_unstable();
         gone.dedup();
-        for chunk in gone.chunks(CHUNK) {
-            let sql = numbered(
-                self.dialect,
-                &format!(
-                    "DELETE FROM alert_labels WHERE fingerprint IN ({}) \
-                     AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.fingerprint = alert_labels.fingerprint)",
-                    rows("?", chunk.len())
-                ),
-            );
-            let mut q = sqlx::query(&sql).persistent(false);
-            for fp in chunk {
-                q = q.bind(*fp);
-            }
-            q.execute(&mut **tx).await?;
-        }
+        self.execute_chunked(
+            tx,
+            "DELETE FROM alert_labels WHERE fingerprint IN ({rows}) \
+             AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.fingerprint = alert_labels.fingerprint)",
+            "?",
+            &gone,
+            |q, fp| q.bind(*fp),
+        )
+        .await?;
         Ok(())
     }
 
