@@ -109,8 +109,11 @@ struct Sql {
     replay_supersede: String,
     purge_attempts: String,
     purge: String,
+    purge_payloads: String,
     sweep_attempts: String,
     sweep: String,
+    sweep_payloads: String,
+    orphan_payloads: String,
     ping: String,
 }
 
@@ -179,7 +182,15 @@ fn rows(row: &str, n: usize) -> String {
 }
 
 const JOB_COLUMNS: &str = "id, target, fingerprint, status, priority, state, attempts, created_at, updated_at, \
-    next_run_at, last_error_kind, last_error, last_status_code, replayed_at, replayed_as, superseded_by, payload";
+    next_run_at, last_error_kind, last_error, last_status_code, replayed_at, replayed_as, superseded_by";
+
+/// A job's payload, in a query where its row is `alias`: the row of `payloads` it points at, or
+/// (jobs written before payloads had a table of their own) its inline column.
+fn payload_of(alias: &str) -> String {
+    format!(
+        "COALESCE((SELECT p.body FROM payloads p WHERE p.id = {alias}.payload_id), {alias}.payload)"
+    )
+}
 
 const FILTER: &str = "(? IS NULL OR state = ?) AND (? IS NULL OR target = ?) AND (? IS NULL OR fingerprint = ?) \
     AND (? IS NULL OR last_error_kind = ?) \
@@ -215,6 +226,7 @@ impl Sql {
     fn new(dialect: Dialect) -> Self {
         let pg = dialect == Dialect::Postgres;
         let number = |sql: &str| numbered(dialect, sql);
+        let payload = payload_of("jobs");
         let blocked = "NOT EXISTS (SELECT 1 FROM jobs e WHERE e.target = j.target AND e.fingerprint = j.fingerprint \
                        AND e.id < j.id AND e.state IN ('pending', 'in_flight'))";
         // PostgreSQL claims in one statement; SQLite in three (see `claim_sqlite`).
@@ -224,7 +236,7 @@ impl Sql {
                        ORDER BY j.sort_key, j.id LIMIT ? FOR UPDATE OF j SKIP LOCKED) ready \
                  WHERE jobs.id = ready.id \
                  RETURNING jobs.id, jobs.delivery_key, jobs.target, jobs.fingerprint, jobs.status, jobs.priority, jobs.attempts, \
-                 jobs.created_at, jobs.payload, jobs.sort_key"
+                 jobs.created_at, {payload} AS payload, jobs.sort_key"
         );
         Self {
             supersede: number(
@@ -241,9 +253,10 @@ impl Sql {
             claim_mark: "UPDATE jobs SET state = 'in_flight', attempts = attempts + 1, lease_until = ?, lease_owner = ?, \
                  updated_at = ? WHERE id IN (SELECT value FROM json_each(?))"
                 .to_owned(),
-            claim_read: "SELECT json_group_array(json_array(id, delivery_key, target, fingerprint, status, priority, \
-                 attempts, created_at, sort_key, payload)) FROM jobs WHERE id IN (SELECT value FROM json_each(?))"
-                .to_owned(),
+            claim_read: format!(
+                "SELECT json_group_array(json_array(id, delivery_key, target, fingerprint, status, priority, \
+                 attempts, created_at, sort_key, {payload})) FROM jobs WHERE id IN (SELECT value FROM json_each(?))"
+            ),
             delivered_state: number(
                 "UPDATE notification_state SET last_delivered_status = ?, last_delivered_at = ?, \
                  vendor_state = COALESCE(?, vendor_state) WHERE target = ? AND fingerprint = ?",
@@ -287,21 +300,23 @@ impl Sql {
                     COUNT(*) AS n FROM jobs GROUP BY state, priority, 3"
                 .to_owned(),
             list: number(&format!(
-                "SELECT {JOB_COLUMNS} FROM jobs WHERE {FILTER} ORDER BY id DESC LIMIT ? OFFSET ?"
+                "SELECT {JOB_COLUMNS}, {payload} AS payload FROM jobs WHERE {FILTER} ORDER BY id DESC LIMIT ? OFFSET ?"
             )),
-            get: number(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?")),
+            get: number(&format!(
+                "SELECT {JOB_COLUMNS}, {payload} AS payload FROM jobs WHERE id = ?"
+            )),
             history: number(
                 "SELECT attempt, at, outcome, status_code, latency_ms, error_kind, error FROM attempts WHERE job_id = ? ORDER BY id",
             ),
             // Newest first: with a limit, the dead letters that win over older ones of their alert.
             replay_candidates: number(&format!(
-                "SELECT id, delivery_key, target, fingerprint, status, priority, payload, updated_at FROM jobs WHERE {FILTER} \
+                "SELECT id, delivery_key, target, fingerprint, status, priority, {payload} AS payload, updated_at FROM jobs WHERE {FILTER} \
                  ORDER BY id DESC LIMIT ?"
             )),
-            replay_by_id: number(
-                "SELECT id, delivery_key, target, fingerprint, status, priority, payload, updated_at FROM jobs \
-                 WHERE id = ? AND state = 'dead' AND replayed_at IS NULL",
-            ),
+            replay_by_id: number(&format!(
+                "SELECT id, delivery_key, target, fingerprint, status, priority, {payload} AS payload, updated_at FROM jobs \
+                 WHERE id = ? AND state = 'dead' AND replayed_at IS NULL"
+            )),
             // A later job of the alert still waiting or in flight; delivered ones show in the
             // notification state (jobs of an alert are delivered in order, so one delivered
             // after this job died is a later one).
@@ -314,14 +329,17 @@ impl Sql {
             // Later dead letters of the alert not replayed yet (the caller keeps notifications:
             // a dead acknowledgement is not a newer status).
             newer_dead: number(&format!(
-                "SELECT d.id, d.payload FROM jobs d{} WHERE d.target = ? AND d.fingerprint = ? AND d.id > ? \
+                "SELECT d.id, {} AS payload FROM jobs d{} WHERE d.target = ? AND d.fingerprint = ? AND d.id > ? \
                  AND d.state = 'dead' AND d.replayed_at IS NULL ORDER BY d.id",
+                payload_of("d"),
                 dead_by_alert_hint(dialect)
             )),
-            // A replay belongs to the notification of the dead letter it replays.
+            // A replay belongs to the notification of the dead letter it replays, and shares
+            // its payload.
             replay_insert: number(
                 "INSERT INTO jobs (delivery_key, target, fingerprint, status, priority, state, attempts, sort_key, \
-                 created_at, updated_at, next_run_at, payload, receipt_id) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, \
+                 created_at, updated_at, next_run_at, payload, payload_id, receipt_id) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, \
+                 (SELECT o.payload FROM jobs o WHERE o.id = ?), (SELECT o.payload_id FROM jobs o WHERE o.id = ?), \
                  (SELECT o.receipt_id FROM jobs o WHERE o.id = ?)) RETURNING id",
             ),
             replay_mark: number(
@@ -335,10 +353,20 @@ impl Sql {
                 "DELETE FROM attempts WHERE job_id IN (SELECT id FROM jobs WHERE {FILTER})"
             )),
             purge: number(&format!("DELETE FROM jobs WHERE {FILTER}")),
+            purge_payloads: number(&format!(
+                "SELECT MIN(payload_id), MAX(payload_id) FROM jobs WHERE {FILTER}"
+            )),
             sweep_attempts: number(&format!(
                 "DELETE FROM attempts WHERE job_id IN (SELECT id FROM jobs WHERE {SWEEP})"
             )),
             sweep: number(&format!("DELETE FROM jobs WHERE {SWEEP}")),
+            sweep_payloads: number(&format!(
+                "SELECT MIN(payload_id), MAX(payload_id) FROM jobs WHERE {SWEEP}"
+            )),
+            orphan_payloads: number(
+                "DELETE FROM payloads WHERE id BETWEEN ? AND ? \
+                 AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.payload_id = payloads.id)",
+            ),
             ping: "SELECT 1".to_owned(),
         }
     }
@@ -806,7 +834,9 @@ struct Insert<'a> {
     /// The job's priority boost (ms).
     boost: i64,
     delivery_key: String,
-    payload: String,
+    /// Its payload, an index into the batch's distinct payloads (jobs of one alert to several
+    /// targets share one).
+    body: usize,
     /// Written as claimed by this process and handed to the engine after commit.
     handed_off: bool,
 }
@@ -915,6 +945,9 @@ impl SqlStore {
 
         let mut inserts: Vec<Insert<'_>> = Vec::with_capacity(jobs.len());
         let mut deduplicated: Deduplicated<'_> = HashMap::new();
+        // The batch's distinct payloads, serialized once each, and which they are by alert.
+        let mut bodies: Vec<String> = Vec::new();
+        let mut bodies_of: HashMap<&str, Vec<(&JobPayload, usize)>> = HashMap::new();
         for (request, now_ms, job) in &jobs {
             let status = job.payload.alert.status.as_str();
             let state = known.entry(pair_of(job)).or_insert_with(|| PairState {
@@ -948,13 +981,24 @@ impl SqlStore {
             // An acknowledgement changes nothing of the pair's state: it is not a newer
             // notification (it replaces nothing, and a repeat of the firing alert is still
             // deduplicated against the last one).
+            let same = bodies_of
+                .entry(job.payload.alert.fingerprint.as_str())
+                .or_default();
+            let body = match same.iter().find(|(p, _)| **p == job.payload) {
+                Some(&(_, body)) => body,
+                None => {
+                    bodies.push(serde_json::to_string(&job.payload)?);
+                    same.push((&job.payload, bodies.len() - 1));
+                    bodies.len() - 1
+                }
+            };
             inserts.push(Insert {
                 request: *request,
                 job,
                 now: *now_ms,
                 boost: dur_ms(job.priority.boost(&self.aging)),
                 delivery_key: delivery_key(),
-                payload: serde_json::to_string(&job.payload)?,
+                body,
                 handed_off: false,
             });
         }
@@ -976,7 +1020,7 @@ impl SqlStore {
             .write_enqueue(
                 tx,
                 &known,
-                &inserts,
+                (&inserts, &bodies),
                 (requests, &deduplicated),
                 lease,
                 &mut reports,
@@ -984,7 +1028,7 @@ impl SqlStore {
             .await;
         if let Some(handoff) = &handoff {
             let ready = match &written {
-                Ok(ids) => ready_jobs(inserts, ids, &known),
+                Ok(ids) => ready_jobs(inserts, &bodies, ids, &known),
                 Err(_) => Vec::new(),
             };
             handoff.fill(granted, ready);
@@ -1085,7 +1129,7 @@ impl SqlStore {
         &self,
         mut tx: sqlx::Transaction<'static, sqlx::Any>,
         known: &HashMap<(&str, &str), PairState>,
-        inserts: &[Insert<'_>],
+        (inserts, bodies): (&[Insert<'_>], &[String]),
         (requests, deduplicated): (&[Enqueue], &Deduplicated<'_>),
         lease: Option<i64>,
         reports: &mut [EnqueueReport],
@@ -1099,21 +1143,54 @@ impl SqlStore {
         // in one row after the inserts instead (the writer is alone, so every job above the
         // highest id before them is one of them).
         let sqlite = self.dialect == Dialect::Sqlite;
-        let before: i64 = if sqlite {
-            sqlx::query("SELECT COALESCE(MAX(id), 0) FROM jobs")
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?
+        // The payloads' ids: SQLite's writer is alone, so it numbers them on from the highest;
+        // PostgreSQL takes them from the sequence.
+        let (before, payload_ids): (i64, Vec<i64>) = if sqlite {
+            let row = sqlx::query(
+                "SELECT (SELECT COALESCE(MAX(id), 0) FROM jobs), (SELECT COALESCE(MAX(id), 0) FROM payloads)",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            let last: i64 = row.try_get(1)?;
+            (
+                row.try_get(0)?,
+                (1..).map(|i| last + i).take(bodies.len()).collect(),
+            )
         } else {
-            0
+            let ids = sqlx::query(
+                "SELECT nextval(pg_get_serial_sequence('payloads', 'id')) FROM generate_series(1, $1)",
+            )
+            .bind(bodies.len() as i64)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()?;
+            (0, ids)
         };
+        let payloads: Vec<(i64, &str)> = payload_ids
+            .iter()
+            .copied()
+            .zip(bodies.iter().map(String::as_str))
+            .collect();
+        self.execute_chunked(
+            &mut tx,
+            "INSERT INTO payloads (id, body) VALUES {rows}",
+            "(?, ?)",
+            &payloads,
+            |q, (id, body)| q.bind(*id).bind(*body),
+        )
+        .await?;
         for chunk in inserts.chunks(CHUNK) {
             let sql = numbered(
                 self.dialect,
                 &format!(
                     "INSERT INTO jobs (delivery_key, target, fingerprint, status, priority, state, attempts, sort_key, \
-                 created_at, updated_at, next_run_at, payload, lease_until, lease_owner, receipt_id) VALUES {}{}",
-                    rows("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", chunk.len()),
+                 created_at, updated_at, next_run_at, payload, payload_id, lease_until, lease_owner, receipt_id) VALUES {}{}",
+                    rows(
+                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?)",
+                        chunk.len()
+                    ),
                     if sqlite {
                         ""
                     } else {
@@ -1145,7 +1222,7 @@ impl SqlStore {
                     .bind(ins.now)
                     .bind(ins.now)
                     .bind(ins.now)
-                    .bind(ins.payload.as_str())
+                    .bind(payload_ids[ins.body])
                     .bind(lease_until)
                     .bind(owner)
                     .bind(
@@ -1653,6 +1730,30 @@ impl SqlStore {
     }
 }
 
+impl SqlStore {
+    /// Deletes the payloads in `range` (the lowest and highest payload of the jobs just
+    /// deleted) that no job points at any more: a replay shares its dead letter's payload, and
+    /// the jobs of one alert to several targets share theirs.
+    async fn delete_orphan_payloads(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        range: &AnyRow,
+    ) -> Result<(), sqlx::Error> {
+        let (Some(low), Some(high)) = (
+            range.try_get::<Option<i64>, _>(0)?,
+            range.try_get::<Option<i64>, _>(1)?,
+        ) else {
+            return Ok(());
+        };
+        sqlx::query(&self.sql.orphan_payloads)
+            .bind(low)
+            .bind(high)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+}
+
 /// What claiming `jobs` changed: pending to in flight.
 fn claimed_tally(jobs: &[Job]) -> Tally {
     let mut tally = Tally::default();
@@ -1804,6 +1905,7 @@ fn sort_key(ins: &Insert<'_>) -> i64 {
 /// The handed-off jobs of a committed batch, as a claim would have returned them.
 fn ready_jobs(
     inserts: Vec<Insert<'_>>,
+    bodies: &[String],
     ids: &HashMap<String, i64>,
     known: &HashMap<(&str, &str), PairState>,
 ) -> Vec<Ready> {
@@ -1840,7 +1942,7 @@ fn ready_jobs(
                     attempt: 1,
                     created_at: from_ms(ins.now),
                     sort_key: key,
-                    payload: ins.payload,
+                    payload: bodies[ins.body].clone(),
                     vendor_state,
                 },
                 stored,
@@ -1954,7 +2056,6 @@ struct Candidate {
     fingerprint: String,
     status: String,
     priority: i64,
-    payload: String,
     died_at: i64,
     /// A notification, not an acknowledgement: only a notification is a newer status of its
     /// alert.
@@ -1963,7 +2064,6 @@ struct Candidate {
 
 impl Candidate {
     fn read(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        let payload: String = row.try_get("payload")?;
         Ok(Self {
             id: row.try_get("id")?,
             delivery_key: row.try_get("delivery_key")?,
@@ -1971,8 +2071,7 @@ impl Candidate {
             fingerprint: row.try_get("fingerprint")?,
             status: row.try_get("status")?,
             priority: row.try_get("priority")?,
-            notifies: notifies(&payload),
-            payload,
+            notifies: notifies(&row.try_get::<String, _>("payload")?),
             died_at: row.try_get("updated_at")?,
         })
     }
@@ -2407,7 +2506,8 @@ impl JobStore for SqlStore {
                 .bind(now_ms)
                 .bind(now_ms)
                 .bind(now_ms)
-                .bind(c.payload.as_str())
+                .bind(c.id)
+                .bind(c.id)
                 .bind(c.id)
                 .fetch_one(&mut *tx)
                 .await?
@@ -2469,11 +2569,16 @@ impl JobStore for SqlStore {
         self.bind_filter(sqlx::query(&self.sql.purge_attempts), &filter)
             .execute(&mut *tx)
             .await?;
+        let payloads = self
+            .bind_filter(sqlx::query(&self.sql.purge_payloads), &filter)
+            .fetch_one(&mut *tx)
+            .await?;
         let n = self
             .bind_filter(sqlx::query(&self.sql.purge), &filter)
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        self.delete_orphan_payloads(&mut tx, &payloads).await?;
         tx.commit().await?;
         if n > 0 {
             self.recount_after().await;
@@ -2494,6 +2599,12 @@ impl JobStore for SqlStore {
             .bind(ms(dead_before))
             .execute(&mut *tx)
             .await?;
+        let payloads = sqlx::query(&self.sql.sweep_payloads)
+            .bind(latest)
+            .bind(ms(finished_before))
+            .bind(ms(dead_before))
+            .fetch_one(&mut *tx)
+            .await?;
         let n = sqlx::query(&self.sql.sweep)
             .bind(latest)
             .bind(ms(finished_before))
@@ -2501,6 +2612,7 @@ impl JobStore for SqlStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        self.delete_orphan_payloads(&mut tx, &payloads).await?;
         // Receipts whose jobs are all gone (or that had none: filtered out, deduplicated).
         self.sweep_receipts(&mut tx, ms(finished_before)).await?;
         tx.commit().await?;

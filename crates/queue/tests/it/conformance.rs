@@ -80,6 +80,40 @@ impl Db {
     }
 }
 
+impl Db {
+    /// The first column of the one row `sql` answers, on a connection of its own.
+    async fn scalar(&self, sql: &str) -> i64 {
+        use sqlx::{Connection, Row};
+        let mut conn = self.connection().await;
+        let value = sqlx::query(sql)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+            .try_get::<i64, _>(0)
+            .unwrap();
+        conn.close().await.unwrap();
+        value
+    }
+
+    /// Runs `sql` (a change made behind the store's back) on a connection of its own.
+    async fn execute(&self, sql: &str) {
+        use sqlx::Connection;
+        let mut conn = self.connection().await;
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+    }
+
+    async fn connection(&self) -> sqlx::AnyConnection {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let url = match self {
+            Db::Sqlite(dir) => format!("sqlite://{}", dir.join("jobs.db").display()),
+            Db::Postgres(url) => url.clone(),
+        };
+        sqlx::AnyConnection::connect(&url).await.unwrap()
+    }
+}
+
 /// After every test: the counts a store keeps as it goes (`stats`) are those a count of the
 /// jobs gives (a new handle counts when it opens).
 async fn counts_agree(store: &Arc<dyn JobStore>, db: &Db) {
@@ -1498,3 +1532,174 @@ async fn postgres_statistics_follow_the_jobs_growth() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// The payload (the alert and its group) is stored once per alert and notification: the jobs
+/// of one alert to several targets share it, and each job reads it back whole.
+async fn one_payload_per_alert(store: Arc<dyn JobStore>, db: Db) {
+    store
+        .enqueue(
+            vec![
+                job("t", "A", AlertStatus::Firing, "warning"),
+                job("u", "A", AlertStatus::Firing, "warning"),
+                job("v", "A", AlertStatus::Firing, "warning"),
+                job("t", "B", AlertStatus::Firing, "critical"),
+            ],
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM payloads").await,
+        2,
+        "one payload for the three jobs of A, one for B"
+    );
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM jobs WHERE payload <> '' OR payload_id IS NULL")
+            .await,
+        0,
+        "no job repeats its payload"
+    );
+    let jobs = store.claim(10, now(), LEASE).await.unwrap();
+    assert_eq!(jobs.len(), 4);
+    for j in &jobs {
+        let payload: queue::JobPayload = serde_json::from_str(&j.payload).unwrap();
+        assert_eq!(payload.alert.fingerprint.as_str(), j.fingerprint);
+        let name = if j.priority == Priority::High {
+            "B"
+        } else {
+            "A"
+        };
+        assert_eq!(payload.alert.name(), name, "job {} of {}", j.id, j.target);
+        let record = store.get(j.id).await.unwrap().unwrap();
+        assert_eq!(record.alertname, name);
+    }
+    // A new notification of the alert is a new payload.
+    store
+        .enqueue(vec![job("t", "A", AlertStatus::Resolved, "warning")], now())
+        .await
+        .unwrap();
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM payloads").await, 3);
+}
+both!(one_payload_per_alert);
+
+/// A payload goes when the last job that points at it goes: a replay shares its dead
+/// letter's, so purging the dead letter keeps it, and the retention sweep of the last job
+/// deletes it.
+async fn payloads_go_with_their_last_job(store: Arc<dyn JobStore>, db: Db) {
+    let t0 = now();
+    store
+        .enqueue(
+            vec![
+                job("t", "A", AlertStatus::Firing, "warning"),
+                job("u", "A", AlertStatus::Firing, "warning"),
+            ],
+            t0,
+        )
+        .await
+        .unwrap();
+    let jobs = store.claim(10, t0, LEASE).await.unwrap();
+    for j in &jobs {
+        let completion = if j.target == "t" {
+            delivered()
+        } else {
+            Completion::Dead {
+                failure: failure("invalid"),
+            }
+        };
+        assert!(
+            store
+                .complete(j, completion, Duration::ZERO, t0)
+                .await
+                .unwrap()
+        );
+    }
+    let replayed = replay_target(&store, "u", t0).await.replayed;
+    assert_eq!(replayed.len(), 1);
+    let replay = replayed[0].1;
+    let payloads = "SELECT COUNT(*) FROM payloads";
+    assert_eq!(
+        db.scalar(payloads).await,
+        1,
+        "the replay shares the payload"
+    );
+    let purged = store
+        .purge(&JobFilter {
+            target: Some("u".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(purged, 1);
+    let later = t0 + chrono::Duration::hours(2);
+    assert_eq!(
+        store.sweep(later, later).await.unwrap(),
+        1,
+        "the delivered job"
+    );
+    assert_eq!(
+        db.scalar(payloads).await,
+        1,
+        "kept while the replay points at it"
+    );
+    let claimed = store.claim(10, later, LEASE).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].id, replay);
+    let payload: queue::JobPayload = serde_json::from_str(&claimed[0].payload).unwrap();
+    assert_eq!(payload.alert.name(), "A");
+    assert!(
+        store
+            .complete(&claimed[0], delivered(), Duration::ZERO, later)
+            .await
+            .unwrap()
+    );
+    let last = later + chrono::Duration::hours(2);
+    assert_eq!(store.sweep(last, last).await.unwrap(), 1, "the replay");
+    assert_eq!(db.scalar(payloads).await, 0, "gone with its last job");
+}
+both!(payloads_go_with_their_last_job);
+
+/// Jobs written before payloads had a table of their own keep theirs in the job's row: they are
+/// claimed, listed and replayed with it.
+async fn jobs_written_before_keep_their_inline_payload(_store: Arc<dyn JobStore>, db: Db) {
+    let old = job("t", "Old", AlertStatus::Firing, "warning");
+    let json = serde_json::to_string(&old.payload).unwrap();
+    db.execute(&format!(
+        "INSERT INTO jobs (delivery_key, target, fingerprint, status, priority, state, attempts, sort_key, \
+         created_at, updated_at, next_run_at, payload) VALUES ('old', 't', '{}', 'firing', 1, 'pending', 0, 0, 0, 0, 0, '{}')",
+        old.payload.alert.fingerprint.as_str(),
+        json.replace('\'', "''")
+    ))
+    .await;
+    // A handle opened now counts the job written behind the first one's back.
+    let store = db.other_instance("b").await;
+    let claimed = store.claim(10, now(), LEASE).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].payload, json);
+    assert!(
+        store
+            .complete(
+                &claimed[0],
+                Completion::Dead {
+                    failure: failure("invalid")
+                },
+                Duration::ZERO,
+                now()
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.get(claimed[0].id).await.unwrap().unwrap().alertname,
+        "Old"
+    );
+    let replayed = replay_target(&store, "t", now()).await.replayed;
+    assert_eq!(replayed.len(), 1);
+    let again = store.claim(10, now(), LEASE).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].id, replayed[0].1);
+    assert_eq!(
+        again[0].payload, json,
+        "the replay carries the inline payload"
+    );
+}
+both!(jobs_written_before_keep_their_inline_payload, replicas);
