@@ -143,6 +143,14 @@ const CHUNK: usize = 200;
 /// A query of the `Any` driver.
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
+/// A statement of `rows` rows of a chunked write or lookup. One of a whole [`CHUNK`] stays
+/// prepared on its connection (one shape per statement, so the statement cache holds them all,
+/// and a large batch is parsed once per connection instead of once per chunk); a shorter one,
+/// of any length, is parsed afresh.
+fn chunk_query(sql: &str, rows: usize) -> AnyQuery<'_> {
+    sqlx::query(sql).persistent(rows == CHUNK)
+}
+
 impl SqlStore {
     /// Runs `template` once per [`CHUNK`] of `items`, its `{rows}` replaced by as many `row`s
     /// (`(?, ?)`, or `?` in an `IN` list), each bound by `bind`.
@@ -159,7 +167,7 @@ impl SqlStore {
                 self.dialect,
                 &template.replace("{rows}", &rows(row, chunk.len())),
             );
-            let mut q = sqlx::query(&sql).persistent(false);
+            let mut q = chunk_query(&sql, chunk.len());
             for item in chunk {
                 q = bind(q, item);
             }
@@ -872,7 +880,7 @@ impl SqlStore {
                         rows("(?, ?, '', 0)", chunk.len())
                     ),
                 );
-                let mut q = sqlx::query(&sql).persistent(false);
+                let mut q = chunk_query(&sql, chunk.len());
                 for (t, f) in chunk {
                     q = q.bind(*t).bind(*f);
                 }
@@ -901,7 +909,7 @@ impl SqlStore {
                     rows("(?, ?)", chunk.len())
                 ),
             );
-            let mut q = sqlx::query(&sql).persistent(false);
+            let mut q = chunk_query(&sql, chunk.len());
             for (t, f) in chunk {
                 q = q.bind(*t).bind(*f);
             }
@@ -1085,7 +1093,7 @@ impl SqlStore {
         for chunk in seen.chunks(CHUNK) {
             let sql =
                 self.active_jobs_of_alerts(chunk.len(), "DISTINCT j.target, j.fingerprint", "");
-            let mut q = sqlx::query(&sql).persistent(false);
+            let mut q = chunk_query(&sql, chunk.len());
             for (t, f) in chunk {
                 q = q.bind(*t).bind(*f);
             }
@@ -1198,7 +1206,7 @@ impl SqlStore {
                     }
                 ),
             );
-            let mut q = sqlx::query(&sql).persistent(false);
+            let mut q = chunk_query(&sql, chunk.len());
             for ins in chunk {
                 let alert = &ins.job.payload.alert;
                 let (state, attempts, lease_until, owner) = match lease {
@@ -1350,7 +1358,7 @@ impl SqlStore {
                         "SELECT group_concat(id) FROM jobs WHERE state = 'in_flight' AND lease_owner = ? AND id IN ({})",
                         rows("?", chunk.len())
                     );
-                    let mut q = sqlx::query(&sql).persistent(false).bind(owner);
+                    let mut q = chunk_query(&sql, chunk.len()).bind(owner);
                     for &i in chunk {
                         q = q.bind(items[i].job.id);
                     }
@@ -1373,8 +1381,7 @@ impl SqlStore {
                         if sqlite { "" } else { " RETURNING id" }
                     ),
                 );
-                let mut q = sqlx::query(&sql)
-                    .persistent(false)
+                let mut q = chunk_query(&sql, chunk.len())
                     .bind(now_ms)
                     .bind(*code)
                     .bind(owner);
@@ -1431,10 +1438,7 @@ impl SqlStore {
                         rows("(?, ?)", chunk.len())
                     ),
                 );
-                let mut q = sqlx::query(&sql)
-                    .persistent(false)
-                    .bind(*status)
-                    .bind(now_ms);
+                let mut q = chunk_query(&sql, chunk.len()).bind(*status).bind(now_ms);
                 for &i in chunk {
                     q = q
                         .bind(items[i].job.target.as_str())
@@ -1549,7 +1553,7 @@ impl SqlStore {
         for chunk in items.chunks(CHUNK) {
             let sql =
                 self.active_jobs_of_alerts(chunk.len(), "1", " AND j.state = 'pending' LIMIT 1");
-            let mut q = sqlx::query(&sql).persistent(false);
+            let mut q = chunk_query(&sql, chunk.len());
             for f in chunk {
                 q = q
                     .bind(f.job.target.as_str())
@@ -2249,7 +2253,7 @@ impl JobStore for SqlStore {
                     rows("?", chunk.len())
                 ),
             );
-            let mut q = sqlx::query(&sql).persistent(false);
+            let mut q = chunk_query(&sql, chunk.len());
             for job in chunk.iter() {
                 q = q.bind(job.id);
             }

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use sqlx::{Row, any::AnyRow};
 
-use super::{CHUNK, Dialect, Enqueue, SqlStore, from_ms, ms, numbered, rows};
+use super::{CHUNK, Dialect, Enqueue, SqlStore, chunk_query, from_ms, ms, numbered, rows};
 use crate::{
     AlertStory, Attempt, Cursor, DeliveryState, DeliveryStory, EnqueueReport, FilteredTarget,
     HistoryFilter, HistoryPage, JobState, Notification, NotificationStory, STORY_LIMIT, StoreError,
@@ -186,7 +186,7 @@ impl SqlStore {
                     rows("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", chunk.len())
                 ),
             );
-            let mut q = sqlx::query(&sql).persistent(false);
+            let mut q = chunk_query(&sql, chunk.len());
             for (&(r, i, at), &id) in chunk.iter().zip(chunk_ids) {
                 let receipt = &requests[r].1[i];
                 let filtered: Vec<(&str, &str)> = receipt
@@ -245,7 +245,7 @@ impl SqlStore {
                     Dialect::Postgres => known,
                 },
             );
-            let mut q = sqlx::query(&sql).persistent(false);
+            let mut q = chunk_query(&sql, chunk.len());
             for fp in chunk {
                 q = q.bind(*fp);
             }
@@ -354,7 +354,7 @@ impl SqlStore {
                     rows("?", chunk.len())
                 ),
             );
-            let mut q = sqlx::query(&sql).persistent(false);
+            let mut q = chunk_query(&sql, chunk.len());
             for id in chunk {
                 q = q.bind(*id);
             }
@@ -570,7 +570,7 @@ impl SqlStore {
                     rows("?", chunk.len())
                 ),
             );
-            let mut q = sqlx::query(&sql).persistent(false);
+            let mut q = chunk_query(&sql, chunk.len());
             for id in chunk {
                 q = q.bind(*id);
             }
