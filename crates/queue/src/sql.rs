@@ -346,9 +346,9 @@ impl Sql {
             // its payload.
             replay_insert: number(
                 "INSERT INTO jobs (delivery_key, target, fingerprint, status, priority, state, attempts, sort_key, \
-                 created_at, updated_at, next_run_at, payload, payload_id, receipt_id) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, \
-                 (SELECT o.payload FROM jobs o WHERE o.id = ?), (SELECT o.payload_id FROM jobs o WHERE o.id = ?), \
-                 (SELECT o.receipt_id FROM jobs o WHERE o.id = ?)) RETURNING id",
+                 created_at, updated_at, next_run_at, payload, payload_id, receipt_id) \
+                 SELECT ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, o.payload, o.payload_id, o.receipt_id \
+                 FROM jobs o WHERE o.id = ? RETURNING id",
             ),
             replay_mark: number(
                 "UPDATE jobs SET replayed_at = ?, replayed_as = ?, updated_at = updated_at WHERE id = ?",
@@ -1162,7 +1162,7 @@ impl SqlStore {
             let last: i64 = row.try_get(1)?;
             (
                 row.try_get(0)?,
-                (1..).map(|i| last + i).take(bodies.len()).collect(),
+                (last + 1..=last + bodies.len() as i64).collect(),
             )
         } else {
             let ids = sqlx::query(
@@ -2511,8 +2511,6 @@ impl JobStore for SqlStore {
                 .bind(now_ms)
                 .bind(now_ms)
                 .bind(c.id)
-                .bind(c.id)
-                .bind(c.id)
                 .fetch_one(&mut *tx)
                 .await?
                 .try_get(0)?;
@@ -2596,23 +2594,17 @@ impl JobStore for SqlStore {
         dead_before: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         let latest = ms(finished_before.max(dead_before));
+        // The three cutoffs of `SWEEP`, for each statement over the swept jobs.
+        let swept = |sql| {
+            sqlx::query(sql)
+                .bind(latest)
+                .bind(ms(finished_before))
+                .bind(ms(dead_before))
+        };
         let mut tx = self.begin_write().await?;
-        sqlx::query(&self.sql.sweep_attempts)
-            .bind(latest)
-            .bind(ms(finished_before))
-            .bind(ms(dead_before))
-            .execute(&mut *tx)
-            .await?;
-        let payloads = sqlx::query(&self.sql.sweep_payloads)
-            .bind(latest)
-            .bind(ms(finished_before))
-            .bind(ms(dead_before))
-            .fetch_one(&mut *tx)
-            .await?;
-        let n = sqlx::query(&self.sql.sweep)
-            .bind(latest)
-            .bind(ms(finished_before))
-            .bind(ms(dead_before))
+        swept(&self.sql.sweep_attempts).execute(&mut *tx).await?;
+        let payloads = swept(&self.sql.sweep_payloads).fetch_one(&mut *tx).await?;
+        let n = swept(&self.sql.sweep)
             .execute(&mut *tx)
             .await?
             .rows_affected();
