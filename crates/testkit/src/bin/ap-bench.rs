@@ -246,10 +246,15 @@ fn four_targets(sinks: &[WebhookSink]) -> String {
         })
 }
 
+/// Deliveries the sinks have answered with a 2xx so far.
+fn delivered(sinks: &[WebhookSink]) -> usize {
+    sinks.iter().map(WebhookSink::delivered_count).sum()
+}
+
 async fn wait_total(sinks: &[WebhookSink], n: usize, timeout: Duration) -> Instant {
     let started = Instant::now();
     loop {
-        let got: usize = sinks.iter().map(WebhookSink::delivered_count).sum();
+        let got = delivered(sinks);
         if got >= n {
             return Instant::now();
         }
@@ -277,6 +282,16 @@ struct Throughput {
     rss: (f64, f64),
     /// CPU seconds the service used for the run.
     cpu: f64,
+}
+
+impl Throughput {
+    /// The result column of an end-to-end line (`xtask bench --repeat` reads its numbers).
+    fn summary(&self) -> String {
+        format!(
+            "{:.0} notifications/s ({:.2} s; all accepted after {:.2} s, {} delivered by then; service CPU {:.2} s)",
+            self.rate, self.secs, self.accepted_secs, self.delivered_by_accept, self.cpu
+        )
+    }
 }
 
 /// N distinct alerts in webhooks of 100, four targets; notifications per second until the last lands.
@@ -308,7 +323,7 @@ async fn throughput(opts: &Opts, store: Option<&str>) -> Throughput {
         })
         .await;
     let accepted_secs = started.elapsed().as_secs_f64();
-    let delivered_by_accept = sinks.iter().map(WebhookSink::delivered_count).sum();
+    let delivered_by_accept = delivered(&sinks);
     let done = wait_total(&sinks, opts.alerts * 4, Duration::from_secs(300)).await;
     let secs = (done - started).as_secs_f64();
     Throughput {
@@ -1025,22 +1040,17 @@ async fn main() {
     line("|---|---|".to_owned());
     let mut ours = None;
     if opts.wants("sqlite") {
-        let Throughput {
-            rate,
-            secs,
-            accepted_secs,
-            delivered_by_accept,
-            rss: (idle, peak),
-            cpu,
-        } = throughput(&opts, None).await;
+        let run = throughput(&opts, None).await;
+        let (idle, peak) = run.rss;
         line(format!(
-            "| end-to-end, SQLite (FULL sync), {} alerts × 4 webhook targets | {rate:.0} notifications/s ({secs:.2} s; all accepted after {accepted_secs:.2} s, {delivered_by_accept} delivered by then; service CPU {cpu:.2} s) |",
-            opts.alerts
+            "| end-to-end, SQLite (FULL sync), {} alerts × 4 webhook targets | {} |",
+            opts.alerts,
+            run.summary()
         ));
         line(format!(
             "| service RSS idle / peak (SQLite run) | {idle:.1} MiB / {peak:.1} MiB |"
         ));
-        ours = Some(rate);
+        ours = Some(run.rate);
     }
     if opts.wants("alertmanager") {
         let (am, am_secs, am_cpu) = alertmanager(&opts).await;
@@ -1059,8 +1069,8 @@ async fn main() {
         let url = pg.create_database("bench");
         let pg = throughput(&opts, Some(&url)).await;
         line(format!(
-            "| end-to-end, PostgreSQL 15, same workload | {:.0} notifications/s ({:.2} s; all accepted after {:.2} s, {} delivered by then; service CPU {:.2} s) |",
-            pg.rate, pg.secs, pg.accepted_secs, pg.delivered_by_accept, pg.cpu
+            "| end-to-end, PostgreSQL 15, same workload | {} |",
+            pg.summary()
         ));
     }
     if opts.wants("latency") {
